@@ -1,0 +1,309 @@
+"""Parse AMI frames into frozen, typed events. Pure: no I/O, no clock of its own.
+
+Facts this relies on (Asterisk 22, see shared/ASTERISK-NOTES.md):
+- every channel snapshot carries ``Uniqueid`` and ``Linkedid``; DialBegin/DialEnd carry the
+  caller's snapshot unprefixed and the called leg's prefixed with ``Dest``;
+- ``Timestamp`` (epoch seconds) is present when manager.conf has ``timestampevents=yes``;
+  otherwise the listener's receive time stands in;
+- CEL over AMI arrives as ``Event: CEL`` with ``EventName``, ``LinkedID`` and ``AppName``;
+- header names are case-insensitive (panoramisk's Message), values are plain text; a header that
+  repeats (ChanVariable) arrives as a list, of which we never need one.
+
+Only the events the call tracker needs are parsed; the rest return ``None`` cheaply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ami_listener.exceptions import MalformedEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    uniqueid: str
+    linkedid: str
+    name: str
+    context: str
+    exten: str
+    caller_num: str
+    caller_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Newchannel:
+    at: datetime
+    channel: Channel
+
+
+@dataclass(frozen=True, slots=True)
+class Newstate:
+    at: datetime
+    channel: Channel
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    at: datetime
+    channel: Channel
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
+class DialBegin:
+    at: datetime
+    caller: Channel | None  # absent when an Originate dials with no calling channel
+    dest: Channel
+    dial_string: str
+
+
+@dataclass(frozen=True, slots=True)
+class DialEnd:
+    at: datetime
+    caller: Channel | None
+    dest: Channel
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeEnter:
+    at: datetime
+    channel: Channel
+    bridge_id: str
+    technology: str
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeLeave:
+    at: datetime
+    channel: Channel
+    bridge_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class VarSet:
+    at: datetime
+    uniqueid: str
+    linkedid: str
+    variable: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppStart:
+    """A dialplan application started on a channel (Newexten, or CEL APP_START)."""
+
+    at: datetime
+    uniqueid: str
+    linkedid: str
+    application: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEvent:
+    """QueueCallerJoin / QueueCallerLeave / QueueCallerAbandon for the caller's channel."""
+
+    at: datetime
+    kind: str
+    channel: Channel
+    queue: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConnect:
+    at: datetime
+    channel: Channel  # the queue caller
+    queue: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageWaiting:
+    at: datetime
+    linkedid: str | None  # set only when a channel deposited or checked the message
+    mailbox: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedidEnd:
+    at: datetime
+    linkedid: str
+
+
+@dataclass(frozen=True, slots=True)
+class FullyBooted:
+    """Sent after login; a low Uptime means Asterisk restarted while we were away."""
+
+    at: datetime
+    uptime: int | None
+
+
+Event = (
+    Newchannel
+    | Newstate
+    | Hangup
+    | DialBegin
+    | DialEnd
+    | BridgeEnter
+    | BridgeLeave
+    | VarSet
+    | AppStart
+    | QueueEvent
+    | AgentConnect
+    | MessageWaiting
+    | LinkedidEnd
+    | FullyBooted
+)
+
+Headers = Mapping[str, Any]
+
+# The event names the listener subscribes to; keep in sync with the manager.conf sample.
+SUBSCRIBED = (
+    "Newchannel",
+    "Newstate",
+    "Hangup",
+    "DialBegin",
+    "DialEnd",
+    "BridgeEnter",
+    "BridgeLeave",
+    "VarSet",
+    "Newexten",
+    "QueueCallerJoin",
+    "QueueCallerLeave",
+    "QueueCallerAbandon",
+    "AgentConnect",
+    "MessageWaiting",
+    "CEL",
+    "FullyBooted",
+)
+
+# VarSet is the loudest event on any PBX; only these variables mean anything to us.
+VARIABLES = frozenset({"VM_MESSAGEFILE", "VMSTATUS"})
+
+
+def _text(headers: Headers, key: str) -> str:
+    value = headers.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = value[-1] if value else ""
+    return str(value)
+
+
+def _required(headers: Headers, key: str) -> str:
+    value = _text(headers, key)
+    if not value:
+        raise MalformedEvent(f"{_text(headers, 'Event') or 'frame'} without {key}")
+    return value
+
+
+def _timestamp(headers: Headers, received_at: datetime) -> datetime:
+    raw = _text(headers, "Timestamp")
+    if raw:
+        try:
+            return datetime.fromtimestamp(float(raw), UTC)
+        except (ValueError, OverflowError, OSError) as exc:
+            raise MalformedEvent(f"bad Timestamp {raw[:40]!r}") from exc
+    return received_at
+
+
+def _channel(headers: Headers, prefix: str = "") -> Channel:
+    return Channel(
+        uniqueid=_required(headers, prefix + "Uniqueid"),
+        linkedid=_required(headers, prefix + "Linkedid"),
+        name=_text(headers, prefix + "Channel"),
+        context=_text(headers, prefix + "Context"),
+        exten=_text(headers, prefix + "Exten"),
+        caller_num=_text(headers, prefix + "CallerIDNum"),
+        caller_name=_text(headers, prefix + "CallerIDName"),
+    )
+
+
+def _optional_caller(headers: Headers) -> Channel | None:
+    return _channel(headers) if _text(headers, "Uniqueid") else None
+
+
+def _newexten(h: Headers, at: datetime) -> AppStart | None:
+    app = _text(h, "Application")
+    if not app:
+        return None
+    return AppStart(at, _required(h, "Uniqueid"), _required(h, "Linkedid"), app)
+
+
+def _varset(h: Headers, at: datetime) -> VarSet | None:
+    variable = _text(h, "Variable")
+    if variable not in VARIABLES:
+        return None
+    return VarSet(
+        at, _required(h, "Uniqueid"), _required(h, "Linkedid"), variable, _text(h, "Value")
+    )
+
+
+def _cel(h: Headers, at: datetime) -> LinkedidEnd | AppStart | None:
+    name = _text(h, "EventName")
+    if name == "LINKEDID_END":
+        return LinkedidEnd(at, _required(h, "LinkedID"))
+    if name == "APP_START":
+        return AppStart(
+            at,
+            _required(h, "UniqueID"),
+            _required(h, "LinkedID"),
+            _text(h, "Application") or _text(h, "AppName"),
+        )
+    return None
+
+
+def _message_waiting(h: Headers, at: datetime) -> MessageWaiting:
+    return MessageWaiting(at, _text(h, "Linkedid") or None, _text(h, "Mailbox"))
+
+
+def _fully_booted(h: Headers, at: datetime) -> FullyBooted:
+    raw = _text(h, "Uptime")
+    return FullyBooted(at, int(raw) if raw.isdigit() else None)
+
+
+def _queue(kind: str) -> Callable[[Headers, datetime], QueueEvent]:
+    def parse(h: Headers, at: datetime) -> QueueEvent:
+        return QueueEvent(at, kind, _channel(h), _text(h, "Queue"))
+
+    return parse
+
+
+_PARSERS: dict[str, Callable[[Headers, datetime], Event | None]] = {
+    "newchannel": lambda h, at: Newchannel(at, _channel(h)),
+    "newstate": lambda h, at: Newstate(at, _channel(h), _text(h, "ChannelStateDesc")),
+    "hangup": lambda h, at: Hangup(at, _channel(h), _text(h, "Cause")),
+    "dialbegin": lambda h, at: DialBegin(
+        at, _optional_caller(h), _channel(h, "Dest"), _text(h, "DialString")
+    ),
+    "dialend": lambda h, at: DialEnd(
+        at, _optional_caller(h), _channel(h, "Dest"), _text(h, "DialStatus")
+    ),
+    "bridgeenter": lambda h, at: BridgeEnter(
+        at, _channel(h), _required(h, "BridgeUniqueid"), _text(h, "BridgeTechnology")
+    ),
+    "bridgeleave": lambda h, at: BridgeLeave(at, _channel(h), _required(h, "BridgeUniqueid")),
+    "varset": _varset,
+    "newexten": _newexten,
+    "queuecallerjoin": _queue("join"),
+    "queuecallerleave": _queue("leave"),
+    "queuecallerabandon": _queue("abandon"),
+    "agentconnect": lambda h, at: AgentConnect(at, _channel(h), _text(h, "Queue")),
+    "messagewaiting": _message_waiting,
+    "cel": _cel,
+    "fullybooted": _fully_booted,
+}
+
+
+def parse(headers: Headers, received_at: datetime) -> Event | None:
+    """The typed event for an AMI frame, or None for frames the tracker ignores.
+
+    Raises :class:`MalformedEvent` when a header the event needs is missing.
+    """
+    parser = _PARSERS.get(_text(headers, "Event").lower())
+    if parser is None:
+        return None
+    return parser(headers, _timestamp(headers, received_at))

@@ -1,0 +1,406 @@
+"""Decide, per call, whether a person answered, a voicemail was left, or the caller was missed.
+
+Pure logic: events in, :class:`~callback_desk.model.CallRecord` out; the caller supplies a
+monotonic ``now`` so settle windows and expiry are testable without sleeping.
+
+A call is everything sharing one ``Linkedid``. It opens on the root channel's Newchannel
+(Uniqueid == Linkedid) and is over when all its channels have hung up, or on CEL LINKEDID_END.
+It is then decided after a settle window, because MessageWaiting travels on another Stasis
+topic and may trail the last Hangup.
+
+What counts (shared/ASTERISK-NOTES.md 4a-4c):
+- answered: DialEnd ANSWER on any leg, AgentConnect, or a non-holding bridge holding two
+  channels of the call. The trunk channel going Up is *not* an answer (IVRs, queues and
+  VoiceMail answer it). DialEnd CANCEL is ambiguous and only colours the reason.
+- voicemail left: VarSet VM_MESSAGEFILE non-empty, or MessageWaiting carrying the Linkedid.
+  VMSTATUS=SUCCESS is not proof (greeting-only boxes, zero-second messages).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ami_listener import events as ev
+from callback_desk import phone
+from callback_desk.model import CallRecord, Outcome
+
+_MAX_RANG = 16  # dial strings kept per call; a runaway loop must not grow memory
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerConfig:
+    inbound_contexts: frozenset[str]
+    country: str
+    settle_seconds: float = 2.0
+    max_call_seconds: float = 12 * 3600.0
+    max_open_calls: int = 20000
+
+
+@dataclass(slots=True)
+class _Call:
+    linkedid: str
+    opened: float  # monotonic
+    started_at: datetime
+    last_at: datetime
+    number: str
+    name: str
+    exten: str
+    inbound: bool
+    channels: set[str] = field(default_factory=set)
+    answered: bool = False
+    voicemail_left: bool = False
+    reached_voicemail: bool = False
+    reached_queue: bool = False
+    root_up: bool = False
+    root_hung_up_while_ringing: bool = False
+    ringing: set[str] = field(default_factory=set)
+    ring_started: datetime | None = None
+    ring_ended: datetime | None = None
+    dial_statuses: set[str] = field(default_factory=set)
+    rang: list[str] = field(default_factory=list)
+    ended_at: datetime | None = None
+    settle_until: float | None = None
+
+
+class CallTracker:
+    def __init__(self, config: TrackerConfig) -> None:
+        self._cfg = config
+        # Insertion order is opening order: the first entry is the oldest open call.
+        self._calls: OrderedDict[str, _Call] = OrderedDict()
+        self._channel_call: dict[str, str] = {}
+        self._bridges: dict[str, set[str]] = {}
+        self._settling: list[tuple[float, str]] = []  # heap; stale entries skipped lazily
+
+    # -- introspection (tests, metrics) -------------------------------------------------------
+
+    @property
+    def open_calls(self) -> int:
+        return len(self._calls)
+
+    @property
+    def tracked_channels(self) -> int:
+        return len(self._channel_call)
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`due` next has work: the earliest settle end or expiry."""
+        while self._settling:
+            deadline, linkedid = self._settling[0]
+            call = self._calls.get(linkedid)
+            if call is not None and call.settle_until == deadline:
+                break
+            heapq.heappop(self._settling)
+        candidates = [self._settling[0][0]] if self._settling else []
+        if self._calls:
+            oldest = next(iter(self._calls.values()))
+            candidates.append(oldest.opened + self._cfg.max_call_seconds)
+        return min(candidates, default=None)
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def feed(self, event: ev.Event, now: float) -> list[CallRecord]:
+        """Apply one event; returns calls decided because of it (only on overflow)."""
+        match event:
+            case ev.Newchannel(at, channel):
+                return self._on_newchannel(at, channel, now)
+            case ev.Hangup(at, channel, _):
+                self._on_hangup(at, channel, now)
+            case ev.Newstate(at, channel, state):
+                call = self._touch(at, channel)
+                if call and channel.uniqueid == call.linkedid and state == "Up":
+                    call.root_up = True
+            case ev.DialBegin(at, caller, dest, dial_string):
+                self._on_dial_begin(at, caller, dest, dial_string)
+            case ev.DialEnd(at, caller, dest, status):
+                self._on_dial_end(at, caller, dest, status)
+            case ev.BridgeEnter(at, channel, bridge_id, technology):
+                self._on_bridge_enter(at, channel, bridge_id, technology)
+            case ev.BridgeLeave(at, channel, bridge_id):
+                self._touch(at, channel)
+                members = self._bridges.get(bridge_id)
+                if members is not None:
+                    members.discard(channel.uniqueid)
+                    if not members:
+                        del self._bridges[bridge_id]
+            case ev.VarSet(at, _, linkedid, variable, value):
+                call = self._call(linkedid, at)
+                if call:
+                    call.reached_voicemail = True
+                    if variable == "VM_MESSAGEFILE" and value.strip():
+                        call.voicemail_left = True
+            case ev.AppStart(at, _, linkedid, application):
+                call = self._call(linkedid, at)
+                if call and application.lower() == "voicemail":
+                    call.reached_voicemail = True
+            case ev.QueueEvent(at, kind, channel, _):
+                call = self._touch(at, channel)
+                if call and kind == "join":
+                    call.reached_queue = True
+                    call.ring_started = call.ring_started or at
+            case ev.AgentConnect(at, channel, _):
+                call = self._touch(at, channel)
+                if call:
+                    call.answered = True
+            case ev.MessageWaiting(at, linkedid, _):
+                call = self._call(linkedid, at) if linkedid else None
+                if call:
+                    call.voicemail_left = True
+                    call.reached_voicemail = True
+            case ev.LinkedidEnd(at, linkedid):
+                call = self._call(linkedid, at)
+                if call:
+                    self._end(call, at, now)
+            case ev.FullyBooted():
+                pass  # the listener decides what a reconnect means (see abandon_all)
+        return []
+
+    def due(self, now: float) -> list[CallRecord]:
+        """Decide every call whose settle window has passed or that outlived its bound."""
+        decided: list[CallRecord] = []
+        while self._settling and self._settling[0][0] <= now:
+            deadline, linkedid = heapq.heappop(self._settling)
+            call = self._calls.get(linkedid)
+            if call is not None and call.settle_until == deadline:
+                decided.extend(self._decide(call))
+        while self._calls:
+            oldest = next(iter(self._calls.values()))
+            if oldest.opened + self._cfg.max_call_seconds > now:
+                break
+            decided.extend(self._decide(oldest, unknown_end=True))
+        return decided
+
+    def flush_ended(self) -> list[CallRecord]:
+        """Decide every call that is already over without waiting out its settle window."""
+        decided: list[CallRecord] = []
+        for call in [c for c in self._calls.values() if c.ended_at is not None]:
+            decided.extend(self._decide(call))
+        return decided
+
+    def abandon_all(self, reason_unknown: bool = True) -> list[CallRecord]:
+        """Decide every open call now: the PBX restarted, or we are shutting down.
+
+        Calls already over (settling) are decided normally; calls still in progress get the
+        ``unknown_end`` reason when ``reason_unknown``.
+        """
+        decided: list[CallRecord] = []
+        for call in list(self._calls.values()):
+            decided.extend(self._decide(call, unknown_end=reason_unknown and call.ended_at is None))
+        self._settling.clear()
+        self._bridges.clear()
+        return decided
+
+    # -- handlers ------------------------------------------------------------------------------
+
+    def _call(self, linkedid: str, at: datetime) -> _Call | None:
+        call = self._calls.get(linkedid)
+        if call is not None and at > call.last_at:
+            call.last_at = at
+        return call
+
+    def _touch(self, at: datetime, channel: ev.Channel) -> _Call | None:
+        """The call a channel belongs to, following a Linkedid change (bridging, transfers)."""
+        known = self._channel_call.get(channel.uniqueid)
+        if known is not None and known != channel.linkedid:
+            old = self._calls.get(known)
+            if old is not None:
+                old.channels.discard(channel.uniqueid)
+            del self._channel_call[channel.uniqueid]
+            new = self._calls.get(channel.linkedid)
+            if new is not None:
+                new.channels.add(channel.uniqueid)
+                self._channel_call[channel.uniqueid] = channel.linkedid
+        call = self._call(channel.linkedid, at)
+        if (
+            call is not None
+            and not call.inbound
+            and channel.uniqueid == call.linkedid
+            and channel.context in self._cfg.inbound_contexts
+        ):
+            # The root's Newchannel may predate its dialplan location on some channel drivers.
+            call.inbound = True
+            call.exten = channel.exten
+        return call
+
+    def _on_newchannel(self, at: datetime, channel: ev.Channel, now: float) -> list[CallRecord]:
+        decided: list[CallRecord] = []
+        call = self._calls.get(channel.linkedid)
+        if call is None and channel.uniqueid == channel.linkedid:
+            if len(self._calls) >= self._cfg.max_open_calls:
+                oldest = next(iter(self._calls.values()))
+                decided.extend(self._decide(oldest, unknown_end=True))
+            call = _Call(
+                linkedid=channel.linkedid,
+                opened=now,
+                started_at=at,
+                last_at=at,
+                number=channel.caller_num,
+                name=channel.caller_name,
+                exten=channel.exten,
+                inbound=channel.context in self._cfg.inbound_contexts,
+            )
+            self._calls[channel.linkedid] = call
+        if call is None:
+            return decided  # a call that began before we were listening
+        call.last_at = max(call.last_at, at)
+        call.channels.add(channel.uniqueid)
+        self._channel_call[channel.uniqueid] = channel.linkedid
+        if call.settle_until is not None:
+            # A channel appeared after the call looked over (e.g. a late callback leg).
+            call.settle_until = None
+            call.ended_at = None
+        return decided
+
+    def _on_hangup(self, at: datetime, channel: ev.Channel, now: float) -> None:
+        call = self._touch(at, channel)
+        self._channel_call.pop(channel.uniqueid, None)
+        if call is None:
+            return
+        call.channels.discard(channel.uniqueid)
+        if channel.uniqueid == call.linkedid and call.ringing:
+            call.root_hung_up_while_ringing = True
+        if call.ringing:
+            call.ringing.discard(channel.uniqueid)
+            if not call.ringing:
+                call.ring_ended = at
+        if not call.channels:
+            self._end(call, at, now)
+
+    def _end(self, call: _Call, at: datetime, now: float) -> None:
+        if call.settle_until is not None:
+            return
+        call.ended_at = at
+        call.settle_until = now + self._cfg.settle_seconds
+        heapq.heappush(self._settling, (call.settle_until, call.linkedid))
+
+    def _dial_call(self, at: datetime, caller: ev.Channel | None, dest: ev.Channel) -> _Call | None:
+        if caller is not None:
+            call = self._touch(at, caller)
+            if call is not None:
+                return call
+        return self._touch(at, dest)
+
+    def _on_dial_begin(
+        self, at: datetime, caller: ev.Channel | None, dest: ev.Channel, dial_string: str
+    ) -> None:
+        call = self._dial_call(at, caller, dest)
+        if call is None:
+            return
+        call.ringing.add(dest.uniqueid)
+        call.ring_started = call.ring_started or at
+        if dial_string and dial_string not in call.rang and len(call.rang) < _MAX_RANG:
+            call.rang.append(dial_string)
+
+    def _on_dial_end(
+        self, at: datetime, caller: ev.Channel | None, dest: ev.Channel, status: str
+    ) -> None:
+        call = self._dial_call(at, caller, dest)
+        if call is None:
+            return
+        call.dial_statuses.add(status)
+        if status == "ANSWER":
+            call.answered = True
+        if dest.uniqueid in call.ringing:
+            call.ringing.discard(dest.uniqueid)
+            if not call.ringing:
+                call.ring_ended = at
+
+    def _on_bridge_enter(
+        self, at: datetime, channel: ev.Channel, bridge_id: str, technology: str
+    ) -> None:
+        call = self._touch(at, channel)
+        if call is None:
+            return
+        members = self._bridges.setdefault(bridge_id, set())
+        members.add(channel.uniqueid)
+        if technology != "holding_bridge":
+            together = sum(1 for uid in members if self._channel_call.get(uid) == call.linkedid)
+            if together >= 2:
+                call.answered = True
+
+    # -- decision ------------------------------------------------------------------------------
+
+    def _decide(self, call: _Call, unknown_end: bool = False) -> list[CallRecord]:
+        """Forget the call and return its record, if it is one we store."""
+        del self._calls[call.linkedid]
+        for uid in call.channels:
+            if self._channel_call.get(uid) == call.linkedid:
+                del self._channel_call[uid]
+        call.settle_until = None
+        ended_at = call.ended_at or call.last_at
+        ring_end = call.ring_ended if not call.ringing and call.ring_ended else ended_at
+        ring_seconds = (
+            max(0.0, (ring_end - call.ring_started).total_seconds()) if call.ring_started else 0.0
+        )
+        key = phone.number_key(call.number, self._cfg.country)
+        if call.inbound:
+            outcome: Outcome
+            if call.answered:
+                outcome, reason = "answered", "answered"
+            elif call.voicemail_left:
+                outcome, reason = "voicemail", "voicemail_left"
+            else:
+                outcome, reason = "missed", "unknown_end" if unknown_end else _missed_reason(call)
+            return [
+                CallRecord(
+                    linkedid=call.linkedid,
+                    direction="inbound",
+                    outcome=outcome,
+                    reason=reason,
+                    number=call.number,
+                    name=call.name,
+                    number_key=key,
+                    callable=phone.is_callable(call.number, self._cfg.country),
+                    did=call.exten,
+                    rang=tuple(call.rang),
+                    started_at=call.started_at,
+                    ended_at=max(ended_at, call.started_at),
+                    ring_seconds=round(ring_seconds, 1),
+                    reached_voicemail=call.reached_voicemail,
+                )
+            ]
+        # Not inbound: internal, or outbound to the number the phone dialled. Only an answered
+        # outbound call to a real phone number matters (it resolves missed calls).
+        dialed_key = phone.number_key(call.exten, self._cfg.country)
+        if call.answered and dialed_key and phone.is_callable(call.exten, self._cfg.country):
+            return [
+                CallRecord(
+                    linkedid=call.linkedid,
+                    direction="outbound",
+                    outcome="answered",
+                    reason="answered",
+                    number=call.exten,
+                    name="",
+                    number_key=dialed_key,
+                    callable=True,
+                    did="",
+                    rang=tuple(call.rang),
+                    started_at=call.started_at,
+                    ended_at=max(ended_at, call.started_at),
+                    ring_seconds=round(ring_seconds, 1),
+                    reached_voicemail=False,
+                )
+            ]
+        return []
+
+
+def _missed_reason(call: _Call) -> str:
+    if call.reached_voicemail:
+        return "voicemail_greeting"
+    if call.reached_queue:
+        return "queue_abandoned"
+    if call.root_hung_up_while_ringing:
+        return "hangup_while_ringing"
+    statuses = call.dial_statuses
+    if "NOANSWER" in statuses:
+        return "no_answer"
+    if "BUSY" in statuses:
+        return "busy"
+    if statuses & {"CHANUNAVAIL", "CONGESTION"}:
+        return "unavailable"
+    if call.ring_started is not None:
+        return "hangup_while_ringing"
+    if call.root_up:
+        return "ivr_hangup"
+    return "hangup_before_ringing"

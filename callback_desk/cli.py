@@ -1,0 +1,205 @@
+"""``callback-desk``: one command, with subcommands for every process and report.
+
+Exit codes: 0 success, 1 runtime failure (database or PBX unreachable...), 2 a user mistake
+(bad flag, bad or missing setting). Tracebacks only with ``-v``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from callback_desk.config import DEFAULT_CONFIG_PATH, Settings
+from callback_desk.exceptions import CallbackDeskError, ConfigError, StoreUnavailable
+from callback_desk.store import Store
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+def _common() -> argparse.ArgumentParser:
+    # SUPPRESS lets --config/-v appear before or after the subcommand without the subparser's
+    # default overwriting a value given to the main parser.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        metavar="PATH",
+        help=f"TOML config file (default {DEFAULT_CONFIG_PATH}; env: CALLBACK_DESK_CONFIG)",
+    )
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="more logging; -v also shows tracebacks",
+    )
+    return common
+
+
+def parse_when(value: str) -> datetime:
+    """ISO 8601; a value without an offset is read later in the practice's time zone."""
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an ISO 8601 date or time (e.g. 2026-11-27T08:00)"
+        ) from exc
+
+
+def _aware(moment: datetime, tz: ZoneInfo) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="callback-desk",
+        parents=[common],
+        description="Call back every caller the practice missed.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("migrate", parents=[common], help="create or upgrade the database schema")
+    p.set_defaults(handler=cmd_migrate)
+
+    p = sub.add_parser("listen", parents=[common], help="watch the PBX and record missed calls")
+    p.set_defaults(handler=cmd_listen)
+
+    p = sub.add_parser("report", parents=[common], help="callers awaiting a callback")
+    p.add_argument("--format", choices=["json"], default="json")
+    p.add_argument("--since", type=parse_when, help="ISO 8601 (default: 14 days ago)")
+    p.add_argument("--until", type=parse_when, help="ISO 8601 (default: now)")
+    p.set_defaults(handler=cmd_report)
+
+    p = sub.add_parser("purge", parents=[common], help="delete calls older than the retention")
+    p.add_argument("--days", type=int, help="override [retention] days")
+    p.set_defaults(handler=cmd_purge)
+    return parser
+
+
+async def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    store = await Store.open(settings.database, max_size=1)
+    try:
+        applied = await store.migrate()
+    finally:
+        await store.close()
+    if applied:
+        for migration in applied:
+            sys.stdout.write(f"applied {migration.name}\n")
+    else:
+        sys.stdout.write("schema is up to date\n")
+    return 0
+
+
+async def cmd_listen(settings: Settings, _args: argparse.Namespace) -> int:
+    from ami_listener.listener import Listener  # the composition root may see every package
+
+    settings.ami.require_secret()
+    store = await Store.open(settings.database)
+    try:
+        try:
+            await store.check_schema()
+        except StoreUnavailable as exc:
+            # Start anyway: decided calls are held in memory until the database is back.
+            logger.warning("Starting without the database: %s", exc)
+        listener = Listener(settings, store)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, listener.stop)
+        await listener.run()
+    finally:
+        await store.close()
+    return 0
+
+
+async def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
+    from callback_desk.report import missed_json
+
+    tz = settings.pbx.timezone
+    now = datetime.now(tz)
+    since = _aware(args.since, tz) if args.since else now - timedelta(days=14)
+    until = _aware(args.until, tz) if args.until else now
+    if since >= until:
+        raise ConfigError(f"--since ({since.isoformat()}) must be before --until")
+    store = await Store.open(settings.database, max_size=1)
+    try:
+        await store.check_schema()
+        callers = await store.missed_callers(since, until)
+    finally:
+        await store.close()
+    sys.stdout.write(json.dumps(missed_json(callers, tz), ensure_ascii=False, indent=2) + "\n")
+    return 0
+
+
+async def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
+    days = args.days if args.days is not None else settings.retention.days
+    if days < 1:
+        raise ConfigError("--days must be at least 1")
+    store = await Store.open(settings.database, max_size=1)
+    try:
+        await store.check_schema()
+        removed = await store.purge(datetime.now(settings.pbx.timezone) - timedelta(days=days))
+    finally:
+        await store.close()
+    sys.stdout.write(f"purged {removed} calls older than {days} days\n")
+    return 0
+
+
+def configure_logging(verbosity: int) -> None:
+    level = logging.DEBUG if verbosity >= 2 else logging.INFO
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # panoramisk logs whole frames (phone numbers) at DEBUG: keep it quiet unless tracing.
+    logging.getLogger("panoramisk").setLevel(logging.WARNING)
+    logging.getLogger("asyncio").setLevel(logging.WARNING)
+
+
+def _explain(exc: BaseException) -> str:
+    parts = [str(exc) or type(exc).__name__]
+    cause = exc.__cause__
+    while cause is not None:
+        text = str(cause)
+        if text and text not in parts[-1]:
+            parts.append(text)
+        cause = cause.__cause__
+    return ": ".join(parts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    verbosity = getattr(args, "verbose", 0) or 0
+    configure_logging(verbosity)
+    try:
+        settings = Settings.load(getattr(args, "config", None))
+        handler: Handler = args.handler
+        return asyncio.run(handler(settings, args))
+    except ConfigError as exc:
+        sys.stderr.write(f"callback-desk: {exc}\n")
+        return 2
+    except CallbackDeskError as exc:
+        if verbosity:
+            logger.exception("%s failed", args.command)
+        sys.stderr.write(f"callback-desk {args.command}: {_explain(exc)}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,366 @@
+"""One typed, frozen configuration object built from a TOML file and the environment.
+
+Precedence: command-line flag > environment (``CALLBACK_DESK_<SECTION>_<KEY>``) > TOML file >
+default. Every error names the key, e.g. ``[ami] port = 'x' is not a valid int (from
+CALLBACK_DESK_AMI_PORT)``. Secrets are wrapped in :class:`Secret` and never printed.
+
+Feature packages (the AGI, the report) parse their own ``[section]`` with :class:`Section`, so
+the whole program reads one file with one set of rules.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+
+from callback_desk.exceptions import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("/etc/callback-desk/callback-desk.toml")
+ENV_PREFIX = "CALLBACK_DESK_"
+# Top-level tables the program understands; anything else is a typo worth reporting.
+KNOWN_SECTIONS = ("database", "ami", "pbx", "listener", "retention", "agi", "report", "smtp")
+
+T = TypeVar("T")
+_MISSING: Any = object()
+
+
+class Secret:
+    """A string that does not show itself in reprs, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+def env_name(section: str, key: str) -> str:
+    return f"{ENV_PREFIX}{section}_{key}".upper().replace("-", "_").replace(".", "_")
+
+
+class Section:
+    """Typed reads from one ``[section]``, environment first; leftovers are reported as typos."""
+
+    def __init__(self, name: str, table: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+        self.name = name
+        self._table = dict(table)
+        self._environ = environ
+        self._used: set[str] = set()
+
+    def _where(self, key: str, from_env: bool) -> str:
+        return f" (from {env_name(self.name, key)})" if from_env else ""
+
+    def _raw(self, key: str) -> tuple[Any, bool]:
+        self._used.add(key)
+        env = self._environ.get(env_name(self.name, key))
+        if env is not None:
+            return env, True
+        return self._table.get(key, _MISSING), False
+
+    def _get(self, key: str, kind: str, default: Any, cast: Callable[[Any, bool], T]) -> T:
+        raw, from_env = self._raw(key)
+        if raw is _MISSING:
+            if default is _MISSING:
+                raise ConfigError(
+                    f"[{self.name}] {key} is required (set it in the config file or "
+                    f"{env_name(self.name, key)})"
+                )
+            return default  # type: ignore[no-any-return]
+        try:
+            return cast(raw, from_env)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"[{self.name}] {key} = {_show(raw, kind)} is not a valid {kind}"
+                f"{self._where(key, from_env)}"
+            ) from exc
+
+    def text(self, key: str, default: Any = _MISSING) -> str:
+        def cast(raw: Any, _env: bool) -> str:
+            if not isinstance(raw, str):
+                raise TypeError(raw)
+            return raw
+
+        return self._get(key, "string", default, cast)
+
+    def integer(self, key: str, default: Any = _MISSING, minimum: int | None = None) -> int:
+        def cast(raw: Any, _env: bool) -> int:
+            if isinstance(raw, bool):
+                raise TypeError(raw)
+            value = int(raw.strip()) if isinstance(raw, str) else raw
+            if not isinstance(value, int) or (minimum is not None and value < minimum):
+                raise ValueError(raw)
+            return value
+
+        return self._get(key, "int" if minimum is None else f"int >= {minimum}", default, cast)
+
+    def number(self, key: str, default: Any = _MISSING, minimum: float = 0.0) -> float:
+        def cast(raw: Any, _env: bool) -> float:
+            if isinstance(raw, bool):
+                raise TypeError(raw)
+            value = float(raw) if isinstance(raw, str | int) else raw
+            if not isinstance(value, float) or not value >= minimum or value == float("inf"):
+                raise ValueError(raw)
+            return value
+
+        return self._get(key, f"number >= {minimum:g}", default, cast)
+
+    def flag(self, key: str, default: Any = _MISSING) -> bool:
+        def cast(raw: Any, _env: bool) -> bool:
+            if isinstance(raw, bool):
+                return raw
+            if isinstance(raw, str) and raw.strip().lower() in _BOOLS:
+                return _BOOLS[raw.strip().lower()]
+            raise ValueError(raw)
+
+        return self._get(key, "boolean (true/false)", default, cast)
+
+    def strings(self, key: str, default: Any = _MISSING) -> tuple[str, ...]:
+        def cast(raw: Any, from_env: bool) -> tuple[str, ...]:
+            # Environment values are comma-separated; TOML values are arrays of strings.
+            if from_env and isinstance(raw, str):
+                return tuple(part.strip() for part in raw.split(",") if part.strip())
+            if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+                return tuple(raw)
+            raise TypeError(raw)
+
+        return self._get(key, "list of strings", default, cast)
+
+    def secret(self, key: str, default: Any = _MISSING) -> Secret:
+        def cast(raw: Any, _env: bool) -> Secret:
+            if not isinstance(raw, str):
+                raise TypeError("secret")
+            return Secret(raw)
+
+        # The value is never echoed in the error, it may be a real password.
+        raw, from_env = self._raw(key)
+        if raw is not _MISSING and not isinstance(raw, str):
+            raise ConfigError(f"[{self.name}] {key} must be a string{self._where(key, from_env)}")
+        return self._get(key, "string", default, cast)
+
+    def table(self, key: str) -> Mapping[str, Any]:
+        """A nested table (``[section.key]``); not overridable from the environment."""
+        self._used.add(key)
+        value = self._table.get(key, {})
+        if not isinstance(value, dict):
+            raise ConfigError(f"[{self.name}] {key} must be a table")
+        return value
+
+    def timezone(self, key: str, default: str) -> ZoneInfo:
+        name = self.text(key, default)
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(
+                f"[{self.name}] {key} = {name!r} is not a known time zone (e.g. 'America/New_York')"
+            ) from exc
+
+    def finish(self) -> None:
+        """Raise on keys nobody read: a typo should not silently fall back to a default."""
+        unknown = sorted(set(self._table) - self._used)
+        if unknown:
+            raise ConfigError(f"[{self.name}] unknown key {unknown[0]!r}")
+
+    def keys(self) -> Iterator[str]:
+        return iter(self._table)
+
+
+_BOOLS = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
+
+
+def _show(raw: Any, kind: str) -> str:
+    return repr(raw) if len(repr(raw)) < 80 else repr(raw)[:77] + "..."
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    dsn: Secret
+    # How long a command waits for PostgreSQL before it gives up with a clear error.
+    connect_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class AmiSettings:
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "callbackdesk"
+    secret: Secret | None = None
+    # Seconds between AMI Pings; a Ping unanswered for this long drops and redials the link.
+    ping_interval: float = 10.0
+    reconnect_max: float = 60.0
+
+    def require_secret(self) -> Secret:
+        if not self.secret:
+            raise ConfigError(
+                "[ami] secret is required (set it in the config file or "
+                f"{env_name('ami', 'secret')})"
+            )
+        return self.secret
+
+
+@dataclass(frozen=True)
+class PbxSettings:
+    name: str = "pbx"
+    inbound_contexts: tuple[str, ...] = ("from-pstn", "from-trunk")
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    # ISO 3166 region used to read national numbers ("0301234567" in DE, "2125550123" in US).
+    country: str = "US"
+
+
+@dataclass(frozen=True)
+class ListenerSettings:
+    # After the last channel of a call hangs up, wait this long for late MessageWaiting/UserEvent
+    # frames: they travel on other Stasis topics and may arrive after the Hangup.
+    settle_seconds: float = 2.0
+    # A call with no end after this long is decided with reason "unknown_end" (bounded memory).
+    max_call_seconds: float = 12 * 3600.0
+    max_open_calls: int = 20000
+    # Log every AMI frame at DEBUG (contains phone numbers: for short debugging sessions only).
+    trace: bool = False
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    # Missed-call rows are personal health-adjacent data: purge them after this many days.
+    days: int = 90
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: DatabaseSettings
+    ami: AmiSettings
+    pbx: PbxSettings
+    listener: ListenerSettings
+    retention: RetentionSettings
+    path: Path | None
+    _sections: Mapping[str, Mapping[str, Any]] = field(repr=False, default_factory=dict)
+    _environ: Mapping[str, str] = field(repr=False, default_factory=dict)
+
+    def section(self, name: str) -> Section:
+        """A reader for a feature's own section (``[agi]``, ``[report]``, ``[smtp]``)."""
+        return Section(name, self._sections.get(name, {}), self._environ)
+
+    @classmethod
+    def load(cls, path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read ``path`` (or the default file, if present) and apply the environment."""
+        environ = os.environ if environ is None else environ
+        env_path = environ.get(f"{ENV_PREFIX}CONFIG")
+        explicit = path is not None or env_path is not None
+        path = path or (Path(env_path) if env_path else DEFAULT_CONFIG_PATH)
+        sections: dict[str, Any] = {}
+        try:
+            with path.open("rb") as fh:
+                sections = tomllib.load(fh)
+        except FileNotFoundError as exc:
+            if explicit:
+                raise ConfigError(f"config file {path} does not exist") from exc
+            path = None
+        except PermissionError as exc:
+            raise ConfigError(f"config file {path} is not readable (permission denied)") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        except IsADirectoryError as exc:
+            raise ConfigError(f"config file {path} is a directory") from exc
+        return cls.from_mapping(sections, environ, path)
+
+    @classmethod
+    def from_mapping(
+        cls, sections: Mapping[str, Any], environ: Mapping[str, str], path: Path | None = None
+    ) -> Settings:
+        for name, value in sections.items():
+            if name not in KNOWN_SECTIONS:
+                raise ConfigError(f"unknown section [{name}]")
+            if not isinstance(value, dict):
+                raise ConfigError(f"{name} must be a [section] table")
+
+        def read(name: str) -> Section:
+            return Section(name, sections.get(name, {}), environ)
+
+        db = read("database")
+        database = DatabaseSettings(
+            dsn=db.secret("dsn"), connect_timeout=db.number("connect_timeout", 10.0, minimum=0.1)
+        )
+        db.finish()
+
+        ami_s = read("ami")
+        secret = ami_s.secret("secret", None)
+        ami = AmiSettings(
+            host=ami_s.text("host", "127.0.0.1"),
+            port=ami_s.integer("port", 5038, minimum=1),
+            username=ami_s.text("username", "callbackdesk"),
+            secret=secret if secret else None,
+            ping_interval=ami_s.number("ping_interval", 10.0, minimum=1.0),
+            reconnect_max=ami_s.number("reconnect_max", 60.0, minimum=1.0),
+        )
+        ami_s.finish()
+        if ami.port > 65535:
+            raise ConfigError(f"[ami] port = {ami.port} is not a valid TCP port")
+
+        pbx_s = read("pbx")
+        country = pbx_s.text("country", "US").upper()
+        if country not in phonenumbers.SUPPORTED_REGIONS:
+            raise ConfigError(f"[pbx] country = {country!r} is not an ISO 3166 region code")
+        pbx = PbxSettings(
+            name=pbx_s.text("name", "pbx"),
+            inbound_contexts=pbx_s.strings("inbound_contexts", ("from-pstn", "from-trunk")),
+            timezone=pbx_s.timezone("timezone", "UTC"),
+            country=country,
+        )
+        pbx_s.finish()
+        if not pbx.name.strip():
+            raise ConfigError("[pbx] name must not be empty")
+
+        li = read("listener")
+        listener = ListenerSettings(
+            settle_seconds=li.number("settle_seconds", 2.0),
+            max_call_seconds=li.number("max_call_seconds", 12 * 3600.0, minimum=60.0),
+            max_open_calls=li.integer("max_open_calls", 20000, minimum=1),
+            trace=li.flag("trace", False),
+        )
+        li.finish()
+
+        re_s = read("retention")
+        retention = RetentionSettings(days=re_s.integer("days", 90, minimum=1))
+        re_s.finish()
+
+        return cls(
+            database=database,
+            ami=ami,
+            pbx=pbx,
+            listener=listener,
+            retention=retention,
+            path=path,
+            _sections={k: v for k, v in sections.items() if isinstance(v, dict)},
+            _environ=dict(environ),
+        )

@@ -1,0 +1,93 @@
+"""Phone numbers: one comparable key per caller, a verdict on callability, and masking for logs.
+
+Caller ID is attacker-controlled. The raw value is stored verbatim (as a bound parameter) for the
+record; everything that compares or dials uses :func:`number_key`, which accepts only ASCII digits
+with an optional leading ``+`` after removing common formatting characters.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+# What PBXes and carriers put in CallerIDNum when the caller withheld their number.
+_WITHHELD = frozenset(
+    {
+        "",
+        "anonymous",
+        "unknown",
+        "<unknown>",
+        "restricted",
+        "private",
+        "unavailable",
+        "withheld",
+        "blocked",
+        "s",
+    }
+)
+_FORMATTING = re.compile(r"[\s().\-/]")
+_DIGITS = re.compile(r"\+?[0-9]{2,20}")
+
+
+def is_withheld(raw: str) -> bool:
+    return raw.strip().lower() in _WITHHELD
+
+
+def number_key(raw: str, country: str) -> str | None:
+    """The form used to compare numbers: E.164 when the number parses, else its plain digits.
+
+    ``2125550123`` and ``+12125550123`` give the same key in the US; ``None`` means the value is
+    not a phone number at all (withheld, a SIP URI, letters...).
+    """
+    if is_withheld(raw):
+        return None
+    compact = _FORMATTING.sub("", raw.strip())
+    if compact.startswith("00") and len(compact) > 4:
+        compact = "+" + compact[2:]
+    if not _DIGITS.fullmatch(compact):
+        return None
+    try:
+        parsed = phonenumbers.parse(compact, country)
+    except phonenumbers.NumberParseException:
+        return compact
+    if phonenumbers.is_possible_number(parsed):
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return compact
+
+
+def is_callable(raw: str, country: str) -> bool:
+    """True when the number could be dialled back: not withheld and a possible phone number."""
+    key = number_key(raw, country)
+    if key is None or not key.startswith("+"):
+        return False
+    try:
+        return phonenumbers.is_possible_number(phonenumbers.parse(key, None))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def national_format(key: str | None, raw: str, country: str) -> str:
+    """The number as people in the practice's country write it; the raw value when unparseable."""
+    if key and key.startswith("+"):
+        try:
+            parsed = phonenumbers.parse(key, None)
+        except phonenumbers.NumberParseException:
+            return key
+        fmt = (
+            phonenumbers.PhoneNumberFormat.NATIONAL
+            if phonenumbers.region_code_for_number(parsed) == country
+            else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        )
+        return phonenumbers.format_number(parsed, fmt)
+    return key or raw
+
+
+def mask(raw: str | None) -> str:
+    """A number safe for logs: only the last two digits survive (``•••••23``)."""
+    if not raw:
+        return "<none>"
+    digits = "".join(ch for ch in raw if ch.isascii() and ch.isdigit())
+    if len(digits) < 4:
+        return "•" * max(len(raw), 1)
+    return "•" * (len(digits) - 2) + digits[-2:]

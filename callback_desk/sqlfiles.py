@@ -1,0 +1,67 @@
+"""Where the plain-SQL files live, and how they are read.
+
+The numbered migrations and ``queries.sql`` sit in the repository's top-level ``sql/`` folder; a
+wheel carries the same files in ``callback_desk/sql`` (hatch force-include in pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from callback_desk.exceptions import SchemaError
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_QUERY_HEADER = re.compile(r"^-- name: ([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
+
+
+def sql_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "sql", here.parent / "sql"):
+        if (candidate / "queries.sql").is_file():
+            return candidate
+    raise SchemaError(f"the sql/ folder was not found next to {here}; reinstall Callback Desk")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def migrations(directory: Path | None = None) -> list[Migration]:
+    directory = directory or sql_dir()
+    found: list[Migration] = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _MIGRATION_NAME.match(path.name)
+        if match:
+            found.append(Migration(int(match[1]), path.stem, path.read_text("utf-8")))
+    versions = [m.version for m in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise SchemaError(f"migrations in {directory} are not numbered 0001, 0002, ...: {versions}")
+    return found
+
+
+def parse_queries(text: str) -> dict[str, str]:
+    parts = _QUERY_HEADER.split(text)
+    queries: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        if name in queries:
+            raise SchemaError(f"query {name!r} is defined twice in queries.sql")
+        queries[name] = body.strip()
+    return queries
+
+
+@cache
+def queries() -> dict[str, str]:
+    """Every named query of ``sql/queries*.sql`` (one file per feature), by name."""
+    merged: dict[str, str] = {}
+    for path in sorted(sql_dir().glob("queries*.sql")):
+        for name, text in parse_queries(path.read_text("utf-8")).items():
+            if name in merged:
+                raise SchemaError(f"query {name!r} is defined twice (again in {path.name})")
+            merged[name] = text
+    return merged

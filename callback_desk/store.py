@@ -1,0 +1,124 @@
+"""PostgreSQL access (asyncpg). Every statement lives in ``sql/``; values are always bound."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+import asyncpg
+
+from callback_desk import migrate as migrations
+from callback_desk.config import DatabaseSettings
+from callback_desk.exceptions import SchemaError, StoreError, StoreUnavailable
+from callback_desk.model import CallRecord, MissedCaller
+from callback_desk.sqlfiles import Migration, queries
+
+logger = logging.getLogger(__name__)
+
+# Errors that mean "the database is not reachable right now", as opposed to "it said no".
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+    asyncpg.AdminShutdownError,
+)
+
+
+@asynccontextmanager
+async def mapped_errors(what: str) -> AsyncIterator[None]:
+    """Translate asyncpg's exceptions into our tree at the boundary."""
+    try:
+        yield
+    except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError) as exc:
+        raise SchemaError(
+            f"{what}: the database schema is missing or old; run 'callback-desk migrate'"
+        ) from exc
+    except _UNAVAILABLE as exc:
+        raise StoreUnavailable(f"{what}: the database is unreachable ({exc})") from exc
+    except asyncpg.PostgresError as exc:
+        raise StoreError(f"{what}: {exc}") from exc
+
+
+class Store:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._q = queries()
+
+    @classmethod
+    async def open(cls, settings: DatabaseSettings, *, max_size: int = 4) -> Store:
+        async with mapped_errors("connecting to PostgreSQL"):
+            pool = await asyncpg.create_pool(
+                settings.dsn.reveal(),
+                min_size=0,
+                max_size=max_size,
+                timeout=settings.connect_timeout,
+                command_timeout=60,
+            )
+        return cls(pool)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self._pool
+
+    async def migrate(self) -> list[Migration]:
+        async with mapped_errors("migrating"), self._pool.acquire() as conn:
+            return await migrations.migrate(conn)
+
+    async def check_schema(self) -> None:
+        async with mapped_errors("checking the schema"), self._pool.acquire() as conn:
+            await migrations.check_current(conn)
+
+    async def record_call(self, pbx: str, call: CallRecord) -> bool:
+        """Store a decided call; False when (pbx, linkedid) was already recorded."""
+        async with mapped_errors("recording a call"):
+            new_id = await self._pool.fetchval(
+                self._q["insert_call"],
+                pbx,
+                call.linkedid,
+                call.direction,
+                call.outcome,
+                call.reason,
+                call.number,
+                call.name,
+                call.number_key,
+                call.callable,
+                call.did,
+                list(call.rang),
+                call.started_at,
+                call.ended_at,
+                call.ring_seconds,
+                call.reached_voicemail,
+            )
+        return new_id is not None
+
+    async def missed_callers(self, since: datetime, until: datetime) -> list[MissedCaller]:
+        async with mapped_errors("reading missed calls"):
+            rows = await self._pool.fetch(self._q["missed_callers"], since, until)
+        return [
+            MissedCaller(
+                number=r["number"],
+                number_key=r["number_key"],
+                name=r["name"],
+                calls=r["calls"],
+                first_at=r["first_at"],
+                last_at=r["last_at"],
+                reached_voicemail=r["reached_voicemail"],
+                did=r["did"],
+                reason=r["reason"],
+                last_call_id=r["last_id"],
+                callable=r["callable"],
+            )
+            for r in rows
+        ]
+
+    async def purge(self, before: datetime) -> int:
+        async with mapped_errors("purging old calls"):
+            status = await self._pool.execute(self._q["purge_calls"], before)
+        return int(status.split()[-1])

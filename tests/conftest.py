@@ -1,0 +1,155 @@
+"""Shared fixtures: a real PostgreSQL per test (template database), and loop hygiene.
+
+PostgreSQL: ``CALLBACK_DESK_TEST_DSN`` when set (CI points it at the machine's server); otherwise
+an embedded throwaway server from pgserver, so ``pytest`` passes on a fresh machine. The schema is
+migrated once into a template database; each test gets ``CREATE DATABASE ... TEMPLATE``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from callback_desk import migrate
+from callback_desk.config import Settings
+from callback_desk.store import Store
+
+pytest_plugins = ["tests.lab.fixtures"]
+
+
+def _with_database(dsn: str, database: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+@pytest.fixture(scope="session")
+def pg_server_dsn() -> Iterator[str]:
+    """A DSN for a database we may CREATE DATABASE from."""
+    dsn = os.environ.get("CALLBACK_DESK_TEST_DSN")
+    if dsn:
+        yield dsn
+        return
+    import pgserver
+
+    with tempfile.TemporaryDirectory(prefix="callback-desk-pg-") as data:
+        server = pgserver.get_server(Path(data), cleanup_mode="stop")
+        try:
+            yield server.get_uri()
+        finally:
+            server.cleanup()
+
+
+async def _admin(dsn: str, *statements: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server_dsn: str) -> Iterator[str]:
+    name = f"cbd_template_{uuid.uuid4().hex[:8]}"
+
+    async def build() -> None:
+        await _admin(pg_server_dsn, f'CREATE DATABASE "{name}"')
+        conn = await asyncpg.connect(_with_database(pg_server_dsn, name))
+        try:
+            await migrate.migrate(conn)
+        finally:
+            await conn.close()
+
+    asyncio.run(build())
+    yield name
+    asyncio.run(_admin(pg_server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def db_dsn(pg_server_dsn: str, template_db: str) -> AsyncIterator[str]:
+    """A fresh, migrated database for this test."""
+    name = f"cbd_test_{uuid.uuid4().hex[:10]}"
+    await _admin(pg_server_dsn, f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    try:
+        yield _with_database(pg_server_dsn, name)
+    finally:
+        await _admin(pg_server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def empty_db_dsn(pg_server_dsn: str) -> AsyncIterator[str]:
+    """A fresh database with no schema at all (for migration tests)."""
+    name = f"cbd_empty_{uuid.uuid4().hex[:10]}"
+    await _admin(pg_server_dsn, f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_database(pg_server_dsn, name)
+    finally:
+        await _admin(pg_server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_settings(dsn: str = "postgresql://unused/", **sections: dict[str, Any]) -> Settings:
+    base: dict[str, Any] = {"database": {"dsn": dsn}}
+    for name, values in sections.items():
+        base.setdefault(name, {}).update(values)
+    return Settings.from_mapping(base, environ={})
+
+
+@pytest.fixture
+async def store(db_dsn: str) -> AsyncIterator[Store]:
+    s = await Store.open(make_settings(db_dsn).database)
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+async def until(
+    predicate: Callable[[], Awaitable[bool]] | Callable[[], bool],
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> None:
+    """Poll ``predicate`` until it is true; fail with ``what`` after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout:.1f}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+@pytest.fixture(autouse=True)
+def _fail_on_loop_errors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Anything that reaches the loop's exception handler fails the test."""
+    errors: list[dict[str, Any]] = []
+    if request.node.get_closest_marker("allow_loop_errors"):
+        yield
+        return
+    policy = asyncio.get_event_loop_policy()
+    original = policy.new_event_loop
+
+    def new_loop() -> asyncio.AbstractEventLoop:
+        loop = original()
+        loop.set_exception_handler(lambda _loop, context: errors.append(context))
+        return loop
+
+    policy.new_event_loop = new_loop  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        policy.new_event_loop = original  # type: ignore[method-assign]
+    assert not errors, f"unobserved loop errors: {errors}"
