@@ -23,8 +23,6 @@ from callback_desk import migrate
 from callback_desk.config import Settings
 from callback_desk.store import Store
 
-pytest_plugins = ["tests.lab.fixtures"]
-
 
 def _with_database(dsn: str, database: str) -> str:
     parts = urlsplit(dsn)
@@ -41,7 +39,7 @@ def pg_server_dsn() -> Iterator[str]:
     import pgserver
 
     with tempfile.TemporaryDirectory(prefix="callback-desk-pg-") as data:
-        server = pgserver.get_server(Path(data), cleanup_mode="stop")
+        server = pgserver.get_server(Path(data), cleanup_mode="stop")  # type: ignore[attr-defined]
         try:
             yield server.get_uri()
         finally:

@@ -1,0 +1,250 @@
+"""The listener end to end over a real socket (fake AMI server) into a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from ami_listener.listener import Listener
+from callback_desk.exceptions import StoreUnavailable
+from callback_desk.model import CallRecord
+from callback_desk.store import Store
+from tests.conftest import make_settings, until
+from tests.fakes.ami_server import FakeAmi
+from tests.fakes.frames import answered_call, channel, event, missed_call
+
+
+@pytest.fixture
+async def ami() -> AsyncIterator[FakeAmi]:
+    fake = await FakeAmi().start()
+    try:
+        yield fake
+    finally:
+        await fake.close()
+    assert not fake.unexpected, f"listener sent unscripted actions: {fake.unexpected}"
+
+
+class Harness:
+    def __init__(self, listener: Listener, task: asyncio.Task[None], dsn: str) -> None:
+        self.listener = listener
+        self.task = task
+        self.dsn = dsn
+
+    async def rows(self) -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            rows: list[asyncpg.Record] = await conn.fetch("SELECT * FROM calls ORDER BY id")
+            return rows
+        finally:
+            await conn.close()
+
+    async def wait_rows(self, count: int, timeout: float = 10) -> list[asyncpg.Record]:
+        async def enough() -> bool:
+            return len(await self.rows()) >= count
+
+        await until(enough, timeout, what=f"{count} rows in calls")
+        return await self.rows()
+
+
+async def start(settings: Any, sink: Any, dsn: str) -> Harness:
+    listener = Listener(settings, sink)
+    task = asyncio.create_task(listener.run())
+    async with asyncio.timeout(10):
+        await listener.wait_logged_in()
+    return Harness(listener, task, dsn)
+
+
+async def stop(h: Harness) -> None:
+    h.listener.stop()
+    async with asyncio.timeout(10):
+        await h.task
+
+
+def settings_for(ami: FakeAmi, dsn: str, secret: str = "s3cret", **listener: Any) -> Any:
+    return make_settings(
+        dsn,
+        ami={"port": ami.port, "secret": secret, "ping_interval": 1.0, "reconnect_max": 1.0},
+        pbx={"name": "lab"},
+        listener={"settle_seconds": 0.2, **listener},
+    )
+
+
+@pytest.fixture
+async def running(ami: FakeAmi, store: Store, db_dsn: str) -> AsyncIterator[Harness]:
+    h = await start(settings_for(ami, db_dsn), store, db_dsn)
+    try:
+        yield h
+    finally:
+        await stop(h)
+
+
+async def test_missed_call_becomes_one_row(ami: FakeAmi, running: Harness) -> None:
+    await ami.push(*missed_call("100.1"))
+    [row] = await running.wait_rows(1)
+    assert (row["pbx"], row["linkedid"], row["outcome"], row["reason"]) == (
+        "lab",
+        "100.1",
+        "missed",
+        "hangup_while_ringing",
+    )
+    assert row["number"] == "2125550123" and row["did"] == "2000"
+
+
+async def test_replayed_events_write_nothing_new(ami: FakeAmi, running: Harness) -> None:
+    await ami.push(*missed_call("100.1"))
+    await running.wait_rows(1)
+    await ami.push(*missed_call("100.1"))
+    await ami.push(*answered_call("100.2"))
+    rows = await running.wait_rows(2)
+    await until(lambda: running.listener.stats["duplicates"] == 1, what="duplicate counted")
+    assert [r["linkedid"] for r in rows] == ["100.1", "100.2"]
+
+
+async def test_a_batch_in_one_write_keeps_its_order(ami: FakeAmi, running: Harness) -> None:
+    frames: list[str] = []
+    for i in range(20):
+        frames += missed_call(f"200.{i}") if i % 2 else answered_call(f"200.{i}")
+    await ami.push(*frames)
+    rows = await running.wait_rows(20)
+    assert [r["linkedid"] for r in rows] == [f"200.{i}" for i in range(20)]
+    assert [r["outcome"] for r in rows] == ["answered", "missed"] * 10
+
+
+async def test_multibyte_character_split_across_reads_survives(
+    ami: FakeAmi, running: Harness
+) -> None:
+    frames = "".join(missed_call("300.1", name="José Ärger 日本")).encode("utf-8")
+    cut = frames.index("é".encode()) + 1  # in the middle of the two-byte é
+    await ami.push_bytes(frames[:cut])
+    await asyncio.sleep(0.05)  # let the first half be read on its own
+    await ami.push_bytes(frames[cut:])
+    [row] = await running.wait_rows(1)
+    assert row["name"] == "José Ärger 日本"
+
+
+async def test_malformed_frames_are_skipped_and_the_stream_goes_on(
+    ami: FakeAmi, running: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    await ami.push(
+        event("Hangup", Uniqueid="x"),
+        "garbage without colon\r\n\r\n",
+        event("DialEnd", Timestamp="not-a-time"),
+        *missed_call("400.1"),
+    )
+    [row] = await running.wait_rows(1)
+    assert row["linkedid"] == "400.1"
+    assert running.listener.stats["malformed"] == 2
+    assert sum(r.action == "malformed_event" for r in caplog.records) == 2  # type: ignore[attr-defined]
+
+
+async def test_hostile_caller_id_is_stored_verbatim_and_not_logged(
+    ami: FakeAmi, running: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    name = 'Bob "The Builder", Jr & Co\'); DROP TABLE calls;-- <script>'
+    await ami.push(*missed_call("500.1", num="2125550199", name=name))
+    [row] = await running.wait_rows(1)
+    assert row["name"] == name
+    text = caplog.text
+    assert "2125550199" not in text and "Builder" not in text
+
+
+async def test_reconnects_after_the_connection_drops(
+    ami: FakeAmi, running: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    await ami.drop()
+    await until(lambda: ami.logins >= 2 and ami.connected == 1, what="second login")
+    await ami.push(*missed_call("600.1"))
+    [row] = await running.wait_rows(1)
+    assert row["linkedid"] == "600.1"
+    actions = {getattr(r, "action", None) for r in caplog.records}
+    assert {"ami_disconnect", "ami_login"} <= actions
+
+
+async def test_silent_pbx_is_detected_by_the_ping_watchdog(
+    ami: FakeAmi, running: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    ami.silent = True
+    await until(
+        lambda: any(getattr(r, "action", None) == "ami_ping_timeout" for r in caplog.records),
+        timeout=6,
+        what="ping timeout",
+    )
+    ami.silent = False
+    await until(lambda: ami.logins >= 2, timeout=6, what="login after watchdog")
+
+
+async def test_pbx_restart_closes_calls_left_open(ami: FakeAmi, running: Harness) -> None:
+    # The call starts, then the PBX goes away and comes back freshly booted.
+    await ami.push(*missed_call("700.1")[:3])
+    await until(lambda: running.listener.tracker.open_calls == 1, what="open call")
+    ami.uptime = 1
+    await ami.drop()
+    [row] = await running.wait_rows(1)
+    assert (row["linkedid"], row["reason"]) == ("700.1", "unknown_end")
+
+
+async def test_refused_login_is_logged_and_retried(
+    ami: FakeAmi, store: Store, db_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR)
+    listener = Listener(settings_for(ami, db_dsn, secret="wrong"), store)
+    task = asyncio.create_task(listener.run())
+    await until(lambda: ami.failed_logins >= 2, timeout=8, what="two refused logins")
+    assert any(getattr(r, "action", None) == "ami_login_refused" for r in caplog.records)
+    assert "wrong" not in caplog.text
+    listener.stop()
+    async with asyncio.timeout(10):
+        await task
+
+
+class FlakySink:
+    """The real store behind a switch that makes it unreachable (a narrow seam of our own)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.down = True
+        self.refused = 0
+
+    async def record_call(self, pbx: str, call: CallRecord) -> bool:
+        if self.down:
+            self.refused += 1
+            raise StoreUnavailable("database is down (test)")
+        return await self.store.record_call(pbx, call)
+
+
+async def test_database_outage_loses_nothing(ami: FakeAmi, store: Store, db_dsn: str) -> None:
+    sink = FlakySink(store)
+    h = await start(settings_for(ami, db_dsn), sink, db_dsn)
+    try:
+        for i in range(5):
+            await ami.push(*missed_call(f"800.{i}"))
+        await until(lambda: sink.refused >= 2, what="writes refused while down")
+        assert await h.rows() == []
+        sink.down = False
+        rows = await h.wait_rows(5, timeout=15)
+        assert [r["linkedid"] for r in rows] == [f"800.{i}" for i in range(5)]
+    finally:
+        await stop(h)
+
+
+async def test_calls_over_at_shutdown_are_written_before_exit(
+    ami: FakeAmi, store: Store, db_dsn: str
+) -> None:
+    h = await start(settings_for(ami, db_dsn, settle_seconds=30.0), store, db_dsn)
+    await ami.push(*missed_call("900.1"))
+    await ami.push(event("Newchannel", **channel("900.2", "900.2")))  # still ringing
+    await until(
+        lambda: h.listener.tracker.open_calls == 2 and h.listener.stats["events"] >= 7,
+        what="both calls seen",
+    )
+    await stop(h)
+    assert [r["linkedid"] for r in await h.rows()] == ["900.1"]

@@ -1,0 +1,360 @@
+"""The call decision rules, fed with synthetic frames parsed exactly as the listener parses them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from panoramisk.message import Message
+
+from ami_listener import events as ev
+from ami_listener.exceptions import MalformedEvent
+from ami_listener.tracker import CallTracker, TrackerConfig
+from callback_desk.model import CallRecord
+
+T = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+ROOT = "1700000000.1"
+
+
+def msg(event: str, ts: float = 0.0, **headers: str) -> ev.Event | None:
+    frame = "\r\n".join(
+        [f"Event: {event}", f"Timestamp: {T.timestamp() + ts:.6f}"]
+        + [f"{k}: {v}" for k, v in headers.items()]
+    )
+    message = Message.from_line(frame)
+    return ev.parse(message, T)
+
+
+def chan(
+    uid: str,
+    linked: str = ROOT,
+    context: str = "from-pstn",
+    exten: str = "2000",
+    num: str = "2125550123",
+    name: str = "Caller",
+    prefix: str = "",
+) -> dict[str, str]:
+    return {
+        f"{prefix}Uniqueid": uid,
+        f"{prefix}Linkedid": linked,
+        f"{prefix}Channel": f"PJSIP/x-{uid}",
+        f"{prefix}Context": context,
+        f"{prefix}Exten": exten,
+        f"{prefix}CallerIDNum": num,
+        f"{prefix}CallerIDName": name,
+    }
+
+
+class Run:
+    def __init__(self, **cfg) -> None:
+        self.tracker = CallTracker(
+            TrackerConfig(
+                inbound_contexts=frozenset({"from-pstn"}), country="US", settle_seconds=2.0, **cfg
+            )
+        )
+        self.now = 0.0
+        self.records: list[CallRecord] = []
+
+    def feed(self, event: ev.Event | None) -> Run:
+        assert event is not None
+        self.records += self.tracker.feed(event, self.now)
+        return self
+
+    def advance(self, seconds: float) -> list[CallRecord]:
+        self.now += seconds
+        self.records += self.tracker.due(self.now)
+        return self.records
+
+
+def ring(run: Run, leg: str = "1700000000.2", ts: float = 1, context: str = "from-pstn") -> None:
+    run.feed(msg("Newchannel", ts, **chan(leg, context="from-pbx", exten="100")))
+    run.feed(
+        msg(
+            "DialBegin",
+            ts,
+            **chan(ROOT, context=context),
+            **chan(leg, prefix="Dest"),
+            DialString="100@phones",
+        )
+    )
+
+
+def hangup(run: Run, uid: str, ts: float, context: str = "from-pstn") -> None:
+    run.feed(msg("Hangup", ts, **chan(uid, context=context), Cause="16"))
+
+
+def test_caller_hangs_up_while_ringing_is_missed_after_settle() -> None:
+    run = Run()
+    run.feed(msg("Newchannel", 0, **chan(ROOT)))
+    ring(run)
+    run.feed(
+        msg("DialEnd", 6, **chan(ROOT), **chan("1700000000.2", prefix="Dest"), DialStatus="CANCEL")
+    )
+    hangup(run, "1700000000.2", 6)
+    hangup(run, ROOT, 6)
+    assert run.advance(1.9) == []
+    [record] = run.advance(0.2)
+    assert (record.outcome, record.reason, record.did) == ("missed", "hangup_while_ringing", "2000")
+    assert record.ring_seconds == 5.0
+    assert record.number_key == "+12125550123" and record.callable
+    assert record.rang == ("100@phones",)
+    assert run.tracker.open_calls == 0 and run.tracker.tracked_channels == 0
+
+
+def test_dial_answer_on_any_leg_is_answered() -> None:
+    run = Run()
+    run.feed(msg("Newchannel", 0, **chan(ROOT)))
+    ring(run, "a")
+    ring(run, "b")
+    run.feed(msg("DialEnd", 3, **chan(ROOT), **chan("a", prefix="Dest"), DialStatus="CANCEL"))
+    run.feed(msg("DialEnd", 3, **chan(ROOT), **chan("b", prefix="Dest"), DialStatus="ANSWER"))
+    for uid in ("a", "b", ROOT):
+        hangup(run, uid, 9)
+    [record] = run.advance(3)
+    assert record.outcome == "answered"
+
+
+def test_trunk_going_up_is_not_an_answer() -> None:
+    run = Run()
+    run.feed(msg("Newchannel", 0, **chan(ROOT)))
+    run.feed(msg("Newstate", 1, **chan(ROOT), ChannelStateDesc="Up"))
+    hangup(run, ROOT, 8)
+    [record] = run.advance(3)
+    assert (record.outcome, record.reason) == ("missed", "ivr_hangup")
+
+
+def test_message_waiting_after_hangup_within_settle_means_voicemail_left() -> None:
+    run = Run()
+    run.feed(msg("Newchannel", 0, **chan(ROOT)))
+    run.feed(msg("Newexten", 1, **chan(ROOT), Application="VoiceMail"))
+    hangup(run, ROOT, 20)
+    run.advance(1)
+    run.feed(
+        msg(
+            "MessageWaiting", 20, Mailbox="100@default", Waiting="1", New="1", Old="0", **chan(ROOT)
+        )
+    )
+    [record] = run.advance(2)
+    assert (record.outcome, record.reason) == ("voicemail", "voicemail_left")
+
+
+def test_vmstatus_success_alone_is_not_a_voicemail() -> None:
+    run = Run()
+    run.feed(msg("Newchannel", 0, **chan(ROOT)))
+    run.feed(msg("VarSet", 5, Uniqueid=ROOT, Linkedid=ROOT, Variable="VMSTATUS", Value="SUCCESS"))
+    hangup(run, ROOT, 6)
+    [record] = run.advance(3)
+    assert (record.outcome, record.reason, record.reached_voicemail) == (
+        "missed",
+        "voicemail_greeting",
+        True,
+    )
+
+
+def test_vm_messagefile_means_voicemail_left() -> None:
+    run = Run()
+    run.feed(msg("Newchannel", 0, **chan(ROOT)))
+    run.feed(
+        msg(
+            "VarSet",
+            5,
+            Uniqueid=ROOT,
+            Linkedid=ROOT,
+            Variable="VM_MESSAGEFILE",
+            Value="/var/spool/asterisk/voicemail/default/100/INBOX/msg0000",
+        )
+    )
+    hangup(run, ROOT, 6)
+    assert run.advance(3)[0].outcome == "voicemail"
+
+
+def test_bridge_of_two_call_channels_is_an_answer_but_holding_bridge_is_not() -> None:
+    run = Run()
+    run.feed(msg("Newchannel", 0, **chan(ROOT)))
+    run.feed(msg("Newchannel", 1, **chan("p", context="parkedcalls")))
+    for uid in (ROOT, "p"):
+        run.feed(
+            msg(
+                "BridgeEnter",
+                2,
+                **chan(uid),
+                BridgeUniqueid="hold",
+                BridgeTechnology="holding_bridge",
+            )
+        )
+    for uid in (ROOT, "p"):
+        hangup(run, uid, 5)
+    assert run.advance(3)[0].outcome == "missed"
+
+    run = Run()
+    run.feed(msg("Newchannel", 0, **chan(ROOT)))
+    run.feed(msg("Newchannel", 1, **chan("p", context="from-pbx")))
+    for uid in (ROOT, "p"):
+        run.feed(
+            msg(
+                "BridgeEnter", 2, **chan(uid), BridgeUniqueid="b1", BridgeTechnology="simple_bridge"
+            )
+        )
+    for uid in (ROOT, "p"):
+        run.feed(msg("BridgeLeave", 4, **chan(uid), BridgeUniqueid="b1"))
+        hangup(run, uid, 5)
+    assert run.advance(3)[0].outcome == "answered"
+
+
+def test_queue_agent_connect_is_answered_and_abandon_is_missed() -> None:
+    for event, expected in (("AgentConnect", "answered"), ("QueueCallerAbandon", "missed")):
+        run = Run()
+        run.feed(msg("Newchannel", 0, **chan(ROOT)))
+        run.feed(msg("QueueCallerJoin", 1, **chan(ROOT), Queue="support"))
+        run.feed(msg(event, 5, **chan(ROOT), Queue="support"))
+        hangup(run, ROOT, 6)
+        [record] = run.advance(3)
+        assert record.outcome == expected
+        if expected == "missed":
+            assert record.reason == "queue_abandoned"
+
+
+def test_internal_call_is_not_recorded_and_outbound_answered_is() -> None:
+    run = Run()
+    run.feed(msg("Newchannel", 0, **chan(ROOT, context="from-internal", exten="101", num="100")))
+    ring(run, "x", context="from-internal")
+    run.feed(
+        msg(
+            "DialEnd",
+            2,
+            **chan(ROOT, context="from-internal"),
+            **chan("x", prefix="Dest"),
+            DialStatus="ANSWER",
+        )
+    )
+    hangup(run, "x", 5)
+    hangup(run, ROOT, 5, context="from-internal")
+    assert run.advance(3) == []
+
+    run = Run()
+    run.feed(
+        msg("Newchannel", 0, **chan(ROOT, context="from-internal", exten="2125550123", num="100"))
+    )
+    ring(run, "x", context="from-internal")
+    run.feed(
+        msg(
+            "DialEnd",
+            2,
+            **chan(ROOT, context="from-internal"),
+            **chan("x", prefix="Dest"),
+            DialStatus="ANSWER",
+        )
+    )
+    hangup(run, "x", 5)
+    hangup(run, ROOT, 5, context="from-internal")
+    [record] = run.advance(3)
+    assert (record.direction, record.outcome, record.number_key) == (
+        "outbound",
+        "answered",
+        "+12125550123",
+    )
+
+
+def test_unanswered_outbound_is_not_recorded() -> None:
+    run = Run()
+    run.feed(msg("Newchannel", 0, **chan(ROOT, context="from-internal", exten="2125550123")))
+    ring(run, "x", context="from-internal")
+    run.feed(
+        msg(
+            "DialEnd",
+            9,
+            **chan(ROOT, context="from-internal"),
+            **chan("x", prefix="Dest"),
+            DialStatus="NOANSWER",
+        )
+    )
+    hangup(run, "x", 9)
+    hangup(run, ROOT, 9, context="from-internal")
+    assert run.advance(3) == []
+
+
+def test_linkedid_change_moves_the_channel() -> None:
+    run = Run()
+    run.feed(msg("Newchannel", 0, **chan(ROOT)))
+    run.feed(msg("Newchannel", 0, **chan("other", linked="other", context="from-internal")))
+    run.feed(msg("Newchannel", 1, **chan("leg", linked="other", context="from-internal")))
+    # After a transfer the leg reports the inbound call's Linkedid.
+    run.feed(msg("Newstate", 2, **chan("leg", linked=ROOT), ChannelStateDesc="Up"))
+    hangup(run, ROOT, 3)
+    assert run.advance(3) == []  # "leg" still belongs to the inbound call
+    hangup(run, "leg", 4)
+    assert [r.linkedid for r in run.advance(3)] == [ROOT]
+
+
+def test_cel_linkedid_end_closes_the_call() -> None:
+    run = Run()
+    run.feed(msg("Newchannel", 0, **chan(ROOT)))
+    run.feed(msg("CEL", 5, EventName="LINKEDID_END", LinkedID=ROOT, UniqueID=ROOT))
+    [record] = run.advance(2.5)
+    assert record.outcome == "missed"
+
+
+def test_new_channel_during_settle_keeps_the_call_open() -> None:
+    run = Run()
+    run.feed(msg("Newchannel", 0, **chan(ROOT)))
+    run.feed(msg("Newchannel", 1, **chan("leg")))
+    hangup(run, "leg", 2)
+    run.feed(msg("CEL", 2, EventName="LINKEDID_END", LinkedID=ROOT))
+    run.feed(msg("Newchannel", 3, **chan("leg2")))
+    assert run.advance(5) == []
+    hangup(run, "leg2", 8)
+    hangup(run, ROOT, 8)
+    assert len(run.advance(3)) == 1
+
+
+def test_call_that_never_ends_expires_with_unknown_end() -> None:
+    run = Run(max_call_seconds=3600)
+    run.feed(msg("Newchannel", 0, **chan(ROOT)))
+    assert run.tracker.next_deadline() == 3600
+    assert run.advance(3599) == []
+    [record] = run.advance(2)
+    assert (record.outcome, record.reason) == ("missed", "unknown_end")
+
+
+def test_open_calls_are_bounded() -> None:
+    run = Run(max_open_calls=100)
+    for i in range(250):
+        run.feed(msg("Newchannel", i, **chan(f"c{i}", linked=f"c{i}")))
+    assert run.tracker.open_calls == 100
+    assert len(run.records) == 150
+    assert {r.reason for r in run.records} == {"unknown_end"}
+
+
+def test_events_of_calls_we_never_saw_start_are_ignored() -> None:
+    run = Run()
+    hangup(run, "stranger", 1)
+    run.feed(
+        msg(
+            "DialEnd",
+            1,
+            **chan("s", linked="s"),
+            **chan("t", linked="s", prefix="Dest"),
+            DialStatus="ANSWER",
+        )
+    )
+    assert run.advance(10) == [] and run.tracker.open_calls == 0
+
+
+def test_missing_required_header_is_malformed() -> None:
+    with pytest.raises(MalformedEvent, match="Hangup without Linkedid"):
+        msg("Hangup", 0, Uniqueid="1")
+    with pytest.raises(MalformedEvent, match="Timestamp"):
+        ev.parse(Message.from_line("Event: Hangup\r\nTimestamp: soon"), T)
+
+
+def test_unknown_and_uninteresting_events_parse_to_none() -> None:
+    assert msg("PeerStatus", 0, Peer="x") is None
+    assert msg("VarSet", 0, Uniqueid="1", Linkedid="1", Variable="FOO", Value="x") is None
+    assert msg("Newexten", 0, **chan(ROOT), Application="") is None
+
+
+def test_abandon_all_decides_open_calls() -> None:
+    run = Run()
+    run.feed(msg("Newchannel", 0, **chan(ROOT)))
+    [record] = run.tracker.abandon_all()
+    assert record.reason == "unknown_end" and run.tracker.open_calls == 0
