@@ -6,6 +6,11 @@
   login is logged as the configuration mistake it is.
 - A watchdog sends Ping and drops the link when no reply comes back: panoramisk sends Pings but
   never checks the answers, so a silent PBX went unnoticed.
+- Events the listener reads take a fast path: one dict per frame, handed to a synchronous sink.
+  panoramisk builds a case-insensitive Message for every frame and then tries every registered
+  pattern's regex against it; on a PBX where most frames are noise (VarSet, RTCP...) that cost
+  the listener two thirds of its throughput. Frames nobody reads are dropped unparsed; responses
+  to our actions and the events panoramisk itself needs still go through panoramisk.
 
 The Manager must be created inside the running loop (panoramisk 1.4 predates Python 3.10's
 loop changes).
@@ -27,6 +32,20 @@ from panoramisk.message import Message
 logger = logging.getLogger(__name__)
 
 _EOM = "\r\n\r\n"
+# panoramisk reacts to these itself (reconnect on Shutdown, queued actions on FullyBooted).
+_PANORAMISK_EVENTS = frozenset({"shutdown", "fullybooted"})
+
+EventSink = Callable[[dict[str, str]], None]
+
+
+def parse_frame(frame: str) -> dict[str, str]:
+    """``Key: Value`` lines into a dict with lower-case keys; a repeated key keeps its last value."""
+    headers: dict[str, str] = {}
+    for line in frame.split("\r\n"):
+        key, sep, value = line.partition(": ")
+        if sep:
+            headers[key.lower()] = value
+    return headers
 
 
 class Utf8AmiProtocol(AMIProtocol):  # type: ignore[misc]
@@ -49,8 +68,17 @@ class Utf8AmiProtocol(AMIProtocol):  # type: ignore[misc]
             self.version = banner.partition("/")[2].strip()
             text = rest
         *frames, self._buffer = text.split(_EOM)
+        factory = self.factory
         for frame in frames:
-            message = Message.from_line(frame.strip())
+            frame = frame.strip("\r\n")
+            if frame.startswith("Event: ") and "\r\nActionID: " not in frame:
+                end = frame.find("\r\n")
+                name = (frame[7:end] if end >= 0 else frame[7:]).strip().lower()
+                if name not in _PANORAMISK_EVENTS:
+                    if name in factory.fast_events:
+                        factory.event_sink(parse_frame(frame))
+                    continue
+            message = Message.from_line(frame)
             if message is not None:
                 self.handle_message(message)
 
@@ -68,6 +96,8 @@ class AmiClient(Manager):  # type: ignore[misc]
         ping_interval: float,
         reconnect_max: float,
         on_state: Callable[[str], None] | None = None,
+        event_sink: EventSink | None = None,
+        fast_events: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__(
             loop=asyncio.get_running_loop(),
@@ -84,6 +114,9 @@ class AmiClient(Manager):  # type: ignore[misc]
             on_disconnect=self._disconnected,
             log=logging.getLogger("panoramisk.manager"),
         )
+        self.event_sink: EventSink = event_sink or (lambda headers: None)
+        # Lower-case names of the events delivered to event_sink.
+        self.fast_events = frozenset(name.lower() for name in fast_events)
         self._ping_interval = ping_interval
         self._reconnect_max = reconnect_max
         self._on_state = on_state or (lambda state: None)

@@ -6,8 +6,8 @@ Facts this relies on (Asterisk 22, see shared/ASTERISK-NOTES.md):
 - ``Timestamp`` (epoch seconds) is present when manager.conf has ``timestampevents=yes``;
   otherwise the listener's receive time stands in;
 - CEL over AMI arrives as ``Event: CEL`` with ``EventName``, ``LinkedID`` and ``AppName``;
-- header names are case-insensitive (panoramisk's Message), values are plain text; a header that
-  repeats (ChanVariable) arrives as a list, of which we never need one.
+- header names are case-insensitive: :func:`parse` reads lower-case keys, which both our own
+  frame parser (:func:`ami_listener.ami.parse_frame`) and panoramisk's Message answer to.
 
 Only the events the call tracker needs are parsed; the rest return ``None`` cheaply.
 """
@@ -160,7 +160,7 @@ Event = (
 
 Headers = Mapping[str, Any]
 
-# The event names the listener subscribes to; keep in sync with the manager.conf sample.
+# The routing table: the events the listener reads. Keep in sync with manager.conf.sample.
 SUBSCRIBED = (
     "Newchannel",
     "Newstate",
@@ -185,7 +185,7 @@ VARIABLES = frozenset({"VM_MESSAGEFILE", "VMSTATUS"})
 
 
 def _text(headers: Headers, key: str) -> str:
-    value = headers.get(key)
+    value = headers.get(key.lower())
     if value is None:
         return ""
     if isinstance(value, list):
@@ -200,14 +200,12 @@ def _required(headers: Headers, key: str) -> str:
     return value
 
 
-def _timestamp(headers: Headers, received_at: datetime) -> datetime:
+def _timestamp(headers: Headers, received_at: float) -> datetime:
     raw = _text(headers, "Timestamp")
-    if raw:
-        try:
-            return datetime.fromtimestamp(float(raw), UTC)
-        except (ValueError, OverflowError, OSError) as exc:
-            raise MalformedEvent(f"bad Timestamp {raw[:40]!r}") from exc
-    return received_at
+    try:
+        return datetime.fromtimestamp(float(raw) if raw else received_at, UTC)
+    except (ValueError, OverflowError, OSError) as exc:
+        raise MalformedEvent(f"bad Timestamp {raw[:40]!r}") from exc
 
 
 def _channel(headers: Headers, prefix: str = "") -> Channel:
@@ -298,8 +296,10 @@ _PARSERS: dict[str, Callable[[Headers, datetime], Event | None]] = {
 }
 
 
-def parse(headers: Headers, received_at: datetime) -> Event | None:
+def parse(headers: Headers, received_at: float) -> Event | None:
     """The typed event for an AMI frame, or None for frames the tracker ignores.
+
+    ``received_at`` (epoch seconds) stands in when the frame has no ``Timestamp``.
 
     Raises :class:`MalformedEvent` when a header the event needs is missing.
     """

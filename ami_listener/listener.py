@@ -14,7 +14,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ami_listener import events as ev
@@ -31,37 +30,32 @@ logger = logging.getLogger(__name__)
 # Decided calls held in memory while the database is down; beyond this the oldest are logged
 # and dropped (a disk spool is planned).
 MAX_PENDING_WRITES = 100_000
+# Events handled between two yields to the event loop.
+CONSUMER_BATCH = 500
 
 
 class CallSink(Protocol):
     async def record_call(self, pbx: str, call: CallRecord) -> bool: ...
 
 
-def subscribe(manager: Any, callback: Callable[[Any, Any], None], trace: bool = False) -> None:
-    """The routing table: every AMI event the tracker reads, one line each."""
-    manager.register_event("Newchannel", callback)
-    manager.register_event("Newstate", callback)
-    manager.register_event("Hangup", callback)
-    manager.register_event("DialBegin", callback)
-    manager.register_event("DialEnd", callback)
-    manager.register_event("BridgeEnter", callback)
-    manager.register_event("BridgeLeave", callback)
-    manager.register_event("VarSet", callback)
-    manager.register_event("Newexten", callback)
-    manager.register_event("QueueCallerJoin", callback)
-    manager.register_event("QueueCallerLeave", callback)
-    manager.register_event("QueueCallerAbandon", callback)
-    manager.register_event("AgentConnect", callback)
-    manager.register_event("MessageWaiting", callback)
-    manager.register_event("CEL", callback)
-    manager.register_event("FullyBooted", callback)
-    if trace:
-        manager.register_event("*", _trace)
+def subscribe(client: AmiClient, sink: Callable[[Any], None], trace: bool = False) -> None:
+    """Route the events the tracker reads (``events.SUBSCRIBED``) to ``sink``.
+
+    One fast-path filter instead of a ``register_event`` per name: panoramisk would try every
+    registered pattern against every frame. FullyBooted also reaches panoramisk, which needs it.
+    """
+    client.fast_events = frozenset(name.lower() for name in ev.SUBSCRIBED)
+    client.event_sink = _traced(sink) if trace else sink
+    client.register_event("FullyBooted", lambda _manager, message: sink(message))
 
 
-def _trace(_manager: Any, message: Any) -> None:
-    # Whole frames carry phone numbers: only with [listener] trace = true, for short sessions.
-    logger.debug("AMI frame %r", dict(message.items()))
+def _traced(sink: Callable[[Any], None]) -> Callable[[Any], None]:
+    def trace(headers: Any) -> None:
+        # Whole frames carry phone numbers: only with [listener] trace = true, for short sessions.
+        logger.debug("AMI frame %r", dict(headers))
+        sink(headers)
+
+    return trace
 
 
 class Listener:
@@ -177,8 +171,8 @@ class Listener:
 
     # -- AMI side ------------------------------------------------------------------------------
 
-    def _enqueue(self, _manager: Any, message: Any) -> None:
-        self._events.put_nowait((message, time.time()))
+    def _enqueue(self, headers: Any) -> None:
+        self._events.put_nowait((headers, time.time()))
 
     def _on_ami_state(self, state: str) -> None:
         if state == "disconnected" and self._disconnected_at is None:
@@ -196,10 +190,15 @@ class Listener:
                         item = await self._events.get()
                 except TimeoutError:
                     item = None
+                if item is not None:
+                    self._handle(item, loop.time())
             else:
-                item = self._events.get_nowait()
-            if item is not None:
-                self._handle(item, loop.time())
+                # Work through a burst, but yield now and then: a loop that stops reading the
+                # socket misses Ping replies and is cut off by Asterisk.
+                now = loop.time()
+                for _ in range(min(self._events.qsize(), CONSUMER_BATCH)):
+                    self._handle(self._events.get_nowait(), now)
+                await asyncio.sleep(0)
             if deadline is not None and deadline <= loop.time():
                 self._queue_writes(self.tracker.due(loop.time()))
 
@@ -212,7 +211,7 @@ class Listener:
         message, received = item
         self.stats["events"] += 1
         try:
-            event = ev.parse(message, datetime.fromtimestamp(received, UTC))
+            event = ev.parse(message, received)
         except MalformedEvent as exc:
             self.stats["malformed"] += 1
             logger.warning(

@@ -72,7 +72,10 @@ class CallTracker:
         self._calls: OrderedDict[str, _Call] = OrderedDict()
         self._channel_call: dict[str, str] = {}
         self._bridges: dict[str, set[str]] = {}
-        self._settling: list[tuple[float, str]] = []  # heap; stale entries skipped lazily
+        # Heap of (deadline, sequence, linkedid); the sequence keeps calls that end together in
+        # the order they ended. Stale entries (call reopened or gone) are skipped lazily.
+        self._settling: list[tuple[float, int, str]] = []
+        self._sequence = 0
 
     # -- introspection (tests, metrics) -------------------------------------------------------
 
@@ -87,7 +90,7 @@ class CallTracker:
     def next_deadline(self) -> float | None:
         """When :meth:`due` next has work: the earliest settle end or expiry."""
         while self._settling:
-            deadline, linkedid = self._settling[0]
+            deadline, _, linkedid = self._settling[0]
             call = self._calls.get(linkedid)
             if call is not None and call.settle_until == deadline:
                 break
@@ -160,7 +163,7 @@ class CallTracker:
         """Decide every call whose settle window has passed or that outlived its bound."""
         decided: list[CallRecord] = []
         while self._settling and self._settling[0][0] <= now:
-            deadline, linkedid = heapq.heappop(self._settling)
+            deadline, _, linkedid = heapq.heappop(self._settling)
             call = self._calls.get(linkedid)
             if call is not None and call.settle_until == deadline:
                 decided.extend(self._decide(call))
@@ -272,7 +275,8 @@ class CallTracker:
             return
         call.ended_at = at
         call.settle_until = now + self._cfg.settle_seconds
-        heapq.heappush(self._settling, (call.settle_until, call.linkedid))
+        self._sequence += 1
+        heapq.heappush(self._settling, (call.settle_until, self._sequence, call.linkedid))
 
     def _dial_call(self, at: datetime, caller: ev.Channel | None, dest: ev.Channel) -> _Call | None:
         if caller is not None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import signal
 import sys
@@ -16,7 +15,6 @@ from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from callback_desk.config import DEFAULT_CONFIG_PATH, Settings
 from callback_desk.exceptions import CallbackDeskError, ConfigError, StoreUnavailable
@@ -58,10 +56,6 @@ def parse_when(value: str) -> datetime:
         ) from exc
 
 
-def _aware(moment: datetime, tz: ZoneInfo) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
-
-
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = argparse.ArgumentParser(
@@ -77,15 +71,101 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("listen", parents=[common], help="watch the PBX and record missed calls")
     p.set_defaults(handler=cmd_listen)
 
-    p = sub.add_parser("report", parents=[common], help="callers awaiting a callback")
-    p.add_argument("--format", choices=["json"], default="json")
-    p.add_argument("--since", type=parse_when, help="ISO 8601 (default: 14 days ago)")
+    p = sub.add_parser(
+        "report",
+        parents=[common],
+        help="callers awaiting a callback (terminal, CSV, JSON, HTML or email)",
+        description="Callers awaiting a callback, most urgent first. Settings: [report], [smtp].",
+    )
+    p.add_argument(
+        "--format",
+        choices=["text", "csv", "json", "html"],
+        default="text",
+        help="output on stdout (default text; ignored with --email)",
+    )
+    p.add_argument(
+        "--since",
+        type=parse_when,
+        help="ISO 8601; without an offset, practice time "
+        "(default: closing time of the previous business day)",
+    )
     p.add_argument("--until", type=parse_when, help="ISO 8601 (default: now)")
+    p.add_argument(
+        "--all",
+        dest="include_returned",
+        action="store_true",
+        help="also list callers already returned, and how",
+    )
+    p.add_argument(
+        "--for",
+        dest="covers",
+        action="append",
+        default=[],
+        metavar="EXT|DID",
+        help="only calls to this extension or DID (repeatable)",
+    )
+    p.add_argument(
+        "--no-week",
+        dest="week",
+        action="store_false",
+        help="leave out the week's statistics and heat map",
+    )
+    p.add_argument(
+        "--email",
+        action="store_true",
+        help="mail the report to [report] email_to and [report.recipients] instead",
+    )
+    p.add_argument(
+        "--to",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="with --email: mail only this address (repeatable; combines with --for)",
+    )
+    p.add_argument(
+        "--empty-email",
+        dest="email_when_empty",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="mail even when nobody is waiting "
+        "(default: [report] email_when_empty, env: CALLBACK_DESK_REPORT_EMAIL_WHEN_EMPTY)",
+    )
     p.set_defaults(handler=cmd_report)
 
     p = sub.add_parser("purge", parents=[common], help="delete calls older than the retention")
     p.add_argument("--days", type=int, help="override [retention] days")
     p.set_defaults(handler=cmd_purge)
+
+    p = sub.add_parser(
+        "agi",
+        parents=[common],
+        help="desk-phone menu: one classic AGI session on stdin/stdout, or 'agi serve' (FastAGI)",
+    )
+    # Asterisk appends the AGI() arguments (menu,100 ...) to a classic script's command line;
+    # they are read from the AGI environment, so anything but 'serve' is accepted and ignored.
+    p.add_argument(
+        "words",
+        nargs="*",
+        metavar="serve",
+        help="'serve': run the FastAGI server (default 127.0.0.1:4573, see [agi] listen_*)",
+    )
+    p.add_argument("--host", help="FastAGI listen address (overrides [agi] listen_host)")
+    p.add_argument("--port", type=int, help="FastAGI listen port (overrides [agi] listen_port)")
+    p.add_argument("--syslog", action="store_true", help="log to syslog instead of stderr")
+    p.set_defaults(handler=cmd_agi)
+
+    p = sub.add_parser(
+        "call", parents=[common], help="click-to-call: ring a desk phone, then call a caller back"
+    )
+    p.add_argument("call_id", type=int, metavar="ID", help="the missed call's id (see 'report')")
+    p.add_argument(
+        "--from",
+        dest="extension",
+        required=True,
+        metavar="EXT",
+        help="the desk phone's extension; it rings first",
+    )
+    p.set_defaults(handler=cmd_call)
     return parser
 
 
@@ -125,22 +205,21 @@ async def cmd_listen(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 async def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
-    from callback_desk.report import missed_json
+    from callback_desk.report.command import ReportOptions, run
+    from callback_desk.report.settings import check_cover
 
-    tz = settings.pbx.timezone
-    now = datetime.now(tz)
-    since = _aware(args.since, tz) if args.since else now - timedelta(days=14)
-    until = _aware(args.until, tz) if args.until else now
-    if since >= until:
-        raise ConfigError(f"--since ({since.isoformat()}) must be before --until")
-    store = await Store.open(settings.database, max_size=1)
-    try:
-        await store.check_schema()
-        callers = await store.missed_callers(since, until)
-    finally:
-        await store.close()
-    sys.stdout.write(json.dumps(missed_json(callers, tz), ensure_ascii=False, indent=2) + "\n")
-    return 0
+    options = ReportOptions(
+        since=args.since,
+        until=args.until,
+        include_returned=args.include_returned,
+        covers=tuple(check_cover(c, "--for") for c in args.covers),
+        format=args.format,
+        week=args.week,
+        email=args.email,
+        to=tuple(args.to),
+        email_when_empty=args.email_when_empty,
+    )
+    return await run(settings, options, sys.stdout, datetime.now(settings.pbx.timezone))
 
 
 async def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
@@ -154,6 +233,39 @@ async def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await store.close()
     sys.stdout.write(f"purged {removed} calls older than {days} days\n")
+    return 0
+
+
+async def cmd_agi(settings: Settings, args: argparse.Namespace) -> int:
+    if args.syslog:
+        from logging.handlers import SysLogHandler
+
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        syslog = SysLogHandler(address="/dev/log")
+        syslog.setFormatter(logging.Formatter("callback-desk-agi: %(levelname)s %(message)s"))
+        root.addHandler(syslog)
+    if args.words[:1] == ["serve"]:
+        from agi.server import serve
+
+        return await serve(settings, args.host, args.port)
+    from agi.__main__ import run_classic
+
+    return await run_classic(settings)
+
+
+async def cmd_call(settings: Settings, args: argparse.Namespace) -> int:
+    from agi.config import load as load_agi
+    from callback_desk.clicktocall import originate
+
+    done = await originate(settings, args.call_id, args.extension)
+    opening = load_agi(settings).opening_line(args.extension)
+    sys.stdout.write(
+        f"desk {done.extension} answered; calling {done.number.national} "
+        f"(missed call {done.call_id}, channel {done.channel_id})\n"
+        f"opening line: {opening}\n"
+    )
     return 0
 
 

@@ -11,6 +11,7 @@ import asyncio
 import os
 import tempfile
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,10 @@ def pg_server_dsn() -> Iterator[str]:
     if dsn:
         yield dsn
         return
-    import pgserver
+    with warnings.catch_warnings():
+        # platformdirs warns at import time when XDG_RUNTIME_DIR is unset (CI, root shells).
+        warnings.simplefilter("ignore")
+        import pgserver
 
     with tempfile.TemporaryDirectory(prefix="callback-desk-pg-") as data:
         server = pgserver.get_server(Path(data), cleanup_mode="stop")  # type: ignore[attr-defined]

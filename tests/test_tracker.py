@@ -22,7 +22,7 @@ def msg(event: str, ts: float = 0.0, **headers: str) -> ev.Event | None:
         + [f"{k}: {v}" for k, v in headers.items()]
     )
     message = Message.from_line(frame)
-    return ev.parse(message, T)
+    return ev.parse(message, T.timestamp())
 
 
 def chan(
@@ -344,7 +344,7 @@ def test_missing_required_header_is_malformed() -> None:
     with pytest.raises(MalformedEvent, match="Hangup without Linkedid"):
         msg("Hangup", 0, Uniqueid="1")
     with pytest.raises(MalformedEvent, match="Timestamp"):
-        ev.parse(Message.from_line("Event: Hangup\r\nTimestamp: soon"), T)
+        ev.parse(Message.from_line("Event: Hangup\r\nTimestamp: soon"), T.timestamp())
 
 
 def test_unknown_and_uninteresting_events_parse_to_none() -> None:

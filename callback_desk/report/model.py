@@ -1,0 +1,140 @@
+"""The report as plain values: callers, the week's picture, and how a number is shown.
+
+Caller ID (number and name) is attacker-controlled text. Renderers escape it for their format;
+the only number that may become a link or a dial string is :func:`e164`, which re-validates
+the stored key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from callback_desk.phone import national_format
+
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+RETURNED_HOW = {
+    "inbound_answered": "they called again and got through",
+    "inbound_voicemail": "they called again and left a message",
+    "outbound_answered": "called back (answered)",
+    "callback_answered": "called back from the desk (answered)",
+    "marked_handled": "marked as handled",
+    "marked_never": "marked as never call back",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReportCaller:
+    """One caller in the window: their missed calls summarised (latest values win)."""
+
+    number: str  # as received on the latest call
+    number_key: str | None
+    name: str
+    calls: int
+    first_at: datetime
+    last_at: datetime
+    reached_voicemail: bool
+    did: str
+    reason: str
+    last_call_id: int
+    callable: bool
+    rang: tuple[str, ...]
+    attempts: int
+    last_attempt_at: datetime | None
+    returned_at: datetime | None
+    returned_how: str | None
+
+    @property
+    def awaiting(self) -> bool:
+        return self.returned_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class WeekStats:
+    since: datetime
+    until: datetime
+    # grid[weekday][hour]: missed calls; weekday 0 is Monday, hours in the practice's time zone.
+    grid: tuple[tuple[int, ...], ...]
+    callers: int
+    # Callers whose first missed call is at least 24 h old: only they can be judged.
+    judged: int
+    returned_within_24h: int
+    median_to_callback: timedelta | None
+    never_got_through: int
+
+    @property
+    def missed_calls(self) -> int:
+        return sum(sum(row) for row in self.grid)
+
+    @property
+    def share_returned_24h(self) -> float | None:
+        return self.returned_within_24h / self.judged if self.judged else None
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    since: datetime
+    until: datetime
+    generated_at: datetime
+    tz: ZoneInfo
+    country: str
+    callers: tuple[ReportCaller, ...]
+    week: WeekStats | None
+    include_returned: bool = False
+    covers: tuple[str, ...] = ()
+    opening_line: str = ""
+
+    @property
+    def awaiting(self) -> tuple[ReportCaller, ...]:
+        return tuple(c for c in self.callers if c.awaiting)
+
+
+def e164(caller: ReportCaller) -> str | None:
+    """The caller's number fit for ``tel:`` links and dialling, or None."""
+    key = caller.number_key
+    if caller.callable and key and _E164.match(key):
+        return key
+    return None
+
+
+def machine_number(caller: ReportCaller) -> str:
+    """What JSON and CSV put in ``number``: E.164 when callable, else the raw value."""
+    return caller.number_key if caller.callable and caller.number_key else caller.number
+
+
+def display_number(caller: ReportCaller, country: str) -> str:
+    if not caller.number_key:
+        return caller.number or "(withheld)"
+    return national_format(caller.number_key, caller.number, country)
+
+
+def masked_number(caller: ReportCaller) -> str:
+    """Only the last four digits, for email: ``•••• 0123``."""
+    digits = [ch for ch in (caller.number_key or caller.number) if ch.isascii() and ch.isdigit()]
+    if len(digits) < 6:
+        return "••••"
+    return "•••• " + "".join(digits[-4:])
+
+
+def how(code: str | None) -> str:
+    if code is None:
+        return "awaiting a callback"
+    return RETURNED_HOW.get(code, code)
+
+
+def lines(caller: ReportCaller) -> str:
+    """The line and phones a caller rang: ``2000 → 100, 101``."""
+    extensions = ", ".join(extension(dial) for dial in caller.rang)
+    if caller.did and extensions:
+        return f"{caller.did} → {extensions}"
+    return caller.did or extensions
+
+
+def extension(dial_string: str) -> str:
+    """``PJSIP/100@phones`` and ``100@phones`` are both extension 100.
+
+    Must stay in sync with the ``report_*`` queries' ``split_part(regexp_replace(...))``.
+    """
+    return re.sub(r"^[^/@]*/", "", dial_string).split("@", 1)[0]

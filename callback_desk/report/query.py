@@ -1,0 +1,85 @@
+"""Reading the report from PostgreSQL (the only I/O of the report besides mail)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from callback_desk.report.model import ReportCaller, WeekStats
+from callback_desk.sqlfiles import queries
+from callback_desk.store import Store, mapped_errors
+
+
+@asynccontextmanager
+async def reading(store: Store) -> AsyncIterator[Any]:
+    """One read-only snapshot for the whole report, so the list and the week agree."""
+    async with mapped_errors("reading the report"), store.pool.acquire() as conn:
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            await conn.execute(queries()["report_session"])
+            yield conn
+
+
+def _covers(covers: Sequence[str]) -> list[str] | None:
+    return list(covers) if covers else None
+
+
+async def callers(
+    conn: Any,
+    since: datetime,
+    until: datetime,
+    *,
+    include_returned: bool = False,
+    covers: Sequence[str] = (),
+) -> list[ReportCaller]:
+    async with mapped_errors("reading the report"):
+        rows = await conn.fetch(
+            queries()["report_callers"], since, until, include_returned, _covers(covers)
+        )
+    return [
+        ReportCaller(
+            number=r["number"],
+            number_key=r["number_key"],
+            name=r["name"],
+            calls=r["calls"],
+            first_at=r["first_at"],
+            last_at=r["last_at"],
+            reached_voicemail=r["reached_voicemail"],
+            did=r["did"],
+            reason=r["reason"],
+            last_call_id=r["last_id"],
+            callable=r["callable"],
+            rang=tuple(r["rang"]),
+            attempts=r["attempts"],
+            last_attempt_at=r["last_attempt_at"],
+            returned_at=None if r["awaiting"] else r["returned_at"],
+            returned_how=None if r["awaiting"] else r["returned_how"],
+        )
+        for r in rows
+    ]
+
+
+async def week(
+    conn: Any, until: datetime, days: int, tz: ZoneInfo, covers: Sequence[str] = ()
+) -> WeekStats:
+    since = until - timedelta(days=days)
+    q = queries()
+    async with mapped_errors("reading the week's statistics"):
+        cells = await conn.fetch(q["report_heatmap"], since, until, tz.key, _covers(covers))
+        row = await conn.fetchrow(q["report_week"], since, until, _covers(covers))
+    grid = [[0] * 24 for _ in range(7)]
+    for cell in cells:
+        grid[cell["weekday"] - 1][cell["hour"]] = cell["calls"]
+    median = row["median_seconds"]
+    return WeekStats(
+        since=since,
+        until=until,
+        grid=tuple(tuple(r) for r in grid),
+        callers=row["callers"],
+        judged=row["judged"],
+        returned_within_24h=row["returned_24h"],
+        median_to_callback=None if median is None else timedelta(seconds=round(median)),
+        never_got_through=row["never_got_through"],
+    )

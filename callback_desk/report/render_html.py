@@ -1,0 +1,128 @@
+"""HTML for a phone screen: one card per caller, a ``tel:`` link and the opening line.
+
+Every value that came from a caller goes through :func:`esc`. The ``tel:`` href is built only
+from :func:`~callback_desk.report.model.e164` (a re-validated ``+digits`` key), never from the
+number as received. The page loads nothing from outside (no fonts, images or trackers).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Literal
+
+from callback_desk.report import heatmap
+from callback_desk.report.model import (
+    Report,
+    ReportCaller,
+    WeekStats,
+    display_number,
+    e164,
+    how,
+    lines,
+    masked_number,
+)
+from callback_desk.report.render_text import clean, duration, when
+
+HeatStyle = Literal["svg", "table"]
+
+_STYLE = """
+body{margin:0;padding:12px;font:16px/1.4 -apple-system,'Segoe UI',Roboto,sans-serif;
+color:#1b1b1b;background:#f6f6f4}
+main{max-width:640px;margin:auto}
+h1{font-size:1.25em;margin:.2em 0 .6em}
+.caller{background:#fff;border:1px solid #ddd;border-radius:8px;padding:10px 12px;margin:0 0 10px}
+.caller.returned{opacity:.7}
+.number{font-size:1.2em;font-weight:600}
+.number a{color:#0b57d0;text-decoration:none}
+.meta{color:#555;font-size:.9em}
+.say{margin:.4em 0 0;padding:.3em .6em;border-left:3px solid #9ecae1;font-style:italic}
+.week{background:#fff;border:1px solid #ddd;border-radius:8px;padding:10px 12px}
+.week td,.week th{padding:0}
+""".strip()
+
+
+def esc(value: str) -> str:
+    return html.escape(clean(value), quote=True)
+
+
+def _number(c: ReportCaller, report: Report, mask: bool) -> str:
+    if mask:
+        return esc(masked_number(c))
+    shown = esc(display_number(c, report.country))
+    dial = e164(c)
+    if dial is None:
+        return shown
+    # dial matches ^\+[0-9]+$, so it is safe in an attribute as is.
+    return f'<a href="tel:{dial}">{shown}</a>'
+
+
+def _card(c: ReportCaller, report: Report, mask: bool) -> str:
+    calls = f"{c.calls} call{'s' if c.calls != 1 else ''}"
+    if c.calls > 1:
+        times = f"first {when(c.first_at, report.tz)}, last {when(c.last_at, report.tz)}"
+    else:
+        times = when(c.last_at, report.tz)
+    meta = [f"{calls} · {esc(times)}"]
+    if c.reached_voicemail:
+        meta.append("reached the greeting and hung up")
+    line = lines(c)
+    if line:
+        meta.append(f"line {esc(line)}")
+    if c.attempts:
+        meta.append(f"{c.attempts} callback attempt{'s' if c.attempts != 1 else ''} so far")
+    if not c.awaiting:
+        meta.append(esc(how(c.returned_how)))
+    name = f'<div class="name">{esc(c.name)}</div>' if c.name else ""
+    say = ""
+    if c.awaiting and report.opening_line:
+        say = f'<p class="say">“{esc(report.opening_line)}”</p>'
+    status = "caller" if c.awaiting else "caller returned"
+    return (
+        f'<section class="{status}"><div class="number">{_number(c, report, mask)}</div>{name}'
+        f'<div class="meta">{"<br>".join(meta)}</div>{say}</section>'
+    )
+
+
+def week_html(week: WeekStats, report: Report, heat: HeatStyle) -> str:
+    share = week.share_returned_24h
+    median = week.median_to_callback
+    items = [
+        f"{week.missed_calls} missed calls from {week.callers} callers",
+        "returned within 24 h: "
+        + (
+            f"{share:.0%} ({week.returned_within_24h} of {week.judged})"
+            if share is not None
+            else "nothing to judge yet"
+        ),
+        "median time to callback: " + (duration(median) if median is not None else "none"),
+        f"callers who never got through: {week.never_got_through}",
+    ]
+    picture = heatmap.svg(week.grid) if heat == "svg" else heatmap.html_table(week.grid)
+    days = (week.until - week.since).days
+    return (
+        f'<section class="week"><h2 style="font-size:1.05em;margin:0 0 .4em">'
+        f"The last {days} days</h2><ul>{''.join(f'<li>{esc(i)}</li>' for i in items)}</ul>"
+        f'<div class="meta">Missed calls by weekday and hour ({esc(report.tz.key)})</div>'
+        f"{picture}</section>"
+    )
+
+
+def title(report: Report) -> str:
+    n = len(report.awaiting)
+    return f"{n} caller{'s' if n != 1 else ''} to call back"
+
+
+def render(report: Report, *, mask: bool = False, heat: HeatStyle = "svg") -> str:
+    since, until = when(report.since, report.tz), when(report.until, report.tz)
+    cards = "".join(_card(c, report, mask) for c in report.callers)
+    if not cards:
+        cards = '<p class="meta">Nobody is waiting for a callback.</p>'
+    week = week_html(report.week, report, heat) if report.week is not None else ""
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{esc(title(report))}</title><style>{_STYLE}</style></head>"
+        f"<body><main><h1>{esc(title(report))}</h1>"
+        f'<p class="meta">Missed between {esc(since)} and {esc(until)}</p>'
+        f"{cards}{week}</main></body></html>\n"
+    )

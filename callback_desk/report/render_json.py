@@ -1,0 +1,95 @@
+"""JSON: ``{"missed": [...]}`` as the listener issue defined it, plus the report's fields.
+
+Values are emitted as stored (JSON escaping is the encoder's job); ``number`` is E.164 when the
+caller can be called back, otherwise the number as received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from callback_desk.model import MissedCaller
+from callback_desk.report.model import (
+    Report,
+    ReportCaller,
+    WeekStats,
+    display_number,
+    e164,
+)
+
+
+def iso(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).isoformat(timespec="seconds")
+
+
+def _optional(moment: datetime | None, tz: ZoneInfo) -> str | None:
+    return None if moment is None else iso(moment, tz)
+
+
+def _entry(c: MissedCaller | ReportCaller, tz: ZoneInfo, country: str | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "number": c.number_key if c.callable and c.number_key else c.number,
+        "number_as_received": c.number,
+        "name": c.name,
+        "calls": c.calls,
+        "first_at": iso(c.first_at, tz),
+        "last_at": iso(c.last_at, tz),
+        "reached_voicemail": c.reached_voicemail,
+        "did": c.did,
+        "reason": c.reason,
+        "callable": c.callable,
+        "last_call_id": c.last_call_id,
+    }
+    if isinstance(c, ReportCaller):
+        entry.update(
+            {
+                "number_e164": e164(c),
+                "number_national": display_number(c, country) if country else None,
+                "rang": list(c.rang),
+                "attempts": c.attempts,
+                "last_attempt_at": _optional(c.last_attempt_at, tz),
+                "status": "awaiting" if c.awaiting else "returned",
+                "returned_at": _optional(c.returned_at, tz),
+                "returned_how": c.returned_how,
+            }
+        )
+    return entry
+
+
+def missed_json(
+    callers: Sequence[MissedCaller | ReportCaller], tz: ZoneInfo, country: str | None = None
+) -> dict[str, Any]:
+    """``{"missed": [...]}``: one entry per caller, in the order given."""
+    return {"missed": [_entry(c, tz, country) for c in callers]}
+
+
+def week_json(week: WeekStats, tz: ZoneInfo) -> dict[str, Any]:
+    median = week.median_to_callback
+    return {
+        "since": iso(week.since, tz),
+        "until": iso(week.until, tz),
+        "missed_calls": week.missed_calls,
+        "callers": week.callers,
+        "judged_callers": week.judged,
+        "returned_within_24h": week.returned_within_24h,
+        "share_returned_within_24h": week.share_returned_24h,
+        "median_seconds_to_callback": None if median is None else int(median.total_seconds()),
+        "never_got_through": week.never_got_through,
+        # heatmap[0] is Monday; each row holds 24 hourly counts in the practice's time zone.
+        "heatmap": [list(row) for row in week.grid],
+    }
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    result = missed_json(report.callers, report.tz, report.country)
+    result["since"] = iso(report.since, report.tz)
+    result["until"] = iso(report.until, report.tz)
+    result["generated_at"] = iso(report.generated_at, report.tz)
+    if report.covers:
+        result["for"] = list(report.covers)
+    if report.week is not None:
+        result["week"] = week_json(report.week, report.tz)
+    return result

@@ -1,0 +1,75 @@
+"""A night with 10,000 callers: the report stays a few seconds end to end."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from callback_desk.report.command import ReportOptions, run
+from callback_desk.store import Store
+from tests.conftest import make_settings
+
+NY = ZoneInfo("America/New_York")
+NOW = datetime(2026, 11, 24, 8, 0, tzinfo=NY)
+CALLERS = 10_000
+
+
+async def test_ten_thousand_callers(store: Store, db_dsn: str) -> None:
+    start = datetime(2026, 11, 23, 18, 30, tzinfo=NY)
+    rows = []
+    for i in range(CALLERS):
+        at = start + timedelta(seconds=3 * i)
+        number = f"+1212{5_000_000 + i:07d}"
+        tries = 1 + (i % 3 == 0)  # every third caller tried twice
+        for attempt in range(tries):
+            moment = at + timedelta(seconds=attempt)
+            rows.append(
+                (
+                    "pbx",
+                    f"{i}.{attempt}",
+                    "inbound",
+                    "missed",
+                    "hangup_while_ringing",
+                    number,
+                    f"Caller <{i}>",
+                    number,
+                    True,
+                    "2000",
+                    ["PJSIP/100@phones"],
+                    moment,
+                    moment + timedelta(seconds=15),
+                    10.0,
+                    False,
+                )
+            )
+    columns = [
+        "pbx", "linkedid", "direction", "outcome", "reason", "number", "name", "number_key",
+        "callable", "did", "rang", "started_at", "ended_at", "ring_seconds", "reached_voicemail",
+    ]  # fmt: skip
+    async with store.pool.acquire() as conn:
+        await conn.copy_records_to_table("calls", records=rows, columns=columns)
+        await conn.execute("ANALYZE calls")
+    settings = make_settings(db_dsn, pbx={"timezone": "America/New_York"})
+
+    timings = {}
+    outputs = {}
+    for fmt in ("json", "text", "csv", "html"):
+        out = io.StringIO()
+        began = time.perf_counter()
+        await run(settings, ReportOptions(format=fmt), out, NOW)
+        timings[fmt] = time.perf_counter() - began
+        outputs[fmt] = out.getvalue()
+
+    missed = json.loads(outputs["json"])["missed"]
+    assert len(missed) == CALLERS
+    assert sum(e["calls"] for e in missed) == len(rows)
+    assert missed[0]["calls"] == 2 and missed[-1]["calls"] == 1  # repeat callers first
+    assert outputs["text"].startswith(f"{CALLERS} callers to call back")
+    assert len(list(csv.reader(io.StringIO(outputs["csv"])))) == CALLERS + 1
+    assert outputs["html"].count('href="tel:+1212') == CALLERS
+    assert "&lt;9999&gt;" in outputs["html"]
+    assert max(timings.values()) < 3.0, timings
