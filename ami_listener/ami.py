@@ -39,7 +39,7 @@ EventSink = Callable[[dict[str, str]], None]
 
 
 def parse_frame(frame: str) -> dict[str, str]:
-    """``Key: Value`` lines into a dict with lower-case keys; a repeated key keeps its last value."""
+    """``Key: Value`` lines to a dict with lower-case keys; a repeated key keeps its last value."""
     headers: dict[str, str] = {}
     for line in frame.split("\r\n"):
         key, sep, value = line.partition(": ")
