@@ -185,7 +185,7 @@ VARIABLES = frozenset({"VM_MESSAGEFILE", "VMSTATUS"})
 
 
 def _text(headers: Headers, key: str) -> str:
-    value = headers.get(key.lower())
+    value = headers.get(key)  # keys are written lower-case below: no .lower() per lookup
     if value is None:
         return ""
     if isinstance(value, list):
@@ -196,12 +196,12 @@ def _text(headers: Headers, key: str) -> str:
 def _required(headers: Headers, key: str) -> str:
     value = _text(headers, key)
     if not value:
-        raise MalformedEvent(f"{_text(headers, 'Event') or 'frame'} without {key}")
+        raise MalformedEvent(f"{_text(headers, 'event') or 'frame'} without {key}")
     return value
 
 
 def _timestamp(headers: Headers, received_at: float) -> datetime:
-    raw = _text(headers, "Timestamp")
+    raw = _text(headers, "timestamp")
     try:
         return datetime.fromtimestamp(float(raw) if raw else received_at, UTC)
     except (ValueError, OverflowError, OSError) as exc:
@@ -210,86 +210,86 @@ def _timestamp(headers: Headers, received_at: float) -> datetime:
 
 def _channel(headers: Headers, prefix: str = "") -> Channel:
     return Channel(
-        uniqueid=_required(headers, prefix + "Uniqueid"),
-        linkedid=_required(headers, prefix + "Linkedid"),
-        name=_text(headers, prefix + "Channel"),
-        context=_text(headers, prefix + "Context"),
-        exten=_text(headers, prefix + "Exten"),
-        caller_num=_text(headers, prefix + "CallerIDNum"),
-        caller_name=_text(headers, prefix + "CallerIDName"),
+        uniqueid=_required(headers, prefix + "uniqueid"),
+        linkedid=_required(headers, prefix + "linkedid"),
+        name=_text(headers, prefix + "channel"),
+        context=_text(headers, prefix + "context"),
+        exten=_text(headers, prefix + "exten"),
+        caller_num=_text(headers, prefix + "calleridnum"),
+        caller_name=_text(headers, prefix + "calleridname"),
     )
 
 
 def _optional_caller(headers: Headers) -> Channel | None:
-    return _channel(headers) if _text(headers, "Uniqueid") else None
+    return _channel(headers) if _text(headers, "uniqueid") else None
 
 
 def _newexten(h: Headers, at: datetime) -> AppStart | None:
-    app = _text(h, "Application")
+    app = _text(h, "application")
     if not app:
         return None
-    return AppStart(at, _required(h, "Uniqueid"), _required(h, "Linkedid"), app)
+    return AppStart(at, _required(h, "uniqueid"), _required(h, "linkedid"), app)
 
 
 def _varset(h: Headers, at: datetime) -> VarSet | None:
-    variable = _text(h, "Variable")
+    variable = _text(h, "variable")
     if variable not in VARIABLES:
         return None
     return VarSet(
-        at, _required(h, "Uniqueid"), _required(h, "Linkedid"), variable, _text(h, "Value")
+        at, _required(h, "uniqueid"), _required(h, "linkedid"), variable, _text(h, "value")
     )
 
 
 def _cel(h: Headers, at: datetime) -> LinkedidEnd | AppStart | None:
-    name = _text(h, "EventName")
+    name = _text(h, "eventname")
     if name == "LINKEDID_END":
-        return LinkedidEnd(at, _required(h, "LinkedID"))
+        return LinkedidEnd(at, _required(h, "linkedid"))
     if name == "APP_START":
         return AppStart(
             at,
-            _required(h, "UniqueID"),
-            _required(h, "LinkedID"),
-            _text(h, "Application") or _text(h, "AppName"),
+            _required(h, "uniqueid"),
+            _required(h, "linkedid"),
+            _text(h, "application") or _text(h, "appname"),
         )
     return None
 
 
 def _message_waiting(h: Headers, at: datetime) -> MessageWaiting:
-    return MessageWaiting(at, _text(h, "Linkedid") or None, _text(h, "Mailbox"))
+    return MessageWaiting(at, _text(h, "linkedid") or None, _text(h, "mailbox"))
 
 
 def _fully_booted(h: Headers, at: datetime) -> FullyBooted:
-    raw = _text(h, "Uptime")
+    raw = _text(h, "uptime")
     return FullyBooted(at, int(raw) if raw.isdigit() else None)
 
 
 def _queue(kind: str) -> Callable[[Headers, datetime], QueueEvent]:
     def parse(h: Headers, at: datetime) -> QueueEvent:
-        return QueueEvent(at, kind, _channel(h), _text(h, "Queue"))
+        return QueueEvent(at, kind, _channel(h), _text(h, "queue"))
 
     return parse
 
 
 _PARSERS: dict[str, Callable[[Headers, datetime], Event | None]] = {
     "newchannel": lambda h, at: Newchannel(at, _channel(h)),
-    "newstate": lambda h, at: Newstate(at, _channel(h), _text(h, "ChannelStateDesc")),
-    "hangup": lambda h, at: Hangup(at, _channel(h), _text(h, "Cause")),
+    "newstate": lambda h, at: Newstate(at, _channel(h), _text(h, "channelstatedesc")),
+    "hangup": lambda h, at: Hangup(at, _channel(h), _text(h, "cause")),
     "dialbegin": lambda h, at: DialBegin(
-        at, _optional_caller(h), _channel(h, "Dest"), _text(h, "DialString")
+        at, _optional_caller(h), _channel(h, "dest"), _text(h, "dialstring")
     ),
     "dialend": lambda h, at: DialEnd(
-        at, _optional_caller(h), _channel(h, "Dest"), _text(h, "DialStatus")
+        at, _optional_caller(h), _channel(h, "dest"), _text(h, "dialstatus")
     ),
     "bridgeenter": lambda h, at: BridgeEnter(
-        at, _channel(h), _required(h, "BridgeUniqueid"), _text(h, "BridgeTechnology")
+        at, _channel(h), _required(h, "bridgeuniqueid"), _text(h, "bridgetechnology")
     ),
-    "bridgeleave": lambda h, at: BridgeLeave(at, _channel(h), _required(h, "BridgeUniqueid")),
+    "bridgeleave": lambda h, at: BridgeLeave(at, _channel(h), _required(h, "bridgeuniqueid")),
     "varset": _varset,
     "newexten": _newexten,
     "queuecallerjoin": _queue("join"),
     "queuecallerleave": _queue("leave"),
     "queuecallerabandon": _queue("abandon"),
-    "agentconnect": lambda h, at: AgentConnect(at, _channel(h), _text(h, "Queue")),
+    "agentconnect": lambda h, at: AgentConnect(at, _channel(h), _text(h, "queue")),
     "messagewaiting": _message_waiting,
     "cel": _cel,
     "fullybooted": _fully_booted,
@@ -303,7 +303,7 @@ def parse(headers: Headers, received_at: float) -> Event | None:
 
     Raises :class:`MalformedEvent` when a header the event needs is missing.
     """
-    parser = _PARSERS.get(_text(headers, "Event").lower())
+    parser = _PARSERS.get(_text(headers, "event").lower())
     if parser is None:
         return None
     return parser(headers, _timestamp(headers, received_at))

@@ -8,6 +8,7 @@ with an optional leading ``+`` after removing common formatting characters.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 
@@ -34,6 +35,7 @@ def is_withheld(raw: str) -> bool:
     return raw.strip().lower() in _WITHHELD
 
 
+@lru_cache(maxsize=4096)
 def number_key(raw: str, country: str) -> str | None:
     """The form used to compare numbers: E.164 when the number parses, else its plain digits.
 
@@ -56,6 +58,7 @@ def number_key(raw: str, country: str) -> str | None:
     return compact
 
 
+@lru_cache(maxsize=4096)
 def is_callable(raw: str, country: str) -> bool:
     """True when the number could be dialled back: not withheld and a possible phone number."""
     key = number_key(raw, country)

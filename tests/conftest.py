@@ -155,3 +155,40 @@ def _fail_on_loop_errors(request: pytest.FixtureRequest) -> Iterator[None]:
     finally:
         policy.new_event_loop = original  # type: ignore[method-assign]
     assert not errors, f"unobserved loop errors: {errors}"
+
+
+# -- the real Asterisk lab (tests/lab/labctl up) ------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def lab_reason() -> str | None:
+    """Why the lab cannot be used (None when all three Asterisk instances answer)."""
+    from tests.lab.lab import lab_available
+
+    return asyncio.run(lab_available())
+
+
+@pytest.fixture
+async def lab(lab_reason: str | None) -> AsyncIterator[Any]:
+    """A connected :class:`tests.lab.lab.Lab`, idle and with default behaviours."""
+    if lab_reason:
+        if os.environ.get("CALLBACK_DESK_REQUIRE_LAB") == "1":
+            pytest.fail(f"CALLBACK_DESK_REQUIRE_LAB=1 but {lab_reason}")
+        pytest.skip(lab_reason)
+    from tests.lab.lab import Lab
+
+    connected = await Lab.connect()
+    try:
+        await connected.wait_pbx_idle(30)
+        await connected.reset_behaviours()
+        yield connected
+        await connected.wait_pbx_idle(60)
+    finally:
+        await connected.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Every test that uses the lab carries the marker, so `-m "not lab"` runs the fast suite.
+    for item in items:
+        if "lab" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.lab)

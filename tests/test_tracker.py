@@ -341,7 +341,7 @@ def test_events_of_calls_we_never_saw_start_are_ignored() -> None:
 
 
 def test_missing_required_header_is_malformed() -> None:
-    with pytest.raises(MalformedEvent, match="Hangup without Linkedid"):
+    with pytest.raises(MalformedEvent, match="Hangup without linkedid"):
         msg("Hangup", 0, Uniqueid="1")
     with pytest.raises(MalformedEvent, match="Timestamp"):
         ev.parse(Message.from_line("Event: Hangup\r\nTimestamp: soon"), T.timestamp())

@@ -1,0 +1,229 @@
+"""Real calls through the real lab PBX, decided by the real listener, stored in PostgreSQL.
+
+One test per case of the listener issue. Each test uses its own caller number and waits for that
+number's row by polling; "no row" is proven with a sentinel missed call placed afterwards:
+calls are decided in the order they end, so once the sentinel's row exists the earlier call has
+been decided too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from ami_listener.listener import Listener
+from callback_desk.store import Store
+from tests.conftest import make_settings, until
+from tests.lab.lab import DID_DIRECT, DID_IVR, DID_QUEUE, DID_RINGGROUP, PRODUCT_USER, Lab
+
+pytestmark = pytest.mark.lab
+
+
+class Pbx:
+    """The listener running against the lab PBX, plus queries on what it wrote."""
+
+    def __init__(self, lab: Lab, dsn: str, listener: Listener) -> None:
+        self.lab = lab
+        self.dsn = dsn
+        self.listener = listener
+
+    async def rows(self, number: str) -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            result: list[asyncpg.Record] = await conn.fetch(
+                "SELECT * FROM calls WHERE number = $1 ORDER BY id", number
+            )
+            return result
+        finally:
+            await conn.close()
+
+    async def row(self, number: str, count: int = 1, timeout: float = 60) -> asyncpg.Record:
+        async def ready() -> bool:
+            return len(await self.rows(number)) >= count
+
+        await until(ready, timeout, interval=0.2, what=f"{count} row(s) for {number}")
+        rows = await self.rows(number)
+        assert len(rows) == count, rows
+        return rows[-1]
+
+    async def sentinel(self, number: str) -> None:
+        """A missed call that proves everything before it was decided."""
+        await self.lab.set_behaviour("phones", "100", "ring")
+        call = await self.lab.inbound_call(DID_DIRECT, number, "Sentinel", ring_timeout_ms=1500)
+        await self.lab.wait_call_ended(call)
+        await self.row(number)
+
+    async def report(self, *args: str) -> dict[str, Any]:
+        """``callback-desk report --format json`` as a PBX admin would run it."""
+        env = {**os.environ, "CALLBACK_DESK_DATABASE_DSN": self.dsn,
+               "CALLBACK_DESK_CONFIG": "/dev/null"}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "callback_desk.cli", "report", "--format", "json",
+            "--since", "2000-01-01", *args,
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        doc: dict[str, Any] = json.loads(out)
+        return doc
+
+
+@pytest.fixture
+async def pbx(lab: Lab, store: Store, db_dsn: str) -> AsyncIterator[Pbx]:
+    settings = make_settings(
+        db_dsn,
+        ami={"host": "127.0.0.1", "port": 5038, "username": PRODUCT_USER["username"],
+             "secret": PRODUCT_USER["secret"]},
+        pbx={"name": "lab", "inbound_contexts": ["from-pstn"]},
+        listener={"settle_seconds": 1.0},
+    )
+    listener = Listener(settings, store)
+    task = asyncio.create_task(listener.run())
+    async with asyncio.timeout(15):
+        await listener.wait_logged_in()
+    try:
+        yield Pbx(lab, db_dsn, listener)
+    finally:
+        listener.stop()
+        async with asyncio.timeout(15):
+            await task
+
+
+async def call_and_wait(pbx: Pbx, did: str, number: str, name: str = "Caller", **kw: Any) -> Any:
+    call = await pbx.lab.inbound_call(did, number, name, **kw)
+    await pbx.lab.wait_call_ended(call, timeout=90)
+    return await pbx.row(number)
+
+
+async def test_desk_answers(pbx: Pbx) -> None:
+    await pbx.lab.set_behaviour("phones", "100", "answer")
+    row = await call_and_wait(pbx, DID_DIRECT, "2125550101", then="talk")
+    assert (row["outcome"], row["direction"], row["did"]) == ("answered", "inbound", "2000")
+
+
+async def test_caller_hangs_up_while_ringing(pbx: Pbx) -> None:
+    row = await call_and_wait(pbx, DID_DIRECT, "2125550102", ring_timeout_ms=3000)
+    assert (row["outcome"], row["reason"], row["reached_voicemail"]) == (
+        "missed", "hangup_while_ringing", False)
+    assert 1.0 <= row["ring_seconds"] <= 4.0
+    assert row["callable"] is True and row["number_key"] == "+12125550102"
+
+
+async def test_rings_out_and_caller_hangs_up_in_the_greeting(pbx: Pbx) -> None:
+    row = await call_and_wait(pbx, DID_DIRECT, "2125550103", then="greeting")
+    assert (row["outcome"], row["reason"], row["reached_voicemail"]) == (
+        "missed", "voicemail_greeting", True)
+    assert row["ring_seconds"] >= 5.0
+
+
+async def test_caller_leaves_a_voicemail(pbx: Pbx) -> None:
+    row = await call_and_wait(pbx, DID_DIRECT, "2125550104", then="message")
+    assert (row["outcome"], row["reason"], row["reached_voicemail"]) == (
+        "voicemail", "voicemail_left", True)
+
+
+async def test_ring_group_one_phone_answers(pbx: Pbx) -> None:
+    await pbx.lab.set_behaviour("phones", "101", "answer")
+    row = await call_and_wait(pbx, DID_RINGGROUP, "2125550105", then="talk")
+    assert row["outcome"] == "answered"
+    assert row["rang"] == ["100@phones", "101@phones"]
+
+
+async def test_ring_group_nobody_answers(pbx: Pbx) -> None:
+    row = await call_and_wait(pbx, DID_RINGGROUP, "2125550106", then="talk")
+    assert (row["outcome"], row["reason"]) == ("missed", "no_answer")
+
+
+async def test_queue_nobody_answers_and_the_caller_gives_up(pbx: Pbx) -> None:
+    row = await call_and_wait(pbx, DID_QUEUE, "2125550107", ring_timeout_ms=8000)
+    assert (row["outcome"], row["reason"]) == ("missed", "queue_abandoned")
+
+
+async def test_caller_hangs_up_in_the_ivr_menu(pbx: Pbx) -> None:
+    row = await call_and_wait(pbx, DID_IVR, "2125550108", then="talk", variables={"HOLD": 3})
+    assert (row["outcome"], row["reason"]) == ("missed", "ivr_hangup")
+
+
+async def test_internal_call_is_not_recorded(pbx: Pbx) -> None:
+    await pbx.lab.set_behaviour("phones", "101", "answer")
+    call = await pbx.lab.desk_call("100", "101", then="talk", variables={"HOLD": 2})
+    await pbx.lab.wait_call_ended(call, timeout=60)
+    await pbx.lab.wait_pbx_idle(30)
+    await pbx.sentinel("2125550199")
+    assert await pbx.rows("100") == [] and await pbx.rows("101") == []
+
+
+async def test_outbound_call_is_recorded_as_answered_outbound(pbx: Pbx) -> None:
+    call = await pbx.lab.desk_call("100", "2125550110", then="talk", variables={"HOLD": 2})
+    await pbx.lab.wait_call_ended(call, timeout=60)
+    row = await pbx.row("2125550110")
+    assert (row["direction"], row["outcome"], row["number_key"]) == (
+        "outbound", "answered", "+12125550110")
+
+
+async def test_missed_caller_who_calls_again_and_gets_through_is_resolved(pbx: Pbx) -> None:
+    await call_and_wait(pbx, DID_DIRECT, "2125550111", ring_timeout_ms=2000)
+    assert [c["number"] for c in (await pbx.report())["missed"]] == ["+12125550111"]
+    await pbx.lab.set_behaviour("phones", "100", "answer")
+    # Called back from the same phone, this time written in international form.
+    call = await pbx.lab.inbound_call(DID_DIRECT, "+12125550111", "Caller", then="talk")
+    await pbx.lab.wait_call_ended(call, timeout=60)
+    again = await pbx.row("+12125550111")
+    assert again["outcome"] == "answered"
+    assert (await pbx.report())["missed"] == []
+
+
+async def test_outbound_call_to_a_missed_number_that_is_answered_resolves_it(pbx: Pbx) -> None:
+    await call_and_wait(pbx, DID_DIRECT, "2125550112", ring_timeout_ms=2000)
+    assert len((await pbx.report())["missed"]) == 1
+    call = await pbx.lab.desk_call("100", "2125550112", then="talk", variables={"HOLD": 2})
+    await pbx.lab.wait_call_ended(call, timeout=60)
+    await pbx.row("2125550112", count=2)
+    assert (await pbx.report())["missed"] == []
+
+
+async def test_anonymous_caller_is_recorded_but_not_callable(pbx: Pbx) -> None:
+    call = await pbx.lab.inbound_call(DID_DIRECT, "2125550113", "Secret", withheld=True,
+                                      ring_timeout_ms=2000)
+    await pbx.lab.wait_call_ended(call, timeout=60)
+    row = await pbx.row("anonymous")
+    assert (row["outcome"], row["callable"], row["number_key"]) == ("missed", False, None)
+    [entry] = (await pbx.report())["missed"]
+    assert entry["callable"] is False
+
+
+async def test_hostile_caller_id_is_stored_as_received(pbx: Pbx) -> None:
+    name = 'Bob "The Builder", Jr & Co\nÄrger 日本 <x>'
+    row = await call_and_wait(pbx, DID_DIRECT, "2125550114", name=name, ring_timeout_ms=2000)
+    # Stored exactly as the PBX reported it on its own AMI (ground truth from the lab account).
+    [seen] = pbx.lab.find("pbx", "Newchannel", CallerIDNum="2125550114", Context="from-pstn")
+    assert row["name"] == seen["CallerIDName"]
+    # SIP cannot carry a line break in a display name (the lab folds it to one space), and
+    # Asterisk keeps the SIP escaping of quotes; everything else arrives untouched.
+    assert row["name"].endswith(", Jr & Co Ärger 日本 <x>") and "The Builder" in row["name"]
+    [entry] = (await pbx.report())["missed"]
+    assert entry["name"] == row["name"]
+
+
+async def test_report_after_a_mixed_run_lists_exactly_the_missed_unreturned_callers(
+    pbx: Pbx,
+) -> None:
+    await pbx.lab.set_behaviour("phones", "100", "answer")
+    await call_and_wait(pbx, DID_DIRECT, "2125550121", then="talk")  # answered
+    await pbx.lab.set_behaviour("phones", "100", "ring")
+    await call_and_wait(pbx, DID_DIRECT, "2125550122", ring_timeout_ms=2000)  # missed
+    await call_and_wait(pbx, DID_IVR, "2125550123", then="talk", variables={"HOLD": 2})  # missed
+    await call_and_wait(pbx, DID_DIRECT, "2125550124", ring_timeout_ms=2000)  # missed ...
+    await pbx.lab.set_behaviour("phones", "100", "answer")
+    call = await pbx.lab.inbound_call(DID_DIRECT, "2125550124", "Caller", then="talk")
+    await pbx.lab.wait_call_ended(call, timeout=60)  # ... then gets through
+    await pbx.row("2125550124", count=2)
+    numbers = sorted(c["number"] for c in (await pbx.report())["missed"])
+    assert numbers == ["+12125550122", "+12125550123"]
