@@ -28,8 +28,14 @@ from tests.fakes.ami_server import FakeAmi
 from tests.fakes.frames import event, missed_call
 
 # Noise every PBX sends that the listener must read and drop (VarSet dominates real streams).
-NOISE = event("VarSet", Channel="PJSIP/x", Uniqueid="n", Linkedid="n", Variable="RTPAUDIOQOS",
-              Value="ssrc=1;themssrc=2;lp=0;rxjitter=0.000000")
+NOISE = event(
+    "VarSet",
+    Channel="PJSIP/x",
+    Uniqueid="n",
+    Linkedid="n",
+    Variable="RTPAUDIOQOS",
+    Value="ssrc=1;themssrc=2;lp=0;rxjitter=0.000000",
+)
 
 
 def stream(calls: int, offset: int = 0) -> list[str]:
@@ -51,8 +57,14 @@ async def bare(frames: list[str]) -> float:
         if seen == len(frames):
             done.set()
 
-    manager = Manager(loop=asyncio.get_running_loop(), host="127.0.0.1", port=ami.port,
-                      username="callbackdesk", secret="s3cret", ping_delay=10**9)
+    manager = Manager(
+        loop=asyncio.get_running_loop(),
+        host="127.0.0.1",
+        port=ami.port,
+        username="callbackdesk",
+        secret="s3cret",
+        ping_delay=10**9,
+    )
     manager.register_event("*", count)
     manager.connect()
     while ami.logins < 1 or ami.connected < 1:
@@ -85,8 +97,9 @@ async def listener(frames: list[str], calls: int) -> float:
     ami = await FakeAmi().start()
     sink = CountingSink()
     sink.target = calls
-    settings = make_settings(ami={"port": ami.port, "secret": "s3cret"},
-                             listener={"settle_seconds": 0.0})
+    settings = make_settings(
+        ami={"port": ami.port, "secret": "s3cret"}, listener={"settle_seconds": 0.0}
+    )
     li = Listener(settings, sink)
     task = asyncio.create_task(li.run())
     await li.wait_logged_in()
@@ -104,8 +117,9 @@ async def memory(calls: int, batch: int = 20000) -> list[tuple[int, float]]:
     """Traced memory after each batch of calls: flat means nothing grows per call."""
     ami = await FakeAmi().start()
     sink = CountingSink()
-    settings = make_settings(ami={"port": ami.port, "secret": "s3cret"},
-                             listener={"settle_seconds": 0.0})
+    settings = make_settings(
+        ami={"port": ami.port, "secret": "s3cret"}, listener={"settle_seconds": 0.0}
+    )
     li = Listener(settings, sink)
     task = asyncio.create_task(li.run())
     await li.wait_logged_in()

@@ -62,12 +62,24 @@ class Pbx:
 
     async def report(self, *args: str) -> dict[str, Any]:
         """``callback-desk report --format json`` as a PBX admin would run it."""
-        env = {**os.environ, "CALLBACK_DESK_DATABASE_DSN": self.dsn,
-               "CALLBACK_DESK_CONFIG": "/dev/null"}
+        env = {
+            **os.environ,
+            "CALLBACK_DESK_DATABASE_DSN": self.dsn,
+            "CALLBACK_DESK_CONFIG": "/dev/null",
+        }
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "callback_desk.cli", "report", "--format", "json",
-            "--since", "2000-01-01", *args,
-            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "callback_desk.cli",
+            "report",
+            "--format",
+            "json",
+            "--since",
+            "2000-01-01",
+            *args,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         out, err = await proc.communicate()
         assert proc.returncode == 0, err.decode()
@@ -79,8 +91,12 @@ class Pbx:
 async def pbx(lab: Lab, store: Store, db_dsn: str) -> AsyncIterator[Pbx]:
     settings = make_settings(
         db_dsn,
-        ami={"host": "127.0.0.1", "port": 5038, "username": PRODUCT_USER["username"],
-             "secret": PRODUCT_USER["secret"]},
+        ami={
+            "host": "127.0.0.1",
+            "port": 5038,
+            "username": PRODUCT_USER["username"],
+            "secret": PRODUCT_USER["secret"],
+        },
         pbx={"name": "lab", "inbound_contexts": ["from-pstn"]},
         listener={"settle_seconds": 1.0},
     )
@@ -111,7 +127,10 @@ async def test_desk_answers(pbx: Pbx) -> None:
 async def test_caller_hangs_up_while_ringing(pbx: Pbx) -> None:
     row = await call_and_wait(pbx, DID_DIRECT, "2125550102", ring_timeout_ms=3000)
     assert (row["outcome"], row["reason"], row["reached_voicemail"]) == (
-        "missed", "hangup_while_ringing", False)
+        "missed",
+        "hangup_while_ringing",
+        False,
+    )
     assert 1.0 <= row["ring_seconds"] <= 4.0
     assert row["callable"] is True and row["number_key"] == "+12125550102"
 
@@ -119,14 +138,20 @@ async def test_caller_hangs_up_while_ringing(pbx: Pbx) -> None:
 async def test_rings_out_and_caller_hangs_up_in_the_greeting(pbx: Pbx) -> None:
     row = await call_and_wait(pbx, DID_DIRECT, "2125550103", then="greeting")
     assert (row["outcome"], row["reason"], row["reached_voicemail"]) == (
-        "missed", "voicemail_greeting", True)
+        "missed",
+        "voicemail_greeting",
+        True,
+    )
     assert row["ring_seconds"] >= 5.0
 
 
 async def test_caller_leaves_a_voicemail(pbx: Pbx) -> None:
     row = await call_and_wait(pbx, DID_DIRECT, "2125550104", then="message")
     assert (row["outcome"], row["reason"], row["reached_voicemail"]) == (
-        "voicemail", "voicemail_left", True)
+        "voicemail",
+        "voicemail_left",
+        True,
+    )
 
 
 async def test_ring_group_one_phone_answers(pbx: Pbx) -> None:
@@ -165,7 +190,10 @@ async def test_outbound_call_is_recorded_as_answered_outbound(pbx: Pbx) -> None:
     await pbx.lab.wait_call_ended(call, timeout=60)
     row = await pbx.row("2125550110")
     assert (row["direction"], row["outcome"], row["number_key"]) == (
-        "outbound", "answered", "+12125550110")
+        "outbound",
+        "answered",
+        "+12125550110",
+    )
 
 
 async def test_missed_caller_who_calls_again_and_gets_through_is_resolved(pbx: Pbx) -> None:
@@ -190,8 +218,9 @@ async def test_outbound_call_to_a_missed_number_that_is_answered_resolves_it(pbx
 
 
 async def test_anonymous_caller_is_recorded_but_not_callable(pbx: Pbx) -> None:
-    call = await pbx.lab.inbound_call(DID_DIRECT, "2125550113", "Secret", withheld=True,
-                                      ring_timeout_ms=2000)
+    call = await pbx.lab.inbound_call(
+        DID_DIRECT, "2125550113", "Secret", withheld=True, ring_timeout_ms=2000
+    )
     await pbx.lab.wait_call_ended(call, timeout=60)
     row = await pbx.row("anonymous")
     assert (row["outcome"], row["callable"], row["number_key"]) == ("missed", False, None)

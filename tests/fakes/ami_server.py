@@ -24,12 +24,15 @@ def frame(**headers: str) -> str:
 
 
 def load_trace(name: str) -> list[str]:
-    """The frames of a recorded trace, each normalised to CRLF line ends."""
+    """The event frames of a recorded trace, each normalised to CRLF line ends.
+
+    The banner and the capture's own login response are left out: the fake sends its own.
+    """
     text = (DATA / name).read_text("utf-8").replace("\r\n", "\n")
     frames = []
     for block in text.split("\n\n"):
         lines = [line for line in block.split("\n") if line.strip()]
-        if lines:
+        if lines and lines[0].startswith("Event: "):
             frames.append("\r\n".join(lines) + "\r\n\r\n")
     return frames
 

@@ -1,0 +1,252 @@
+"""The ``[agi]`` section: feature code, neutral caller ID, dial path, allow-list and scopes.
+
+Parsed with :class:`callback_desk.config.Section`, so errors name the key and every key can be
+overridden from the environment (``CALLBACK_DESK_AGI_<KEY>``). Nested tables (``[agi.extensions]``,
+``[agi.names]``) come from the file only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import phonenumbers
+
+from agi.prompts import DEFAULTS
+from callback_desk.callbacks import ALL_LINES
+from callback_desk.config import Secret, Settings
+from callback_desk.exceptions import ConfigError
+
+DialMode = Literal["freepbx", "template"]
+NumberFormat = Literal["e164", "national"]
+
+_FEATURE_CODE = re.compile(r"[*#0-9]{1,10}")
+_EXTENSION = re.compile(r"[0-9]{1,10}")
+_DID = re.compile(r"\+?[0-9]{1,20}")
+# What the neutral name may contain: no quotes, commas, angle brackets or control characters,
+# so that it can sit inside '"name" <number>' and a Dial() argument without escaping.
+_NEUTRAL_NAME = re.compile(r"[A-Za-z0-9 .'-]{0,40}")
+_CONTEXT = re.compile(r"[A-Za-z0-9_-]{1,79}")
+_TEMPLATE_FORBIDDEN = re.compile(r"[,&|$\s\"'()\\;]")
+# Types a callback may go to by default; premium-rate, shared-cost, UAN, pager, voicemail-access
+# and unknown (short codes) numbers are refused.
+DEFAULT_TYPES = frozenset(
+    {
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        phonenumbers.PhoneNumberType.TOLL_FREE,
+        phonenumbers.PhoneNumberType.VOIP,
+        phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
+    }
+)
+
+
+@dataclass(frozen=True)
+class AgiSettings:
+    # The desk phone's feature code. The dialplan owns the real one (extensions.conf.sample);
+    # the AGI only names it in its log line so an admin can match the two.
+    feature_code: str = "*47"
+    # The neutral number and name the callee sees. Without a number the AGI refuses to dial.
+    callback_number: str = ""
+    callback_name: str = ""
+    withhold: bool = False
+    dial_mode: DialMode = "freepbx"
+    dial_template: str = ""
+    freepbx_context: str = "from-internal"
+    number_format: NumberFormat = "national"
+    dial_timeout: int = 45
+    # Allow-list: regions (ISO 3166) and, optionally, a regex over the E.164 form.
+    allow_regions: tuple[str, ...] = ("US",)
+    allow: re.Pattern[str] | None = None
+    min_length: int = 8
+    max_length: int = 15
+    # Menu
+    window_days: int = 14
+    digit_timeout: float = 6.0
+    retries: int = 3
+    db_timeout: float = 3.0
+    # Click-to-call
+    originate_context: str = "callback-desk-dial"
+    desk_channel: str = "PJSIP/{extension}"
+    desk_ring_seconds: int = 30
+    ami_username: str = ""
+    ami_secret: Secret | None = None
+    # FastAGI server
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 4573
+    max_sessions: int = 16
+    # extension -> DIDs/extensions it hears ("*" = every line). Empty table: everyone hears all.
+    extensions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # extension -> the therapist's first name, for the neutral opening line.
+    names: Mapping[str, str] = field(default_factory=dict)
+    # menu step -> sound files (agi/prompts.py), for the practice's own recordings.
+    sounds: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULTS))
+
+    def scope(self, extension: str) -> tuple[str, ...]:
+        """The lines an extension hears: ``("*",)`` for all, ``()`` for none."""
+        if not self.extensions:
+            return (ALL_LINES,)
+        return self.extensions.get(extension, ())
+
+    def opening_line(self, extension: str) -> str:
+        name = self.names.get(extension, "")
+        who = f"this is {name}" if name else "this is returning your call"
+        return f"Hi, {who}, I think I missed a call from this number earlier."
+
+
+def load(settings: Settings) -> AgiSettings:
+    """Read ``[agi]`` from the loaded settings; raises :class:`ConfigError` naming the key."""
+    s = settings.section("agi")
+    feature_code = s.text("feature_code", "*47")
+    callback_number = s.text("callback_number", "").strip()
+    callback_name = s.text("callback_name", "")
+    withhold = s.flag("withhold", False)
+    dial_mode = s.text("dial_mode", "freepbx")
+    dial_template = s.text("dial_template", "")
+    freepbx_context = s.text("freepbx_context", "from-internal")
+    number_format = s.text("number_format", "national")
+    dial_timeout = s.integer("dial_timeout", 45, minimum=5)
+    allow_regions = tuple(r.upper() for r in s.strings("allow_regions", (settings.pbx.country,)))
+    allow_text = s.text("allow", "")
+    min_length = s.integer("min_length", 8, minimum=3)
+    max_length = s.integer("max_length", 15, minimum=3)
+    window_days = s.integer("window_days", 14, minimum=1)
+    digit_timeout = s.number("digit_timeout", 6.0, minimum=1.0)
+    retries = s.integer("retries", 3, minimum=1)
+    db_timeout = s.number("db_timeout", 3.0, minimum=0.5)
+    originate_context = s.text("originate_context", "callback-desk-dial")
+    desk_channel = s.text("desk_channel", "PJSIP/{extension}")
+    desk_ring_seconds = s.integer("desk_ring_seconds", 30, minimum=5)
+    ami_username = s.text("ami_username", "")
+    ami_secret = s.secret("ami_secret", None)
+    listen_host = s.text("listen_host", "127.0.0.1")
+    listen_port = s.integer("listen_port", 4573, minimum=1)
+    max_sessions = s.integer("max_sessions", 16, minimum=1)
+    extensions = _extensions(s.table("extensions"))
+    names = _names(s.table("names"))
+    sounds = _sounds(s.table("sounds"))
+    s.finish()
+
+    if not _FEATURE_CODE.fullmatch(feature_code):
+        raise ConfigError(f"[agi] feature_code = {feature_code!r} must be digits, * or #")
+    if callback_number and not re.fullmatch(r"\+?[0-9]{3,15}", callback_number):
+        raise ConfigError(
+            f"[agi] callback_number = {callback_number!r} must be digits with an optional "
+            "leading + (a number the practice owns)"
+        )
+    if not _NEUTRAL_NAME.fullmatch(callback_name):
+        raise ConfigError(
+            "[agi] callback_name may hold only letters, digits, spaces and . ' - "
+            "(at most 40 characters)"
+        )
+    if dial_mode not in ("freepbx", "template"):
+        raise ConfigError(f"[agi] dial_mode = {dial_mode!r} must be 'freepbx' or 'template'")
+    if dial_mode == "template":
+        _check_template("dial_template", dial_template, "{number}")
+    if not _CONTEXT.fullmatch(freepbx_context):
+        raise ConfigError(f"[agi] freepbx_context = {freepbx_context!r} is not a context name")
+    if number_format not in ("e164", "national"):
+        raise ConfigError(f"[agi] number_format = {number_format!r} must be 'e164' or 'national'")
+    for region in allow_regions:
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ConfigError(f"[agi] allow_regions: {region!r} is not an ISO 3166 region code")
+    try:
+        allow = re.compile(allow_text) if allow_text else None
+    except re.error as exc:
+        raise ConfigError(f"[agi] allow = {allow_text!r} is not a valid regex: {exc}") from exc
+    if min_length > max_length or max_length > 20:
+        raise ConfigError("[agi] min_length must be <= max_length <= 20")
+    if not _CONTEXT.fullmatch(originate_context):
+        raise ConfigError(f"[agi] originate_context = {originate_context!r} is not a context name")
+    _check_template("desk_channel", desk_channel, "{extension}")
+    if listen_port > 65535:
+        raise ConfigError(f"[agi] listen_port = {listen_port} is not a valid TCP port")
+    return AgiSettings(
+        feature_code=feature_code,
+        callback_number=callback_number,
+        callback_name=callback_name,
+        withhold=withhold,
+        dial_mode=dial_mode,  # type: ignore[arg-type]
+        dial_template=dial_template,
+        freepbx_context=freepbx_context,
+        number_format=number_format,  # type: ignore[arg-type]
+        dial_timeout=dial_timeout,
+        allow_regions=allow_regions,
+        allow=allow,
+        min_length=min_length,
+        max_length=max_length,
+        window_days=window_days,
+        digit_timeout=digit_timeout,
+        retries=retries,
+        db_timeout=db_timeout,
+        originate_context=originate_context,
+        desk_channel=desk_channel,
+        desk_ring_seconds=desk_ring_seconds,
+        ami_username=ami_username,
+        ami_secret=ami_secret if ami_secret else None,
+        listen_host=listen_host,
+        listen_port=listen_port,
+        max_sessions=max_sessions,
+        extensions=extensions,
+        names=names,
+        sounds=sounds,
+    )
+
+
+def _check_template(key: str, template: str, placeholder: str) -> None:
+    if template.count(placeholder) != 1:
+        raise ConfigError(f"[agi] {key} = {template!r} must contain {placeholder} exactly once")
+    rest = template.replace(placeholder, "")
+    if "{" in rest or "}" in rest or _TEMPLATE_FORBIDDEN.search(rest):
+        raise ConfigError(
+            f"[agi] {key} = {template!r} may not contain spaces, quotes, braces or any of "
+            ", & | $ ( ) ; \\"
+        )
+
+
+def _extensions(table: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    scopes: dict[str, tuple[str, ...]] = {}
+    for ext, lines in table.items():
+        if not _EXTENSION.fullmatch(ext):
+            raise ConfigError(f"[agi.extensions] {ext!r} is not an extension number")
+        if isinstance(lines, str):
+            lines = [lines]
+        if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
+            raise ConfigError(f"[agi.extensions] {ext} must be a list of DIDs/extensions or '*'")
+        for line in lines:
+            if line != ALL_LINES and not _DID.fullmatch(line):
+                raise ConfigError(f"[agi.extensions] {ext}: {line!r} is not a DID or extension")
+        scopes[ext] = (ALL_LINES,) if ALL_LINES in lines else tuple(lines)
+    return scopes
+
+
+def _names(table: Mapping[str, Any]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for ext, name in table.items():
+        if not _EXTENSION.fullmatch(ext):
+            raise ConfigError(f"[agi.names] {ext!r} is not an extension number")
+        if not isinstance(name, str) or not re.fullmatch(r"[^\x00-\x1f\x7f\"<>,]{1,40}", name):
+            raise ConfigError(f"[agi.names] {ext} must be a first name (1-40 characters)")
+        names[ext] = name
+    return names
+
+
+def _sounds(table: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    sounds = dict(DEFAULTS)
+    for step, files in table.items():
+        if step not in DEFAULTS:
+            raise ConfigError(f"[agi.sounds] unknown step {step!r} (one of {', '.join(DEFAULTS)})")
+        if (
+            not isinstance(files, list)
+            or not files
+            or not all(
+                isinstance(f, str) and (f == "{n}" or re.fullmatch(r"[A-Za-z0-9_/-]{1,80}", f))
+                for f in files
+            )
+        ):
+            raise ConfigError(f"[agi.sounds] {step} must be a list of sound file names")
+        sounds[step] = tuple(files)
+    return sounds

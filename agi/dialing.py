@@ -1,0 +1,111 @@
+"""Strict callback-number validation and Dial() string building.
+
+A stored number is caller ID: attacker-controlled. ``5551234@phones&Local/19005550199`` reached
+Dial() once and dialled an injected leg; ``FILTER(0-9)`` "repaired" it into another number. So
+this module rejects, never repairs: only ASCII digits with an optional leading ``+``, within the
+length bounds, in an allowed region and type, and matching the optional ``allow`` regex, may
+ever become part of a dial string — and the final string is checked again just before use.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+
+from agi.config import DEFAULT_TYPES, AgiSettings
+from agi.exceptions import NotCallable
+
+# re.ASCII: \d would otherwise accept Arabic-Indic and other Unicode digits.
+_STRICT = re.compile(r"\+?[0-9]+", re.ASCII)
+
+
+@dataclass(frozen=True)
+class CallbackNumber:
+    e164: str  # "+12125550123"
+    dial: str  # what goes into the dial string, per [agi] number_format
+    national: str  # for the desk phone's display ("(212) 555-0123")
+
+
+def validate(raw: str, cfg: AgiSettings) -> CallbackNumber:
+    """The callable form of a stored number, or :class:`NotCallable` saying why not."""
+    if not isinstance(raw, str) or not _STRICT.fullmatch(raw):
+        raise NotCallable("the stored number is not digits with an optional leading +")
+    digits = raw.removeprefix("+")
+    if not cfg.min_length <= len(digits) <= cfg.max_length:
+        raise NotCallable(
+            f"the stored number has {len(digits)} digits "
+            f"(allowed {cfg.min_length}-{cfg.max_length})"
+        )
+    try:
+        parsed = phonenumbers.parse(raw, None if raw.startswith("+") else cfg.allow_regions[0])
+    except phonenumbers.NumberParseException as exc:
+        raise NotCallable("the stored number is not a phone number") from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise NotCallable("the stored number is not a valid phone number")
+    region = phonenumbers.region_code_for_number(parsed)
+    if region not in cfg.allow_regions:
+        raise NotCallable(f"numbers in region {region} are not allowed ([agi] allow_regions)")
+    if phonenumbers.number_type(parsed) not in DEFAULT_TYPES:
+        raise NotCallable("premium-rate, shared-cost and short-code numbers are never called")
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if cfg.allow is not None and not cfg.allow.fullmatch(e164):
+        raise NotCallable("the number does not match the [agi] allow pattern")
+    national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    if cfg.number_format == "e164":
+        dial = e164
+    else:
+        dial = "".join(ch for ch in national if ch.isascii() and ch.isdigit())
+    # Belt and braces: whatever phonenumbers returned must itself pass the strict pattern.
+    for value in (e164, dial):
+        if not _STRICT.fullmatch(value):
+            raise NotCallable("the number did not survive formatting")
+    return CallbackNumber(e164=e164, dial=dial, national=national)
+
+
+@dataclass(frozen=True)
+class DialPlan:
+    """What the AGI does to place a callback: variables to set, then ``EXEC Dial``."""
+
+    variables: tuple[tuple[str, str], ...]
+    dial_args: str
+
+
+def dial_plan(number: CallbackNumber, cfg: AgiSettings) -> DialPlan:
+    """The caller-ID variables and Dial() arguments for a validated number.
+
+    FreePBX recomputes caller ID on the trunk leg (macro-outbound-callerid), so CALLERID(num)
+    alone is overwritten: TRUNKCIDOVERRIDE is what it honours — unless the trunk is set to
+    "Force Trunk CID", which wins over everything (see docs/agi.md). ``__`` makes the variable
+    reach the trunk channel through the Local channel.
+    """
+    if not cfg.callback_number:
+        raise NotCallable("[agi] callback_number is not set: no neutral number to present")
+    name = "hidden" if cfg.withhold and cfg.dial_mode == "freepbx" else cfg.callback_name
+    variables: list[tuple[str, str]] = [
+        ("CALLERID(num)", cfg.callback_number),
+        ("CALLERID(name)", name),
+    ]
+    if cfg.withhold:
+        variables.append(("CALLERID(pres)", "prohib_passed_screen"))
+    if cfg.dial_mode == "freepbx":
+        cid = f'"{name}" <{cfg.callback_number}>' if name else f"<{cfg.callback_number}>"
+        variables.append(("__TRUNKCIDOVERRIDE", cid))
+        target = f"Local/{number.dial}@{cfg.freepbx_context}"
+    else:
+        target = cfg.dial_template.replace("{number}", number.dial)
+    # No T/t/H/h/W/w/K/k: the callee gets no transfer, hang-up or recording features. g lets the
+    # AGI record the outcome after the callee hangs up.
+    args = f"{target},{cfg.dial_timeout},g"
+    check_dial_args(args, number)
+    return DialPlan(tuple(variables), args)
+
+
+def check_dial_args(args: str, number: CallbackNumber) -> None:
+    """Refuse a dial string holding anything the number could have injected."""
+    target, _, rest = args.partition(",")
+    if number.dial not in target or re.search(r"[&|\s\"'$;\\]", target):
+        raise NotCallable("refusing an unsafe dial string")
+    if not re.fullmatch(r"[0-9]+,g", rest, re.ASCII):
+        raise NotCallable("refusing an unsafe dial string")

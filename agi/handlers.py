@@ -1,0 +1,294 @@
+"""The desk-phone menu and the callback dial: pure logic over an AGI-like and a desk-like object.
+
+Nothing here touches sockets, threads or asyncpg. ``agi`` is pyst2's ``AGI`` (in practice
+:class:`agi.channel.SafeAGI`); ``desk`` is a blocking view of the database (:class:`Desk`).
+
+Arguments (AGI(...,mode,arg)):  ``menu,<extension>``  or  ``dial,<missed call id>,<extension>``.
+The number to dial always comes from the database, by id; never from the channel.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from agi import variables as var
+from agi.config import AgiSettings
+from agi.dialing import dial_plan, validate
+from agi.exceptions import ChannelGone, NotCallable, OutOfScope, UnknownCall
+from callback_desk.callbacks import Disposition, MissedCall, WaitingCaller
+from callback_desk.exceptions import CallbackError, StoreError
+from callback_desk.phone import mask
+
+logger = logging.getLogger(__name__)
+
+KEYS = "0123456789*#"
+MENU_KEYS = ("1", "2", "3", "7", "#", "*")
+_EXTENSION = re.compile(r"[0-9]{1,10}", re.ASCII)
+_CALL_ID = re.compile(r"[0-9]{1,18}", re.ASCII)
+
+
+class AgiLike(Protocol):
+    env: dict[str, str]
+
+    def answer(self) -> None: ...
+    def stream_file(
+        self, filename: str, escape_digits: str = "", sample_offset: int = 0
+    ) -> str: ...
+    def wait_for_digit(self, timeout: int = 2000) -> str: ...
+    def say_number(self, number: int | str, escape_digits: str = "") -> str: ...
+    def say_digits(self, digits: str, escape_digits: str = "") -> str: ...
+    def say_datetime(
+        self, seconds: int, escape_digits: str = "", format: str = "", zone: str = ""
+    ) -> str: ...
+    def set_variable(self, name: str, value: str) -> None: ...
+    def get_variable(self, name: str) -> str: ...
+    def appexec(self, application: str, options: str = "") -> str: ...
+
+
+class Desk(Protocol):
+    """The database as the menu sees it (blocking calls)."""
+
+    def waiting(
+        self, scope: Sequence[str], since: datetime, until: datetime
+    ) -> list[WaitingCaller]: ...
+    def missed_call(self, call_id: int) -> MissedCall | None: ...
+    def start_attempt(self, call_id: int, extension: str, channel_id: str | None) -> int: ...
+    def finish_attempt(self, attempt_id: int, dial_status: str, talk_seconds: int) -> bool: ...
+    def discard_attempt(self, attempt_id: int) -> bool: ...
+    def dispose(
+        self, call_id: int, number_key: str | None, disposition: Disposition, extension: str
+    ) -> int: ...
+
+
+Clock = Callable[[], datetime]
+
+
+def handle(agi: AgiLike, desk: Desk, cfg: AgiSettings, tz: ZoneInfo, clock: Clock) -> str:
+    """Run one AGI session to its end; returns (and sets) CALLBACK_DESK_STATUS. Never raises
+    for a hang-up, a refused number or a database outage: the dialplan branches on the status."""
+    session = _Session(agi, desk, cfg, tz, clock)
+    mode = agi.env.get("agi_arg_1", "menu")
+    try:
+        if mode == "menu":
+            status = session.menu(agi.env.get("agi_arg_2", ""))
+        elif mode == "dial":
+            status = session.dial_by_id(agi.env.get("agi_arg_2", ""), agi.env.get("agi_arg_3", ""))
+        else:
+            logger.error("Unknown AGI mode %r (expected menu or dial)", mode[:20])
+            status = var.FAILED
+    except ChannelGone:
+        logger.info("Desk phone hung up", extra={"action": "agi_hangup"})
+        status = var.HANGUP
+    except StoreError as exc:
+        logger.error("Database trouble, apologising: %s", exc, extra={"action": "agi_db_down"})
+        session.say("sorry")
+        status = var.FAILED
+    except CallbackError as exc:
+        logger.warning("Callback refused: %s", exc, extra={"action": "agi_refused"})
+        session.say("refused")
+        status = var.REFUSED
+    session.set_status(status)
+    return status
+
+
+class _Session:
+    def __init__(
+        self, agi: AgiLike, desk: Desk, cfg: AgiSettings, tz: ZoneInfo, clock: Clock
+    ) -> None:
+        self.agi = agi
+        self.desk = desk
+        self.cfg = cfg
+        self.tz = tz
+        self.clock = clock
+        self.last_dialstatus = ""
+
+    # -- output ----------------------------------------------------------------------------
+    def play(self, step: str, n: int | None = None) -> str:
+        """Play a menu step; returns a key pressed during it, or ''."""
+        for sound in self.cfg.sounds[step]:
+            if sound == "{n}":
+                key = self.agi.say_number(n if n is not None else 0, KEYS)
+            else:
+                key = self.agi.stream_file(sound, KEYS)
+            if key:
+                return key
+        return ""
+
+    def say(self, step: str) -> None:
+        """Best effort, for the last words of a session: a hang-up here is not an error."""
+        try:
+            self.play(step)
+        except ChannelGone:
+            pass
+
+    def set_status(self, status: str) -> None:
+        try:
+            self.agi.set_variable(var.STATUS, status)
+            self.agi.set_variable(var.DIALSTATUS, self.last_dialstatus)
+        except ChannelGone:
+            logger.info("Could not set %s=%s: the AGI session is gone", var.STATUS, status)
+
+    def ask(self, announce: Callable[[], str], early: str = "") -> str:
+        """Announce, then wait for a key; repeats on silence, complains on a stray key.
+        ``early`` is a key pressed before (during the count): a menu answered in advance.
+        Returns '' when the retries are used up."""
+        if early in MENU_KEYS:
+            return early
+        for _ in range(self.cfg.retries):
+            key = announce() or self.play("options")
+            if not key:
+                key = self.agi.wait_for_digit(int(self.cfg.digit_timeout * 1000))
+            if key in MENU_KEYS:
+                return key
+            if key:
+                self.play("invalid")
+        return ""
+
+    def announce(self, caller: WaitingCaller) -> str:
+        key = self.play("number")
+        key = key or self.agi.say_digits(caller.number_key.removeprefix("+"), KEYS)
+        key = key or self.play("received")
+        key = key or self.agi.say_datetime(
+            int(caller.last_at.timestamp()),
+            KEYS,
+            when_format(caller.last_at, self.clock(), self.tz),
+            self.tz.key,
+        )
+        if caller.calls > 1:
+            key = key or self.play("times", caller.calls)
+        return key
+
+    # -- modes -----------------------------------------------------------------------------
+    def menu(self, extension: str) -> str:
+        if not _EXTENSION.fullmatch(extension):
+            raise OutOfScope("the menu needs the desk's extension as its second argument")
+        self.agi.answer()
+        scope = self.cfg.scope(extension)
+        logger.info(
+            "Menu (feature code %s) for extension %s",
+            self.cfg.feature_code,
+            extension,
+            extra={"action": "agi_menu"},
+        )
+        callers = self._waiting(scope)
+        if not callers:
+            self.play("none")
+            self.play("goodbye")
+            return var.OK
+        early = self.play("count", len(callers))
+        i = 0
+        while i < len(callers):
+            caller = callers[i]
+            key, early = self.ask(partial(self.announce, caller), early), ""
+            if key == "1":
+                self.callback(caller.call_id, caller.number_key, extension, None)
+                callers.pop(i)
+            elif key == "2":
+                i += 1
+            elif key in ("3", "7"):
+                disposition: Disposition = "handled" if key == "3" else "never"
+                self.desk.dispose(caller.call_id, caller.number_key, disposition, extension)
+                logger.info(
+                    "Extension %s marked %s as %s",
+                    extension,
+                    mask(caller.number_key),
+                    disposition,
+                    extra={"action": "agi_disposition"},
+                )
+                self.play("marked")
+                callers.pop(i)
+            elif key == "#":
+                continue
+            else:  # "*" or silence after the retries
+                self.play("goodbye")
+                return var.OK
+        self.play("no_more")
+        self.play("goodbye")
+        return var.OK
+
+    def dial_by_id(self, raw_id: str, extension: str) -> str:
+        if not _CALL_ID.fullmatch(raw_id) or not _EXTENSION.fullmatch(extension):
+            raise UnknownCall("dial needs a missed-call id and the desk's extension")
+        call = self.desk.missed_call(int(raw_id))
+        if call is None:
+            raise UnknownCall(f"no missed call has id {raw_id}")
+        if not call.heard_by(self.cfg.scope(extension)):
+            raise OutOfScope(f"missed call {call.id} is not on a line extension {extension} hears")
+        if not call.callable or call.number_key is None:
+            raise NotCallable(f"missed call {call.id} has no callable number")
+        self.callback(call.id, call.number_key, extension, self.agi.env.get("agi_uniqueid"))
+        return var.OK
+
+    def _waiting(self, scope: Sequence[str]) -> list[WaitingCaller]:
+        if not scope:
+            return []
+        now = self.clock()
+        return self.desk.waiting(scope, now - timedelta(days=self.cfg.window_days), now)
+
+    def callback(self, call_id: int, stored: str, extension: str, channel_id: str | None) -> str:
+        """Validate, record the attempt, Dial(), record the outcome — even after a hang-up."""
+        number = validate(stored, self.cfg)
+        plan = dial_plan(number, self.cfg)
+        # DIALSTATUS is cleared first: app_dial always sets it, so an empty value afterwards
+        # means Dial() never ran (the desk hung up first) and the attempt is withdrawn.
+        for name, value in (*plan.variables, (var.DIAL_RESULT, "")):
+            self.agi.set_variable(name, value)
+        attempt = self.desk.start_attempt(call_id, extension, channel_id)
+        logger.info(
+            "Extension %s calls back %s (missed call %d, attempt %d)",
+            extension,
+            mask(number.e164),
+            call_id,
+            attempt,
+            extra={"action": "agi_dial"},
+        )
+        status, talk, gone = "", 0, False
+        try:
+            try:
+                self.agi.appexec("Dial", plan.dial_args)
+            except ChannelGone:
+                gone = True  # the desk hung up during Dial(): its variables are still readable
+            status = self.agi.get_variable(var.DIAL_RESULT)
+            talk = _seconds(self.agi.get_variable(var.ANSWERED_TIME))
+        except ChannelGone:
+            gone = True  # Asterisk closed the session: the outcome is unknown
+            status = status or "UNKNOWN"
+        finally:
+            if status:
+                self.desk.finish_attempt(attempt, status[:20], talk)
+            else:
+                self.desk.discard_attempt(attempt)
+            self.last_dialstatus = status[:20]
+            logger.info(
+                "Callback attempt %d ended: %s after %ds",
+                attempt,
+                status[:20] or "not dialled",
+                talk,
+                extra={"action": "agi_dial_end"},
+            )
+        if gone:
+            raise ChannelGone("the desk hung up")
+        return status
+
+
+def when_format(moment: datetime, now: datetime, tz: ZoneInfo) -> str:
+    """SAY DATETIME format: 'today/yesterday 3 15 PM', 'Tuesday 3 15 PM', 'March 4th 3 15 PM'."""
+    days = (now.astimezone(tz).date() - moment.astimezone(tz).date()).days
+    if days <= 1:
+        return "QIMp"
+    if days < 7:
+        return "AIMp"
+    return "BdIMp"
+
+
+def _seconds(raw: str) -> int:
+    try:
+        return max(int(float(raw)), 0) if raw else 0
+    except ValueError:
+        return 0

@@ -1,0 +1,191 @@
+"""Click-to-call: ring the therapist's desk phone first, then run the callback dial.
+
+AMI ``Originate`` with ``Channel`` = the desk (its display shows whom it is about to call, via
+``CallerID`` on that leg), ``Context``/``Exten`` = the click-to-call context and the missed call's
+id, and a pre-assigned ``ChannelId``: the AGI records the attempt under that id when the desk
+answers, so the attempt is linked to the call record. Async Originate answers twice: "queued",
+then an ``OriginateResponse`` event whose ``Reason`` says why the desk did not answer.
+
+panoramisk is created inside the running loop (1.4 predates Python 3.10's loop rules), used for
+one action and closed; it does not strip CR/LF from values, so every value is checked here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from panoramisk import Manager
+
+from agi import variables as var
+from agi.config import AgiSettings
+from agi.config import load as load_agi
+from agi.dialing import CallbackNumber, validate
+from agi.exceptions import NotCallable, OutOfScope, UnknownCall
+from callback_desk.callbacks import Callbacks
+from callback_desk.config import Settings
+from callback_desk.exceptions import AmiError, AmiUnavailable, CallbackError
+from callback_desk.phone import mask
+from callback_desk.store import Store
+
+logger = logging.getLogger(__name__)
+
+_EXTENSION = re.compile(r"[0-9]{1,10}", re.ASCII)
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+
+# OriginateResponse Reason: the AST_CONTROL_* frame that ended the desk leg's dialling.
+_REASONS = {
+    "0": "the desk phone is offline or does not exist",
+    "1": "the desk phone hung up",
+    "3": "the desk phone rang but nobody answered",
+    "5": "the desk phone is busy",
+    "8": "the desk phone is unreachable (congestion)",
+}
+
+
+class DeskUnavailable(CallbackError):
+    """The desk phone did not answer (offline, busy or not picked up)."""
+
+
+@dataclass(frozen=True)
+class Originated:
+    call_id: int
+    extension: str
+    channel_id: str
+    number: CallbackNumber
+
+
+def check_value(key: str, value: str) -> str:
+    """Refuse CR/LF (and other control characters) in an AMI action value: header injection."""
+    if _UNSAFE.search(value):
+        raise CallbackError(f"refusing an AMI {key} value with control characters")
+    return value
+
+
+def originate_action(
+    cfg: AgiSettings, call_id: int, extension: str, number: CallbackNumber, channel_id: str
+) -> dict[str, Any]:
+    # The desk sees "Callback (212) 555-0123" on its display before it picks up.
+    label = f"Callback {number.national}"
+    action: dict[str, Any] = {
+        "Action": "Originate",
+        "Channel": cfg.desk_channel.replace("{extension}", extension),
+        "Context": cfg.originate_context,
+        "Exten": str(call_id),
+        "Priority": "1",
+        "CallerID": f'"{label}" <{number.dial}>',
+        "Timeout": str(cfg.desk_ring_seconds * 1000),
+        "ChannelId": channel_id,
+        "Variable": f"{var.EXTENSION}={extension}",
+        "Async": "true",
+    }
+    for key, value in action.items():
+        check_value(key, value)
+    return action
+
+
+class _OneShotManager(Manager):  # type: ignore[misc]
+    """panoramisk without its endless reconnects: a failure is reported, not retried."""
+
+    def connection_made(self, f: asyncio.Future[Any]) -> None:
+        if f.cancelled() or f.exception() is not None:
+            return  # the awaited connect task reports it
+        super().connection_made(f)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._connected = False
+        pinger: asyncio.TimerHandle | None = getattr(self, "pinger", None)
+        if pinger is not None:
+            pinger.cancel()
+            self.pinger = None
+
+
+async def _send(settings: Settings, cfg: AgiSettings, action: dict[str, Any], wait: float) -> Any:
+    ami = settings.ami
+    username = cfg.ami_username or ami.username
+    secret = cfg.ami_secret or ami.require_secret()
+    manager = _OneShotManager(
+        loop=asyncio.get_running_loop(),
+        host=ami.host,
+        port=ami.port,
+        username=check_value("Username", username),
+        secret=check_value("Secret", secret.reveal()),
+        # OriginateResponse is a 'call' class event: with Events: off it never arrives.
+        events="call",
+        ping_delay=10**9,
+        ping_interval=10**9,
+        log=logging.getLogger("panoramisk.manager"),
+    )
+    try:
+        try:
+            await asyncio.wait_for(manager.connect(), 10)
+            login = await asyncio.wait_for(manager.authenticated_future, 10)
+        except (OSError, TimeoutError) as exc:
+            raise AmiUnavailable(f"cannot reach AMI at {ami.host}:{ami.port} ({exc})") from exc
+        if not getattr(login, "success", False):
+            raise AmiError(f"AMI refused the login of {username!r} (check manager.conf)")
+        try:
+            return await asyncio.wait_for(manager.send_action(action), wait)
+        except TimeoutError as exc:
+            raise AmiUnavailable(f"AMI did not answer the Originate within {wait:g}s") from exc
+    finally:
+        manager.close()
+
+
+async def originate(
+    settings: Settings,
+    call_id: int,
+    extension: str,
+    *,
+    callbacks: Callbacks | None = None,
+) -> Originated:
+    """Ring ``extension``; once answered, it dials the caller of missed call ``call_id``."""
+    cfg = load_agi(settings)
+    if not _EXTENSION.fullmatch(extension):
+        raise CallbackError(f"--from {extension[:20]!r} is not an extension number")
+    store: Store | None = None
+    if callbacks is None:
+        store = await Store.open(settings.database, max_size=1)
+        callbacks = Callbacks(store.pool)
+    try:
+        call = await callbacks.missed_call(call_id)
+    finally:
+        if store is not None:
+            await store.close()
+    if call is None:
+        raise UnknownCall(f"no missed call has id {call_id}")
+    if not call.heard_by(cfg.scope(extension)):
+        raise OutOfScope(f"missed call {call_id} is not on a line extension {extension} hears")
+    if not call.callable or call.number_key is None:
+        raise NotCallable(f"missed call {call_id} has no callable number (withheld or malformed)")
+    number = validate(call.number_key, cfg)
+    if not cfg.callback_number:
+        raise NotCallable("[agi] callback_number is not set: no neutral number to present")
+    channel_id = f"cbd-{uuid.uuid4().hex}"
+    action = originate_action(cfg, call_id, extension, number, channel_id)
+    logger.info(
+        "Originate: desk %s, then %s (missed call %d, channel %s)",
+        extension,
+        mask(number.e164),
+        call_id,
+        channel_id,
+        extra={"action": "originate"},
+    )
+    reply = await _send(settings, cfg, action, cfg.desk_ring_seconds + 15)
+    messages = reply if isinstance(reply, list) else [reply]
+    first = messages[0]
+    if str(first.get("Response", "")).lower() != "success":
+        raise AmiError(f"AMI refused the Originate: {first.get('Message', 'no reason given')}")
+    final = next((m for m in messages if m.get("Event") == "OriginateResponse"), None)
+    if final is None:
+        raise AmiError("AMI queued the Originate but sent no OriginateResponse")
+    if str(final.get("Response", "")).lower() != "success":
+        reason = str(final.get("Reason", ""))
+        raise DeskUnavailable(
+            f"desk {extension}: {_REASONS.get(reason, f'Originate failed (Reason {reason})')}"
+        )
+    return Originated(call_id, extension, channel_id, number)

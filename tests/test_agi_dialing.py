@@ -1,0 +1,193 @@
+"""The validator is the only door between stored caller ID and Dial(): property-tested."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from agi.config import load
+from agi.dialing import dial_plan, validate
+from agi.exceptions import NotCallable
+from callback_desk.exceptions import ConfigError
+from tests.conftest import make_settings
+
+STRICT = re.compile(r"\+?[0-9]+", re.ASCII)
+HOSTILE = [
+    "&",
+    ",",
+    "|",
+    "/",
+    "@",
+    "${",
+    ")",
+    "(",
+    "\n",
+    "\r",
+    '"',
+    "'",
+    ";",
+    " ",
+    "\x00",
+    "\u0661\u0662\u0663",  # Arabic-Indic 123
+    "\u0661",
+    "\u0663",
+    "\uff10",  # fullwidth 0
+    "²",
+    "\U0001d7d9",  # double-struck 1
+    "\u200b",
+    "+",
+    "-",
+    "*",
+    "#",
+]
+
+
+def cfg(**agi: object):
+    return load(make_settings(agi={"callback_number": "+12125550100", **agi}))
+
+
+CFG = cfg()
+CFG_TEMPLATE = cfg(dial_mode="template", dial_template="PJSIP/{number}@trunk")
+
+
+NANP = st.from_regex(r"\+?1?[2-9][0-9]{2}[2-9][0-9]{6}", fullmatch=True)
+
+
+@given(st.one_of(st.text(max_size=200), NANP, NANP.map(lambda n: n + "\n")))
+@example("5551234@phones&Local/19005550199")
+@example("+1212555012${EXTEN}")
+@example("2125550123\n")
+@example("\u0661\u0662\u0661\u0662\u0665\u0665\u0665\u0660\u0661\u0662\u0663")
+@example("+" + "1" * 199)
+@example('2125550123"')
+@settings(max_examples=400)
+def test_only_ascii_digits_with_optional_plus_ever_pass(raw: str) -> None:
+    for c in (CFG, CFG_TEMPLATE):
+        try:
+            number = validate(raw, c)
+        except NotCallable:
+            continue
+        assert STRICT.fullmatch(raw), raw
+        assert STRICT.fullmatch(number.dial) and STRICT.fullmatch(number.e164)
+        args = dial_plan(number, c).dial_args
+        target, timeout, options = args.split(",")
+        assert options == "g" and timeout.isdigit()
+        assert number.dial in target
+
+
+@given(
+    st.text(alphabet="0123456789", min_size=10, max_size=11),
+    st.lists(st.sampled_from(HOSTILE), min_size=1, max_size=4),
+    st.integers(min_value=0, max_value=11),
+)
+def test_a_valid_number_with_anything_spliced_in_is_refused(
+    digits: str, junk: list[str], where: int
+) -> None:
+    raw = digits[:where] + "".join(junk) + digits[where:]
+    if raw.startswith("+") and raw.count("+") == 1 and STRICT.fullmatch(raw):
+        return  # a lone leading + is allowed by design
+    with pytest.raises(NotCallable):
+        validate(raw, CFG)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "+19005550199",
+        "19005550199",
+        "911",
+        "411",
+        "12345",
+        "+4930123456",
+        "anonymous",
+        "",
+        "+",
+        "+1",
+        "2125550123" * 20,
+    ],
+)
+def test_premium_short_foreign_and_junk_numbers_are_refused(raw: str) -> None:
+    with pytest.raises(NotCallable):
+        validate(raw, CFG)
+
+
+def test_a_region_can_be_allowed_explicitly() -> None:
+    german = cfg(allow_regions=["US", "DE"])
+    assert validate("+4930123456", german).e164 == "+4930123456"
+
+
+@pytest.mark.parametrize("raw", ["+12125550123", "2125550123", "12125550123"])
+def test_us_numbers_normalise(raw: str) -> None:
+    number = validate(raw, CFG)
+    assert number.e164 == "+12125550123"
+    assert number.dial == "2125550123"  # number_format = national (default)
+    assert validate(raw, cfg(number_format="e164")).dial == "+12125550123"
+
+
+def test_allow_pattern_narrows_further() -> None:
+    only_212 = cfg(allow=r"\+1212\d{7}")
+    assert validate("+12125550123", only_212)
+    with pytest.raises(NotCallable):
+        validate("+12025550199", only_212)
+
+
+def test_freepbx_plan_sets_trunk_cid_override_and_local_channel() -> None:
+    plan = dial_plan(
+        validate("+12125550123", cfg(callback_name="Appointments")),
+        cfg(callback_name="Appointments"),
+    )
+    assert plan.dial_args == "Local/2125550123@from-internal,45,g"
+    assert ("__TRUNKCIDOVERRIDE", '"Appointments" <+12125550100>') in plan.variables
+    assert ("CALLERID(num)", "+12125550100") in plan.variables
+
+
+def test_withheld_presentation() -> None:
+    c = cfg(withhold=True)
+    plan = dial_plan(validate("+12125550123", c), c)
+    assert ("CALLERID(pres)", "prohib_passed_screen") in plan.variables
+    assert ("__TRUNKCIDOVERRIDE", '"hidden" <+12125550100>') in plan.variables
+
+
+def test_template_plan() -> None:
+    plan = dial_plan(validate("+12125550123", CFG_TEMPLATE), CFG_TEMPLATE)
+    assert plan.dial_args == "PJSIP/2125550123@trunk,45,g"
+    assert not any(name == "__TRUNKCIDOVERRIDE" for name, _ in plan.variables)
+
+
+def test_no_callback_number_means_no_dial() -> None:
+    c = load(make_settings())
+    with pytest.raises(NotCallable, match="callback_number"):
+        dial_plan(validate("+12125550123", c), c)
+
+
+@pytest.mark.parametrize(
+    ("agi", "message"),
+    [
+        ({"dial_mode": "sip"}, "dial_mode"),
+        ({"dial_mode": "template"}, "dial_template"),
+        ({"dial_mode": "template", "dial_template": "PJSIP/{number}@a&PJSIP/1@b"}, "dial_template"),
+        ({"callback_number": "555-0100"}, "callback_number"),
+        ({"callback_name": 'Dr "X" <1>'}, "callback_name"),
+        ({"allow": "(["}, "allow"),
+        ({"allow_regions": ["XX"]}, "allow_regions"),
+        ({"desk_channel": "PJSIP/100"}, "desk_channel"),
+        ({"extensions": {"abc": ["*"]}}, "agi.extensions"),
+        ({"sounds": {"menu": ["x"]}}, "agi.sounds"),
+        ({"dial_timeout": "x"}, "dial_timeout"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_config_errors_name_the_key(agi: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load(make_settings(agi=agi))
+
+
+def test_scopes() -> None:
+    c = cfg(extensions={"100": ["2000"], "200": ["*"]})
+    assert c.scope("100") == ("2000",)
+    assert c.scope("200") == ("*",)
+    assert c.scope("999") == ()
+    assert cfg().scope("999") == ("*",)

@@ -1,0 +1,199 @@
+"""The AGI and click-to-call against the real Asterisk lab (tests/lab; ``sudo labctl up``).
+
+Needs the lab PBX dialplan block "Callback Desk AGI" (docs/agi.md, "Lab"): *47 in
+[from-internal] and the [callback-desk-dial] context, both pointing at FastAGI
+127.0.0.1:4573 — which this module serves in-process against the test database.
+Skipped without the lab unless CALLBACK_DESK_REQUIRE_LAB=1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from agi.config import load
+from agi.server import FastAgiServer
+from callback_desk.callbacks import Callbacks
+from callback_desk.clicktocall import originate
+from callback_desk.config import Settings
+from callback_desk.model import CallRecord
+from callback_desk.store import Store
+from tests.conftest import make_settings, until
+from tests.fakes.agi_runner import REPO, toml_text
+from tests.lab.lab import PRODUCT_USER, Lab, lab_available
+
+pytestmark = pytest.mark.lab
+
+NEUTRAL_NUMBER = "+12125550100"
+NEUTRAL_NAME = "Appointments"
+AGI_PORT = 4573
+AGI = {
+    "callback_number": NEUTRAL_NUMBER,
+    "callback_name": NEUTRAL_NAME,
+    "dial_mode": "template",
+    "dial_template": "PJSIP/{number}@carrier",
+    "desk_channel": "PJSIP/{extension}@phones",
+    "desk_ring_seconds": 15,
+    "ami_username": PRODUCT_USER["username"],
+    "ami_secret": PRODUCT_USER["secret"],
+    "digit_timeout": 5.0,
+}
+
+
+@pytest.fixture
+async def lab() -> AsyncIterator[Lab]:
+    reason = await lab_available()
+    if reason:
+        if os.environ.get("CALLBACK_DESK_REQUIRE_LAB") == "1":
+            pytest.fail(f"the lab is required but not running: {reason}")
+        pytest.skip(reason)
+    lab = await Lab.connect()
+    try:
+        await lab.reset_behaviours()
+        lab.clear_events()
+        yield lab
+        await lab.wait_idle(timeout=60)
+    finally:
+        await lab.close()
+
+
+def lab_settings(dsn: str) -> Settings:
+    return make_settings(
+        dsn,
+        ami={
+            "host": "127.0.0.1",
+            "port": 5038,
+            "username": PRODUCT_USER["username"],
+            "secret": PRODUCT_USER["secret"],
+        },
+        pbx={"timezone": "America/New_York", "country": "US"},
+        agi=AGI,
+    )
+
+
+@pytest.fixture
+async def fastagi(db_dsn: str, store: Store) -> AsyncIterator[FastAgiServer]:
+    settings = lab_settings(db_dsn)
+    server = FastAgiServer(
+        Callbacks(store.pool), load(settings), settings.pbx.timezone, "127.0.0.1", AGI_PORT
+    )
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
+async def add_missed(store: Store, e164: str) -> int:
+    started = datetime.now(UTC) - timedelta(minutes=30)
+    await store.record_call(
+        "pbx",
+        CallRecord(
+            linkedid=f"lab-{e164}",
+            direction="inbound",
+            outcome="missed",
+            reason="no_answer",
+            number=e164,
+            name="Caller",
+            number_key=e164,
+            callable=True,
+            did="2000",
+            rang=("100",),
+            started_at=started,
+            ended_at=started + timedelta(seconds=6),
+            ring_seconds=6,
+            reached_voicemail=False,
+        ),
+    )
+    return int(await store.pool.fetchval("SELECT id FROM calls WHERE linkedid = $1", f"lab-{e164}"))
+
+
+async def report_numbers(db_dsn: str, tmp_path: Path) -> list[str]:
+    config = tmp_path / "report.toml"
+    config.write_text(
+        toml_text({"database": {"dsn": db_dsn}, "pbx": {"timezone": "America/New_York"}})
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "callback_desk.cli",
+        "--config",
+        str(config),
+        "report",
+        "--format",
+        "json",
+        "--since",
+        (datetime.now(UTC) - timedelta(days=1)).isoformat(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=REPO,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    return [json.dumps(entry) for entry in json.loads(out)["missed"]]
+
+
+async def test_desk_dials_feature_code_and_calls_back_with_masked_caller_id(
+    lab: Lab, fastagi: FastAgiServer, store: Store, db_dsn: str, tmp_path: Path
+) -> None:
+    call_id = await add_missed(store, "+12125550142")
+    assert any("2125550142" in e for e in await report_numbers(db_dsn, tmp_path))
+    await lab.set_behaviour("carrier", "2125550142", "answer:4")
+    # The desk dials *47 and presses 1 a few seconds in (during the count or the number).
+    await lab.desk_call("100", "*47", then="dtmf", variables={"KEYS": "1", "HOLD": "30"})
+
+    received = await lab.carrier_received_callerid("2125550142", timeout=40)
+    assert received.number in (NEUTRAL_NUMBER, NEUTRAL_NUMBER.removeprefix("+"))
+    assert received.name == NEUTRAL_NAME
+
+    async def answered() -> bool:
+        row = await store.pool.fetchrow(
+            "SELECT * FROM callback_attempts WHERE call_id = $1", call_id
+        )
+        return row is not None and row["dial_status"] == "ANSWER"
+
+    await until(answered, timeout=40, what="an answered callback attempt")
+    assert not any("2125550142" in e for e in await report_numbers(db_dsn, tmp_path))
+
+
+async def test_click_to_call_rings_the_desk_then_calls_back(
+    lab: Lab, fastagi: FastAgiServer, store: Store, db_dsn: str, tmp_path: Path
+) -> None:
+    call_id = await add_missed(store, "+12125550143")
+    await lab.set_behaviour("phones", "100", "answer:20")
+    await lab.set_behaviour("carrier", "2125550143", "answer:4")
+    done = await originate(lab_settings(db_dsn), call_id, "100")
+
+    desk = await lab.wait_received_callerid("phones", "100", timeout=20)
+    assert "555-0143" in desk.name  # the desk's display says whom it will call
+    received = await lab.carrier_received_callerid("2125550143", timeout=40)
+    assert received.name == NEUTRAL_NAME
+    assert received.number in (NEUTRAL_NUMBER, NEUTRAL_NUMBER.removeprefix("+"))
+
+    async def linked() -> bool:
+        row = await store.pool.fetchrow(
+            "SELECT * FROM callback_attempts WHERE channel_id = $1", done.channel_id
+        )
+        return row is not None and row["dial_status"] == "ANSWER" and row["call_id"] == call_id
+
+    await until(linked, timeout=40, what="the attempt linked to the Originate's ChannelId")
+    assert not any("2125550143" in e for e in await report_numbers(db_dsn, tmp_path))
+
+
+async def test_click_to_call_to_a_busy_desk_is_reported(
+    lab: Lab, fastagi: FastAgiServer, store: Store, db_dsn: str
+) -> None:
+    from callback_desk.clicktocall import DeskUnavailable
+
+    call_id = await add_missed(store, "+12125550144")
+    await lab.set_behaviour("phones", "100", "busy")
+    with pytest.raises(DeskUnavailable):
+        await originate(lab_settings(db_dsn), call_id, "100")
+    assert await store.pool.fetchval("SELECT count(*) FROM callback_attempts") == 0

@@ -1,0 +1,336 @@
+"""The desk-phone menu and the callback dial, end to end against a strict fake Asterisk.
+
+Each scenario runs twice: over classic AGI (a real ``python -m agi`` subprocess on pipes) and
+over FastAGI (the real server on a real socket). The database is real.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from callback_desk.callbacks import Callbacks
+from callback_desk.config import DatabaseSettings, Secret, Settings
+from callback_desk.model import CallRecord
+from callback_desk.store import Store
+from tests.conftest import make_settings
+from tests.fakes.agi_peer import AgiPeer, env
+from tests.fakes.agi_runner import run_classic, run_fastagi, toml_text
+
+AGI = {
+    "callback_number": "+12125550100",
+    "callback_name": "Appointments",
+    "dial_mode": "template",
+    "dial_template": "PJSIP/{number}@carrier",
+    "digit_timeout": 1.0,
+    "retries": 2,
+    "db_timeout": 2.0,
+}
+PBX = {"timezone": "America/New_York", "country": "US"}
+DOWN_DSN = "postgresql://postgres@127.0.0.1:1/nothing"
+
+A, B, C = "+12125550101", "+12125550102", "+12125550103"
+
+
+async def add_missed(
+    store: Store,
+    number: str,
+    minutes_ago: float,
+    did: str = "2000",
+    rang: tuple[str, ...] = ("100",),
+    callable_: bool = True,
+) -> int:
+    started = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    linkedid = f"{number}-{minutes_ago}"
+    await store.record_call(
+        "pbx",
+        CallRecord(
+            linkedid=linkedid,
+            direction="inbound",
+            outcome="missed",
+            reason="no_answer",
+            number=number.removeprefix("+1"),
+            name="Caller",
+            number_key=number if callable_ else None,
+            callable=callable_,
+            did=did,
+            rang=rang,
+            started_at=started,
+            ended_at=started + timedelta(seconds=10),
+            ring_seconds=8.0,
+            reached_voicemail=False,
+        ),
+    )
+    row = await store.pool.fetchval("SELECT id FROM calls WHERE linkedid = $1", linkedid)
+    return int(row)
+
+
+@dataclass
+class Mode:
+    name: str
+    run: Callable[[AgiPeer], Awaitable[None]]
+    exit_codes: list[int]
+
+
+@pytest.fixture(params=["classic", "fastagi"])
+async def mode(request: pytest.FixtureRequest, db_dsn: str, store: Store, tmp_path: Path):
+    """A function running one AGI session against the peer, in the requested mode."""
+    exit_codes: list[int] = []
+
+    def make(dsn: str, agi: dict[str, object]) -> Callable[[AgiPeer], Awaitable[None]]:
+        if request.param == "classic":
+            config = tmp_path / "callback-desk.toml"
+            config.write_text(toml_text({"database": {"dsn": dsn}, "pbx": PBX, "agi": agi}))
+
+            async def classic(peer: AgiPeer) -> None:
+                rc, err = await run_classic(config, peer)
+                exit_codes.append(rc)
+                assert "Traceback" not in err, err
+                for secret in ("2125550101", "2125550102", "2125550103"):
+                    assert secret not in err, "a caller's number reached the log"
+
+            return classic
+
+        async def fastagi(peer: AgiPeer) -> None:
+            settings = make_settings(dsn, pbx=PBX, agi=agi)
+            if dsn == DOWN_DSN:
+                down = await Store.open(DatabaseSettings(Secret(dsn), connect_timeout=1.0))
+                try:
+                    await run_fastagi(settings, Callbacks(down.pool), peer)
+                finally:
+                    await down.close()
+            else:
+                await run_fastagi(settings, Callbacks(store.pool), peer)
+
+        return fastagi
+
+    request.node.exit_codes = exit_codes
+    yield make
+    assert all(rc == 0 for rc in exit_codes), exit_codes
+
+
+def settings_for(db_dsn: str) -> Settings:
+    return make_settings(db_dsn, pbx=PBX, agi=AGI)
+
+
+async def open_attempts(store: Store) -> int:
+    return int(
+        await store.pool.fetchval(
+            "SELECT count(*) FROM callback_attempts WHERE dial_status IS NULL OR ended_at IS NULL"
+        )
+    )
+
+
+async def waiting_numbers(store: Store) -> list[str]:
+    rows = await Callbacks(store.pool).waiting(
+        ["*"], datetime.now(UTC) - timedelta(days=14), datetime.now(UTC)
+    )
+    return [r.number_key for r in rows]
+
+
+def walk_keys() -> list[str]:
+    # "#" repeat A; "3" A handled; "5" invalid; "2" skip B; "1" call C (answered).
+    return ["#", "3", "5", "2", "1"]
+
+
+async def test_full_menu_walk(mode, db_dsn: str, store: Store) -> None:
+    ids = {n: await add_missed(store, n, m) for n, m in ((C, 300), (B, 200), (A, 100))}
+    await add_missed(store, C, 400)  # C called twice
+    peer = AgiPeer(env("menu", "100"), keys=walk_keys(), dial=("ANSWER", 42))
+    await mode(db_dsn, AGI)(peer)
+
+    assert peer.unexpected == []
+    assert peer.status() == "OK"
+    assert peer.played[:3] == ["vm-youhave", "SAY NUMBER:3", "vm-messages"]
+    # The newest caller comes first, digit by digit, with when they called.
+    first = peer.played.index("SAY DIGITS:12125550101")
+    assert peer.played[first - 1] == "telephone-number"
+    assert peer.played[first + 1] == "vm-received"
+    assert peer.played[first + 2].startswith("SAY DATETIME:")
+    assert peer.played.count("SAY DIGITS:12125550101") == 2  # "#" repeated it
+    assert "pm-invalid-option" in peer.played and "removed" in peer.played
+    assert "SAY NUMBER:2" in peer.played  # C called twice: "with 2"
+    assert peer.played[-2:] == ["vm-nomore", "vm-goodbye"]
+    # Dial: the number from the database, the neutral caller ID, nothing else.
+    assert peer.execs == [("Dial", "PJSIP/2125550103@carrier,45,g")]
+    assert ("CALLERID(num)", "+12125550100") in peer.set_variables
+    assert ("CALLERID(name)", "Appointments") in peer.set_variables
+    assert ("CALLBACK_DESK_DIALSTATUS", "ANSWER") in peer.set_variables
+
+    rows = await store.pool.fetch("SELECT * FROM callback_attempts")
+    assert [(r["call_id"], r["extension"], r["dial_status"], r["talk_seconds"]) for r in rows] == [
+        (ids[C], "100", "ANSWER", 42)
+    ]
+    assert rows[0]["ended_at"] is not None
+    disp = await store.pool.fetch(
+        "SELECT call_id, number_key, disposition FROM caller_dispositions"
+    )
+    assert [tuple(d) for d in disp] == [(ids[A], A, "handled")]
+    # A handled and C answered are resolved; B is still waiting.
+    assert await waiting_numbers(store) == [B]
+
+
+async def test_never_again_then_exit(mode, db_dsn: str, store: Store) -> None:
+    await add_missed(store, A, 10)
+    await add_missed(store, B, 20)
+    peer = AgiPeer(env("menu", "100"), keys=["7", "*"])
+    await mode(db_dsn, AGI)(peer)
+    assert peer.unexpected == [] and peer.status() == "OK"
+    assert peer.execs == []
+    assert peer.played[-1] == "vm-goodbye"
+    assert await waiting_numbers(store) == [B]
+    never = await store.pool.fetchval("SELECT disposition FROM caller_dispositions")
+    assert never == "never"
+    # "never" resolves every later call from that number too.
+    await add_missed(store, A, 1)
+    assert await waiting_numbers(store) == [B]
+
+
+async def test_silence_repeats_then_says_goodbye(mode, db_dsn: str, store: Store) -> None:
+    await add_missed(store, A, 10)
+    peer = AgiPeer(env("menu", "100"), keys=[])
+    await mode(db_dsn, AGI)(peer)
+    assert peer.unexpected == [] and peer.status() == "OK"
+    waits = [c for c in peer.commands if c.name == "WAIT FOR DIGIT"]
+    assert [c.args for c in waits] == [["1000"], ["1000"]]  # retries = 2, digit_timeout = 1 s
+    assert peer.played.count("SAY DIGITS:12125550101") == 2
+    assert peer.played[-1] == "vm-goodbye"
+    assert await waiting_numbers(store) == [A]
+
+
+async def test_a_key_pressed_during_the_count_answers_the_first_caller(
+    mode, db_dsn: str, store: Store
+) -> None:
+    await add_missed(store, A, 10)
+    peer = AgiPeer(env("menu", "100"), keys=["*"], press={"vm-messages": "2"})
+    await mode(db_dsn, AGI)(peer)
+    # "2" during the count skipped A before it was announced; the list ended.
+    assert "SAY DIGITS:12125550101" not in peer.played
+    assert peer.played[-2:] == ["vm-nomore", "vm-goodbye"] and peer.keys == ["*"]
+
+
+async def test_invalid_keys_use_up_the_retries(mode, db_dsn: str, store: Store) -> None:
+    await add_missed(store, A, 10)
+    peer = AgiPeer(env("menu", "100"), keys=["9", "0"])
+    await mode(db_dsn, AGI)(peer)
+    assert peer.played.count("pm-invalid-option") == 2
+    assert peer.status() == "OK" and peer.execs == [] and peer.unexpected == []
+
+
+async def test_nobody_waiting(mode, db_dsn: str, store: Store) -> None:
+    peer = AgiPeer(env("menu", "100"))
+    await mode(db_dsn, AGI)(peer)
+    assert peer.played == ["vm-youhave", "vm-no", "vm-messages", "vm-goodbye"]
+    assert peer.status() == "OK" and peer.unexpected == []
+
+
+async def test_extension_hears_only_its_own_lines(mode, db_dsn: str, store: Store) -> None:
+    await add_missed(store, A, 10, did="2000", rang=("100",))
+    await add_missed(store, B, 20, did="2001", rang=("101",))
+    scoped = {**AGI, "extensions": {"100": ["2000"], "101": ["2001"], "200": ["*"]}}
+    peer = AgiPeer(env("menu", "101"), keys=["*"])
+    peer.env["agi_arg_2"] = "101"
+    await mode(db_dsn, scoped)(peer)
+    assert "SAY DIGITS:12125550102" in peer.played
+    assert "SAY DIGITS:12125550101" not in peer.played
+
+
+async def test_database_down_apologises_and_takes_the_failure_path(mode) -> None:
+    peer = AgiPeer(env("menu", "100"), keys=["1"])
+    await mode(DOWN_DSN, AGI)(peer)
+    assert peer.unexpected == []
+    assert peer.played == ["im-sorry", "please-try-call-later"]
+    assert peer.status() == "FAILED"
+    assert peer.execs == []
+
+
+async def test_dial_by_id(mode, db_dsn: str, store: Store) -> None:
+    call_id = await add_missed(store, A, 10)
+    peer = AgiPeer(env("dial", str(call_id), "100", uniqueid="cbd-0123"), dial=("NOANSWER", 0))
+    await mode(db_dsn, AGI)(peer)
+    assert peer.unexpected == [] and peer.status() == "OK"
+    assert peer.execs == [("Dial", "PJSIP/2125550101@carrier,45,g")]
+    row = await store.pool.fetchrow("SELECT * FROM callback_attempts")
+    assert (row["call_id"], row["channel_id"], row["dial_status"]) == (
+        call_id,
+        "cbd-0123",
+        "NOANSWER",
+    )
+    assert await waiting_numbers(store) == [A]  # not answered: still waiting
+
+
+async def test_dial_unknown_id_is_refused(mode, db_dsn: str, store: Store) -> None:
+    peer = AgiPeer(env("dial", "999999", "100"))
+    await mode(db_dsn, AGI)(peer)
+    assert peer.status() == "REFUSED" and peer.execs == []
+    assert peer.played == ["cannot-complete-as-dialed"]
+    assert await store.pool.fetchval("SELECT count(*) FROM callback_attempts") == 0
+
+
+async def test_dial_withheld_number_is_refused(mode, db_dsn: str, store: Store) -> None:
+    call_id = await add_missed(store, "anonymous", 10, callable_=False)
+    peer = AgiPeer(env("dial", str(call_id), "100"))
+    await mode(db_dsn, AGI)(peer)
+    assert peer.status() == "REFUSED" and peer.execs == []
+
+
+async def test_hostile_stored_number_never_reaches_dial(mode, db_dsn: str, store: Store) -> None:
+    call_id = await add_missed(store, A, 10)
+    await store.pool.execute(
+        "UPDATE calls SET number_key = $1 WHERE id = $2",
+        "5551234@phones&Local/19005550199",
+        call_id,
+    )
+    peer = AgiPeer(env("dial", str(call_id), "100"))
+    await mode(db_dsn, AGI)(peer)
+    assert peer.status() == "REFUSED" and peer.execs == []
+
+
+async def test_hang_up_during_dial_still_finishes_the_attempt(
+    mode, db_dsn: str, store: Store
+) -> None:
+    await add_missed(store, A, 10)
+    peer = AgiPeer(env("menu", "100"), keys=["1"], hangup_during_dial=True)
+    await mode(db_dsn, AGI)(peer)
+    assert peer.unexpected == [] and peer.status() == "HANGUP"
+    row = await store.pool.fetchrow("SELECT dial_status, ended_at FROM callback_attempts")
+    assert row["dial_status"] == "CANCEL" and row["ended_at"] is not None
+
+
+async def test_hang_up_at_every_step_leaves_no_half_written_rows(
+    mode, db_dsn: str, store: Store
+) -> None:
+    for n, m in ((C, 300), (B, 200), (A, 100)):
+        await add_missed(store, n, m)
+    run = mode(db_dsn, AGI)
+    full = AgiPeer(env("menu", "100"), keys=walk_keys())
+    await run(full)
+    final = [
+        i for i, c in enumerate(full.commands, start=1) if c.args[:1] == ["CALLBACK_DESK_STATUS"]
+    ][-1]
+    assert full.execs and final > 20
+    dial_step = next(i for i, c in enumerate(full.commands, start=1) if c.name == "EXEC")
+    for step in range(1, final):
+        await store.pool.execute("DELETE FROM callback_attempts; DELETE FROM caller_dispositions")
+        peer = AgiPeer(env("menu", "100"), keys=walk_keys(), hangup_at=step)
+        await run(peer)
+        assert peer.unexpected == [], step
+        assert peer.dead and peer.status() == "HANGUP", (step, peer.commands[step - 1])
+        # After the hang-up only dead-channel commands (the outcome and the status), except the
+        # one command that may cross the hang-up notice in flight (it gets 511, nothing runs).
+        live = [c for c in peer.commands[step:] if c.name not in ("SET VARIABLE", "GET VARIABLE")]
+        assert len(live) <= 1 and (not live or live[0] is peer.commands[step]), (step, live)
+        assert await open_attempts(store) == 0, step
+        # An attempt exists exactly when Dial() ran (it was sent and not refused as dead).
+        dialled = step > dial_step
+        attempts = await store.pool.fetch("SELECT dial_status FROM callback_attempts")
+        assert [a["dial_status"] for a in attempts] == (["ANSWER"] if dialled else []), step
+
+
+def test_sighup_constant_exists() -> None:
+    assert signal.SIGHUP  # classic mode relies on it (POSIX only)
