@@ -1,6 +1,6 @@
 """The AGI and click-to-call against the real Asterisk lab (tests/lab; ``sudo labctl up``).
 
-Needs the lab PBX dialplan block "Callback Desk AGI" (docs/agi.md, "Lab"): *47 in
+Needs the lab PBX dialplan block "Callback Desk AGI" (tests/lab/etc/pbx/extensions.conf): *47 in
 [from-internal] and the [callback-desk-dial] context, both pointing at FastAGI
 127.0.0.1:4573 — which this module serves in-process against the test database.
 Skipped without the lab unless CALLBACK_DESK_REQUIRE_LAB=1.
@@ -27,7 +27,7 @@ from callback_desk.model import CallRecord
 from callback_desk.store import Store
 from tests.conftest import make_settings, until
 from tests.fakes.agi_runner import REPO, toml_text
-from tests.lab.lab import PRODUCT_USER, Lab, lab_available
+from tests.lab.lab import CLICK_TO_CALL_USER, PRODUCT_USER, Lab, lab_available
 
 pytestmark = pytest.mark.lab
 
@@ -41,8 +41,8 @@ AGI = {
     "dial_template": "PJSIP/{number}@carrier",
     "desk_channel": "PJSIP/{extension}@phones",
     "desk_ring_seconds": 15,
-    "ami_username": PRODUCT_USER["username"],
-    "ami_secret": PRODUCT_USER["secret"],
+    "ami_username": CLICK_TO_CALL_USER["username"],
+    "ami_secret": CLICK_TO_CALL_USER["secret"],
     "digit_timeout": 5.0,
 }
 

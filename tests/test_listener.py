@@ -248,3 +248,34 @@ async def test_calls_over_at_shutdown_are_written_before_exit(
     )
     await stop(h)
     assert [r["linkedid"] for r in await h.rows()] == ["900.1"]
+
+
+async def test_two_listeners_on_one_pbx_write_one_row_per_call(
+    ami: FakeAmi, store: Store, db_dsn: str
+) -> None:
+    first = await start(settings_for(ami, db_dsn), store, db_dsn)
+    second = await start(settings_for(ami, db_dsn), store, db_dsn)
+    try:
+        await until(lambda: ami.connected == 2, what="both listeners connected")
+        for i in range(10):
+            await ami.push(*missed_call(f"950.{i}"))
+        await until(
+            lambda: all(h.listener.stats["decided"] == 10 for h in (first, second)),
+            what="both listeners decided every call",
+        )
+        await until(
+            lambda: (
+                sum(
+                    h.listener.stats["stored"] + h.listener.stats["duplicates"]
+                    for h in (first, second)
+                )
+                == 20
+            ),
+            what="all writes done",
+        )
+        rows = await first.rows()
+        assert sorted(r["linkedid"] for r in rows) == sorted(f"950.{i}" for i in range(10))
+        assert first.listener.stats["stored"] + second.listener.stats["stored"] == 10
+    finally:
+        await stop(first)
+        await stop(second)

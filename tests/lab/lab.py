@@ -49,6 +49,7 @@ __all__ = [
     "HOSTS",
     "INSTANCES",
     "MAILBOX",
+    "CLICK_TO_CALL_USER",
     "PRODUCT_USER",
     "Event",
     "Instance",
@@ -77,6 +78,11 @@ LAB_USER: Final = "lab"
 LAB_SECRET: Final = "lab"
 # The product's own AMI account on the PBX (restricted read classes; see manager.conf).
 PRODUCT_USER: Final[Mapping[str, str]] = {"username": "callbackdesk", "secret": "labsecret"}
+# Click-to-call's own account (write = originate only), as in manager.conf.sample.
+CLICK_TO_CALL_USER: Final[Mapping[str, str]] = {
+    "username": "callbackdesk-call",
+    "secret": "labcallsecret",
+}
 
 DID_DIRECT: Final = "2000"  # Dial desk 100 6 s, then VoiceMail(100@default,u)
 DID_RINGGROUP: Final = "2001"  # Dial desks 100&101 8 s, then goodbye, no voicemail
