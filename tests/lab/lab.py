@@ -41,6 +41,7 @@ from panoramisk import Manager
 __all__ = [
     "AMI_PORT",
     "BEHAVIOURS",
+    "CLICK_TO_CALL_USER",
     "DESKS",
     "DID_DIRECT",
     "DID_IVR",
@@ -49,7 +50,6 @@ __all__ = [
     "HOSTS",
     "INSTANCES",
     "MAILBOX",
-    "CLICK_TO_CALL_USER",
     "PRODUCT_USER",
     "Event",
     "Instance",
