@@ -184,6 +184,11 @@ SUBSCRIBED = (
 VARIABLES = frozenset({"VM_MESSAGEFILE", "VMSTATUS"})
 
 
+def header(headers: Headers, key: str) -> str:
+    """A header's text ('' when absent); ``key`` must be lower-case."""
+    return _text(headers, key)
+
+
 def _text(headers: Headers, key: str) -> str:
     value = headers.get(key)  # keys are written lower-case below: no .lower() per lookup
     if value is None:

@@ -14,6 +14,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ami_listener import events as ev
@@ -32,6 +33,13 @@ logger = logging.getLogger(__name__)
 MAX_PENDING_WRITES = 100_000
 # Events handled between two yields to the event loop.
 CONSUMER_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class LiveChannels:
+    """The PBX's channels right after a reconnect (from CoreShowChannels)."""
+
+    uniqueids: frozenset[str]
 
 
 class CallSink(Protocol):
@@ -78,6 +86,7 @@ class Listener:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._disconnected_at: float | None = None
+        self._logins = 0
         self.client: AmiClient | None = None
         self.stats = {"events": 0, "malformed": 0, "decided": 0, "stored": 0, "duplicates": 0}
 
@@ -177,6 +186,42 @@ class Listener:
     def _on_ami_state(self, state: str) -> None:
         if state == "disconnected" and self._disconnected_at is None:
             self._disconnected_at = time.monotonic()
+        elif state == "connected":
+            if self._logins:
+                # Events during the outage are lost for good (AMI has no replay): ask the PBX
+                # which channels still exist, so calls that ended meanwhile are not kept open.
+                self._spawn(self._reconcile(), "reconcile")
+            self._logins += 1
+
+    async def _reconcile(self) -> None:
+        assert self.client is not None
+        try:
+            async with asyncio.timeout(10):
+                # No as_list: panoramisk then returns a lone error response instead of waiting
+                # for a list that never comes.
+                reply = await self.client.send_action({"Action": "CoreShowChannels"})
+        except TimeoutError:
+            logger.warning(
+                "CoreShowChannels unanswered; open calls kept until they expire",
+                extra={"action": "reconcile_failed"},
+            )
+            return
+        messages = reply if isinstance(reply, list) else [reply]
+        if messages and ev.header(messages[0], "response") == "Error":
+            logger.warning(
+                "Cannot list channels after reconnecting (%s): grant the AMI user read = "
+                "system (see manager.conf.sample)",
+                ev.header(messages[0], "message"),
+                extra={"action": "reconcile_failed"},
+            )
+            return
+        live = frozenset(
+            ev.header(m, "uniqueid")
+            for m in messages
+            if ev.header(m, "event").lower() == "coreshowchannel"
+        )
+        # Through the event queue, so the snapshot is applied in stream order.
+        self._events.put_nowait((LiveChannels(live), time.time()))
 
     # -- consumer ------------------------------------------------------------------------------
 
@@ -209,6 +254,14 @@ class Listener:
 
     def _handle(self, item: tuple[Any, float], now: float) -> None:
         message, received = item
+        if isinstance(message, LiveChannels):
+            closed = self.tracker.reconcile(message.uniqueids, now)
+            logger.info(
+                "Reconciled with the PBX after reconnecting: %d calls ended meanwhile",
+                closed,
+                extra={"action": "reconciled"},
+            )
+            return
         self.stats["events"] += 1
         try:
             event = ev.parse(message, received)

@@ -63,6 +63,7 @@ class _Call:
     rang: list[str] = field(default_factory=list)
     ended_at: datetime | None = None
     settle_until: float | None = None
+    end_unseen: bool = False  # its channels vanished while we were disconnected
 
 
 class CallTracker:
@@ -173,6 +174,29 @@ class CallTracker:
                 break
             decided.extend(self._decide(oldest, unknown_end=True))
         return decided
+
+    def reconcile(self, live: frozenset[str], now: float) -> int:
+        """Forget channels the PBX no longer has (their Hangup was lost while disconnected).
+
+        ``live`` is every channel Uniqueid the PBX reports now (CoreShowChannels). A call left
+        with no channel is over; its end was not seen, so a missed one gets ``unknown_end``.
+        Returns how many calls this closed.
+        """
+        for uid, linkedid in list(self._channel_call.items()):
+            if uid in live:
+                continue
+            del self._channel_call[uid]
+            call = self._calls.get(linkedid)
+            if call is not None:
+                call.channels.discard(uid)
+                call.ringing.discard(uid)
+        closed = 0
+        for call in list(self._calls.values()):
+            if not call.channels and call.ended_at is None:
+                call.end_unseen = True
+                self._end(call, call.last_at, now)
+                closed += 1
+        return closed
 
     def flush_ended(self) -> list[CallRecord]:
         """Decide every call that is already over without waiting out its settle window."""
@@ -345,7 +369,8 @@ class CallTracker:
             elif call.voicemail_left:
                 outcome, reason = "voicemail", "voicemail_left"
             else:
-                outcome, reason = "missed", "unknown_end" if unknown_end else _missed_reason(call)
+                unknown = unknown_end or call.end_unseen
+                outcome, reason = "missed", "unknown_end" if unknown else _missed_reason(call)
             return [
                 CallRecord(
                     linkedid=call.linkedid,

@@ -279,3 +279,35 @@ async def test_two_listeners_on_one_pbx_write_one_row_per_call(
     finally:
         await stop(first)
         await stop(second)
+
+
+async def test_calls_that_ended_during_an_outage_are_closed_after_reconnecting(
+    ami: FakeAmi, running: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    # Two calls ring; the link drops; one of them ends unseen, the other is still up.
+    await ami.push(*missed_call("960.1")[:3], *missed_call("960.2")[:3])
+    await until(lambda: running.listener.tracker.open_calls == 2, what="two open calls")
+    ami.channels = ["960.2", "960.21"]
+    await ami.drop()
+    [row] = await running.wait_rows(1)
+    assert (row["linkedid"], row["outcome"], row["reason"]) == ("960.1", "missed", "unknown_end")
+    assert running.listener.tracker.open_calls == 1
+    assert any(getattr(r, "action", None) == "reconciled" for r in caplog.records)
+    # The surviving call goes on as usual.
+    await ami.push(*missed_call("960.2")[3:])
+    rows = await running.wait_rows(2)
+    assert (rows[1]["linkedid"], rows[1]["reason"]) == ("960.2", "hangup_while_ringing")
+
+
+async def test_reconnect_without_permission_to_list_channels_is_logged(
+    ami: FakeAmi, running: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    ami.channels = None
+    await ami.drop()
+    await until(
+        lambda: any(getattr(r, "action", None) == "reconcile_failed" for r in caplog.records),
+        what="warning about read = system",
+    )
+    assert "read = system" in caplog.text

@@ -21,7 +21,15 @@ import pytest
 from ami_listener.listener import Listener
 from callback_desk.store import Store
 from tests.conftest import make_settings, until
-from tests.lab.lab import DID_DIRECT, DID_IVR, DID_QUEUE, DID_RINGGROUP, PRODUCT_USER, Lab
+from tests.lab.lab import (
+    DID_DIRECT,
+    DID_IVR,
+    DID_QUEUE,
+    DID_RINGGROUP,
+    PRODUCT_USER,
+    Lab,
+    LabError,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -256,3 +264,68 @@ async def test_report_after_a_mixed_run_lists_exactly_the_missed_unreturned_call
     await pbx.row("2125550124", count=2)
     numbers = sorted(c["number"] for c in (await pbx.report())["missed"])
     assert numbers == ["+12125550122", "+12125550123"]
+
+
+PBX_CONF = "/opt/pbx/etc/asterisk/asterisk.conf"
+
+
+async def run(*argv: str) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+    )
+    _, err = await proc.communicate()
+    assert proc.returncode == 0, (argv, err.decode())
+
+
+def lab_root() -> str:
+    return os.environ.get("CALLBACK_DESK_LAB_ROOT", "/var/cache/callback-desk/lab-root")
+
+
+async def restart_pbx(crash: bool) -> None:
+    """Restart the lab PBX: gracefully (``core restart now``) or as a crash (SIGKILL + start)."""
+    asterisk = ["chroot", lab_root(), "/usr/sbin/asterisk", "-C", PBX_CONF]
+    if not crash:
+        await run(*asterisk, "-rx", "core restart now")
+        return
+    await run("pkill", "-KILL", "-f", f"^/usr/sbin/asterisk -C {PBX_CONF}$")
+
+    async def started() -> bool:
+        # Until the killed process has released its control socket, a new one refuses to start.
+        proc = await asyncio.create_subprocess_exec(
+            *asterisk,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        return await proc.wait() == 0
+
+    await until(started, timeout=15, interval=0.3, what="the PBX to start again")
+
+
+async def lab_pbx_answers(lab: Lab) -> bool:
+    try:
+        async with asyncio.timeout(1):
+            await lab.action("pbx", "Ping")
+    except (TimeoutError, LabError, ConnectionError):
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("crash", "reason"), [(False, "no_answer"), (True, "unknown_end")], ids=["restart", "crash"]
+)
+async def test_listener_survives_asterisk_going_down_mid_call(
+    pbx: Pbx, crash: bool, reason: str
+) -> None:
+    call = await pbx.lab.inbound_call(DID_DIRECT, "2125550130", "Caller", ring_timeout_ms=12000)
+    await until(lambda: pbx.listener.tracker.open_calls == 1, what="call open in the listener")
+    await restart_pbx(crash)
+    # A graceful restart hangs the call up and says so; after a crash the listener never sees
+    # the end, and closes the call when the fresh PBX's FullyBooted shows a low uptime.
+    row = await pbx.row("2125550130", timeout=60)
+    assert (row["outcome"], row["reason"]) == ("missed", reason)
+    await pbx.lab.wait_call_ended(call, timeout=30)  # the caller gives up on a dead line
+    await until(lambda: lab_pbx_answers(pbx.lab), timeout=30, what="lab back on the PBX")
+    # The listener logged in again by itself: the next call is decided as usual.
+    row = await call_and_wait(pbx, DID_DIRECT, "2125550131", ring_timeout_ms=2000)
+    assert (row["outcome"], row["reason"]) == ("missed", "hangup_while_ringing")

@@ -56,7 +56,9 @@ class FakeAmi:
         self.failed_logins = 0
         self.actions: list[Frame] = []
         self.unexpected: list[Frame] = []
-        self.responders: dict[str, Responder] = {}
+        self.responders: dict[str, Responder] = {"coreshowchannels": self._channels}
+        # Uniqueids CoreShowChannels reports; None answers it with a permission error.
+        self.channels: list[str] | None = []
         self._writers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
@@ -126,6 +128,29 @@ class FakeAmi:
             self._writers.discard(writer)
             writer.close()
             self._handlers.discard(task)
+
+    def _channels(self, action: Frame) -> list[str]:
+        action_id = action.get("actionid", "")
+        if self.channels is None:
+            return [frame(Response="Error", ActionID=action_id, Message="Permission denied")]
+        return [
+            frame(
+                Response="Success",
+                ActionID=action_id,
+                EventList="start",
+                Message="Channels will follow",
+            ),
+            *(
+                frame(Event="CoreShowChannel", ActionID=action_id, Uniqueid=uid, Linkedid=uid)
+                for uid in self.channels
+            ),
+            frame(
+                Event="CoreShowChannelsComplete",
+                ActionID=action_id,
+                EventList="Complete",
+                ListItems=str(len(self.channels)),
+            ),
+        ]
 
     def _logged(self, action: Frame) -> bool:
         return action.get("username") == self.username and action.get("secret") == self.secret
