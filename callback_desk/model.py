@@ -28,20 +28,3 @@ class CallRecord:
     ended_at: datetime
     ring_seconds: float
     reached_voicemail: bool
-
-
-@dataclass(frozen=True, slots=True)
-class MissedCaller:
-    """One caller awaiting a callback, summarised over their missed calls in a window."""
-
-    number: str
-    number_key: str | None
-    name: str
-    calls: int
-    first_at: datetime
-    last_at: datetime
-    reached_voicemail: bool
-    did: str
-    reason: str
-    last_call_id: int
-    callable: bool

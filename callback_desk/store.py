@@ -12,7 +12,7 @@ import asyncpg
 from callback_desk import migrate as migrations
 from callback_desk.config import DatabaseSettings
 from callback_desk.exceptions import SchemaError, StoreError, StoreUnavailable
-from callback_desk.model import CallRecord, MissedCaller
+from callback_desk.model import CallRecord
 from callback_desk.sqlfiles import Migration, queries
 
 logger = logging.getLogger(__name__)
@@ -97,26 +97,6 @@ class Store:
                 call.reached_voicemail,
             )
         return new_id is not None
-
-    async def missed_callers(self, since: datetime, until: datetime) -> list[MissedCaller]:
-        async with mapped_errors("reading missed calls"):
-            rows = await self._pool.fetch(self._q["missed_callers"], since, until)
-        return [
-            MissedCaller(
-                number=r["number"],
-                number_key=r["number_key"],
-                name=r["name"],
-                calls=r["calls"],
-                first_at=r["first_at"],
-                last_at=r["last_at"],
-                reached_voicemail=r["reached_voicemail"],
-                did=r["did"],
-                reason=r["reason"],
-                last_call_id=r["last_id"],
-                callable=r["callable"],
-            )
-            for r in rows
-        ]
 
     async def purge(self, before: datetime) -> int:
         async with mapped_errors("purging old calls"):

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callback_desk.model import MissedCaller
 from callback_desk.report.model import (
     Report,
     ReportCaller,
@@ -29,7 +28,7 @@ def _optional(moment: datetime | None, tz: ZoneInfo) -> str | None:
     return None if moment is None else iso(moment, tz)
 
 
-def _entry(c: MissedCaller | ReportCaller, tz: ZoneInfo, country: str | None) -> dict[str, Any]:
+def _entry(c: ReportCaller, tz: ZoneInfo, country: str | None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "number": c.number_key if c.callable and c.number_key else c.number,
         "number_as_received": c.number,
@@ -60,7 +59,7 @@ def _entry(c: MissedCaller | ReportCaller, tz: ZoneInfo, country: str | None) ->
 
 
 def missed_json(
-    callers: Sequence[MissedCaller | ReportCaller], tz: ZoneInfo, country: str | None = None
+    callers: Sequence[ReportCaller], tz: ZoneInfo, country: str | None = None
 ) -> dict[str, Any]:
     """``{"missed": [...]}``: one entry per caller, in the order given."""
     return {"missed": [_entry(c, tz, country) for c in callers]}
