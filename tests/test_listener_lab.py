@@ -13,6 +13,9 @@ import json
 import os
 import sys
 from collections.abc import AsyncIterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -30,6 +33,7 @@ from tests.lab.lab import (
     Lab,
     LabError,
 )
+from tests.report_support import Sink, self_signed, start_smtp
 
 pytestmark = pytest.mark.lab
 
@@ -329,3 +333,59 @@ async def test_listener_survives_asterisk_going_down_mid_call(
     # The listener logged in again by itself: the next call is decided as usual.
     row = await call_and_wait(pbx, DID_DIRECT, "2125550131", ring_timeout_ms=2000)
     assert (row["outcome"], row["reason"]) == ("missed", "hangup_while_ringing")
+
+
+async def test_morning_email_from_what_the_listener_wrote(pbx: Pbx, tmp_path: Path) -> None:
+    """The whole chain: real calls -> listener -> PostgreSQL -> `report --email` -> SMTP."""
+    await pbx.lab.set_behaviour("phones", "100", "answer")
+    await call_and_wait(pbx, DID_DIRECT, "2125550141", then="talk")  # answered: not listed
+    await pbx.lab.set_behaviour("phones", "100", "ring")
+    await call_and_wait(pbx, DID_DIRECT, "2125550142", name="Zoë <b>&", ring_timeout_ms=2000)
+    await call_and_wait(pbx, DID_DIRECT, "2125550143", then="greeting")
+    sink = Sink()
+    cert = self_signed(tmp_path)
+    server, port = await start_smtp(sink, cert=cert)
+    try:
+        env = {
+            **os.environ,
+            "CALLBACK_DESK_CONFIG": "/dev/null",
+            "CALLBACK_DESK_DATABASE_DSN": pbx.dsn,
+            "CALLBACK_DESK_REPORT_EMAIL_TO": "desk@example.org",
+            "CALLBACK_DESK_SMTP_HOST": "127.0.0.1",
+            "CALLBACK_DESK_SMTP_PORT": str(port),
+            "CALLBACK_DESK_SMTP_CA_FILE": str(cert[0]),
+            "CALLBACK_DESK_SMTP_USERNAME": "callback-desk",
+            "CALLBACK_DESK_SMTP_PASSWORD": "s3cret pass",
+            "CALLBACK_DESK_SMTP_SENDER": "reports@example.org",
+        }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "callback_desk.cli",
+            "report",
+            "--email",
+            "--since",
+            "2000-01-01",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+    finally:
+        server.close()
+        await server.wait_closed()
+    [envelope] = sink.envelopes
+    assert isinstance(envelope.content, bytes)
+    message = message_from_bytes(envelope.content, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    assert message["Subject"].startswith("2 callers to call back")
+    assert sink.tls_seen == [True]
+    plain = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert plain is not None and html is not None
+    text, page = plain.get_content(), html.get_content()
+    for body in (text, page):
+        assert "555-0142" in body and "555-0143" in body and "555-0141" not in body
+    assert "Zoë &lt;b&gt;&amp;" in page and "<b>&" not in page
+    assert 'href="tel:+12125550142"' in page
