@@ -13,6 +13,7 @@ and a session spends its life waiting on Asterisk anyway.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Coroutine, Sequence
@@ -98,10 +99,9 @@ def blocking_session(
     except (AGIError, UnsafeAgiArgument, ValueError, LookupError, RuntimeError) as exc:
         # A bug, not a caller's fault: log it, and still let the dialplan take its failure path.
         logger.exception("AGI session failed: %s", type(exc).__name__)
-        try:
+        # The channel may be gone already; then there is no dialplan left to tell.
+        with contextlib.suppress(ChannelGone):
             agi.set_variable(var.STATUS, var.FAILED)
-        except ChannelGone:
-            pass
         return var.FAILED
 
 

@@ -64,6 +64,7 @@ class _Call:
     ended_at: datetime | None = None
     settle_until: float | None = None
     end_unseen: bool = False  # its channels vanished while we were disconnected
+    bridges: set[str] = field(default_factory=set)  # bridges its channels entered
 
 
 class CallTracker:
@@ -87,6 +88,10 @@ class CallTracker:
     @property
     def tracked_channels(self) -> int:
         return len(self._channel_call)
+
+    @property
+    def tracked_bridges(self) -> int:
+        return len(self._bridges)
 
     def next_deadline(self) -> float | None:
         """When :meth:`due` next has work: the earliest settle end or expiry."""
@@ -342,6 +347,7 @@ class CallTracker:
             return
         members = self._bridges.setdefault(bridge_id, set())
         members.add(channel.uniqueid)
+        call.bridges.add(bridge_id)
         if technology != "holding_bridge":
             together = sum(1 for uid in members if self._channel_call.get(uid) == call.linkedid)
             if together >= 2:
@@ -355,6 +361,13 @@ class CallTracker:
         for uid in call.channels:
             if self._channel_call.get(uid) == call.linkedid:
                 del self._channel_call[uid]
+        # A BridgeLeave lost in an outage must not pin the bridge in memory for months.
+        for bridge_id in call.bridges:
+            members = self._bridges.get(bridge_id)
+            if members is not None:
+                members.difference_update(call.channels)
+                if not members or all(uid not in self._channel_call for uid in members):
+                    del self._bridges[bridge_id]
         call.settle_until = None
         ended_at = call.ended_at or call.last_at
         ring_end = call.ring_ended if not call.ringing and call.ring_ended else ended_at

@@ -358,3 +358,21 @@ def test_abandon_all_decides_open_calls() -> None:
     run.feed(msg("Newchannel", 0, **chan(ROOT)))
     [record] = run.tracker.abandon_all()
     assert record.reason == "unknown_end" and run.tracker.open_calls == 0
+
+
+def test_bridge_left_without_bridgeleave_is_forgotten_with_its_call() -> None:
+    run = Run()
+    run.feed(msg("Newchannel", 0, **chan(ROOT)))
+    run.feed(msg("Newchannel", 1, **chan("p", context="from-pbx")))
+    for uid in (ROOT, "p"):
+        run.feed(
+            msg(
+                "BridgeEnter", 2, **chan(uid), BridgeUniqueid="b1", BridgeTechnology="simple_bridge"
+            )
+        )
+    # The BridgeLeave frames were lost (an AMI outage); only the hang-ups arrive.
+    for uid in (ROOT, "p"):
+        hangup(run, uid, 5)
+    assert run.tracker.tracked_bridges == 1
+    assert run.advance(3)[0].outcome == "answered"
+    assert run.tracker.tracked_bridges == 0
