@@ -229,10 +229,14 @@ async def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
     store = await Store.open(settings.database, max_size=1)
     try:
         await store.check_schema()
-        removed = await store.purge(datetime.now(settings.pbx.timezone) - timedelta(days=days))
+        now = datetime.now(settings.pbx.timezone)
+        removed = await store.purge(now - timedelta(days=days))
+        closed = await store.close_stale_attempts(now - timedelta(days=1))
     finally:
         await store.close()
     sys.stdout.write(f"purged {removed} calls older than {days} days\n")
+    if closed:
+        sys.stdout.write(f"closed {closed} callback attempts left open for over a day\n")
     return 0
 
 

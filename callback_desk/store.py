@@ -102,3 +102,9 @@ class Store:
         async with mapped_errors("purging old calls"):
             status = await self._pool.execute(self._q["purge_calls"], before)
         return int(status.split()[-1])
+
+    async def close_stale_attempts(self, before: datetime) -> int:
+        """Mark callback attempts still open since before ``before`` as UNKNOWN."""
+        async with mapped_errors("closing stale callback attempts"):
+            status = await self._pool.execute(self._q["close_stale_attempts"], before)
+        return int(status.split()[-1])

@@ -12,3 +12,10 @@ RETURNING id;
 
 -- name: purge_calls
 DELETE FROM calls WHERE started_at < $1;
+
+-- name: close_stale_attempts
+-- A callback whose AGI died mid-dial (process killed, database gone) never got its outcome;
+-- after a day nobody will report it, so it is closed as UNKNOWN instead of "running" forever.
+UPDATE callback_attempts
+SET dial_status = 'UNKNOWN', ended_at = started_at, talk_seconds = 0
+WHERE dial_status IS NULL AND started_at < $1;

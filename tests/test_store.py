@@ -166,3 +166,19 @@ async def test_ring_seconds_and_times_round_trip(store: Store, db_dsn: str) -> N
         await conn.close()
     assert row["ring_seconds"] == 12.5 and row["rang"] == ["100@phones"]
     assert row["started_at"] == T0
+
+
+async def test_stale_open_attempts_are_closed_as_unknown(store: Store) -> None:
+    await store.record_call("pbx", call("1.1"))
+    async with store.pool.acquire() as conn:
+        call_id = await conn.fetchval("SELECT id FROM calls")
+        await conn.execute(
+            "INSERT INTO callback_attempts (call_id, extension, started_at) VALUES "
+            "($1, '100', $2), ($1, '100', $3)",
+            call_id,
+            T0 - timedelta(days=2),
+            T0,
+        )
+        assert await store.close_stale_attempts(T0 - timedelta(days=1)) == 1
+        rows = await conn.fetch("SELECT dial_status FROM callback_attempts ORDER BY started_at")
+    assert [r["dial_status"] for r in rows] == ["UNKNOWN", None]
