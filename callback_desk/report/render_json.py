@@ -83,7 +83,12 @@ def week_json(week: WeekStats, tz: ZoneInfo) -> dict[str, Any]:
 
 
 def report_json(report: Report) -> dict[str, Any]:
-    result = missed_json(report.callers, report.tz, report.country)
+    # Machine output keeps the listener issue's contract: most recent first (with --all, callers
+    # still awaiting before returned ones). The formats for people sort by urgency instead.
+    ordered = sorted(
+        report.callers, key=lambda c: (c.returned_at is not None, -c.last_at.timestamp())
+    )
+    result = missed_json(ordered, report.tz, report.country)
     result["since"] = iso(report.since, report.tz)
     result["until"] = iso(report.until, report.tz)
     result["generated_at"] = iso(report.generated_at, report.tz)
