@@ -1,11 +1,10 @@
-"""A night with 10,000 callers: the report stays a few seconds end to end."""
+"""A night with 10,000 callers: every format lists every caller correctly."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -55,21 +54,22 @@ async def test_ten_thousand_callers(store: Store, db_dsn: str) -> None:
         await conn.execute("ANALYZE calls")
     settings = make_settings(db_dsn, pbx={"timezone": "America/New_York"})
 
-    timings = {}
+    # Correctness at scale only; speed belongs in bench/ (see README, Benchmarks).
     outputs = {}
     for fmt in ("json", "text", "csv", "html"):
         out = io.StringIO()
-        began = time.perf_counter()
         await run(settings, ReportOptions(format=fmt), out, NOW)
-        timings[fmt] = time.perf_counter() - began
         outputs[fmt] = out.getvalue()
 
     missed = json.loads(outputs["json"])["missed"]
     assert len(missed) == CALLERS
     assert sum(e["calls"] for e in missed) == len(rows)
-    assert missed[0]["calls"] == 2 and missed[-1]["calls"] == 1  # repeat callers first
+    last = [e["last_at"] for e in missed]
+    assert last == sorted(last, reverse=True)  # JSON: most recent first
+    rows_csv = list(csv.reader(io.StringIO(outputs["csv"])))
+    calls_col = rows_csv[0].index("calls")
+    assert rows_csv[1][calls_col] == "2" and rows_csv[-1][calls_col] == "1"  # urgent first
     assert outputs["text"].startswith(f"{CALLERS} callers to call back")
     assert len(list(csv.reader(io.StringIO(outputs["csv"])))) == CALLERS + 1
     assert outputs["html"].count('href="tel:+1212') == CALLERS
     assert "&lt;9999&gt;" in outputs["html"]
-    assert max(timings.values()) < 3.0, timings
