@@ -23,6 +23,7 @@ import pytest
 from callback_desk import migrate
 from callback_desk.config import Settings
 from callback_desk.store import Store
+from tests.fakes.ami_server import FakeAmi
 
 
 def _with_database(dsn: str, database: str) -> str:
@@ -96,6 +97,17 @@ async def empty_db_dsn(pg_server_dsn: str) -> AsyncIterator[str]:
         yield _with_database(pg_server_dsn, name)
     finally:
         await _admin(pg_server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def ami() -> AsyncIterator[FakeAmi]:
+    """A strict fake AMI server; the test fails if anything sent it an unscripted action."""
+    fake = await FakeAmi().start()
+    try:
+        yield fake
+    finally:
+        await fake.close()
+    assert not fake.unexpected, f"unscripted AMI actions: {fake.unexpected}"
 
 
 def make_settings(dsn: str = "postgresql://unused/", **sections: dict[str, Any]) -> Settings:

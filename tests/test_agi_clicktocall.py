@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,16 +22,6 @@ from tests.fakes.agi_runner import REPO, toml_text
 from tests.fakes.ami_server import FakeAmi, Frame, frame
 
 AGI = {"callback_number": "+12125550100", "desk_ring_seconds": 5}
-
-
-@pytest.fixture
-async def ami() -> AsyncIterator[FakeAmi]:
-    fake = await FakeAmi().start()
-    try:
-        yield fake
-    finally:
-        await fake.close()
-    assert fake.unexpected == []
 
 
 def settings_for(dsn: str, ami: FakeAmi, **agi: object) -> Settings:

@@ -19,16 +19,6 @@ from tests.fakes.ami_server import FakeAmi
 from tests.fakes.frames import answered_call, channel, event, missed_call
 
 
-@pytest.fixture
-async def ami() -> AsyncIterator[FakeAmi]:
-    fake = await FakeAmi().start()
-    try:
-        yield fake
-    finally:
-        await fake.close()
-    assert not fake.unexpected, f"listener sent unscripted actions: {fake.unexpected}"
-
-
 class Harness:
     def __init__(self, listener: Listener, task: asyncio.Task[None], dsn: str) -> None:
         self.listener = listener

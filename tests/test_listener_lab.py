@@ -72,29 +72,24 @@ class Pbx:
         await self.lab.wait_call_ended(call)
         await self.row(number)
 
-    async def report(self, *args: str) -> dict[str, Any]:
-        """``callback-desk report --format json`` as a PBX admin would run it."""
-        env = {
+    async def cli(self, *args: str, **env: str) -> str:
+        """``callback-desk ARGS`` as a PBX admin would run it, on this test's database."""
+        environ = {
             **os.environ,
-            "CALLBACK_DESK_DATABASE_DSN": self.dsn,
             "CALLBACK_DESK_CONFIG": "/dev/null",
+            "CALLBACK_DESK_DATABASE_DSN": self.dsn,
+            **env,
         }
         proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "callback_desk.cli",
-            "report",
-            "--format",
-            "json",
-            "--since",
-            "2000-01-01",
-            *args,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+            sys.executable, "-m", "callback_desk.cli", *args, env=environ,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
         out, err = await proc.communicate()
         assert proc.returncode == 0, err.decode()
+        return out.decode()
+
+    async def report(self, *args: str) -> dict[str, Any]:
+        out = await self.cli("report", "--format", "json", "--since", "2000-01-01", *args)
         doc: dict[str, Any] = json.loads(out)
         return doc
 
@@ -346,32 +341,16 @@ async def test_morning_email_from_what_the_listener_wrote(pbx: Pbx, tmp_path: Pa
     cert = self_signed(tmp_path)
     server, port = await start_smtp(sink, cert=cert)
     try:
-        env = {
-            **os.environ,
-            "CALLBACK_DESK_CONFIG": "/dev/null",
-            "CALLBACK_DESK_DATABASE_DSN": pbx.dsn,
-            "CALLBACK_DESK_REPORT_EMAIL_TO": "desk@example.org",
-            "CALLBACK_DESK_SMTP_HOST": "127.0.0.1",
-            "CALLBACK_DESK_SMTP_PORT": str(port),
-            "CALLBACK_DESK_SMTP_CA_FILE": str(cert[0]),
-            "CALLBACK_DESK_SMTP_USERNAME": "callback-desk",
-            "CALLBACK_DESK_SMTP_PASSWORD": "s3cret pass",
-            "CALLBACK_DESK_SMTP_SENDER": "reports@example.org",
-        }
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "callback_desk.cli",
-            "report",
-            "--email",
-            "--since",
-            "2000-01-01",
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        _, err = await proc.communicate()
-        assert proc.returncode == 0, err.decode()
+        await pbx.cli(
+            "report", "--email", "--since", "2000-01-01",
+            CALLBACK_DESK_REPORT_EMAIL_TO="desk@example.org",
+            CALLBACK_DESK_SMTP_HOST="127.0.0.1",
+            CALLBACK_DESK_SMTP_PORT=str(port),
+            CALLBACK_DESK_SMTP_CA_FILE=str(cert[0]),
+            CALLBACK_DESK_SMTP_USERNAME="callback-desk",
+            CALLBACK_DESK_SMTP_PASSWORD="s3cret pass",
+            CALLBACK_DESK_SMTP_SENDER="reports@example.org",
+        )  # fmt: skip
     finally:
         server.close()
         await server.wait_closed()

@@ -11,6 +11,7 @@ from ami_listener import events as ev
 from ami_listener.exceptions import MalformedEvent
 from ami_listener.tracker import CallTracker, TrackerConfig
 from callback_desk.model import CallRecord
+from tests.fakes.frames import channel
 
 T = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 ROOT = "1700000000.1"
@@ -34,15 +35,7 @@ def chan(
     name: str = "Caller",
     prefix: str = "",
 ) -> dict[str, str]:
-    return {
-        f"{prefix}Uniqueid": uid,
-        f"{prefix}Linkedid": linked,
-        f"{prefix}Channel": f"PJSIP/x-{uid}",
-        f"{prefix}Context": context,
-        f"{prefix}Exten": exten,
-        f"{prefix}CallerIDNum": num,
-        f"{prefix}CallerIDName": name,
-    }
+    return channel(uid, linked, context, exten, num, name, prefix)
 
 
 class Run:
