@@ -186,10 +186,6 @@ VARIABLES = frozenset({"VM_MESSAGEFILE", "VMSTATUS"})
 
 def header(headers: Headers, key: str) -> str:
     """A header's text ('' when absent); ``key`` must be lower-case."""
-    return _text(headers, key)
-
-
-def _text(headers: Headers, key: str) -> str:
     value = headers.get(key)  # keys are written lower-case below: no .lower() per lookup
     if value is None:
         return ""
@@ -199,14 +195,14 @@ def _text(headers: Headers, key: str) -> str:
 
 
 def _required(headers: Headers, key: str) -> str:
-    value = _text(headers, key)
+    value = header(headers, key)
     if not value:
-        raise MalformedEvent(f"{_text(headers, 'event') or 'frame'} without {key}")
+        raise MalformedEvent(f"{header(headers, 'event') or 'frame'} without {key}")
     return value
 
 
 def _timestamp(headers: Headers, received_at: float) -> datetime:
-    raw = _text(headers, "timestamp")
+    raw = header(headers, "timestamp")
     try:
         return datetime.fromtimestamp(float(raw) if raw else received_at, UTC)
     except (ValueError, OverflowError, OSError) as exc:
@@ -217,36 +213,36 @@ def _channel(headers: Headers, prefix: str = "") -> Channel:
     return Channel(
         uniqueid=_required(headers, prefix + "uniqueid"),
         linkedid=_required(headers, prefix + "linkedid"),
-        name=_text(headers, prefix + "channel"),
-        context=_text(headers, prefix + "context"),
-        exten=_text(headers, prefix + "exten"),
-        caller_num=_text(headers, prefix + "calleridnum"),
-        caller_name=_text(headers, prefix + "calleridname"),
+        name=header(headers, prefix + "channel"),
+        context=header(headers, prefix + "context"),
+        exten=header(headers, prefix + "exten"),
+        caller_num=header(headers, prefix + "calleridnum"),
+        caller_name=header(headers, prefix + "calleridname"),
     )
 
 
 def _optional_caller(headers: Headers) -> Channel | None:
-    return _channel(headers) if _text(headers, "uniqueid") else None
+    return _channel(headers) if header(headers, "uniqueid") else None
 
 
 def _newexten(h: Headers, at: datetime) -> AppStart | None:
-    app = _text(h, "application")
+    app = header(h, "application")
     if not app:
         return None
     return AppStart(at, _required(h, "uniqueid"), _required(h, "linkedid"), app)
 
 
 def _varset(h: Headers, at: datetime) -> VarSet | None:
-    variable = _text(h, "variable")
+    variable = header(h, "variable")
     if variable not in VARIABLES:
         return None
     return VarSet(
-        at, _required(h, "uniqueid"), _required(h, "linkedid"), variable, _text(h, "value")
+        at, _required(h, "uniqueid"), _required(h, "linkedid"), variable, header(h, "value")
     )
 
 
 def _cel(h: Headers, at: datetime) -> LinkedidEnd | AppStart | None:
-    name = _text(h, "eventname")
+    name = header(h, "eventname")
     if name == "LINKEDID_END":
         return LinkedidEnd(at, _required(h, "linkedid"))
     if name == "APP_START":
@@ -254,39 +250,39 @@ def _cel(h: Headers, at: datetime) -> LinkedidEnd | AppStart | None:
             at,
             _required(h, "uniqueid"),
             _required(h, "linkedid"),
-            _text(h, "application") or _text(h, "appname"),
+            header(h, "application") or header(h, "appname"),
         )
     return None
 
 
 def _message_waiting(h: Headers, at: datetime) -> MessageWaiting:
-    return MessageWaiting(at, _text(h, "linkedid") or None, _text(h, "mailbox"))
+    return MessageWaiting(at, header(h, "linkedid") or None, header(h, "mailbox"))
 
 
 def _fully_booted(h: Headers, at: datetime) -> FullyBooted:
-    raw = _text(h, "uptime")
+    raw = header(h, "uptime")
     return FullyBooted(at, int(raw) if raw.isdigit() else None)
 
 
 def _queue(kind: str) -> Callable[[Headers, datetime], QueueEvent]:
     def parse(h: Headers, at: datetime) -> QueueEvent:
-        return QueueEvent(at, kind, _channel(h), _text(h, "queue"))
+        return QueueEvent(at, kind, _channel(h), header(h, "queue"))
 
     return parse
 
 
 _PARSERS: dict[str, Callable[[Headers, datetime], Event | None]] = {
     "newchannel": lambda h, at: Newchannel(at, _channel(h)),
-    "newstate": lambda h, at: Newstate(at, _channel(h), _text(h, "channelstatedesc")),
-    "hangup": lambda h, at: Hangup(at, _channel(h), _text(h, "cause")),
+    "newstate": lambda h, at: Newstate(at, _channel(h), header(h, "channelstatedesc")),
+    "hangup": lambda h, at: Hangup(at, _channel(h), header(h, "cause")),
     "dialbegin": lambda h, at: DialBegin(
-        at, _optional_caller(h), _channel(h, "dest"), _text(h, "dialstring")
+        at, _optional_caller(h), _channel(h, "dest"), header(h, "dialstring")
     ),
     "dialend": lambda h, at: DialEnd(
-        at, _optional_caller(h), _channel(h, "dest"), _text(h, "dialstatus")
+        at, _optional_caller(h), _channel(h, "dest"), header(h, "dialstatus")
     ),
     "bridgeenter": lambda h, at: BridgeEnter(
-        at, _channel(h), _required(h, "bridgeuniqueid"), _text(h, "bridgetechnology")
+        at, _channel(h), _required(h, "bridgeuniqueid"), header(h, "bridgetechnology")
     ),
     "bridgeleave": lambda h, at: BridgeLeave(at, _channel(h), _required(h, "bridgeuniqueid")),
     "varset": _varset,
@@ -294,7 +290,7 @@ _PARSERS: dict[str, Callable[[Headers, datetime], Event | None]] = {
     "queuecallerjoin": _queue("join"),
     "queuecallerleave": _queue("leave"),
     "queuecallerabandon": _queue("abandon"),
-    "agentconnect": lambda h, at: AgentConnect(at, _channel(h), _text(h, "queue")),
+    "agentconnect": lambda h, at: AgentConnect(at, _channel(h), header(h, "queue")),
     "messagewaiting": _message_waiting,
     "cel": _cel,
     "fullybooted": _fully_booted,
@@ -308,7 +304,7 @@ def parse(headers: Headers, received_at: float) -> Event | None:
 
     Raises :class:`MalformedEvent` when a header the event needs is missing.
     """
-    parser = _PARSERS.get(_text(headers, "event").lower())
+    parser = _PARSERS.get(header(headers, "event").lower())
     if parser is None:
         return None
     return parser(headers, _timestamp(headers, received_at))

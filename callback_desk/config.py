@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -93,7 +93,7 @@ class Section:
             return cast(raw, from_env)
         except (TypeError, ValueError) as exc:
             raise ConfigError(
-                f"[{self.name}] {key} = {_show(raw, kind)} is not a valid {kind}"
+                f"[{self.name}] {key} = {_show(raw)} is not a valid {kind}"
                 f"{self._where(key, from_env)}"
             ) from exc
 
@@ -183,9 +183,6 @@ class Section:
         if unknown:
             raise ConfigError(f"[{self.name}] unknown key {unknown[0]!r}")
 
-    def keys(self) -> Iterator[str]:
-        return iter(self._table)
-
 
 _BOOLS = {
     "1": True,
@@ -199,7 +196,7 @@ _BOOLS = {
 }
 
 
-def _show(raw: Any, kind: str) -> str:
+def _show(raw: Any) -> str:
     return repr(raw) if len(repr(raw)) < 80 else repr(raw)[:77] + "..."
 
 
