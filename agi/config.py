@@ -1,6 +1,6 @@
 """The ``[agi]`` section: feature code, neutral caller ID, dial path, allow-list and scopes.
 
-Parsed with :class:`callback_desk.config.Section`, so errors name the key and every key can be
+Parsed with :class:`callback_desk.core.config.Section`, so errors name the key and every key can be
 overridden from the environment (``CALLBACK_DESK_AGI_<KEY>``). Nested tables (``[agi.extensions]``,
 ``[agi.names]``) come from the file only.
 """
@@ -15,9 +15,9 @@ from typing import Any, Literal
 import phonenumbers
 
 from agi.prompts import DEFAULTS
-from callback_desk.callbacks import ALL_LINES
-from callback_desk.config import Secret, Settings
-from callback_desk.exceptions import ConfigError
+from agi.queries import ALL_LINES
+from callback_desk.core.config import Secret, Settings
+from callback_desk.core.exceptions import ConfigError
 
 DialMode = Literal["freepbx", "template"]
 NumberFormat = Literal["e164", "national"]

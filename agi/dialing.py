@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import phonenumbers
 
 from agi.config import DEFAULT_TYPES, AgiSettings
-from agi.exceptions import NotCallable
+from callback_desk.core.exceptions import NotCallable
 
 # re.ASCII: \d would otherwise accept Arabic-Indic and other Unicode digits.
 _STRICT = re.compile(r"\+?[0-9]+", re.ASCII)

@@ -20,10 +20,16 @@ from zoneinfo import ZoneInfo
 from agi import variables as var
 from agi.config import AgiSettings
 from agi.dialing import dial_plan, validate
-from agi.exceptions import ChannelGone, NotCallable, OutOfScope, UnknownCall
-from callback_desk.callbacks import Disposition, MissedCall, WaitingCaller
-from callback_desk.exceptions import CallbackError, StoreError
-from callback_desk.phone import mask
+from agi.exceptions import ChannelGone
+from agi.queries import Disposition, MissedCall, WaitingCaller
+from callback_desk.core.exceptions import (
+    CallbackError,
+    NotCallable,
+    OutOfScope,
+    StoreError,
+    UnknownCall,
+)
+from callback_desk.core.phone import mask
 
 logger = logging.getLogger(__name__)
 

@@ -8,11 +8,11 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 
 from agi.config import AgiSettings
+from agi.queries import Callbacks
 from agi.session import UnavailableCallbacks
-from callback_desk.callbacks import Callbacks
-from callback_desk.config import Settings
-from callback_desk.exceptions import StoreError
-from callback_desk.store import Store
+from callback_desk.core.config import Settings
+from callback_desk.core.exceptions import StoreError
+from callback_desk.core.store import Store
 
 logger = logging.getLogger(__name__)
 

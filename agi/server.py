@@ -20,10 +20,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from agi.config import AgiSettings, load
+from agi.queries import Callbacks
 from agi.runtime import open_callbacks
 from agi.session import run_session
-from callback_desk.callbacks import Callbacks
-from callback_desk.config import Settings
+from callback_desk.core.config import Settings
 
 logger = logging.getLogger(__name__)
 

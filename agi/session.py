@@ -29,8 +29,8 @@ from agi.channel import SafeAGI
 from agi.config import AgiSettings
 from agi.exceptions import ChannelGone, UnsafeAgiArgument
 from agi.handlers import Clock, handle
-from callback_desk.callbacks import Callbacks, Disposition, MissedCall, WaitingCaller
-from callback_desk.exceptions import StoreError, StoreUnavailable
+from agi.queries import Callbacks, Disposition, MissedCall, WaitingCaller
+from callback_desk.core.exceptions import StoreError, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

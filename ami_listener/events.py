@@ -7,7 +7,7 @@ Facts this relies on (Asterisk 22, see shared/ASTERISK-NOTES.md):
   otherwise the listener's receive time stands in;
 - CEL over AMI arrives as ``Event: CEL`` with ``EventName``, ``LinkedID`` and ``AppName``;
 - header names are case-insensitive: :func:`parse` reads lower-case keys, which both our own
-  frame parser (:func:`ami_listener.ami.parse_frame`) and panoramisk's Message answer to.
+  frame parser (:func:`callback_desk.core.ami.parse_frame`) and panoramisk's Message answer to.
 
 Only the events the call tracker needs are parsed; the rest return ``None`` cheaply.
 """
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ami_listener.exceptions import MalformedEvent
+from callback_desk.core.exceptions import MalformedEvent
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ami_listener import events as ev
-from ami_listener.ami import AmiClient
-from ami_listener.exceptions import MalformedEvent
 from ami_listener.tracker import CallTracker, TrackerConfig
-from callback_desk import phone
-from callback_desk.config import Settings
-from callback_desk.exceptions import StoreError, StoreUnavailable
-from callback_desk.model import CallRecord
+from callback_desk.core import phone
+from callback_desk.core.ami import AmiClient
+from callback_desk.core.config import Settings
+from callback_desk.core.exceptions import MalformedEvent, StoreError, StoreUnavailable
+from callback_desk.core.model import CallRecord
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Decide, per call, whether a person answered, a voicemail was left, or the caller was missed.
 
-Pure logic: events in, :class:`~callback_desk.model.CallRecord` out; the caller supplies a
+Pure logic: events in, :class:`~callback_desk.core.model.CallRecord` out; the caller supplies a
 monotonic ``now`` so settle windows and expiry are testable without sleeping.
 
 A call is everything sharing one ``Linkedid``. It opens on the root channel's Newchannel
@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ami_listener import events as ev
-from callback_desk import phone
-from callback_desk.model import CallRecord, Outcome
+from callback_desk.core import phone
+from callback_desk.core.model import CallRecord, Outcome
 
 _MAX_RANG = 16  # dial strings kept per call; a runaway loop must not grow memory
 

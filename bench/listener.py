@@ -21,7 +21,7 @@ from typing import Any
 from panoramisk import Manager
 
 from ami_listener.listener import Listener
-from callback_desk.model import CallRecord
+from callback_desk.core.model import CallRecord
 from tests.conftest import make_settings
 from tests.fakes.ami_server import FakeAmi
 from tests.fakes.frames import event, missed_call

@@ -1,7 +1,7 @@
-"""Callback Desk core: configuration, phone numbers and the PostgreSQL store.
+"""Callback Desk: call back every caller a therapy practice missed, discreetly.
 
-Shared by the AMI listener, the AGI and the reports. The listener (`ami_listener`) and the AGI
-(`agi`) never import each other; both import from here.
+``callback_desk.core`` is the bottom layer; the features (``ami_listener``, ``agi``,
+``callback_desk.report``) each stand on it alone, and ``callback_desk.cli`` wires them.
 """
 
 __version__ = "0.1.0"

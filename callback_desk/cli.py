@@ -16,9 +16,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from callback_desk.config import DEFAULT_CONFIG_PATH, Settings
-from callback_desk.exceptions import CallbackDeskError, ConfigError, StoreUnavailable
-from callback_desk.store import Store
+from callback_desk.core import logs
+from callback_desk.core.config import DEFAULT_CONFIG_PATH, Settings
+from callback_desk.core.exceptions import CallbackDeskError, ConfigError, StoreUnavailable
+from callback_desk.core.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -242,26 +243,19 @@ async def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_agi(settings: Settings, args: argparse.Namespace) -> int:
     if args.syslog:
-        from logging.handlers import SysLogHandler
-
-        root = logging.getLogger()
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        syslog = SysLogHandler(address="/dev/log")
-        syslog.setFormatter(logging.Formatter("callback-desk-agi: %(levelname)s %(message)s"))
-        root.addHandler(syslog)
+        logs.configure(getattr(args, "verbose", 0) or 0, syslog_tag="callback-desk-agi")
     if args.words[:1] == ["serve"]:
         from agi.server import serve
 
         return await serve(settings, args.host, args.port)
-    from agi.__main__ import run_classic
+    from agi.classic import run_classic
 
     return await run_classic(settings)
 
 
 async def cmd_call(settings: Settings, args: argparse.Namespace) -> int:
+    from agi.clicktocall import originate
     from agi.config import load as load_agi
-    from callback_desk.clicktocall import originate
 
     done = await originate(settings, args.call_id, args.extension)
     opening = load_agi(settings).opening_line(args.extension)
@@ -271,18 +265,6 @@ async def cmd_call(settings: Settings, args: argparse.Namespace) -> int:
         f"opening line: {opening}\n"
     )
     return 0
-
-
-def configure_logging(verbosity: int) -> None:
-    level = logging.DEBUG if verbosity >= 2 else logging.INFO
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # panoramisk logs whole frames (phone numbers) at DEBUG: keep it quiet unless tracing.
-    logging.getLogger("panoramisk").setLevel(logging.WARNING)
-    logging.getLogger("asyncio").setLevel(logging.WARNING)
 
 
 def _explain(exc: BaseException) -> str:
@@ -300,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     verbosity = getattr(args, "verbose", 0) or 0
-    configure_logging(verbosity)
+    logs.configure(verbosity)
     try:
         settings = Settings.load(getattr(args, "config", None))
         handler: Handler = args.handler

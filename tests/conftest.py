@@ -20,9 +20,9 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from callback_desk import migrate
-from callback_desk.config import Settings
-from callback_desk.store import Store
+from callback_desk.core import migrate
+from callback_desk.core.config import Settings
+from callback_desk.core.store import Store
 from tests.fakes.ami_server import FakeAmi
 
 

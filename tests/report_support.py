@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from callback_desk.model import CallRecord
-from callback_desk.phone import is_callable, number_key
+from callback_desk.core.model import CallRecord
+from callback_desk.core.phone import is_callable, number_key
 
 
 def call(linkedid: str, at: datetime, number: str = "2125550123", **changes: Any) -> CallRecord:

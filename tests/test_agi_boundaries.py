@@ -17,7 +17,7 @@ def loaded_after(imports: str) -> set[str]:
 
 
 def test_agi_does_not_import_the_listener() -> None:
-    loaded = loaded_after("import agi.__main__, agi.server, callback_desk.clicktocall")
+    loaded = loaded_after("import agi.__main__, agi.server, agi.clicktocall")
     assert "agi" in loaded and "ami_listener" not in loaded
 
 

@@ -9,14 +9,21 @@ from pathlib import Path
 
 import pytest
 
+from agi.clicktocall import check_value, originate, originate_action
 from agi.config import load
 from agi.dialing import validate
-from agi.exceptions import NotCallable, OutOfScope, UnknownCall
-from callback_desk.clicktocall import DeskUnavailable, check_value, originate, originate_action
-from callback_desk.config import Settings
-from callback_desk.exceptions import AmiError, AmiUnavailable, CallbackError
-from callback_desk.model import CallRecord
-from callback_desk.store import Store
+from callback_desk.core.config import Settings
+from callback_desk.core.exceptions import (
+    AmiError,
+    AmiUnavailable,
+    CallbackError,
+    DeskUnavailable,
+    NotCallable,
+    OutOfScope,
+    UnknownCall,
+)
+from callback_desk.core.model import CallRecord
+from callback_desk.core.store import Store
 from tests.conftest import make_settings
 from tests.fakes.agi_runner import REPO, toml_text
 from tests.fakes.ami_server import FakeAmi, Frame, frame

@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from agi.config import load
 from agi.dialing import dial_plan, validate
-from agi.exceptions import NotCallable
-from callback_desk.exceptions import ConfigError
+from callback_desk.core.exceptions import ConfigError, NotCallable
 from tests.conftest import make_settings
 
 STRICT = re.compile(r"\+?[0-9]+", re.ASCII)

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from agi.clicktocall import originate
 from agi.config import load
+from agi.queries import Callbacks
 from agi.server import FastAgiServer
-from callback_desk.callbacks import Callbacks
-from callback_desk.clicktocall import originate
-from callback_desk.config import Settings
-from callback_desk.model import CallRecord
-from callback_desk.store import Store
+from callback_desk.core.config import Settings
+from callback_desk.core.model import CallRecord
+from callback_desk.core.store import Store
 from tests.conftest import make_settings, until
 from tests.fakes.agi_runner import REPO, toml_text
 from tests.lab.lab import CLICK_TO_CALL_USER, PRODUCT_USER, Lab, lab_available
@@ -190,7 +190,7 @@ async def test_click_to_call_rings_the_desk_then_calls_back(
 async def test_click_to_call_to_a_busy_desk_is_reported(
     lab: Lab, fastagi: FastAgiServer, store: Store, db_dsn: str
 ) -> None:
-    from callback_desk.clicktocall import DeskUnavailable
+    from callback_desk.core.exceptions import DeskUnavailable
 
     call_id = await add_missed(store, "+12125550144")
     await lab.set_behaviour("phones", "100", "busy")

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from callback_desk.callbacks import Callbacks
-from callback_desk.config import DatabaseSettings, Secret, Settings
-from callback_desk.model import CallRecord
-from callback_desk.store import Store
+from agi.queries import Callbacks
+from callback_desk.core.config import DatabaseSettings, Secret, Settings
+from callback_desk.core.model import CallRecord
+from callback_desk.core.store import Store
 from tests.conftest import make_settings
 from tests.fakes.agi_peer import AgiPeer, env
 from tests.fakes.agi_runner import run_classic, run_fastagi, toml_text

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from callback_desk.cli import main
-from callback_desk.config import Secret, Settings
-from callback_desk.exceptions import ConfigError
+from callback_desk.core.config import Secret, Settings
+from callback_desk.core.exceptions import ConfigError
 
 GOOD = """
 [database]

@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ami_listener import events as ev
-from ami_listener.ami import parse_frame
-from ami_listener.exceptions import MalformedEvent
 from ami_listener.tracker import CallTracker, TrackerConfig
+from callback_desk.core.ami import parse_frame
+from callback_desk.core.exceptions import MalformedEvent
 
 NAMES = st.sampled_from([*ev.SUBSCRIBED, "VarSet", "Nonsense", ""])
 KEYS = st.sampled_from(

@@ -11,9 +11,9 @@ import asyncpg
 import pytest
 
 from ami_listener.listener import Listener
-from callback_desk.exceptions import StoreUnavailable
-from callback_desk.model import CallRecord
-from callback_desk.store import Store
+from callback_desk.core.exceptions import StoreUnavailable
+from callback_desk.core.model import CallRecord
+from callback_desk.core.store import Store
 from tests.conftest import make_settings, until
 from tests.fakes.ami_server import FakeAmi
 from tests.fakes.frames import answered_call, channel, event, missed_call

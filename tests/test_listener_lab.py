@@ -22,7 +22,7 @@ import asyncpg
 import pytest
 
 from ami_listener.listener import Listener
-from callback_desk.store import Store
+from callback_desk.core.store import Store
 from tests.conftest import make_settings, until
 from tests.lab.lab import (
     DID_DIRECT,

@@ -3,9 +3,9 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from callback_desk import migrate
-from callback_desk.exceptions import SchemaError
-from callback_desk.sqlfiles import migrations, queries
+from callback_desk.core import migrate
+from callback_desk.core.exceptions import SchemaError
+from callback_desk.core.sqlfiles import migrations, queries
 
 
 async def test_migrate_applies_all_then_nothing(empty_db_dsn: str) -> None:

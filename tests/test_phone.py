@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from callback_desk import phone
+from callback_desk.core import phone
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from callback_desk.cli import main
-from callback_desk.config import Settings
+from callback_desk.core.config import Settings
+from callback_desk.core.store import Store
 from callback_desk.report.command import ReportOptions, run
-from callback_desk.store import Store
 from tests.conftest import make_settings
 from tests.report_support import call
 

@@ -15,10 +15,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from callback_desk.exceptions import CallbackDeskError
+from callback_desk.core.exceptions import CallbackDeskError, MailError
+from callback_desk.core.store import Store
 from callback_desk.report.command import ReportOptions, run
-from callback_desk.report.mail import MailError
-from callback_desk.store import Store
 from tests.conftest import make_settings
 from tests.report_support import Sink, call, self_signed, start_smtp
 

@@ -8,8 +8,8 @@ import json
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from callback_desk.core.store import Store
 from callback_desk.report.command import ReportOptions, run
-from callback_desk.store import Store
 from tests.conftest import make_settings
 
 NY = ZoneInfo("America/New_York")

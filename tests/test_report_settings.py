@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from callback_desk.config import Secret, Settings
-from callback_desk.exceptions import ConfigError
+from callback_desk.core.config import Secret, Settings
+from callback_desk.core.exceptions import ConfigError
 from callback_desk.report.settings import (
     NAMELESS_OPENING_LINE,
     Recipient,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from callback_desk.core.store import Store
 from callback_desk.report import heatmap, query
 from callback_desk.report.model import WeekStats
 from callback_desk.report.render_text import week_text
-from callback_desk.store import Store
 from tests.report_support import call
 
 NY = ZoneInfo("America/New_York")

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from callback_desk.exceptions import ConfigError
+from callback_desk.core.exceptions import ConfigError
 from callback_desk.report.command import ReportOptions, window
 from callback_desk.report.settings import BusinessHours, ReportSettings, report_settings
 from callback_desk.report.window import previous_closing

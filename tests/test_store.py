@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from callback_desk.config import DatabaseSettings, Secret
-from callback_desk.exceptions import StoreUnavailable
-from callback_desk.model import CallRecord
+from callback_desk.core.config import DatabaseSettings, Secret
+from callback_desk.core.exceptions import StoreUnavailable
+from callback_desk.core.model import CallRecord
+from callback_desk.core.store import Store
 from callback_desk.report import missed_json
 from callback_desk.report.model import ReportCaller
 from callback_desk.report.query import callers, reading
-from callback_desk.store import Store
 
 T0 = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
 WINDOW = (T0 - timedelta(days=1), T0 + timedelta(days=1))
@@ -145,7 +145,7 @@ async def test_unreachable_database_is_store_unavailable() -> None:
 
 
 async def test_schema_check_reports_missing_schema(empty_db_dsn: str) -> None:
-    from callback_desk.exceptions import SchemaError
+    from callback_desk.core.exceptions import SchemaError
 
     store = await Store.open(DatabaseSettings(dsn=Secret(empty_db_dsn)))
     try:

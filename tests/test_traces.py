@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from ami_listener.listener import Listener
-from callback_desk.store import Store
+from callback_desk.core.store import Store
 from tests.conftest import make_settings, until
 from tests.fakes.ami_server import FakeAmi, load_trace
 from tests.fakes.frames import missed_call

@@ -8,9 +8,9 @@ import pytest
 from panoramisk.message import Message
 
 from ami_listener import events as ev
-from ami_listener.exceptions import MalformedEvent
 from ami_listener.tracker import CallTracker, TrackerConfig
-from callback_desk.model import CallRecord
+from callback_desk.core.exceptions import MalformedEvent
+from callback_desk.core.model import CallRecord
 from tests.fakes.frames import channel
 
 T = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

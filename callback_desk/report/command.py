@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, TextIO
 
-from callback_desk.config import Settings
-from callback_desk.exceptions import ConfigError
+from callback_desk.core.config import Settings
+from callback_desk.core.exceptions import ConfigError
+from callback_desk.core.store import Store
 from callback_desk.report import mail, query, render_csv, render_html, render_text
 from callback_desk.report.model import Report
 from callback_desk.report.render_json import report_json
@@ -24,7 +25,6 @@ from callback_desk.report.settings import (
     smtp_settings,
 )
 from callback_desk.report.window import previous_closing
-from callback_desk.store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -15,17 +15,13 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from callback_desk.exceptions import CallbackDeskError, ConfigError
+from callback_desk.core.exceptions import ConfigError, MailError
 from callback_desk.report import render_html
 from callback_desk.report.model import Report, display_number, how, lines, masked_number
 from callback_desk.report.render_text import clean, duration, when
 from callback_desk.report.settings import SmtpSettings
 
 logger = logging.getLogger(__name__)
-
-
-class MailError(CallbackDeskError):
-    """The report email could not be sent."""
 
 
 def subject(report: Report) -> str:

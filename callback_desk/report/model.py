@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from callback_desk.phone import national_format
+from callback_desk.core.phone import national_format
 
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 RETURNED_HOW = {

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from callback_desk.core.sqlfiles import queries
+from callback_desk.core.store import Store, mapped_errors
 from callback_desk.report.model import ReportCaller, WeekStats
-from callback_desk.sqlfiles import queries
-from callback_desk.store import Store, mapped_errors
 
 
 @asynccontextmanager

@@ -13,8 +13,8 @@ from datetime import date, time
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from callback_desk.config import Secret, Section, Settings
-from callback_desk.exceptions import ConfigError
+from callback_desk.core.config import Secret, Section, Settings
+from callback_desk.core.exceptions import ConfigError
 
 Security = Literal["starttls", "tls", "none"]
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from agi.config import load
+from agi.queries import Callbacks
 from agi.server import FastAgiServer
-from callback_desk.callbacks import Callbacks
-from callback_desk.config import Settings
+from callback_desk.core.config import Settings
 from tests.fakes.agi_peer import AgiPeer
 
 REPO = Path(__file__).resolve().parents[2]

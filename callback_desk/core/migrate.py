@@ -10,8 +10,8 @@ import logging
 
 import asyncpg
 
-from callback_desk.exceptions import SchemaError
-from callback_desk.sqlfiles import Migration, migrations
+from callback_desk.core.exceptions import SchemaError
+from callback_desk.core.sqlfiles import Migration, migrations
 
 logger = logging.getLogger(__name__)
 

@@ -9,11 +9,11 @@ from datetime import datetime
 
 import asyncpg
 
-from callback_desk import migrate as migrations
-from callback_desk.config import DatabaseSettings
-from callback_desk.exceptions import SchemaError, StoreError, StoreUnavailable
-from callback_desk.model import CallRecord
-from callback_desk.sqlfiles import Migration, queries
+from callback_desk.core import migrate as migrations
+from callback_desk.core.config import DatabaseSettings
+from callback_desk.core.exceptions import SchemaError, StoreError, StoreUnavailable
+from callback_desk.core.model import CallRecord
+from callback_desk.core.sqlfiles import Migration, queries
 
 logger = logging.getLogger(__name__)
 

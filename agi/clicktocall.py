@@ -25,12 +25,19 @@ from agi import variables as var
 from agi.config import AgiSettings
 from agi.config import load as load_agi
 from agi.dialing import CallbackNumber, validate
-from agi.exceptions import NotCallable, OutOfScope, UnknownCall
-from callback_desk.callbacks import Callbacks
-from callback_desk.config import Settings
-from callback_desk.exceptions import AmiError, AmiUnavailable, CallbackError
-from callback_desk.phone import mask
-from callback_desk.store import Store
+from agi.queries import Callbacks
+from callback_desk.core.config import Settings
+from callback_desk.core.exceptions import (
+    AmiError,
+    AmiUnavailable,
+    CallbackError,
+    DeskUnavailable,
+    NotCallable,
+    OutOfScope,
+    UnknownCall,
+)
+from callback_desk.core.phone import mask
+from callback_desk.core.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +52,6 @@ _REASONS = {
     "5": "the desk phone is busy",
     "8": "the desk phone is unreachable (congestion)",
 }
-
-
-class DeskUnavailable(CallbackError):
-    """The desk phone did not answer (offline, busy or not picked up)."""
 
 
 @dataclass(frozen=True)

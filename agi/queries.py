@@ -1,7 +1,7 @@
 """Database access for callbacks: who is waiting for a desk phone, attempts and dispositions.
 
 Statements live in ``sql/queries_callbacks.sql`` (names prefixed ``cb_``). Errors come out as
-our :mod:`callback_desk.exceptions` tree via :func:`callback_desk.store.mapped_errors`.
+our :mod:`callback_desk.core.exceptions` tree via :func:`callback_desk.core.store.mapped_errors`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Literal
 
 import asyncpg
 
-from callback_desk.sqlfiles import queries
-from callback_desk.store import mapped_errors
+from callback_desk.core.sqlfiles import queries
+from callback_desk.core.store import mapped_errors
 
 Disposition = Literal["handled", "never"]
 ALL_LINES = "*"

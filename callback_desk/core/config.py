@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
-from callback_desk.exceptions import ConfigError
+from callback_desk.core.exceptions import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("/etc/callback-desk/callback-desk.toml")
 ENV_PREFIX = "CALLBACK_DESK_"

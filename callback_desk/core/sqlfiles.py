@@ -11,18 +11,19 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from callback_desk.exceptions import SchemaError
+from callback_desk.core.exceptions import SchemaError
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _QUERY_HEADER = re.compile(r"^-- name: ([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
 
 def sql_dir() -> Path:
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "sql", here.parent / "sql"):
+    package = Path(__file__).resolve().parent.parent  # callback_desk/
+    # A wheel carries the files in callback_desk/sql; a source checkout has them at the root.
+    for candidate in (package / "sql", package.parent / "sql"):
         if (candidate / "queries.sql").is_file():
             return candidate
-    raise SchemaError(f"the sql/ folder was not found next to {here}; reinstall Callback Desk")
+    raise SchemaError(f"the sql/ folder was not found next to {package}; reinstall Callback Desk")
 
 
 @dataclass(frozen=True)

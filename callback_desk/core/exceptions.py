@@ -1,0 +1,86 @@
+"""Every exception Callback Desk raises on purpose: one tree, drawn here.
+
+    CallbackDeskError
+     ├── ConfigError          a setting or argument is missing or malformed (names it); exit 2
+     ├── StoreError           PostgreSQL said no
+     │    ├── StoreUnavailable    cannot reach the database right now (retry later)
+     │    └── SchemaError         the schema is missing, too old or newer than this code
+     ├── AmiError             the PBX's manager interface said no
+     │    └── AmiUnavailable      cannot reach or log in to AMI right now
+     ├── MalformedEvent       an AMI frame lacks a header we need; logged and skipped (also a
+     │                        ValueError)
+     ├── CallbackError        a callback cannot be placed
+     │    ├── NotCallable         the stored number may never reach Dial()
+     │    ├── UnknownCall         no missed call has that id
+     │    ├── OutOfScope          the desk phone does not hear that line
+     │    └── DeskUnavailable     the desk phone did not answer click-to-call
+     └── MailError            the mail server refused the report
+
+    ChannelGone (agi.exceptions)       the AGI channel hung up: pyst2's AGIHangup, kept in the
+                                       desk side because it belongs to pyst2's tree
+    UnsafeAgiArgument (agi.exceptions) a value would break out of an AGI command line (a bug)
+
+Each class docstring is its default message. Library exceptions are wrapped where they enter
+(``raise StoreUnavailable(...) from exc``) so callers handle our tree only.
+"""
+
+from __future__ import annotations
+
+
+class CallbackDeskError(Exception):
+    """Callback Desk failed."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+
+class ConfigError(CallbackDeskError):
+    """The configuration is invalid."""
+
+
+class StoreError(CallbackDeskError):
+    """The database refused the operation."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached."""
+
+
+class SchemaError(StoreError):
+    """The database schema does not match this version of Callback Desk."""
+
+
+class AmiError(CallbackDeskError):
+    """The PBX manager interface (AMI) refused the operation."""
+
+
+class AmiUnavailable(AmiError):
+    """The PBX manager interface (AMI) cannot be reached."""
+
+
+class MalformedEvent(CallbackDeskError, ValueError):
+    """An AMI event lacks a required header."""
+
+
+class CallbackError(CallbackDeskError):
+    """The callback cannot be placed."""
+
+
+class NotCallable(CallbackError):
+    """The stored number is not callable (withheld, malformed, premium-rate or not allowed)."""
+
+
+class UnknownCall(CallbackError):
+    """No missed call has that id."""
+
+
+class OutOfScope(CallbackError):
+    """That missed call is not one this extension may call back."""
+
+
+class DeskUnavailable(CallbackError):
+    """The desk phone did not answer (offline, busy or not picked up)."""
+
+
+class MailError(CallbackDeskError):
+    """The mail server refused the report."""

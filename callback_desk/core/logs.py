@@ -1,0 +1,31 @@
+"""Logging set-up, called only by entry points (the CLI and the classic AGI).
+
+Modules log through ``logging.getLogger(__name__)``; this decides where it goes. panoramisk logs
+whole AMI frames (phone numbers) at DEBUG, so its logger stays at WARNING.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+
+def configure(verbosity: int, *, syslog_tag: str | None = None) -> None:
+    """stderr by default; syslog (``/dev/log``) with ``syslog_tag`` (classic AGI under Asterisk,
+    which discards a daemon's stderr)."""
+    level = logging.DEBUG if verbosity >= 2 else logging.INFO
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    if syslog_tag is not None:
+        from logging.handlers import SysLogHandler
+
+        handler: logging.Handler = SysLogHandler(address="/dev/log")
+        handler.setFormatter(logging.Formatter(f"{syslog_tag}: %(levelname)s %(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+    logging.getLogger("panoramisk").setLevel(logging.WARNING)
+    logging.getLogger("asyncio").setLevel(logging.WARNING)
