@@ -22,9 +22,9 @@ from panoramisk import Manager
 
 from ami_listener.listener import Listener
 from callback_desk.core.model import CallRecord
-from tests.conftest import make_settings
-from tests.fakes.ami_server import FakeAmi
-from tests.fakes.frames import event, missed_call
+from fakes.ami_server import FakeAmi
+from fakes.frames import event, missed_call
+from fakes.settings import make_settings
 
 # Noise every PBX sends that the listener must read and drop (VarSet dominates real streams).
 NOISE = event(

@@ -12,7 +12,7 @@ import os
 import tempfile
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -21,9 +21,9 @@ import asyncpg
 import pytest
 
 from callback_desk.core import migrate
-from callback_desk.core.config import Settings
 from callback_desk.core.store import Store
-from tests.fakes.ami_server import FakeAmi
+from fakes.ami_server import FakeAmi
+from fakes.settings import make_settings
 
 
 def _with_database(dsn: str, database: str) -> str:
@@ -110,13 +110,6 @@ async def ami() -> AsyncIterator[FakeAmi]:
     assert not fake.unexpected, f"unscripted AMI actions: {fake.unexpected}"
 
 
-def make_settings(dsn: str = "postgresql://unused/", **sections: dict[str, Any]) -> Settings:
-    base: dict[str, Any] = {"database": {"dsn": dsn}}
-    for name, values in sections.items():
-        base.setdefault(name, {}).update(values)
-    return Settings.from_mapping(base, environ={})
-
-
 @pytest.fixture
 async def store(db_dsn: str) -> AsyncIterator[Store]:
     s = await Store.open(make_settings(db_dsn).database)
@@ -124,26 +117,6 @@ async def store(db_dsn: str) -> AsyncIterator[Store]:
         yield s
     finally:
         await s.close()
-
-
-async def until(
-    predicate: Callable[[], Awaitable[bool]] | Callable[[], bool],
-    timeout: float = 10.0,
-    interval: float = 0.05,
-    what: str = "condition",
-) -> None:
-    """Poll ``predicate`` until it is true; fail with ``what`` after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout:.1f}s waiting for {what}")
-        await asyncio.sleep(interval)
 
 
 @pytest.fixture(autouse=True)

@@ -24,9 +24,9 @@ from callback_desk.core.exceptions import (
 )
 from callback_desk.core.model import CallRecord
 from callback_desk.core.store import Store
-from tests.conftest import make_settings
-from tests.fakes.agi_runner import REPO, toml_text
-from tests.fakes.ami_server import FakeAmi, Frame, frame
+from fakes.agi_runner import REPO, toml_text
+from fakes.ami_server import FakeAmi, Frame, frame
+from fakes.settings import make_settings
 
 AGI = {"callback_number": "+12125550100", "desk_ring_seconds": 5}
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from agi.config import load
 from agi.dialing import dial_plan, validate
 from callback_desk.core.exceptions import ConfigError, NotCallable
-from tests.conftest import make_settings
+from fakes.settings import make_settings
 
 STRICT = re.compile(r"\+?[0-9]+", re.ASCII)
 HOSTILE = [

@@ -25,8 +25,9 @@ from agi.server import FastAgiServer
 from callback_desk.core.config import Settings
 from callback_desk.core.model import CallRecord
 from callback_desk.core.store import Store
-from tests.conftest import make_settings, until
-from tests.fakes.agi_runner import REPO, toml_text
+from fakes.agi_runner import REPO, toml_text
+from fakes.poll import until
+from fakes.settings import make_settings
 from tests.lab.lab import CLICK_TO_CALL_USER, PRODUCT_USER, Lab, lab_available
 
 pytestmark = pytest.mark.lab

@@ -18,9 +18,9 @@ from agi.queries import Callbacks
 from callback_desk.core.config import DatabaseSettings, Secret, Settings
 from callback_desk.core.model import CallRecord
 from callback_desk.core.store import Store
-from tests.conftest import make_settings
-from tests.fakes.agi_peer import AgiPeer, env
-from tests.fakes.agi_runner import run_classic, run_fastagi, toml_text
+from fakes.agi_peer import AgiPeer, env
+from fakes.agi_runner import run_classic, run_fastagi, toml_text
+from fakes.settings import make_settings
 
 AGI = {
     "callback_number": "+12125550100",

@@ -14,9 +14,10 @@ from ami_listener.listener import Listener
 from callback_desk.core.exceptions import StoreUnavailable
 from callback_desk.core.model import CallRecord
 from callback_desk.core.store import Store
-from tests.conftest import make_settings, until
-from tests.fakes.ami_server import FakeAmi
-from tests.fakes.frames import answered_call, channel, event, missed_call
+from fakes.ami_server import FakeAmi
+from fakes.frames import answered_call, channel, event, missed_call
+from fakes.poll import until
+from fakes.settings import make_settings
 
 
 class Harness:

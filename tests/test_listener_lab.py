@@ -23,7 +23,8 @@ import pytest
 
 from ami_listener.listener import Listener
 from callback_desk.core.store import Store
-from tests.conftest import make_settings, until
+from fakes.poll import until
+from fakes.settings import make_settings
 from tests.lab.lab import (
     DID_DIRECT,
     DID_IVR,

@@ -18,7 +18,7 @@ from callback_desk.cli import main
 from callback_desk.core.config import Settings
 from callback_desk.core.store import Store
 from callback_desk.report.command import ReportOptions, run
-from tests.conftest import make_settings
+from fakes.settings import make_settings
 from tests.report_support import call
 
 NY = ZoneInfo("America/New_York")

@@ -18,7 +18,7 @@ import pytest
 from callback_desk.core.exceptions import CallbackDeskError, MailError
 from callback_desk.core.store import Store
 from callback_desk.report.command import ReportOptions, run
-from tests.conftest import make_settings
+from fakes.settings import make_settings
 from tests.report_support import Sink, call, self_signed, start_smtp
 
 NY = ZoneInfo("America/New_York")

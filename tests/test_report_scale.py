@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from callback_desk.core.store import Store
 from callback_desk.report.command import ReportOptions, run
-from tests.conftest import make_settings
+from fakes.settings import make_settings
 
 NY = ZoneInfo("America/New_York")
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=NY)

@@ -11,7 +11,7 @@ from callback_desk.core.exceptions import ConfigError
 from callback_desk.report.command import ReportOptions, window
 from callback_desk.report.settings import BusinessHours, ReportSettings, report_settings
 from callback_desk.report.window import previous_closing
-from tests.conftest import make_settings
+from fakes.settings import make_settings
 
 NY = ZoneInfo("America/New_York")
 WEEKDAYS = BusinessHours()

@@ -14,9 +14,10 @@ import pytest
 
 from ami_listener.listener import Listener
 from callback_desk.core.store import Store
-from tests.conftest import make_settings, until
-from tests.fakes.ami_server import FakeAmi, load_trace
-from tests.fakes.frames import missed_call
+from fakes.ami_server import FakeAmi, load_trace
+from fakes.frames import missed_call
+from fakes.poll import until
+from fakes.settings import make_settings
 
 # trace -> the rows it must produce: (direction, outcome, reason, reached_voicemail)
 EXPECTED: dict[str, list[tuple[str, str, str, bool]]] = {

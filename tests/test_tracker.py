@@ -11,7 +11,7 @@ from ami_listener import events as ev
 from ami_listener.tracker import CallTracker, TrackerConfig
 from callback_desk.core.exceptions import MalformedEvent
 from callback_desk.core.model import CallRecord
-from tests.fakes.frames import channel
+from fakes.frames import channel
 
 T = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 ROOT = "1700000000.1"

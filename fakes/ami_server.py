@@ -16,7 +16,7 @@ from pathlib import Path
 Frame = dict[str, str]
 Responder = Callable[[Frame], list[str]]
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"  # traces recorded in the lab
 
 
 def frame(**headers: str) -> str:

@@ -1,4 +1,4 @@
-"""Drive the real AGI program against :class:`tests.fakes.agi_peer.AgiPeer`.
+"""Drive the real AGI program against :class:`fakes.agi_peer.AgiPeer`.
 
 Classic: ``python -m agi --config FILE`` as a subprocess, the peer on its stdin/stdout (SIGHUP on
 hang-up, as Asterisk does). FastAGI: the real server on a real socket, the peer as the client.
@@ -17,9 +17,9 @@ from agi.config import load
 from agi.queries import Callbacks
 from agi.server import FastAgiServer
 from callback_desk.core.config import Settings
-from tests.fakes.agi_peer import AgiPeer
+from fakes.agi_peer import AgiPeer
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def toml_text(sections: dict[str, dict[str, Any]]) -> str:
