@@ -76,10 +76,6 @@ class SafeAGI(AGI):  # type: ignore[misc]
             raise UnsafeAgiArgument("control characters in an AGI argument")
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-    def test_hangup(self) -> None:
-        if self.hung_up:
-            raise ChannelGone("the channel hung up")
-
     def execute(self, command: str, *args: Any) -> dict[str, tuple[str, str]]:
         if self.hung_up and command not in _DEAD_OK:
             raise ChannelGone(f"the channel hung up (not sending {command})")

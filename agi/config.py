@@ -57,6 +57,8 @@ class AgiSettings:
     dial_template: str = ""
     freepbx_context: str = "from-internal"
     number_format: NumberFormat = "national"
+    # The PBX's own country ([pbx] country): national digits are dialled only for its numbers.
+    country: str = "US"
     dial_timeout: int = 45
     # Allow-list: regions (ISO 3166) and, optionally, a regex over the E.164 form.
     allow_regions: tuple[str, ...] = ("US",)
@@ -173,6 +175,7 @@ def load(settings: Settings) -> AgiSettings:
         dial_template=dial_template,
         freepbx_context=freepbx_context,
         number_format=number_format,  # type: ignore[arg-type]
+        country=settings.pbx.country,
         dial_timeout=dial_timeout,
         allow_regions=allow_regions,
         allow=allow,

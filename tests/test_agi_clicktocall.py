@@ -12,12 +12,14 @@ import pytest
 from agi.clicktocall import check_value, originate, originate_action
 from agi.config import load
 from agi.dialing import validate
+from agi.queries import Callbacks
 from callback_desk.core.config import Settings
 from callback_desk.core.exceptions import (
     AmiError,
     AmiUnavailable,
     CallbackError,
     DeskUnavailable,
+    NotAwaiting,
     NotCallable,
     OutOfScope,
     UnknownCall,
@@ -132,6 +134,27 @@ async def test_unknown_id_and_uncallable_numbers_never_reach_ami(
     with pytest.raises(CallbackError, match="extension"):
         await originate(settings, premium, "100\r\nAction: Originate")
     assert ami.actions == []
+
+
+async def test_a_caller_no_longer_awaiting_is_never_originated(
+    db_dsn: str, store: Store, ami: FakeAmi
+) -> None:
+    settings = settings_for(db_dsn, ami)
+    returned = await add_missed(store, "+12125550101")
+    await Callbacks(store.pool).dispose(returned, "+12125550101", "never", "101")
+    with pytest.raises(NotAwaiting):
+        await originate(settings, returned, "100")
+    assert ami.actions == []
+
+
+async def test_a_foreign_caller_shows_and_dials_in_international_form(
+    db_dsn: str, store: Store, ami: FakeAmi
+) -> None:
+    call_id = await add_missed(store, "+442079460018")
+    ami.responders["originate"] = answers("Success", "4")  # type: ignore[assignment]
+    await originate(settings_for(db_dsn, ami, allow_regions=["US", "GB"]), call_id, "100")
+    sent = next(a for a in ami.actions if a.get("action") == "Originate")
+    assert sent["callerid"] == '"Callback +44 20 7946 0018" <011442079460018>'
 
 
 async def test_ami_down_and_login_refused(db_dsn: str, store: Store, ami: FakeAmi) -> None:
