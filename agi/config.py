@@ -8,8 +8,10 @@ overridden from the environment (``CALLBACK_DESK_AGI_<KEY>``). Nested tables (``
 from __future__ import annotations
 
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import phonenumbers
@@ -80,6 +82,15 @@ class AgiSettings:
     listen_host: str = "127.0.0.1"
     listen_port: int = 4573
     max_sessions: int = 16
+    # FastAGI peer authentication: the file holding the per-install secret the dialplan puts
+    # in the AGI URL (agi://127.0.0.1:4573/<secret>); read by `agi serve` only (read_secret).
+    secret_file: Path | None = None
+    # Seconds a connection may take to send its AGI environment, and to answer one command
+    # (EXEC Dial gets dial_timeout + CALL_LIMIT instead: the call itself).
+    env_timeout: float = 5.0
+    reply_timeout: float = 60.0
+    # Connections not yet in a session (sending their environment, or queued for a slot).
+    max_waiting: int = 32
     # extension -> DIDs/extensions it hears ("*" = every line). Empty table: everyone hears all.
     extensions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # extension -> the therapist's first name, for the neutral opening line.
@@ -127,6 +138,10 @@ def load(settings: Settings) -> AgiSettings:
     listen_host = s.text("listen_host", "127.0.0.1")
     listen_port = s.integer("listen_port", 4573, minimum=1)
     max_sessions = s.integer("max_sessions", 16, minimum=1)
+    secret_file = s.text("secret_file", "")
+    env_timeout = s.number("env_timeout", 5.0, minimum=0.1)
+    reply_timeout = s.number("reply_timeout", 60.0, minimum=1.0)
+    max_waiting = s.integer("max_waiting", 32, minimum=1)
     extensions = _extensions(s.table("extensions"))
     names = _names(s.table("names"))
     sounds = _sounds(s.table("sounds"))
@@ -193,10 +208,44 @@ def load(settings: Settings) -> AgiSettings:
         listen_host=listen_host,
         listen_port=listen_port,
         max_sessions=max_sessions,
+        secret_file=Path(secret_file) if secret_file else None,
+        env_timeout=env_timeout,
+        reply_timeout=reply_timeout,
+        max_waiting=max_waiting,
         extensions=extensions,
         names=names,
         sounds=sounds,
     )
+
+
+_SECRET = re.compile(r"[A-Za-z0-9_-]{32,128}", re.ASCII)
+
+
+def read_secret(cfg: AgiSettings) -> Secret:
+    """The FastAGI secret from ``[agi] secret_file``: 32-128 URL-safe characters (it sits in the
+    AGI URL), in a file no other local user may read. :class:`ConfigError` otherwise."""
+    path = cfg.secret_file
+    if path is None:
+        raise ConfigError(
+            "[agi] secret_file is not set: FastAGI would answer any local process "
+            '(README, "Calling back from the desk phone")'
+        )
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text("ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"[agi] secret_file = {str(path)!r} cannot be read ({exc})") from exc
+    if mode & (stat.S_IROTH | stat.S_IWOTH):
+        raise ConfigError(
+            f"[agi] secret_file = {str(path)!r} is readable by every local user "
+            "(chmod 0640, owner callback-desk, group asterisk)"
+        )
+    if not _SECRET.fullmatch(text):
+        raise ConfigError(
+            f"[agi] secret_file = {str(path)!r} must hold 32-128 letters, digits, _ or - "
+            "(openssl rand -hex 32)"
+        )
+    return Secret(text)
 
 
 def _check_template(key: str, template: str, placeholder: str) -> None:

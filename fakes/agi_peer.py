@@ -205,11 +205,22 @@ class AgiPeer:
         return ["510 Invalid or unknown command"]
 
 
+# The FastAGI secret the tests' servers expect (fakes.agi_runner) and Asterisk presents as the
+# AGI URL's path.
+SECRET = "fastagi-test-secret-0123456789abcdef"
+
+
 def env(
-    mode: str, *args: str, uniqueid: str = "1700000000.42", callerid: str = "100"
+    mode: str,
+    *args: str,
+    uniqueid: str = "1700000000.42",
+    callerid: str = "100",
+    secret: str = SECRET,
 ) -> dict[str, str]:
     block = {
-        "agi_request": "callback-desk",
+        "agi_network": "yes",
+        "agi_network_script": secret,
+        "agi_request": f"agi://127.0.0.1:4573/{secret}",
         "agi_channel": "PJSIP/100-00000001",
         "agi_language": "en",
         "agi_type": "PJSIP",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,7 +24,7 @@ from callback_desk.core.exceptions import (
 )
 from callback_desk.core.model import CallRecord
 from callback_desk.core.store import Store
-from fakes.agi_runner import REPO, toml_text
+from fakes.agi_runner import run_cli, toml_text
 from fakes.ami_server import FakeAmi, Frame, frame
 from fakes.settings import make_settings
 
@@ -196,20 +194,7 @@ async def test_cli_call(db_dsn: str, store: Store, ami: FakeAmi, tmp_path: Path)
     )
 
     async def cli(*args: str) -> tuple[int, str, str]:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "callback_desk.cli",
-            "--config",
-            str(config),
-            *args,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=REPO,
-        )
-        out, err = await proc.communicate()
-        assert proc.returncode is not None
-        return proc.returncode, out.decode(), err.decode()
+        return await run_cli(config, *args)
 
     rc, out, err = await cli("call", str(call_id), "--from", "100")
     assert rc == 0, err

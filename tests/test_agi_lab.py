@@ -8,10 +8,8 @@ Skipped without the lab unless CALLBACK_DESK_REQUIRE_LAB=1.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,11 +21,11 @@ from agi.config import load
 from agi.queries import Callbacks
 from agi.server import FastAgiServer
 from callback_desk.core.config import Settings
-from callback_desk.core.model import CallRecord
 from callback_desk.core.store import Store
-from fakes.agi_runner import REPO, toml_text
+from fakes.agi_runner import run_cli, toml_text
 from fakes.poll import until
 from fakes.settings import make_settings
+from tests.agi_support import add_missed
 from tests.lab.lab import CLICK_TO_CALL_USER, PRODUCT_USER, Lab, lab_available
 
 pytestmark = pytest.mark.lab
@@ -92,59 +90,21 @@ async def fastagi(db_dsn: str, store: Store) -> AsyncIterator[FastAgiServer]:
         await server.close()
 
 
-async def add_missed(store: Store, e164: str) -> int:
-    started = datetime.now(UTC) - timedelta(minutes=30)
-    await store.record_call(
-        "pbx",
-        CallRecord(
-            linkedid=f"lab-{e164}",
-            direction="inbound",
-            outcome="missed",
-            reason="no_answer",
-            number=e164,
-            name="Caller",
-            number_key=e164,
-            callable=True,
-            did="2000",
-            rang=("100",),
-            started_at=started,
-            ended_at=started + timedelta(seconds=6),
-            ring_seconds=6,
-            reached_voicemail=False,
-        ),
-    )
-    return int(await store.pool.fetchval("SELECT id FROM calls WHERE linkedid = $1", f"lab-{e164}"))
-
-
 async def report_numbers(db_dsn: str, tmp_path: Path) -> list[str]:
     config = tmp_path / "report.toml"
     config.write_text(
         toml_text({"database": {"dsn": db_dsn}, "pbx": {"timezone": "America/New_York"}})
     )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "callback_desk.cli",
-        "--config",
-        str(config),
-        "report",
-        "--format",
-        "json",
-        "--since",
-        (datetime.now(UTC) - timedelta(days=1)).isoformat(),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=REPO,
-    )
-    out, err = await proc.communicate()
-    assert proc.returncode == 0, err.decode()
+    since = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    rc, out, err = await run_cli(config, "report", "--format", "json", "--since", since)
+    assert rc == 0, err
     return [json.dumps(entry) for entry in json.loads(out)["missed"]]
 
 
 async def test_desk_dials_feature_code_and_calls_back_with_masked_caller_id(
     lab: Lab, fastagi: FastAgiServer, store: Store, db_dsn: str, tmp_path: Path
 ) -> None:
-    call_id = await add_missed(store, "+12125550142")
+    call_id = await add_missed(store, "+12125550142", 30)
     assert any("2125550142" in e for e in await report_numbers(db_dsn, tmp_path))
     await lab.set_behaviour("carrier", "2125550142", "answer:4")
     # The desk dials *47 and presses 1 a few seconds in (during the count or the number).
@@ -167,7 +127,7 @@ async def test_desk_dials_feature_code_and_calls_back_with_masked_caller_id(
 async def test_click_to_call_rings_the_desk_then_calls_back(
     lab: Lab, fastagi: FastAgiServer, store: Store, db_dsn: str, tmp_path: Path
 ) -> None:
-    call_id = await add_missed(store, "+12125550143")
+    call_id = await add_missed(store, "+12125550143", 30)
     await lab.set_behaviour("phones", "100", "answer:20")
     await lab.set_behaviour("carrier", "2125550143", "answer:4")
     done = await originate(lab_settings(db_dsn), call_id, "100")
@@ -193,7 +153,7 @@ async def test_click_to_call_to_a_busy_desk_is_reported(
 ) -> None:
     from callback_desk.core.exceptions import DeskUnavailable
 
-    call_id = await add_missed(store, "+12125550144")
+    call_id = await add_missed(store, "+12125550144", 30)
     await lab.set_behaviour("phones", "100", "busy")
     with pytest.raises(DeskUnavailable):
         await originate(lab_settings(db_dsn), call_id, "100")

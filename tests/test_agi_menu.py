@@ -16,11 +16,11 @@ import pytest
 
 from agi.queries import Callbacks
 from callback_desk.core.config import DatabaseSettings, Secret, Settings
-from callback_desk.core.model import CallRecord
 from callback_desk.core.store import Store
 from fakes.agi_peer import AgiPeer, env
 from fakes.agi_runner import run_classic, run_fastagi, toml_text
 from fakes.settings import make_settings
+from tests.agi_support import add_missed
 
 AGI = {
     "callback_number": "+12125550100",
@@ -35,39 +35,6 @@ PBX = {"timezone": "America/New_York", "country": "US"}
 DOWN_DSN = "postgresql://postgres@127.0.0.1:1/nothing"
 
 A, B, C = "+12125550101", "+12125550102", "+12125550103"
-
-
-async def add_missed(
-    store: Store,
-    number: str,
-    minutes_ago: float,
-    did: str = "2000",
-    rang: tuple[str, ...] = ("100",),
-    callable_: bool = True,
-) -> int:
-    started = datetime.now(UTC) - timedelta(minutes=minutes_ago)
-    linkedid = f"{number}-{minutes_ago}"
-    await store.record_call(
-        "pbx",
-        CallRecord(
-            linkedid=linkedid,
-            direction="inbound",
-            outcome="missed",
-            reason="no_answer",
-            number=number.removeprefix("+1"),
-            name="Caller",
-            number_key=number if callable_ else None,
-            callable=callable_,
-            did=did,
-            rang=rang,
-            started_at=started,
-            ended_at=started + timedelta(seconds=10),
-            ring_seconds=8.0,
-            reached_voicemail=False,
-        ),
-    )
-    row = await store.pool.fetchval("SELECT id FROM calls WHERE linkedid = $1", linkedid)
-    return int(row)
 
 
 @dataclass
