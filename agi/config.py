@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import phonenumbers
-
 from agi.prompts import DEFAULTS
 from agi.queries import ALL_LINES
 from callback_desk.core.config import Secret, Settings
 from callback_desk.core.exceptions import ConfigError
+from callback_desk.core.phone import supported_regions
 
 DialMode = Literal["freepbx", "template"]
 NumberFormat = Literal["e164", "national"]
@@ -32,18 +31,6 @@ _DID = re.compile(r"\+?[0-9]{1,20}")
 _NEUTRAL_NAME = re.compile(r"[A-Za-z0-9 .'-]{0,40}")
 _CONTEXT = re.compile(r"[A-Za-z0-9_-]{1,79}")
 _TEMPLATE_FORBIDDEN = re.compile(r"[,&|$\s\"'()\\;]")
-# Types a callback may go to by default; premium-rate, shared-cost, UAN, pager, voicemail-access
-# and unknown (short codes) numbers are refused.
-DEFAULT_TYPES = frozenset(
-    {
-        phonenumbers.PhoneNumberType.FIXED_LINE,
-        phonenumbers.PhoneNumberType.MOBILE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-        phonenumbers.PhoneNumberType.TOLL_FREE,
-        phonenumbers.PhoneNumberType.VOIP,
-        phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -168,7 +155,7 @@ def load(settings: Settings) -> AgiSettings:
     if number_format not in ("e164", "national"):
         raise ConfigError(f"[agi] number_format = {number_format!r} must be 'e164' or 'national'")
     for region in allow_regions:
-        if region not in phonenumbers.SUPPORTED_REGIONS:
+        if region not in supported_regions():
             raise ConfigError(f"[agi] allow_regions: {region!r} is not an ISO 3166 region code")
     try:
         allow = re.compile(allow_text) if allow_text else None
@@ -218,12 +205,13 @@ def load(settings: Settings) -> AgiSettings:
     )
 
 
-_SECRET = re.compile(r"[A-Za-z0-9_-]{32,128}", re.ASCII)
+# Lower-case hex: the dialplan keeps only 0-9a-f of the file (FILTER strips the newline).
+_SECRET = re.compile(r"[0-9a-f]{32,128}", re.ASCII)
 
 
 def read_secret(cfg: AgiSettings) -> Secret:
-    """The FastAGI secret from ``[agi] secret_file``: 32-128 URL-safe characters (it sits in the
-    AGI URL), in a file no other local user may read. :class:`ConfigError` otherwise."""
+    """The FastAGI secret from ``[agi] secret_file``: 32-128 lower-case hex digits (it sits in
+    the AGI URL), in a file no other local user may read. :class:`ConfigError` otherwise."""
     path = cfg.secret_file
     if path is None:
         raise ConfigError(
@@ -242,7 +230,7 @@ def read_secret(cfg: AgiSettings) -> Secret:
         )
     if not _SECRET.fullmatch(text):
         raise ConfigError(
-            f"[agi] secret_file = {str(path)!r} must hold 32-128 letters, digits, _ or - "
+            f"[agi] secret_file = {str(path)!r} must hold 32-128 lower-case hex digits "
             "(openssl rand -hex 32)"
         )
     return Secret(text)

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import phonenumbers
-
-from agi.config import DEFAULT_TYPES, AgiSettings
+from agi.config import AgiSettings
 from callback_desk.core.exceptions import NotCallable
+
+if TYPE_CHECKING:
+    import phonenumbers
 
 # re.ASCII: \d would otherwise accept Arabic-Indic and other Unicode digits.
 _STRICT = re.compile(r"\+?[0-9]+", re.ASCII)
@@ -28,8 +31,29 @@ class CallbackNumber:
     display: str  # for the desk phone's display: "(212) 555-0123", "+41 21 234 56 78"
 
 
+@lru_cache(maxsize=1)
+def allowed_types() -> frozenset[int]:
+    """Types a callback may go to; premium-rate, shared-cost, UAN, pager, voicemail-access and
+    unknown (short codes) numbers are refused."""
+    import phonenumbers  # lazy: the first prompt needs no number rules
+
+    kind = phonenumbers.PhoneNumberType
+    return frozenset(
+        {
+            kind.FIXED_LINE,
+            kind.MOBILE,
+            kind.FIXED_LINE_OR_MOBILE,
+            kind.TOLL_FREE,
+            kind.VOIP,
+            kind.PERSONAL_NUMBER,
+        }
+    )
+
+
 def validate(raw: str, cfg: AgiSettings) -> CallbackNumber:
     """The callable form of a stored number, or :class:`NotCallable` saying why not."""
+    import phonenumbers  # lazy, as above
+
     if not isinstance(raw, str) or not _STRICT.fullmatch(raw):
         raise NotCallable("the stored number is not digits with an optional leading +")
     digits = raw.removeprefix("+")
@@ -47,7 +71,7 @@ def validate(raw: str, cfg: AgiSettings) -> CallbackNumber:
     region = phonenumbers.region_code_for_number(parsed)
     if region not in cfg.allow_regions:
         raise NotCallable(f"numbers in region {region} are not allowed ([agi] allow_regions)")
-    if phonenumbers.number_type(parsed) not in DEFAULT_TYPES:
+    if phonenumbers.number_type(parsed) not in allowed_types():
         raise NotCallable("premium-rate, shared-cost and short-code numbers are never called")
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     if cfg.allow is not None and not cfg.allow.fullmatch(e164):
@@ -73,6 +97,8 @@ def dial_form(
     from the US; 1 and the number within the North American plan). The display follows: the
     national form at home, the international form ("+41 21 234 56 78") for a foreign number.
     """
+    import phonenumbers  # lazy (supported_regions says why)
+
     fmt = phonenumbers.PhoneNumberFormat
     if region == cfg.country:
         display = phonenumbers.format_number(parsed, fmt.NATIONAL)
@@ -89,6 +115,8 @@ def dial_form(
 
 
 def _read_back(dial: str, country: str) -> str | None:
+    import phonenumbers  # lazy (supported_regions says why)
+
     try:
         parsed = phonenumbers.parse(dial, country)
     except phonenumbers.NumberParseException:

@@ -207,7 +207,7 @@ class AgiPeer:
 
 # The FastAGI secret the tests' servers expect (fakes.agi_runner) and Asterisk presents as the
 # AGI URL's path.
-SECRET = "fastagi-test-secret-0123456789abcdef"
+SECRET = "0123456789abcdef" * 4  # 64 hex digits, as `openssl rand -hex 32` writes
 
 
 def env(

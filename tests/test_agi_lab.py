@@ -20,7 +20,7 @@ from agi.clicktocall import originate
 from agi.config import load
 from agi.queries import Callbacks
 from agi.server import FastAgiServer
-from callback_desk.core.config import Settings
+from callback_desk.core.config import Secret, Settings
 from callback_desk.core.store import Store
 from fakes.agi_runner import run_cli, toml_text
 from fakes.poll import until
@@ -43,6 +43,8 @@ AGI = {
     "ami_username": CLICK_TO_CALL_USER["username"],
     "ami_secret": CLICK_TO_CALL_USER["secret"],
     "digit_timeout": 5.0,
+    # Desk 100 hears the direct line, desk 101 the ring group.
+    "extensions": {"100": ["2000"], "101": ["2001"]},
 }
 
 
@@ -77,11 +79,20 @@ def lab_settings(dsn: str) -> Settings:
     )
 
 
+# The lab PBX's dialplan reads this file (copied beside its extensions.conf) into the AGI URL.
+LAB_SECRET = Path(__file__).parent / "lab" / "etc" / "pbx" / "callback-desk-agi.secret"
+
+
 @pytest.fixture
 async def fastagi(db_dsn: str, store: Store) -> AsyncIterator[FastAgiServer]:
     settings = lab_settings(db_dsn)
     server = FastAgiServer(
-        Callbacks(store.pool), load(settings), settings.pbx.timezone, "127.0.0.1", AGI_PORT
+        Callbacks(store.pool),
+        load(settings),
+        settings.pbx.timezone,
+        "127.0.0.1",
+        AGI_PORT,
+        Secret(LAB_SECRET.read_text().strip()),
     )
     await server.start()
     try:
@@ -108,7 +119,9 @@ async def test_desk_dials_feature_code_and_calls_back_with_masked_caller_id(
     assert any("2125550142" in e for e in await report_numbers(db_dsn, tmp_path))
     await lab.set_behaviour("carrier", "2125550142", "answer:4")
     # The desk dials *47 and presses 1 a few seconds in (during the count or the number).
-    await lab.desk_call("100", "*47", then="dtmf", variables={"KEYS": "1", "HOLD": "30"})
+    await lab.desk_call(
+        "100", "*47", then="dtmf", variables={"KEYS": "1", "HOLD": "30"}, own_endpoint=True
+    )
 
     received = await lab.carrier_received_callerid("2125550142", timeout=40)
     assert received.number in (NEUTRAL_NUMBER, NEUTRAL_NUMBER.removeprefix("+"))
@@ -122,6 +135,32 @@ async def test_desk_dials_feature_code_and_calls_back_with_masked_caller_id(
 
     await until(answered, timeout=40, what="an answered callback attempt")
     assert not any("2125550142" in e for e in await report_numbers(db_dsn, tmp_path))
+
+
+async def test_a_desk_presenting_another_extensions_caller_id_gets_its_own_scope(
+    lab: Lab, fastagi: FastAgiServer, store: Store
+) -> None:
+    # The attack: desk 100 sets its caller ID to 101 (the phone may: the PBX trusts its PAI)
+    # to hear, and call, the callers of desk 101's line. The menu follows the endpoint.
+    own = await add_missed(store, "+12125550145", 30)  # direct line 2000: desk 100's
+    await add_missed(store, "+12125550146", 20, did="2001", rang=("101",))  # desk 101's
+    await lab.set_behaviour("carrier", "2125550145", "answer:2")
+    await lab.set_behaviour("carrier", "2125550146", "answer:2")
+    await lab.desk_call(
+        "100",
+        "*47",
+        then="dtmf",
+        variables={"KEYS": "1", "HOLD": "20"},
+        own_endpoint=True,
+        callerid_num="101",
+    )
+
+    async def attempted() -> bool:
+        return bool(await store.pool.fetchval("SELECT count(*) FROM callback_attempts"))
+
+    await until(attempted, timeout=40, what="a callback attempt")
+    rows = await store.pool.fetch("SELECT call_id, extension FROM callback_attempts")
+    assert [(r["call_id"], r["extension"]) for r in rows] == [(own, "100")]
 
 
 async def test_click_to_call_rings_the_desk_then_calls_back(

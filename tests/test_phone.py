@@ -65,3 +65,11 @@ def test_national_format() -> None:
     assert phone.national_format("+12125550123", "2125550123", "US") == "(212) 555-0123"
     assert phone.national_format("+49301234567", "x", "US").startswith("+49")
     assert phone.national_format(None, "anonymous", "US") == "anonymous"
+
+
+def test_supported_regions_without_the_import_match_phonenumbers() -> None:
+    import phonenumbers
+
+    from callback_desk.core.phone import supported_regions
+
+    assert supported_regions() == phonenumbers.SUPPORTED_REGIONS

@@ -7,10 +7,10 @@ with an optional leading ``+`` after removing common formatting characters.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from functools import lru_cache
-
-import phonenumbers
+from pathlib import Path
 
 # What PBXes and carriers put in CallerIDNum when the caller withheld their number.
 _WITHHELD = frozenset(
@@ -49,6 +49,8 @@ def number_key(raw: str, country: str) -> str | None:
         compact = "+" + compact[2:]
     if not _DIGITS.fullmatch(compact):
         return None
+    import phonenumbers  # lazy: see supported_regions
+
     try:
         parsed = phonenumbers.parse(compact, country)
     except phonenumbers.NumberParseException:
@@ -64,6 +66,8 @@ def is_callable(raw: str, country: str) -> bool:
     key = number_key(raw, country)
     if key is None or not key.startswith("+"):
         return False
+    import phonenumbers  # lazy (supported_regions says why)
+
     try:
         return phonenumbers.is_possible_number(phonenumbers.parse(key, None))
     except phonenumbers.NumberParseException:
@@ -73,6 +77,8 @@ def is_callable(raw: str, country: str) -> bool:
 def national_format(key: str | None, raw: str, country: str) -> str:
     """The number as people in the practice's country write it; the raw value when unparseable."""
     if key and key.startswith("+"):
+        import phonenumbers  # lazy (supported_regions says why)
+
         try:
             parsed = phonenumbers.parse(key, None)
         except phonenumbers.NumberParseException:
@@ -84,6 +90,29 @@ def national_format(key: str | None, raw: str, country: str) -> str:
         )
         return phonenumbers.format_number(parsed, fmt)
     return key or raw
+
+
+@lru_cache(maxsize=1)
+def supported_regions() -> frozenset[str]:
+    """The ISO 3166 codes phonenumbers knows, without importing it.
+
+    Importing phonenumbers costs about a third of the classic AGI's start (Asterisk starts one
+    process per session, and its first prompt, the count of callers, needs no number rules);
+    settings only need the list of regions, which is phonenumbers' data package: one
+    ``region_XX.py`` per region. Falls back to the import if that layout ever changes
+    (tests/test_phone.py compares the two).
+    """
+    spec = importlib.util.find_spec("phonenumbers")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        names = {
+            p.stem.removeprefix("region_") for p in (Path(location) / "data").glob("region_*.py")
+        }
+        regions = frozenset(n for n in names if re.fullmatch(r"[A-Z]{2}", n))
+        if regions:
+            return regions
+    import phonenumbers  # lazy (supported_regions says why)
+
+    return frozenset(phonenumbers.SUPPORTED_REGIONS)
 
 
 def mask(raw: str | None) -> str:
