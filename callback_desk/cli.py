@@ -245,7 +245,12 @@ async def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
         to=tuple(args.to),
         email_when_empty=args.email_when_empty,
     )
-    return await run(settings, options, sys.stdout, datetime.now(settings.pbx.timezone))
+    from callback_desk.web.app import sign_in_link
+
+    async def links(store: Store, address: str) -> str | None:
+        return await sign_in_link(store, settings, address)
+
+    return await run(settings, options, sys.stdout, datetime.now(settings.pbx.timezone), links)
 
 
 async def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:

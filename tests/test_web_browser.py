@@ -84,7 +84,9 @@ async def test_sign_in_live_call_handled_history_in_chromium(
 
     originate_answers(ami)
     await add_user(store, "jane", extensions=("101",))
-    handled = await add_caller(store, "h", "3125550188", line="2001", name="Robin", ago=timedelta(hours=3))
+    handled = await add_caller(
+        store, "h", "3125550188", line="2001", name="Robin", ago=timedelta(hours=3)
+    )
     context = await browser.new_context(viewport={"width": 1200, "height": 900})
     page = await context.new_page()
     # Signed in with the keyboard alone.

@@ -42,6 +42,12 @@ def plain(report: Report, *, masked: bool) -> str:
         f"Missed between {when(report.since, report.tz)} and {when(report.until, report.tz)}",
         "",
     ]
+    if report.inbox_link:
+        out += [
+            "Call back from your desk phone (neutral caller ID) in your callback inbox;",
+            f"this link signs you in once: {report.inbox_link}",
+            "",
+        ]
     for c in report.callers:
         number = masked_number(c) if masked else display_number(c, report.country)
         out.append(f"* {clean(number)}  {clean(c.name)}".rstrip())

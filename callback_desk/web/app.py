@@ -111,9 +111,11 @@ def issue_sign_in_link(
 async def sign_in_link(store: Store, settings: Settings, address: str) -> str | None:
     """The morning email's link for the user with this address (None: no such user, or no web)."""
     ws = load_web(settings)
+    if ws.secret is None:
+        return None  # no inbox configured
     users = WebStore(store.pool)
     user = await users.user_by_email(address)
-    if user is None or ws.secret is None:
+    if user is None:
         return None
     url, jti, expires = issue_sign_in_link(Tokens(ws.secret), ws, user.id, time.time())
     await users.issue_link(jti, user.id, expires)
