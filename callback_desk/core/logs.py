@@ -10,6 +10,16 @@ import logging
 import sys
 
 
+class ActionFormatter(logging.Formatter):
+    """Appends ``action=<token>`` to lifecycle lines (``extra={"action": ...}``), so an operator
+    can grep the journal for ``action=db_down`` as the README documents."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        action = getattr(record, "action", None)
+        return f"{text} action={action}" if action else text
+
+
 def configure(verbosity: int, *, syslog_tag: str | None = None) -> None:
     """stderr by default; syslog (``/dev/log``) with ``syslog_tag`` (classic AGI under Asterisk,
     which discards a daemon's stderr)."""
@@ -21,10 +31,10 @@ def configure(verbosity: int, *, syslog_tag: str | None = None) -> None:
         from logging.handlers import SysLogHandler
 
         handler: logging.Handler = SysLogHandler(address="/dev/log")
-        handler.setFormatter(logging.Formatter(f"{syslog_tag}: %(levelname)s %(message)s"))
+        handler.setFormatter(ActionFormatter(f"{syslog_tag}: %(levelname)s %(message)s"))
     else:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(ActionFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("panoramisk").setLevel(logging.WARNING)
