@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -26,6 +27,7 @@ from callback_desk.core.store import Store
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
+Standalone = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -210,6 +212,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="the desk phone's extension; it rings first",
     )
     p.set_defaults(handler=cmd_call)
+
+    p = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="see it work: a simulated PBX plays a morning, then the report and the menu",
+        description="No PBX and no PostgreSQL needed (embedded: pip install "
+        "'callback-desk[demo]'). Reads no config file.",
+    )
+    p.add_argument(
+        "--keep", action="store_true", help="keep the demo database (and its server) afterwards"
+    )
+    p.add_argument(
+        "--dsn",
+        metavar="URL",
+        help="create the demo database on this PostgreSQL server instead of an embedded one",
+    )
+    p.set_defaults(standalone=cmd_demo)
     return parser
 
 
@@ -310,6 +329,15 @@ async def cmd_call(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_demo(args: argparse.Namespace) -> int:
+    from callback_desk.demo.run import DemoOptions, run
+
+    if not (getattr(args, "verbose", 0) or 0):
+        # The listener's own log lines would bury the demo's progress.
+        logging.getLogger().setLevel(logging.WARNING)
+    return await run(DemoOptions(keep=args.keep, dsn=args.dsn), sys.stdout)
+
+
 def _explain(exc: BaseException) -> str:
     parts = [str(exc) or type(exc).__name__]
     cause = exc.__cause__
@@ -356,6 +384,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(verbosity)
     warn_unknown_environment(os.environ)
     try:
+        if hasattr(args, "standalone"):  # reads no config file (demo, doctor)
+            standalone: Standalone = args.standalone
+            return asyncio.run(standalone(args))
         settings = Settings.load(getattr(args, "config", None))
         handler: Handler = args.handler
         return asyncio.run(handler(settings, args))
@@ -369,6 +400,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # stdout closed early (`callback-desk report | head`): not an error worth a traceback.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")
+        return 141
 
 
 if __name__ == "__main__":
