@@ -20,6 +20,19 @@ class ActionFormatter(logging.Formatter):
         return f"{text} action={action}" if action else text
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time, not the one at set-up: a test (or an
+    atexit hook after the test) must not log into a stream that has been closed since."""
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def configure(verbosity: int, *, syslog_tag: str | None = None) -> None:
     """stderr by default; syslog (``/dev/log``) with ``syslog_tag`` (classic AGI under Asterisk,
     which discards a daemon's stderr)."""
@@ -33,7 +46,7 @@ def configure(verbosity: int, *, syslog_tag: str | None = None) -> None:
         handler: logging.Handler = SysLogHandler(address="/dev/log")
         handler.setFormatter(ActionFormatter(f"{syslog_tag}: %(levelname)s %(message)s"))
     else:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = StderrHandler()
         handler.setFormatter(ActionFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)

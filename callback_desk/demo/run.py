@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 TIMEZONE = "America/New_York"
 DESK = "100"
 # Seconds between two calls of the morning, so that the terminal shows them one by one.
-PACE = 0.25
+PACE = 0.15
 
 
 class DemoError(CallbackDeskError):
@@ -165,7 +165,7 @@ def demo_settings(dsn: str, ami_port: int, ami_secret: str) -> Settings:
                 "country": "US",
             },
             # The lab's voicemail events trail the last hang-up by well under this.
-            "listener": {"settle_seconds": 0.5},
+            "listener": {"settle_seconds": 0.2},
             "report": {"first_name": "Jane", "timezone": TIMEZONE},
             "agi": {"callback_number": "+15550109999", "callback_name": "J Smith"},
         },
