@@ -15,7 +15,8 @@
      │    ├── UnknownCall         no missed call has that id
      │    ├── OutOfScope          the desk phone does not hear that line
      │    └── DeskUnavailable     the desk phone did not answer click-to-call
-     └── MailError            the mail server refused the report
+     ├── MailError            the mail server refused the report
+     └── ListenError          a server cannot bind its address (taken, not ours, unresolvable)
 
     ChannelGone (agi.exceptions)       the AGI channel hung up: pyst2's AGIHangup, kept in the
                                        desk side because it belongs to pyst2's tree
@@ -26,6 +27,16 @@ Each class docstring is its default message. Library exceptions are wrapped wher
 """
 
 from __future__ import annotations
+
+import os
+import socket
+
+
+def os_reason(exc: OSError) -> str:
+    """ "Connection refused", not asyncio's "Connect call failed ('127.0.0.1', 9)"."""
+    if isinstance(exc, socket.gaierror) or not exc.errno:
+        return exc.strerror or str(exc) or type(exc).__name__
+    return os.strerror(exc.errno)
 
 
 class CallbackDeskError(Exception):
@@ -89,3 +100,7 @@ class DeskUnavailable(CallbackError):
 
 class MailError(CallbackDeskError):
     """The mail server refused the report."""
+
+
+class ListenError(CallbackDeskError):
+    """Cannot listen on that address."""
