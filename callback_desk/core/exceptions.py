@@ -4,6 +4,7 @@
      ├── ConfigError          a setting or argument is missing or malformed (names it); exit 2
      ├── StoreError           PostgreSQL said no
      │    ├── StoreUnavailable    cannot reach the database right now (retry later)
+     │    ├── StoreTimeout        a statement ran out of time (the database answered, slowly)
      │    └── SchemaError         the schema is missing, too old or newer than this code
      ├── AmiError             the PBX's manager interface said no
      │    └── AmiUnavailable      cannot reach or log in to AMI right now
@@ -55,6 +56,10 @@ class StoreError(CallbackDeskError):
 
 class StoreUnavailable(StoreError):
     """The database cannot be reached."""
+
+
+class StoreTimeout(StoreError):
+    """The database did not finish the statement in time."""
 
 
 class SchemaError(StoreError):
