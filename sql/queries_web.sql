@@ -53,7 +53,7 @@ RETURNING id;
 -- name: web_history_calls
 -- Every missed call from the caller of missed call $1 (by number; the call itself when the
 -- number is withheld), oldest first.
-SELECT m.id, m.number, m.name, m.did, m.rang, m.reason, m.started_at, m.ring_seconds,
+SELECT m.id, m.number, m.name, m.did, m.rang, m.extensions, m.reason, m.started_at, m.ring_seconds,
        m.reached_voicemail, m.returned_at, m.returned_how
 FROM missed_calls m, calls target
 WHERE target.id = $1

@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from agi.clicktocall import Originated, originate
 from agi.config import AgiSettings
 from agi.config import load as load_agi
-from agi.queries import ALL_LINES, Callbacks, MissedCall
+from agi.queries import Callbacks, MissedCall
 from callback_desk.core.config import Settings
 from callback_desk.core.exceptions import (
     AmiError,
@@ -40,8 +40,10 @@ from callback_desk.core.exceptions import (
     OutOfScope,
     UnknownCall,
 )
+from callback_desk.core.scope import ALL_LINES, in_scope
 from callback_desk.core.store import Store
 from callback_desk.report import heatmap, query
+from callback_desk.report.command import ReportOptions, window
 from callback_desk.report.model import ReportCaller, display_number, e164, how, lines
 from callback_desk.report.render_text import clean, duration, when
 from callback_desk.report.settings import ReportSettings, report_settings
@@ -138,6 +140,7 @@ class Inbox:
         self.ws: WebSettings = load_web(settings)
         self.agi: AgiSettings = load_agi(settings)
         self.rs: ReportSettings = report_settings(settings)
+        self.lookback = timedelta(days=settings.awaiting.lookback_days)
         self.store = store
         self.users = WebStore(store.pool)
         self.callbacks = Callbacks(store.pool)
@@ -283,15 +286,15 @@ class Inbox:
     # -- pages -----------------------------------------------------------------------------
 
     async def _callers(self, user: User) -> list[ReportCaller]:
+        """The report's list with the report's defaults (the core's one definition of
+        "awaiting", over ``[awaiting] lookback_days``), on this person's lines."""
         scope = self.scope(user)
         if not scope:
             return []
-        now = datetime.fromtimestamp(self.clock(), UTC)
-        since = now - timedelta(days=self.agi.window_days)
-        covers = () if ALL_LINES in scope else scope
+        now = datetime.fromtimestamp(self.clock(), self.rs.timezone)
+        win = window(ReportOptions(), self.rs, now, self.lookback)
         async with query.reading(self.store) as conn:
-            found = await query.callers(conn, since, now + timedelta(minutes=1), covers=covers)
-        return [c for c in found if c.awaiting]
+            return await query.callers(conn, win.since, win.until, win.new_since, covers=scope)
 
     def _opening(self, user: User) -> str:
         return self.agi.opening_line(user.extensions[0] if user.extensions else "")
@@ -306,7 +309,7 @@ class Inbox:
             callers=callers,
             opening=self._opening(user),
             done=done,
-            days=self.agi.window_days,
+            days=self.lookback.days,
         )
 
     async def inbox_list(self, request: Request, user: User) -> Response:
@@ -336,10 +339,7 @@ class Inbox:
         scope = self.scope(user)
         # Missed calls to someone else's lines stay out of a therapist's view of the caller.
         calls = [
-            c
-            for c in history.calls
-            if c.id == call.id
-            or MissedCall(c.id, "", None, False, c.did, c.rang, c.started_at, None).heard_by(scope)
+            c for c in history.calls if c.id == call.id or in_scope(scope, c.did, c.extensions)
         ]
         return self.page(request, "caller.html", user=user, call=call, history=history, calls=calls)
 

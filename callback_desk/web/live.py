@@ -1,6 +1,6 @@
 """Live updates: PostgreSQL LISTEN on one connection, fanned out to every open event stream.
 
-The triggers of ``sql/0003_web.sql`` notify ``callback_desk_changed`` after any write to calls,
+The triggers of ``sql/0004_web.sql`` notify ``callback_desk_changed`` after any write to calls,
 callback attempts or dispositions, from any process (the listener, the desk-phone AGI, another
 web session). The payload is only a table name: each browser then re-reads its own inbox, so
 scope checks stay where the pages are rendered and no caller data crosses the channel.
@@ -23,7 +23,7 @@ from callback_desk.core.config import Secret
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "callback_desk_changed"  # keep in sync with sql/0003_web.sql
+CHANNEL = "callback_desk_changed"  # keep in sync with sql/0004_web.sql
 
 
 class Changes:

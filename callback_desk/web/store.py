@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from callback_desk.core.awaiting import values
 from callback_desk.core.exceptions import ConfigError
 from callback_desk.core.sqlfiles import queries
 from callback_desk.core.store import mapped_errors
@@ -42,6 +43,7 @@ class HistoryCall:
     name: str
     did: str
     rang: tuple[str, ...]
+    extensions: tuple[str, ...]
     reason: str
     started_at: datetime
     ring_seconds: float
@@ -186,13 +188,10 @@ class WebStore:
                 dispositions = await conn.fetch(self._q["web_history_dispositions"], call_id)
                 audit = await conn.fetch(self._q["web_history_audit"], call_id)
         return History(
-            calls=tuple(HistoryCall(**{**dict(r), "rang": tuple(r["rang"])}) for r in calls),
-            attempts=tuple(
-                HistoryAttempt(**{k: v for k, v in dict(r).items() if k != "id"}) for r in attempts
-            ),
+            calls=tuple(HistoryCall(**values(r)) for r in calls),
+            attempts=tuple(HistoryAttempt(**values(r, leave_out=("id",))) for r in attempts),
             dispositions=tuple(
-                HistoryDisposition(**{k: v for k, v in dict(r).items() if k != "id"})
-                for r in dispositions
+                HistoryDisposition(**values(r, leave_out=("id",))) for r in dispositions
             ),
             audit=tuple(AuditEntry(**dict(r)) for r in audit),
         )
