@@ -24,6 +24,7 @@ from agi.exceptions import ChannelGone
 from agi.policy import authorize
 from agi.queries import Disposition, MissedCall, WaitingCaller
 from callback_desk.core.exceptions import CallbackError, OutOfScope, StoreError, UnknownCall
+from callback_desk.core.model import DialStatus
 from callback_desk.core.phone import mask
 
 logger = logging.getLogger(__name__)
@@ -35,20 +36,6 @@ _CALL_ID = re.compile(r"[0-9]{1,18}", re.ASCII)
 # A channel id as Asterisk writes one ("1700000000.42") or click-to-call assigns it
 # ("cbd-<hex>"); anything else (or longer) is not stored.
 _CHANNEL_ID = re.compile(r"[A-Za-z0-9._-]{1,64}", re.ASCII)
-# DIALSTATUS values app_dial sets; anything else the peer claims is stored as UNKNOWN.
-DIAL_STATUSES = frozenset(
-    {
-        "ANSWER",
-        "BUSY",
-        "NOANSWER",
-        "CANCEL",
-        "CONGESTION",
-        "CHANUNAVAIL",
-        "DONTCALL",
-        "TORTURE",
-        "INVALIDARGS",
-    }
-)
 # ANSWEREDTIME is whole seconds; a day is a generous bound for one callback.
 _TALK = re.compile(r"[0-9]{1,6}", re.ASCII)
 
@@ -212,7 +199,7 @@ class _Session:
             elif key == "2":
                 i += 1
             elif key in ("3", "7"):
-                disposition: Disposition = "handled" if key == "3" else "never"
+                disposition = Disposition.HANDLED if key == "3" else Disposition.NEVER
                 self.desk.dispose(caller.call_id, caller.number_key, disposition, extension)
                 logger.info(
                     "Extension %s marked %s as %s",
@@ -258,7 +245,7 @@ class _Session:
         if not scope:
             return []
         now = self.clock()
-        return self.desk.waiting(scope, now - timedelta(days=self.cfg.window_days), now)
+        return self.desk.waiting(scope, now - timedelta(days=self.cfg.lookback_days), now)
 
     def callback(
         self, call_id: int, number: CallbackNumber, extension: str, channel_id: str | None
@@ -320,12 +307,15 @@ def when_format(moment: datetime, now: datetime, tz: ZoneInfo) -> str:
 def dial_status(raw: str) -> str:
     """DIALSTATUS as app_dial sets it; '' when Dial() never ran; UNKNOWN for anything else (the
     peer is Asterisk, but a reply is still input: it reaches the database and the dialplan)."""
-    if raw == "" or raw in DIAL_STATUSES:
+    if raw == "":
         return raw
+    status = DialStatus.parse(raw)
+    if status is not DialStatus.UNKNOWN:
+        return status.value
     logger.warning(
         "Unexpected DIALSTATUS (%d characters)", len(raw), extra={"action": "agi_bad_reply"}
     )
-    return "UNKNOWN"
+    return status.value
 
 
 def talk_seconds(raw: str) -> int:

@@ -7,7 +7,8 @@ so the four checks are written once, in this order:
 1. the call exists (by id: the number always comes from the database, never from the channel);
 2. it is in scope: on a line the desk's extension hears (``[agi.extensions]``);
 3. it is still awaiting a callback: not returned, not marked never/handled, within the
-   look-back (``[agi] window_days``) — an attempt that is withdrawn leaves no row, so without
+   look-back (``[awaiting] lookback_days``, the one definition of
+   :mod:`callback_desk.core.awaiting`) — an attempt that is withdrawn leaves no row, so without
    this check ``dial`` would ring a caller who was already called back or asked never to be;
 4. it is callable and valid (:func:`agi.dialing.validate`: allow-list, type, length).
 
@@ -37,10 +38,10 @@ def authorize(
             f"missed call {call.id} is not awaiting a callback "
             "(already returned, or marked never/handled)"
         )
-    if call.started_at < now - timedelta(days=cfg.window_days):
+    if call.started_at < now - timedelta(days=cfg.lookback_days):
         raise NotAwaiting(
-            f"missed call {call.id} is older than the look-back ([agi] window_days = "
-            f"{cfg.window_days})"
+            f"missed call {call.id} is older than the look-back ([awaiting] lookback_days = "
+            f"{cfg.lookback_days})"
         )
     if not call.callable or call.number_key is None:
         raise NotCallable(f"missed call {call.id} has no callable number (withheld or malformed)")

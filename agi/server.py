@@ -38,7 +38,7 @@ from agi.queries import Callbacks
 from agi.runtime import open_callbacks
 from agi.session import run_session
 from callback_desk.core.config import Secret, Settings
-from callback_desk.core.exceptions import ConfigError
+from callback_desk.core.exceptions import ConfigError, ListenError, os_reason
 from callback_desk.core.phone import mask
 
 logger = logging.getLogger(__name__)
@@ -165,7 +165,13 @@ class FastAgiServer:
         self.port = 0
 
     async def start(self) -> None:
-        listener = socket.create_server((self._host, self._port), backlog=128)
+        try:
+            listener = socket.create_server((self._host, self._port), backlog=128)
+        except OSError as exc:  # port taken, address not on this host, name unresolvable
+            # from None: the reason is in the message, the socket's wording of it would repeat it.
+            raise ListenError(
+                f"FastAGI cannot listen on {self._host}:{self._port}: {os_reason(exc)}"
+            ) from None
         listener.setblocking(False)
         self._listener = listener
         self.port = listener.getsockname()[1]

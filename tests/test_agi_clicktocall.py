@@ -10,7 +10,7 @@ import pytest
 from agi.clicktocall import check_value, originate, originate_action
 from agi.config import load
 from agi.dialing import validate
-from agi.queries import Callbacks
+from agi.queries import Callbacks, Disposition
 from callback_desk.core.config import Settings
 from callback_desk.core.exceptions import (
     AmiError,
@@ -139,7 +139,7 @@ async def test_a_caller_no_longer_awaiting_is_never_originated(
 ) -> None:
     settings = settings_for(db_dsn, ami)
     returned = await add_missed(store, "+12125550101")
-    await Callbacks(store.pool).dispose(returned, "+12125550101", "never", "101")
+    await Callbacks(store.pool).dispose(returned, "+12125550101", Disposition.NEVER, "101")
     with pytest.raises(NotAwaiting):
         await originate(settings, returned, "100")
     assert ami.actions == []

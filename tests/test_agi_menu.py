@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agi.queries import Callbacks
+from agi.queries import Callbacks, Disposition
 from callback_desk.core.config import DatabaseSettings, Secret, Settings
 from callback_desk.core.store import Store
 from fakes.agi_peer import AgiPeer, env
@@ -314,7 +314,7 @@ async def test_dial_refuses_a_call_no_longer_awaiting_a_callback(
         attempt = await callbacks.start_attempt(call_id, "101", None)
         await callbacks.finish_attempt(attempt, "ANSWER", 30)
     elif how != "too_old":
-        await callbacks.dispose(call_id, A, how, "101")  # type: ignore[arg-type]
+        await callbacks.dispose(call_id, A, Disposition(how), "101")
     before = await store.pool.fetchval("SELECT count(*) FROM callback_attempts")
     peer = AgiPeer(env("dial", str(call_id), "100"))
     await mode(db_dsn, AGI)(peer)
@@ -330,7 +330,7 @@ async def test_menu_rechecks_the_policy_before_dialling(mode, db_dsn: str, store
     peer = AgiPeer(env("menu", "100"), keys=["1"])
 
     async def mark_never() -> None:
-        await Callbacks(store.pool).dispose(call_id, A, "never", "101")
+        await Callbacks(store.pool).dispose(call_id, A, Disposition.NEVER, "101")
 
     peer.before["WAIT FOR DIGIT"] = mark_never
     await mode(db_dsn, AGI)(peer)
