@@ -3,11 +3,11 @@
 The data set (``generate``), made by a few ``INSERT ... SELECT ... generate_series`` statements so
 that 2,000,000 calls take minutes, not hours:
 
-- 500 DIDs (``2000``-``2499``) on 4 PBX names; DID ``2000+i`` rings extension ``100+i``; a practice
-  is 5 consecutive DIDs (100 practices), and one DID in five is a ring group that also rings its
-  neighbour. Dial strings take every shape FreePBX produces (``PJSIP/100``, ``100@phones``,
-  ``Local/100@from-queue/n``, ``PJSIP/100/sip:...``, ``100@ext-local/n``), so scopes go through
-  ``line_extension()`` as in production.
+- 500 DIDs (``2000``-``2499``) on 4 PBX names (``PBX_NAMES``); DID ``2000+i`` rings extension
+  ``100+i``; a practice is 5 consecutive DIDs (100 practices), and one call in five rings the
+  neighbouring desk too (a ring group). Dial strings take every shape FreePBX produces
+  (``PJSIP/100``, ``100@phones``, ``Local/100@from-queue/n``, ``PJSIP/100/sip:...``,
+  ``100@ext-local/n``), so scopes go through ``line_extension()`` as in production.
 - Repeat callers: 400,000 numbers drawn with a heavy skew (a few call very often); 1 % withheld.
 - 12 % outbound answered calls (returns), inbound: about 11 % missed, 10 % voicemail, the rest
   answered — 9.6 % of all calls missed, as on the PBX the issue measured (192,588 of 2,000,000).
@@ -53,7 +53,13 @@ from callback_desk.core.store import SERVER_SETTINGS
 
 DIDS = 500
 PRACTICE_DIDS = 5
-NUMBERS = 400_000
+PBX_NAMES = ("hosted-a", "hosted-b", "hosted-c", "hosted-d")
+
+
+def extension_of(did: str) -> str:
+    """The desk a DID rings first: DID ``2000 + i`` rings extension ``100 + i``."""
+    return str(100 + int(did) - 2000)
+
 
 # One statement per table; $1 = calls, $2 = the end of the year. Random draws are made in an
 # inner SELECT so each row gets its own (a volatile function is evaluated once per row there).
@@ -86,7 +92,7 @@ numbered AS (
 )
 INSERT INTO calls (pbx, linkedid, direction, outcome, reason, number, name, number_key,
                    callable, did, rang, started_at, ended_at, ring_seconds, reached_voicemail)
-SELECT 'pbx-' || (did_i % 4),
+SELECT ($3::text[])[1 + did_i % 4],
        'year-' || g,
        direction,
        outcome,
@@ -154,7 +160,7 @@ async def generate(
     """Fill a migrated, empty database with ``calls`` calls ending at ``end``."""
     started = time.perf_counter()
     await conn.execute("SELECT setseed($1)", seed)
-    await conn.execute(_CALLS, calls, end)
+    await conn.execute(_CALLS, calls, end, list(PBX_NAMES))
     await conn.execute(_ATTEMPTS, end)
     await conn.execute(_DISPOSITIONS, end)
     await conn.execute("VACUUM ANALYZE calls, callback_attempts, caller_dispositions")

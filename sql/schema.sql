@@ -9,6 +9,14 @@ BEGIN
     RETURN NEW;
 END
 $$;
+CREATE FUNCTION public.callback_desk_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM pg_notify('callback_desk_changed', TG_TABLE_NAME);
+    RETURN NULL;
+END
+$$;
 CREATE FUNCTION public.line_extension(dial text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     RETURN "substring"(dial, '^(?:[A-Za-z0-9_-]+/)?(?:FM(?:GL|PR)-)?([^/@#]+)'::text);
@@ -43,6 +51,7 @@ CREATE TABLE public.caller_dispositions (
     disposition text NOT NULL,
     extension text DEFAULT ''::text NOT NULL,
     decided_at timestamp with time zone DEFAULT now() NOT NULL,
+    decided_by text DEFAULT ''::text NOT NULL,
     CONSTRAINT caller_dispositions_disposition_check CHECK ((disposition = ANY (ARRAY['handled'::text, 'never'::text]))),
     CONSTRAINT caller_dispositions_target CHECK (((call_id IS NOT NULL) OR (number_key IS NOT NULL)))
 );
@@ -143,6 +152,50 @@ CREATE TABLE public.schema_migrations (
     name text NOT NULL,
     applied_at timestamp with time zone DEFAULT now() NOT NULL
 );
+CREATE TABLE public.web_audit (
+    id bigint NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    username text NOT NULL,
+    action text NOT NULL,
+    call_id bigint,
+    detail text DEFAULT ''::text NOT NULL
+);
+ALTER TABLE public.web_audit ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.web_audit_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+CREATE TABLE public.web_sign_in_links (
+    jti text NOT NULL,
+    user_id bigint NOT NULL,
+    issued_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    used_at timestamp with time zone
+);
+CREATE TABLE public.web_users (
+    id bigint NOT NULL,
+    username text NOT NULL,
+    email text DEFAULT ''::text NOT NULL,
+    role text NOT NULL,
+    extensions text[] DEFAULT '{}'::text[] NOT NULL,
+    password_hash text NOT NULL,
+    disabled boolean DEFAULT false NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    password_changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT web_users_role_check CHECK ((role = ANY (ARRAY['therapist'::text, 'frontdesk'::text, 'admin'::text]))),
+    CONSTRAINT web_users_username_check CHECK ((username ~ '^[a-z0-9._-]{1,40}$'::text))
+);
+ALTER TABLE public.web_users ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.web_users_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 ALTER TABLE ONLY public.callback_attempts
     ADD CONSTRAINT callback_attempts_channel_id_key UNIQUE (channel_id);
 ALTER TABLE ONLY public.callback_attempts
@@ -155,6 +208,14 @@ ALTER TABLE ONLY public.calls
     ADD CONSTRAINT calls_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+ALTER TABLE ONLY public.web_audit
+    ADD CONSTRAINT web_audit_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY public.web_sign_in_links
+    ADD CONSTRAINT web_sign_in_links_pkey PRIMARY KEY (jti);
+ALTER TABLE ONLY public.web_users
+    ADD CONSTRAINT web_users_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY public.web_users
+    ADD CONSTRAINT web_users_username_key UNIQUE (username);
 CREATE INDEX callback_attempts_call_idx ON public.callback_attempts USING btree (call_id);
 CREATE INDEX callback_attempts_number_idx ON public.callback_attempts USING btree (number_key, started_at);
 CREATE INDEX caller_dispositions_call_idx ON public.caller_dispositions USING btree (call_id);
@@ -162,8 +223,16 @@ CREATE INDEX caller_dispositions_number_idx ON public.caller_dispositions USING 
 CREATE INDEX calls_contact_idx ON public.calls USING btree (number_key, started_at) WHERE (outcome = ANY (ARRAY['answered'::text, 'voicemail'::text]));
 CREATE INDEX calls_missed_started_idx ON public.calls USING btree (started_at) WHERE (outcome = 'missed'::text);
 CREATE INDEX calls_number_key_started_idx ON public.calls USING btree (number_key, started_at);
+CREATE INDEX web_audit_call_idx ON public.web_audit USING btree (call_id);
+CREATE TRIGGER callback_attempts_changed AFTER INSERT OR DELETE OR UPDATE ON public.callback_attempts FOR EACH STATEMENT EXECUTE FUNCTION public.callback_desk_changed();
 CREATE TRIGGER callback_attempts_number_key BEFORE INSERT OR UPDATE OF call_id ON public.callback_attempts FOR EACH ROW EXECUTE FUNCTION public.callback_attempts_number_key();
+CREATE TRIGGER caller_dispositions_changed AFTER INSERT OR DELETE OR UPDATE ON public.caller_dispositions FOR EACH STATEMENT EXECUTE FUNCTION public.callback_desk_changed();
+CREATE TRIGGER calls_changed AFTER INSERT OR DELETE OR UPDATE ON public.calls FOR EACH STATEMENT EXECUTE FUNCTION public.callback_desk_changed();
 ALTER TABLE ONLY public.callback_attempts
     ADD CONSTRAINT callback_attempts_call_id_fkey FOREIGN KEY (call_id) REFERENCES public.calls(id) ON DELETE CASCADE;
 ALTER TABLE ONLY public.caller_dispositions
     ADD CONSTRAINT caller_dispositions_call_id_fkey FOREIGN KEY (call_id) REFERENCES public.calls(id) ON DELETE CASCADE;
+ALTER TABLE ONLY public.web_audit
+    ADD CONSTRAINT web_audit_call_id_fkey FOREIGN KEY (call_id) REFERENCES public.calls(id) ON DELETE CASCADE;
+ALTER TABLE ONLY public.web_sign_in_links
+    ADD CONSTRAINT web_sign_in_links_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.web_users(id) ON DELETE CASCADE;
