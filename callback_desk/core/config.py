@@ -25,7 +25,17 @@ from callback_desk.core.exceptions import ConfigError
 DEFAULT_CONFIG_PATH = Path("/etc/callback-desk/callback-desk.toml")
 ENV_PREFIX = "CALLBACK_DESK_"
 # Top-level tables the program understands; anything else is a typo worth reporting.
-KNOWN_SECTIONS = ("database", "ami", "pbx", "listener", "retention", "agi", "report", "smtp")
+KNOWN_SECTIONS = (
+    "database",
+    "ami",
+    "pbx",
+    "listener",
+    "retention",
+    "agi",
+    "report",
+    "smtp",
+    "reconcile",
+)
 
 T = TypeVar("T")
 _MISSING: Any = object()

@@ -84,6 +84,7 @@ async def build(
             if options.week
             else None
         )
+        gaps = await query.gaps(conn, win.since, win.until)
     return Report(
         since=win.since,
         until=win.until,
@@ -95,6 +96,7 @@ async def build(
         include_returned=options.include_returned,
         covers=tuple(covers),
         opening_line=rs.opening_for(recipient.first_name if recipient else ""),
+        gaps=tuple(gaps),
     )
 
 

@@ -74,6 +74,24 @@ class WeekStats:
 
 
 @dataclass(frozen=True, slots=True)
+class ListenerGap:
+    """A time nobody listened to the PBX, and how it was filled (sql/0003_gaps.sql)."""
+
+    started_at: datetime
+    ended_at: datetime
+    source: str  # startup | ami_cut
+    filled_by: str  # pending | cel | cdr | not_configured | failed
+    rows_added: int
+
+    @property
+    def filled(self) -> bool:
+        return self.filled_by in ("cel", "cdr")
+
+
+GAP_SOURCE = {"startup": "listener not running", "ami_cut": "AMI connection lost"}
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     since: datetime
     until: datetime
@@ -85,6 +103,7 @@ class Report:
     include_returned: bool = False
     covers: tuple[str, ...] = ()
     opening_line: str = ""
+    gaps: tuple[ListenerGap, ...] = ()
 
     @property
     def awaiting(self) -> tuple[ReportCaller, ...]:
