@@ -17,11 +17,12 @@ from callback_desk.report.model import (
     WeekStats,
     display_number,
     e164,
+    headline,
     how,
     lines,
     masked_number,
 )
-from callback_desk.report.render_text import clean, duration, when
+from callback_desk.report.render_text import clean, span, week_sentences, when
 
 HeatStyle = Literal["svg", "table"]
 
@@ -63,6 +64,8 @@ def _card(c: ReportCaller, report: Report, mask: bool) -> str:
     else:
         times = when(c.last_at, report.tz)
     meta = [f"{calls} · {esc(times)}"]
+    if c.awaiting and c.new:
+        meta.insert(0, "<strong>new</strong>")
     if c.reached_voicemail:
         meta.append("reached the greeting and hung up")
     line = lines(c)
@@ -84,36 +87,18 @@ def _card(c: ReportCaller, report: Report, mask: bool) -> str:
 
 
 def week_html(week: WeekStats, report: Report, heat: HeatStyle) -> str:
-    share = week.share_returned_24h
-    median = week.median_to_callback
-    items = [
-        f"{week.missed_calls} missed calls from {week.callers} callers",
-        "returned within 24 h: "
-        + (
-            f"{share:.0%} ({week.returned_within_24h} of {week.judged})"
-            if share is not None
-            else "nothing to judge yet"
-        ),
-        "median time to callback: " + (duration(median) if median is not None else "none"),
-        f"callers who never got through: {week.never_got_through}",
-    ]
     picture = heatmap.svg(week.grid) if heat == "svg" else heatmap.html_table(week.grid)
     days = (week.until - week.since).days
+    items = "".join(f"<li>{esc(i)}</li>" for i in week_sentences(week))
     return (
         f'<section class="week"><h2 style="font-size:1.05em;margin:0 0 .4em">'
-        f"The last {days} days</h2><ul>{''.join(f'<li>{esc(i)}</li>' for i in items)}</ul>"
+        f"The last {days} days</h2><ul>{items}</ul>"
         f'<div class="meta">Missed calls by weekday and hour ({esc(report.tz.key)})</div>'
         f"{picture}</section>"
     )
 
 
-def title(report: Report) -> str:
-    n = len(report.awaiting)
-    return f"{n} caller{'s' if n != 1 else ''} to call back"
-
-
 def render(report: Report, *, mask: bool = False, heat: HeatStyle = "svg") -> str:
-    since, until = when(report.since, report.tz), when(report.until, report.tz)
     cards = "".join(_card(c, report, mask) for c in report.callers)
     if not cards:
         cards = '<p class="meta">Nobody is waiting for a callback.</p>'
@@ -121,8 +106,8 @@ def render(report: Report, *, mask: bool = False, heat: HeatStyle = "svg") -> st
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{esc(title(report))}</title><style>{_STYLE}</style></head>"
-        f"<body><main><h1>{esc(title(report))}</h1>"
-        f'<p class="meta">Missed between {esc(since)} and {esc(until)}</p>'
+        f"<title>{esc(headline(report))}</title><style>{_STYLE}</style></head>"
+        f"<body><main><h1>{esc(headline(report))}</h1>"
+        f'<p class="meta">{esc(span(report).capitalize())}</p>'
         f"{cards}{week}</main></body></html>\n"
     )
