@@ -14,6 +14,11 @@ CDR (``cdr_pgsql`` / FreePBX's ``cdr_adaptive_odbc``: one row per call leg, with
 - answered: a leg with a ``dstchannel`` that is not a Local channel and disposition ANSWERED
   (the caller's own segments, with no dstchannel, are ANSWERED whenever VoiceMail, an IVR or a
   Playback answered them).
+- inbound: the caller's row has a ``did`` (FreePBX) or its ``dcontext`` is an inbound context.
+  A CDR keeps only the *last* context: without a did column, a call an IVR moved elsewhere
+  looks internal and is not recorded (seen in the lab: dcontext ivr-main, dst s). Prefer CEL.
+- the reason: NO ANSWER is written both when the caller hung up while it rang and when it rang
+  out, so such a call gets ``reconciled_unanswered``.
 
 Neither table says whether a voicemail was *left* (VM_MESSAGEFILE and MessageWaiting exist only
 on AMI): a call that reached VoiceMail is listed as missed with the reason
@@ -78,6 +83,9 @@ class CdrRow:
     disposition: str
     uniqueid: str
     linkedid: str
+    # FreePBX sets CDR(did) on every inbound route: the only inbound marker left when an IVR or
+    # a ring group moved the call on (a CDR keeps only the last dcontext/dst).
+    did: str = ""
 
     @property
     def end(self) -> datetime:
@@ -234,7 +242,7 @@ def decide_cdr(rows: Sequence[CdrRow], rules: Rules) -> CallRecord | None:
     if not root:
         return None
     first = root[0]
-    entry = next((r for r in root if r.dcontext in rules.inbound_contexts), None)
+    entry = next((r for r in root if r.did or r.dcontext in rules.inbound_contexts), None)
     dials = [r for r in rows if r.dstchannel and not _local(r.dstchannel)]
     answered = any(r.disposition.upper() == "ANSWERED" for r in dials)
     apps = {r.lastapp.lower() for r in rows}
@@ -262,7 +270,7 @@ def decide_cdr(rows: Sequence[CdrRow], rules: Rules) -> CallRecord | None:
             reason,
             number=number,
             name=name,
-            did=entry.dst,
+            did=entry.did or entry.dst,
             rang=rang,
             started_at=started_at,
             ended_at=ended_at,

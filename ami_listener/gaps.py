@@ -53,6 +53,7 @@ class ReconcileSettings:
     cel_table: str = "cel"
     cdr_table: str = "cdr"
     cel_extra_column: str = ""  # "": extra (postgresql) or eventextra (FreePBX's MySQL)
+    cdr_did_column: str | None = None  # None: did on MySQL (FreePBX), none on postgresql
     # Naive times in the PBX's tables are read in this zone (Asterisk writes local time unless
     # cel_pgsql/cdr_pgsql have usegmtime = yes).
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
@@ -77,6 +78,7 @@ class ReconcileSettings:
             raise ConfigError(f"[reconcile] records = {records!r} must be 'cel' or 'cdr'")
         dsn = s.secret("dsn", None)
         extra = s.text("cel_extra_column", "")
+        did = s.text("cdr_did_column", "-")
         parsed = cls(
             enabled=enabled,
             engine="postgresql" if engine == "postgresql" else "mysql",
@@ -85,6 +87,12 @@ class ReconcileSettings:
             cel_table=check_table(s.text("cel_table", "cel"), "cel_table"),
             cdr_table=check_table(s.text("cdr_table", "cdr"), "cdr_table"),
             cel_extra_column=check_table(extra, "cel_extra_column") if extra else "",
+            # "-" (unset): the engine's default; "": no such column.
+            cdr_did_column=None
+            if did == "-"
+            else check_table(did, "cdr_did_column")
+            if did
+            else "",
             timezone=s.timezone("timezone", settings.pbx.timezone.key),
             instance=s.text("instance", "") or socket.gethostname(),
             heartbeat_seconds=s.number("heartbeat_seconds", 10.0, minimum=1.0),
@@ -111,6 +119,7 @@ class ReconcileSettings:
             self.timezone,
             lead=timedelta(seconds=max_call_seconds),
             extra_column=self.cel_extra_column,
+            did_column=self.cdr_did_column,
         )
 
 

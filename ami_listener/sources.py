@@ -44,6 +44,9 @@ _CDR_COLUMNS = (
     "calldate, duration, clid, src, dst, dcontext, channel, dstchannel, lastapp, lastdata, "
     "disposition, uniqueid, linkedid"
 )
+# FreePBX's cdr has a did column (CDR(did), set by every inbound route); Asterisk's own schema
+# has none.
+DEFAULT_DID_COLUMN = {"postgresql": "", "mysql": "did"}
 
 
 def check_table(name: str, key: str) -> str:
@@ -56,7 +59,7 @@ def check_table(name: str, key: str) -> str:
     return name
 
 
-def _select(kind: Kind, table: str, extra: str, placeholders: tuple[str, str]) -> str:
+def _select(kind: Kind, table: str, extra: str, did: str, placeholders: tuple[str, str]) -> str:
     """Every row of each call with at least one row in the window, oldest first."""
     low, high = placeholders
     if kind == "cel":
@@ -67,8 +70,9 @@ def _select(kind: Kind, table: str, extra: str, placeholders: tuple[str, str]) -
         )
     # A CDR row is written when its leg ends and dated when it began: a call that began before
     # the window and ended in it has its calldate before the window, hence the reader's lead.
+    did_value = did or "''"
     return (
-        f"SELECT {_CDR_COLUMNS} FROM {table} WHERE linkedid IN "
+        f"SELECT {_CDR_COLUMNS}, {did_value} FROM {table} WHERE linkedid IN "
         f"(SELECT linkedid FROM {table} WHERE calldate >= {low} AND calldate <= {high}) "
         "ORDER BY calldate"
     )
@@ -92,6 +96,7 @@ class SqlRecords:
         timezone: ZoneInfo,
         lead: timedelta,
         extra_column: str = "",
+        did_column: str | None = None,
         connect_timeout: float = 10.0,
     ) -> None:
         self.engine = engine
@@ -102,6 +107,7 @@ class SqlRecords:
         self._lead = lead  # CDR: how long before the window a call read may have begun
         self._timeout = connect_timeout
         self._extra = extra_column or DEFAULT_EXTRA_COLUMN[engine]
+        self._did = DEFAULT_DID_COLUMN[engine] if did_column is None else did_column
 
     async def read(self, start: datetime, end: datetime) -> Sequence[CelRow] | Sequence[CdrRow]:
         low = start - self._lead if self.kind == "cdr" else start
@@ -124,7 +130,9 @@ class SqlRecords:
         return value.replace(tzinfo=self._tz) if value.tzinfo is None else value
 
     async def _read_pg(self, params: tuple[datetime, datetime]) -> list[Sequence[Any]]:
-        sql = _select(self.kind, self._table, self._extra, ("$1::timestamp", "$2::timestamp"))
+        sql = _select(
+            self.kind, self._table, self._extra, self._did, ("$1::timestamp", "$2::timestamp")
+        )
         try:
             # The session's zone makes a timestamptz column compare in [reconcile] timezone too.
             conn = await asyncpg.connect(
@@ -146,7 +154,7 @@ class SqlRecords:
         import asyncmy  # only a FreePBX source needs it
         from asyncmy.errors import MySQLError
 
-        sql = _select(self.kind, self._table, self._extra, ("%s", "%s"))
+        sql = _select(self.kind, self._table, self._extra, self._did, ("%s", "%s"))
         options = _mysql_options(self._dsn)
         try:
             conn = await asyncmy.connect(connect_timeout=self._timeout, **options)
@@ -181,7 +189,7 @@ class SqlRecords:
 
     def _cdr(self, row: Sequence[Any]) -> CdrRow:
         start, duration, clid, src, dst, dcontext, channel, dst_channel, app, data = row[:10]
-        disposition, uniqueid, linkedid = row[10:]
+        disposition, uniqueid, linkedid, did = row[10:]
         return CdrRow(
             start=self._aware(start),
             duration=float(duration or 0),
@@ -196,6 +204,7 @@ class SqlRecords:
             disposition=_text(disposition),
             uniqueid=_text(uniqueid),
             linkedid=_text(linkedid),
+            did=_text(did),
         )
 
 
