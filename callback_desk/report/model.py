@@ -82,7 +82,7 @@ class WeekStats:
 
 @dataclass(frozen=True, slots=True)
 class ListenerGap:
-    """A time nobody listened to the PBX, and how it was filled (sql/0004_gaps.sql)."""
+    """A time nobody listened to the PBX, and how it was filled (sql/0005_gaps.sql)."""
 
     started_at: datetime
     ended_at: datetime
@@ -111,6 +111,9 @@ class Report:
     include_returned: bool = False
     covers: tuple[str, ...] = ()
     opening_line: str = ""
+    tel_links: bool = False
+    # The recipient's single-use sign-in link to the callback inbox ("" when there is none).
+    inbox_link: str = ""
     gaps: tuple[ListenerGap, ...] = ()
 
     @property
