@@ -251,7 +251,14 @@ async def test_html_escapes_caller_values_and_links_only_valid_numbers(
     )
     assert "Ärger 日本" in page
     assert "\x1b" not in page
+    # tel: links show the reading phone's own number: none unless an admin opts in...
+    assert "tel:" not in page
+    out = io.StringIO()
+    await run(settings(night, tel_links=True), ReportOptions(format="html"), out, NOW)
+    page = out.getvalue()
     hrefs = re.findall(r'href="([^"]*)"', page)
+    # ...and then they say so, next to each link.
+    assert page.count("calling from this phone shows this phone's own number") == len(hrefs)
     assert sorted(hrefs) == [
         "tel:+12125550123",
         "tel:+13125550188",

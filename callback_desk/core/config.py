@@ -35,6 +35,7 @@ KNOWN_SECTIONS = (
     "agi",
     "report",
     "smtp",
+    "web",
 )
 
 T = TypeVar("T")

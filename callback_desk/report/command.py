@@ -6,7 +6,8 @@ Everything here is wiring: the window, the queries, the renderers and the mail a
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal, TextIO
 
@@ -28,6 +29,9 @@ from callback_desk.report.window import previous_closing
 logger = logging.getLogger(__name__)
 
 Format = Literal["text", "csv", "json", "html"]
+# The email's sign-in link to the callback inbox for a recipient (None: not an inbox user).
+# Made by the web feature; the command line passes it in, so the report does not import it.
+InboxLinks = Callable[[Store, str], Awaitable[str | None]]
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,7 @@ async def build(
         include_returned=options.include_returned,
         covers=tuple(covers),
         opening_line=rs.opening_for(recipient.first_name if recipient else ""),
+        tel_links=rs.tel_links,
     )
 
 
@@ -135,7 +140,13 @@ def _recipients(options: ReportOptions, rs: ReportSettings) -> tuple[Recipient, 
     return rs.recipients
 
 
-async def run(settings: Settings, options: ReportOptions, out: TextIO, now: datetime) -> int:
+async def run(
+    settings: Settings,
+    options: ReportOptions,
+    out: TextIO,
+    now: datetime,
+    links: InboxLinks | None = None,
+) -> int:
     rs = report_settings(settings)
     win = window(options, rs, now, timedelta(days=settings.awaiting.lookback_days))
     if not options.email:
@@ -149,11 +160,16 @@ async def run(settings: Settings, options: ReportOptions, out: TextIO, now: date
             await store.close()
         out.write(render(report, options.format))
         return 0
-    return await _email(settings, rs, options, win, out)
+    return await _email(settings, rs, options, win, out, links)
 
 
 async def _email(
-    settings: Settings, rs: ReportSettings, options: ReportOptions, win: Window, out: TextIO
+    settings: Settings,
+    rs: ReportSettings,
+    options: ReportOptions,
+    win: Window,
+    out: TextIO,
+    links: InboxLinks | None,
 ) -> int:
     # Settings first: a typo in [smtp] should fail before the database is touched.
     recipients = _recipients(options, rs)
@@ -170,6 +186,9 @@ async def _email(
             if not report.awaiting and not when_empty:
                 out.write(f"not mailing {recipient.address}: nobody to call back\n")
                 continue
+            link = await links(store, recipient.address) if links else None
+            if link:
+                report = replace(report, inbox_link=link)
             masked = rs.mask_numbers_in_email
             messages.append(mail.compose(report, recipient.address, smtp.sender, masked=masked))
             n = len(report.awaiting)

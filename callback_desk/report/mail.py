@@ -44,6 +44,12 @@ def plain(report: Report, *, masked: bool) -> str:
         span(report).capitalize(),
         "",
     ]
+    if report.inbox_link:
+        out += [
+            "Call back from your desk phone (neutral caller ID) in your callback inbox;",
+            f"this link signs you in once: {report.inbox_link}",
+            "",
+        ]
     for c in report.callers:
         number = masked_number(c) if masked else display_number(c, report.country)
         new = "  (new)" if c.awaiting and c.new else ""

@@ -93,6 +93,9 @@ class Report:
     include_returned: bool = False
     covers: tuple[str, ...] = ()
     opening_line: str = ""
+    tel_links: bool = False
+    # The recipient's single-use sign-in link to the callback inbox ("" when there is none).
+    inbox_link: str = ""
 
     @property
     def awaiting(self) -> tuple[ReportCaller, ...]:

@@ -1,8 +1,11 @@
-"""HTML for a phone screen: one card per caller, a ``tel:`` link and the opening line.
+"""HTML for a phone screen: one card per caller, the opening line, and the way to call back.
 
-Every value that came from a caller goes through :func:`esc`. The ``tel:`` href is built only
-from :func:`~callback_desk.report.model.e164` (a re-validated ``+digits`` key), never from the
-number as received. The page loads nothing from outside (no fonts, images or trackers).
+Every value that came from a caller goes through :func:`esc`. ``tel:`` links are off by default:
+they dial from the device reading the report and show its own number, so the report points to
+the callback inbox (masked, through the desk phone) instead. With ``[report] tel_links = true``
+the href is built only from :func:`~callback_desk.report.model.e164` (a re-validated
+``+digits`` key), never from the number as received, and says whose number the callee sees.
+The page loads nothing from outside (no fonts, images or trackers).
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ h1{font-size:1.25em;margin:.2em 0 .6em}
 .say{margin:.4em 0 0;padding:.3em .6em;border-left:3px solid #9ecae1;font-style:italic}
 .week{background:#fff;border:1px solid #ddd;border-radius:8px;padding:10px 12px}
 .week td,.week th{padding:0}
+.inbox{display:inline-block;padding:.5em 1em;background:#1f6f43;color:#fff;border-radius:6px;
+text-decoration:none;font-weight:600}
 """.strip()
 
 
@@ -50,11 +55,25 @@ def _number(c: ReportCaller, report: Report, mask: bool) -> str:
     if mask:
         return esc(masked_number(c))
     shown = esc(display_number(c, report.country))
-    dial = e164(c)
+    dial = e164(c) if report.tel_links else None
     if dial is None:
         return shown
     # dial matches ^\+[0-9]+$, so it is safe in an attribute as is.
-    return f'<a href="tel:{dial}">{shown}</a>'
+    return (
+        f'<a href="tel:{dial}">{shown}</a> <span class="meta">(calling from this phone shows '
+        "this phone's own number)</span>"
+    )
+
+
+def inbox_button(report: Report) -> str:
+    if not report.inbox_link:
+        return ""
+    # The link is ours (public_url + a URL-safe token); escaped all the same.
+    return (
+        f'<p><a class="inbox" href="{esc(report.inbox_link)}">Open my callback inbox</a>'
+        '<br><span class="meta">Calls go out from your desk phone with the neutral number. '
+        "The link signs you in once.</span></p>"
+    )
 
 
 def _card(c: ReportCaller, report: Report, mask: bool) -> str:
@@ -109,5 +128,5 @@ def render(report: Report, *, mask: bool = False, heat: HeatStyle = "svg") -> st
         f"<title>{esc(headline(report))}</title><style>{_STYLE}</style></head>"
         f"<body><main><h1>{esc(headline(report))}</h1>"
         f'<p class="meta">{esc(span(report).capitalize())}</p>'
-        f"{cards}{week}</main></body></html>\n"
+        f"{inbox_button(report)}{cards}{week}</main></body></html>\n"
     )
