@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from callback_desk.core.model import CallRecord
+from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
 from callback_desk.core.store import Store
 
 
@@ -22,9 +22,9 @@ async def add_missed(
         "pbx",
         CallRecord(
             linkedid=linkedid,
-            direction="inbound",
-            outcome="missed",
-            reason="no_answer",
+            direction=Direction.INBOUND,
+            outcome=Outcome.MISSED,
+            reason=Reason.NO_ANSWER,
             number=number.removeprefix("+1"),
             name="Caller",
             number_key=number if callable_ else None,

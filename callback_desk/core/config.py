@@ -35,6 +35,7 @@ KNOWN_SECTIONS = (
     "report",
     "smtp",
     "web",
+    "reconcile",
 )
 
 T = TypeVar("T")
