@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import hmac
 import logging
@@ -217,7 +218,15 @@ class FastAgiServer:
             task = asyncio.create_task(self._serve(conn))
             self._unproven[task] = conn
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._sockets.add(conn)
+            # Also when the task is shed before it ever ran (its own finally never runs then).
+            task.add_done_callback(functools.partial(self._finished, conn=conn))
+
+    def _finished(self, task: asyncio.Task[None], *, conn: socket.socket) -> None:
+        self._tasks.discard(task)
+        self._unproven.pop(task, None)
+        self._sockets.discard(conn)
+        conn.close()
 
     async def _read_env(self, conn: socket.socket) -> bytes:
         loop = asyncio.get_running_loop()
@@ -234,7 +243,6 @@ class FastAgiServer:
     async def _serve(self, conn: socket.socket) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._sockets.add(conn)
         try:
             try:
                 async with asyncio.timeout(self._cfg.env_timeout):
@@ -264,7 +272,6 @@ class FastAgiServer:
                 return
             await self._run(conn, env, rest)
         finally:
-            self._sockets.discard(conn)
             conn.close()
 
     async def _run(self, conn: socket.socket, env: Mapping[str, str], rest: bytes) -> None:
