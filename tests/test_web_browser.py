@@ -12,12 +12,14 @@ import os
 import shutil
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from callback_desk.core.config import Settings
 from callback_desk.core.store import Store
 from callback_desk.web.app import create_app
 from callback_desk.web.server import server
@@ -43,9 +45,10 @@ LAUNCH: dict[str, Any] = {
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed")
 
 
-@pytest.fixture
-async def base_url(db_dsn: str, store: Store, ami: FakeAmi) -> AsyncIterator[str]:
-    app = create_app(web_settings(db_dsn, ami.port), store, passwords=FAST)
+@asynccontextmanager
+async def serving(settings: Settings, store: Store) -> AsyncIterator[str]:
+    """The inbox on uvicorn on a free port of 127.0.0.1, in this loop; yields its base URL."""
+    app = create_app(settings, store, passwords=FAST)
     uvicorn_server = server(app, "127.0.0.1", 0, ("127.0.0.1",))
     task = asyncio.create_task(uvicorn_server.serve())
     while not uvicorn_server.started:
@@ -57,6 +60,25 @@ async def base_url(db_dsn: str, store: Store, ami: FakeAmi) -> AsyncIterator[str
     finally:
         uvicorn_server.should_exit = True
         await task
+
+
+@pytest.fixture
+async def base_url(db_dsn: str, store: Store, ami: FakeAmi) -> AsyncIterator[str]:
+    async with serving(web_settings(db_dsn, ami.port), store) as url:
+        yield url
+
+
+async def sign_in_with_keyboard(page: Any, base_url: str, username: str) -> None:
+    from playwright.async_api import expect
+
+    await page.goto(f"{base_url}/")
+    await expect(page).to_have_url(f"{base_url}/sign-in")
+    await page.keyboard.type(username)
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Callers to call back")).to_be_visible()
+    await expect(page.locator("#live-state")).to_be_visible()  # the event stream is open
 
 
 @pytest.fixture
@@ -89,15 +111,7 @@ async def test_sign_in_live_call_handled_history_in_chromium(
     )
     context = await browser.new_context(viewport={"width": 1200, "height": 900})
     page = await context.new_page()
-    # Signed in with the keyboard alone.
-    await page.goto(f"{base_url}/")
-    await expect(page).to_have_url(f"{base_url}/sign-in")
-    await page.keyboard.type("jane")
-    await page.keyboard.press("Tab")
-    await page.keyboard.type(PASSWORD)
-    await page.keyboard.press("Enter")
-    await expect(page.get_by_role("heading", name="Callers to call back")).to_be_visible()
-    await expect(page.locator("#live-state")).to_be_visible()  # the event stream is open
+    await sign_in_with_keyboard(page, base_url, "jane")
     await page.evaluate("window.notReloaded = true")
 
     # A missed call recorded now (as the listener would) appears without a reload.
