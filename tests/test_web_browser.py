@@ -8,6 +8,7 @@ Screenshots go to ``tmp_path``; with ``CALLBACK_DESK_SCREENSHOTS=1`` they are al
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import time
@@ -100,9 +101,16 @@ def keep(shot: Path) -> None:
 
 
 async def test_sign_in_live_call_handled_history_in_chromium(
-    base_url: str, browser: Any, store: Store, ami: FakeAmi, tmp_path: Path
+    base_url: str,
+    browser: Any,
+    store: Store,
+    ami: FakeAmi,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from playwright.async_api import expect
+
+    caplog.set_level(logging.INFO)
 
     originate_answers(ami)
     await add_user(store, "jane", extensions=("101",))
@@ -111,6 +119,9 @@ async def test_sign_in_live_call_handled_history_in_chromium(
     )
     context = await browser.new_context(viewport={"width": 1200, "height": 900})
     page = await context.new_page()
+    # The strict CSP must not be blocking anything of ours (Chromium reports it on the console).
+    console: list[str] = []
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
     await sign_in_with_keyboard(page, base_url, "jane")
     await page.evaluate("window.notReloaded = true")
 
@@ -176,6 +187,14 @@ async def test_sign_in_live_call_handled_history_in_chromium(
     await expect(history).to_contain_text("jane — call (desk 101)")
     await expect(page).to_have_title("Caller history — Callback inbox")
     await context.close()
+    assert not [line for line in console if "error" in line or "Content Security" in line]
+    # The real server's logs (access log included) carry no number and no name.
+    server_logs = "\n".join(
+        r.getMessage() for r in caplog.records if r.name.startswith(("callback_desk", "uvicorn"))
+    )
+    assert "GET /callers/{call_id:int} 200" in server_logs
+    for private in ("5550123", "555-0123", "5550188", "Sam Caller", "Robin"):
+        assert private not in server_logs
     print(f"\nnew missed call on screen {appeared:.2f}s after it was recorded")  # noqa: T201
 
 

@@ -546,6 +546,8 @@ class Guard:
             await self.app(scope, receive, send)
             return
         status = 0
+        # Matched before the app runs: routing adds its own keys to the scope.
+        route = _route_template(self.app, dict(scope))
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -563,7 +565,7 @@ class Guard:
             access_log.info(
                 "%s %s %s",
                 scope["method"],
-                _route_template(self.app, scope),
+                route,
                 status,
                 extra={"action": "web_access"},
             )
