@@ -159,6 +159,9 @@ async def test_sign_in_live_call_handled_history_in_chromium(
     assert sent[0]["context"] == "callback-desk-dial"
     assert sent[0]["exten"] == str(call_id)
     assert sent[0]["variable"] == "CALLBACK_DESK_EXTENSION=101"
+    # Only the desk's display shows whom it is about to call; the callee's caller ID is set by
+    # the dial context to [agi] callback_number (checked on the wire in tests/test_web_lab.py).
+    assert sent[0]["callerid"] == '"Callback (212) 555-0123" <2125550123>'
 
     # Mark the other caller handled: it leaves the list.
     other = page.locator("section.caller", has_text="(312) 555-0188")
