@@ -163,9 +163,12 @@ async def test_sign_in_live_call_handled_history_in_chromium(
     # the dial context to [agi] callback_number (checked on the wire in tests/test_web_lab.py).
     assert sent[0]["callerid"] == '"Callback (212) 555-0123" <2125550123>'
 
-    # Mark the other caller handled: it leaves the list.
+    # Mark the other caller handled, by keyboard: it leaves the list.
     other = page.locator("section.caller", has_text="(312) 555-0188")
-    await other.get_by_role("button", name="Handled").click()
+    await other.get_by_role("button", name="Call from my desk phone").focus()
+    await page.keyboard.press("Tab")  # the next control is "Handled"
+    assert await page.evaluate("document.activeElement.textContent") == "Handled"
+    await page.keyboard.press("Enter")
     await expect(page.get_by_role("status")).to_contain_text("Marked as handled")
     await expect(other).to_have_count(0)
     assert await dispositions(store) == [(handled, "handled", "jane")]
