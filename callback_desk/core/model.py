@@ -38,6 +38,9 @@ class Reason(StrEnum):
     IVR_HANGUP = "ivr_hangup"
     HANGUP_BEFORE_RINGING = "hangup_before_ringing"
     UNKNOWN_END = "unknown_end"  # no end seen before max_call_seconds
+    # Read back from the PBX's CEL/CDR after a gap (ami_listener/cdr.py, sql/0006_gaps.sql):
+    RECONCILED_VOICEMAIL_UNKNOWN = "reconciled_voicemail_unknown"  # reached VoiceMail: message?
+    RECONCILED_UNANSWERED = "reconciled_unanswered"  # CDR: rang unanswered; hung up or rang out
 
 
 class ReturnedHow(StrEnum):
