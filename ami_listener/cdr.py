@@ -36,8 +36,8 @@ from callback_desk.core import phone
 from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
 
 # Reasons only reconciliation gives (the rest are the tracker's).
-VOICEMAIL_UNKNOWN = Reason.RECONCILED_VOICEMAIL_UNKNOWN
-UNANSWERED = Reason.RECONCILED_UNANSWERED
+VOICEMAIL_UNKNOWN = Reason.RECONCILED_VOICEMAIL_UNKNOWN  # reached VoiceMail; message or not
+UNANSWERED = Reason.RECONCILED_UNANSWERED  # CDR: rang, nobody answered; hung up or rang out?
 
 _MAX_RANG = 16
 

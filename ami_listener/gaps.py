@@ -9,7 +9,7 @@ crash) or while the AMI link is cut is invisible to it. So:
   (``listener_gaps``: start, end, ``startup``/``ami_cut``);
 - the gap is read back from the PBX's CEL or CDR table (``ami_listener.sources``), decided by
   ``ami_listener.cdr`` and written through the same idempotent insert as live calls, marked with
-  the gap's id. The insert's evidence rule (``sql/0006_gaps.sql``) means reading a period a
+  the gap's id. The insert's evidence rule (``sql/0005_gaps.sql``) means reading a period a
   second listener covered, or reading it twice, changes nothing that was better known.
 
 Calls still running when a gap is read (CEL shows no end yet; CDR rows are written at the end)

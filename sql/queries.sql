@@ -4,7 +4,7 @@
 -- name: insert_call
 -- One row per (pbx, linkedid), whoever writes it: a replayed stream, a second listener on the
 -- same PBX or a gap reconciliation. A later write replaces the row only when its decision has
--- more evidence (call_evidence, sql/0006_gaps.sql): answered or voicemail over missed, a seen
+-- more evidence (call_evidence, sql/0005_gaps.sql): answered or voicemail over missed, a seen
 -- end over 'unknown_end'; with equal evidence the first row stays, so the result does not
 -- depend on which writer came last. $16 is the gap a reconciled call came from (NULL: live).
 -- Returns the id when this write inserted or upgraded the row, nothing when it changed nothing.

@@ -82,7 +82,7 @@ class WeekStats:
 
 @dataclass(frozen=True, slots=True)
 class ListenerGap:
-    """A time nobody listened to the PBX, and how it was filled (sql/0006_gaps.sql)."""
+    """A time nobody listened to the PBX, and how it was filled (sql/0005_gaps.sql)."""
 
     started_at: datetime
     ended_at: datetime

@@ -37,16 +37,6 @@ CREATE INDEX listener_gaps_pbx_started_idx ON listener_gaps (pbx, started_at);
 -- A call written by reconciliation names the gap it came from (NULL: seen live over AMI).
 ALTER TABLE calls ADD COLUMN gap_id bigint REFERENCES listener_gaps (id) ON DELETE SET NULL;
 
--- Two reasons only reconciliation gives (callback_desk/core/model.py Reason): CEL/CDR cannot
--- say whether a voicemail was left, and a CDR's NO ANSWER does not say who gave up.
-ALTER TABLE calls DROP CONSTRAINT calls_reason_check;
-ALTER TABLE calls
-    ADD CONSTRAINT calls_reason_check
-    CHECK (reason IN ('answered', 'voicemail_left', 'voicemail_greeting', 'queue_abandoned',
-                      'hangup_while_ringing', 'no_answer', 'busy', 'unavailable', 'ivr_hangup',
-                      'hangup_before_ringing', 'unknown_end', 'reconciled_voicemail_unknown',
-                      'reconciled_unanswered'));
-
 -- How much a decision knows, for two writers of one call (two listeners, or a listener and a
 -- reconciliation): a person reached beats a missed call, a seen end beats 'unknown_end'.
 -- Equal evidence keeps the row already there, so the order of the writes does not matter.
