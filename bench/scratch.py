@@ -162,7 +162,14 @@ async def agi_server(config: Path, logfile: Path) -> AsyncIterator[int]:
     secret.chmod(0o600)
     argv = [*command("callback-desk"), "agi", "serve", "--config", str(config), "--port", str(port)]
     env = {**os.environ, "CALLBACK_DESK_AGI_SECRET_FILE": str(secret)}
-    proc = await spawn(argv, log=logfile, env=env)
+    async with server(argv, port, logfile, env=env):
+        yield port
+
+
+@contextlib.asynccontextmanager
+async def server(argv: list[str], port: int, logfile: Path, **kwargs: Any) -> AsyncIterator[None]:
+    """A server process, from the moment it accepts connections on ``port`` until stopped."""
+    proc = await spawn(argv, log=logfile, **kwargs)
     try:
         async with asyncio.timeout(30):
             while True:
@@ -170,12 +177,12 @@ async def agi_server(config: Path, logfile: Path) -> AsyncIterator[int]:
                     _, probe = await asyncio.open_connection("127.0.0.1", port)
                 except OSError:
                     if proc.returncode is not None:
-                        raise RuntimeError(f"agi serve exited:\n{tail(logfile)}") from None
+                        raise RuntimeError(f"{argv[1:3]} exited:\n{tail(logfile)}") from None
                     await asyncio.sleep(0.05)
                     continue
-                probe.close()  # no AGI environment: the server shrugs it off
+                probe.close()  # a connection that says nothing: servers shrug it off
                 break
-        yield port
+        yield
     finally:
         await stop(proc)
 
