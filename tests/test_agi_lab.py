@@ -143,9 +143,9 @@ async def test_a_desk_presenting_another_extensions_caller_id_gets_its_own_scope
     # The attack: desk 100 sets its caller ID to 101 (the phone may: the PBX trusts its PAI)
     # to hear, and call, the callers of desk 101's line. The menu follows the endpoint.
     own = await add_missed(store, "+12125550145", 30)  # direct line 2000: desk 100's
-    await add_missed(store, "+12125550146", 20, did="2001", rang=("101",))  # desk 101's
+    await add_missed(store, "+12125550147", 20, did="2001", rang=("101",))  # desk 101's
     await lab.set_behaviour("carrier", "2125550145", "answer:2")
-    await lab.set_behaviour("carrier", "2125550146", "answer:2")
+    await lab.set_behaviour("carrier", "2125550147", "answer:2")
     await lab.desk_call(
         "100",
         "*47",
