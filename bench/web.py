@@ -30,6 +30,7 @@ from bench.table import Figure, ms, percentile
 from callback_desk.core.config import DatabaseSettings, Secret
 from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
 from callback_desk.core.store import Store
+from callback_desk.web.app import SESSION_COOKIE
 from callback_desk.web.auth import Passwords
 from callback_desk.web.store import WebStore
 
@@ -104,17 +105,17 @@ async def _measure(store: Store, base: str, samples: int) -> list[Figure]:
         else:
             raise RuntimeError("callback-desk web did not start")
         # The session cookie is Secure: carried by hand over this loopback-only plain HTTP.
-        anon = page.cookies["cbd_session"]
+        anon = page.cookies[SESSION_COOKIE]
         csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
         assert csrf
         started = time.perf_counter()
         signed = await client.post(
             "/sign-in",
             data={"username": "bench", "password": PASSWORD, "csrf": csrf[1]},
-            headers={"cookie": f"cbd_session={anon}"},
+            headers={"cookie": f"{SESSION_COOKIE}={anon}"},
         )
         sign_in = time.perf_counter() - started
-        cookie = {"cookie": f"cbd_session={signed.cookies['cbd_session']}"}
+        cookie = {"cookie": f"{SESSION_COOKIE}={signed.cookies[SESSION_COOKIE]}"}
         delays: list[float] = []
         async with client.stream("GET", "/events", headers=cookie) as events:
             lines = events.aiter_lines()
