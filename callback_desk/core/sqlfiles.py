@@ -26,6 +26,11 @@ def sql_dir() -> Path:
     raise SchemaError(f"the sql/ folder was not found next to {package}; reinstall Callback Desk")
 
 
+def sql_text(name: str) -> str:
+    """A plain SQL file of ``sql/`` that is neither a migration nor named queries."""
+    return (sql_dir() / name).read_text("utf-8")
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
