@@ -92,13 +92,16 @@ ALLOWED = {
 FORBIDDEN = {
     # A compromised listener cannot read what desks did, nor erase callers.
     "cbd_listener": [
+        "SELECT * FROM web_users",
         "SELECT * FROM callback_attempts",
         "SELECT * FROM caller_dispositions",
         "DELETE FROM calls",
         "INSERT INTO caller_dispositions (number_key, disposition) VALUES ('+1212', 'never')",
     ],
-    # A compromised desk side cannot forge a caller to dial, remove one, or rewrite history.
+    # A compromised desk side cannot forge a caller to dial, remove one, or rewrite history,
+    # nor read the inbox's password hashes.
     "cbd_desk": [
+        "SELECT password_hash FROM web_users",
         INSERT_CALL,
         "DELETE FROM calls",
         "UPDATE calls SET number_key = '+19005550199'",
@@ -106,15 +109,23 @@ FORBIDDEN = {
         "UPDATE caller_dispositions SET disposition = 'never'",
         "DELETE FROM caller_dispositions",
     ],
-    # The report reads and writes nothing.
+    # The report reads; its only write is a sign-in link for an inbox user it mails.
     "cbd_report": [
+        "UPDATE web_users SET role = 'admin'",
+        "INSERT INTO web_audit (username, action) VALUES ('x', 'forged')",
         INSERT_CALL,
         "UPDATE calls SET reason = 'x'",
         "DELETE FROM calls",
         "INSERT INTO caller_dispositions (number_key, disposition) VALUES ('+1212', 'never')",
         "DELETE FROM callback_attempts",
     ],
-    "cbd_web": [INSERT_CALL, "DELETE FROM calls", "UPDATE caller_dispositions SET extension = ''"],
+    "cbd_web": [
+        INSERT_CALL,
+        "DELETE FROM calls",
+        "UPDATE caller_dispositions SET extension = ''",
+        "DELETE FROM web_audit",
+        "UPDATE web_audit SET detail = ''",
+    ],
     "cbd_purge": [
         INSERT_CALL,
         "SELECT * FROM caller_dispositions",

@@ -48,6 +48,7 @@ from callback_desk.core.exceptions import (
     AmiLoginRefused,
     AmiUnavailable,
     ConfigError,
+    os_reason,
 )
 
 __all__ = ["AmiClient", "EventSink", "Frame", "parse_frame", "tls_context"]
@@ -298,10 +299,14 @@ class AmiClient:
                 f"cannot reach AMI at {self.where}: its TLS certificate is not trusted "
                 f"({exc.verify_message}); check [ami] ca_file and server_name"
             ) from exc
-        except (OSError, TimeoutError) as exc:
+        except OSError as exc:
             self._drop()
-            reason = str(exc) or type(exc).__name__
-            raise AmiUnavailable(f"cannot reach AMI at {self.where} ({reason})") from exc
+            raise AmiUnavailable(f"cannot reach AMI at {self.where}: {os_reason(exc)}") from exc
+        except TimeoutError as exc:
+            self._drop()
+            raise AmiUnavailable(
+                f"cannot reach AMI at {self.where}: no answer within {CONNECT_TIMEOUT:g} s"
+            ) from exc
         self.version = protocol._frames.banner
         return protocol
 
@@ -353,13 +358,22 @@ class AmiClient:
                 logger.error("%s", exc, extra={"action": "ami_login_refused"})
                 self._on_state("login_refused")
             except AmiUnavailable as exc:
-                logger.warning("%s", exc, extra={"action": "ami_unreachable"})
+                logger.error(
+                    "%s; retrying in %.0f s",
+                    str(exc)[0].upper() + str(exc)[1:],
+                    self._backoff(self._attempt + 1),
+                    extra={"action": "ami_unreachable"},
+                )
+                self._on_state("unreachable")
             else:
                 await self._session(protocol)
             if self._closing.is_set():
                 return
             self._attempt += 1
-            await asyncio.sleep(min(self._reconnect_max, 2.0 ** min(self._attempt, 16) / 2))
+            await asyncio.sleep(self._backoff(self._attempt))
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self._reconnect_max, 2.0 ** min(attempt, 16) / 2)
 
     async def _session(self, protocol: _Protocol) -> None:
         logger.info("Logged in to AMI %s", self.where, extra={"action": "ami_login"})
