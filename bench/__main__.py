@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 
@@ -56,11 +57,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a few minutes)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="write profiles here: the listener under cProfile, the classic AGI's imports "
+        "(slows what they measure)",
+    )
     args = parser.parse_args(argv)
     server = scratch.server_dsn()
     started = time.monotonic()
     header = asyncio.run(machine(server))
-    figures = asyncio.run(run(server, QUICK if args.quick else FULL, args.only))
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    figures = asyncio.run(run(server, QUICK if args.quick else FULL, args.only, args.profile))
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     minutes = (time.monotonic() - started) / 60
     sys.stdout.write(

@@ -190,11 +190,42 @@ async def _process_session(argv: list[str]) -> float:
     return _check(peer, argv[-1]) - t0
 
 
+async def _import_times(config: Path, out: Path) -> None:
+    """Where a classic AGI's start goes: ``-X importtime``, heaviest imports first."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-X",
+        "importtime",
+        "-m",
+        "agi",
+        "--config",
+        str(config),
+        "menu",
+        "100",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=scratch.REPO,
+    )
+    _, err = await proc.communicate()
+    rows = []
+    for line in err.decode("utf-8", "replace").splitlines():
+        if line.startswith("import time:") and "|" in line:
+            _self, cumulative, name = line.removeprefix("import time:").split("|", 2)
+            if cumulative.strip().isdigit():
+                rows.append((int(cumulative), name.rstrip()))
+    rows.sort(reverse=True)
+    out.write_text(
+        "cumulative µs  module\n" + "".join(f"{us:>13,}  {name}\n" for us, name in rows[:60]),
+        encoding="utf-8",
+    )
+
+
 async def processes(argv: list[str], sessions: int) -> list[float]:
     return [await _process_session(argv) for _ in range(sessions)]
 
 
-async def run(server: str, sizes: AgiSizes) -> list[Figure]:
+async def run(server: str, sizes: AgiSizes, profile: Path | None = None) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="cbd-bench-agi-") as name:
         tmp = Path(name)
         async with scratch.database(server, "agi") as dsn:
@@ -209,6 +240,8 @@ async def run(server: str, sizes: AgiSizes) -> list[Figure]:
                 sizes.classic_sessions,
             )
             floor = await processes([sys.executable, "-c", FLOOR], sizes.classic_sessions)
+            if profile is not None:
+                await _import_times(config, profile / "classic-imports.txt")
 
     def p(values: list[float]) -> str:
         return f"p50 {ms(percentile(values, 50))}, p99 {ms(percentile(values, 99))}"

@@ -92,15 +92,16 @@ class Rows:
 class Rig:
     """A generator process, a scratch database and, on demand, listener processes."""
 
-    def __init__(self, server: str, tmp: Path) -> None:
+    def __init__(self, server: str, tmp: Path, profile: Path | None = None) -> None:
         self.server = server
         self.tmp = tmp
+        self.profile = profile  # a directory: the throughput listener runs under cProfile
         self.feed: FeedProcess | None = None
         self.dsn = ""
         self._n = 0
 
     async def start_listener(
-        self, settle: float, **listener: object
+        self, settle: float, profile: Path | None = None, **listener: object
     ) -> tuple[asyncio.subprocess.Process, Path]:
         assert self.feed is not None
         self._n += 1
@@ -119,9 +120,7 @@ class Rig:
         )
         logfile = self.tmp / f"listener{self._n}.log"
         before = (await self.feed.call({"cmd": "logins", "target": "listener"}))["logins"]
-        proc = await scratch.spawn(
-            [*scratch.command("callback-desk"), "listen", "--config", str(config)], log=logfile
-        )
+        proc = await scratch.spawn(scratch.listener_argv(config, profile), log=logfile)
         try:
             await self.feed.wait_logins("listener", before + 1)
         except TimeoutError:
@@ -196,7 +195,8 @@ async def _listener_round(
 
 async def throughput(rig: Rig, sizes: ListenerSizes) -> list[Figure]:
     calls = sizes.throughput_calls
-    proc, logfile = await rig.start_listener(0.0)
+    raw = rig.tmp / "listener.prof" if rig.profile else None
+    proc, logfile = await rig.start_listener(0.0, raw)
     rows = await Rows.open(rig.dsn)
     bare_rates: list[float] = []
     ours: list[float] = []
@@ -220,6 +220,9 @@ async def throughput(rig: Rig, sizes: ListenerSizes) -> list[Figure]:
     finally:
         await rows.close()
         await _stop_listener(proc, logfile)
+    if raw is not None and rig.profile is not None:
+        scratch.summarise_profile(raw, rig.profile / "listener.txt")
+        log(f"listener profile: {rig.profile / 'listener.txt'}")
     ratio = statistics.median(ratios)
     what = f"{calls:,} recorded calls ({frames:,} frames), {sizes.rounds} rounds"
     return [
@@ -445,10 +448,12 @@ async def _flat(rig: Rig, sizes: ListenerSizes) -> Figure:
     )
 
 
-async def run(server: str, sizes: ListenerSizes, only: frozenset[str]) -> list[Figure]:
+async def run(
+    server: str, sizes: ListenerSizes, only: frozenset[str], profile: Path | None = None
+) -> list[Figure]:
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="cbd-bench-") as tmp:
-        rig = Rig(server, Path(tmp))
+        rig = Rig(server, Path(tmp), profile)
         rig.feed = await FeedProcess.start()
         try:
             async with scratch.database(server, "listener") as dsn:

@@ -82,6 +82,27 @@ def command(name: str) -> list[str]:
     return [sys.executable, "-m", "callback_desk.cli"]
 
 
+def listener_argv(config: Path, profile: Path | None = None) -> list[str]:
+    """``callback-desk listen``; under cProfile (written when it stops) with ``profile``."""
+    args = ["listen", "--config", str(config)]
+    if profile is None:
+        return [*command("callback-desk"), *args]
+    profiler = [sys.executable, "-m", "cProfile", "-o", str(profile)]
+    return [*profiler, "-m", "callback_desk.cli", *args]
+
+
+def summarise_profile(profile: Path, out: Path, top: int = 30) -> None:
+    """The functions that took the most time, by own time and by cumulative time."""
+    import io
+    import pstats
+
+    text = io.StringIO()
+    stats = pstats.Stats(str(profile), stream=text)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    out.write_text(text.getvalue(), encoding="utf-8")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench import agi, hosted, listener
 from bench.table import Figure
@@ -50,15 +51,22 @@ SMOKE = Sizes(
 )
 
 
-async def run(server: str, sizes: Sizes, only: Sequence[str]) -> list[Figure]:
+async def run(
+    server: str, sizes: Sizes, only: Sequence[str], profile: Path | None = None
+) -> list[Figure]:
+    """Run the sections in ``only``; with ``profile`` (a directory), the throughput listener
+    runs under cProfile and the classic AGI under ``-X importtime`` (their figures then carry
+    the profiler's cost)."""
     wanted = frozenset(only)
     figures: list[Figure] = []
     listener_parts = frozenset(wanted & {"throughput", "latency", "memory"})
     steps: list[tuple[str, Callable[[], Awaitable[list[Figure]]]]] = []
     if listener_parts:
-        steps.append(("listener", lambda: listener.run(server, sizes.listener, listener_parts)))
+        steps.append(
+            ("listener", lambda: listener.run(server, sizes.listener, listener_parts, profile))
+        )
     if "agi" in wanted:
-        steps.append(("agi", lambda: agi.run(server, sizes.agi)))
+        steps.append(("agi", lambda: agi.run(server, sizes.agi, profile)))
     if "year" in wanted:
         steps.append(("year", lambda: hosted.run(server, sizes.year)))
     for name, step in steps:

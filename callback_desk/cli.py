@@ -289,6 +289,7 @@ async def cmd_grant(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 async def cmd_listen(settings: Settings, _args: argparse.Namespace) -> int:
+    from ami_listener.gaps import watch
     from ami_listener.listener import Listener  # the composition root may see every package
 
     settings.ami.require_secret()
@@ -299,7 +300,7 @@ async def cmd_listen(settings: Settings, _args: argparse.Namespace) -> int:
         except StoreUnavailable as exc:
             # Start anyway: decided calls are held in memory until the database is back.
             logger.warning("Starting without the database: %s", exc)
-        listener = Listener(settings, store)
+        listener = Listener(settings, store, watch(settings, store))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, listener.stop)

@@ -1,6 +1,7 @@
 -- What each component may do, table by table (least privilege). The database owner (who runs
 -- `callback-desk migrate`) keeps every right; the components connect as members of:
---   cbd_listener  the AMI listener: records calls (insert, and update a call it decided again)
+--   cbd_listener  the AMI listener: records calls (insert, and upgrade a call a second writer
+--                 decided with more evidence), its heartbeat and the gaps it fills
 --   cbd_desk      the AGI menu and click-to-call: reads who awaits a callback, records
 --                 callback attempts and the therapist's dispositions; cannot add or remove calls
 --   cbd_web       the web inbox: what the desk side may do, plus its own tables
@@ -39,6 +40,12 @@ GRANT UPDATE (ended_at, dial_status, talk_seconds) ON callback_attempts TO cbd_p
 -- caller_dispositions: "handled" / "never" from a desk or the inbox; never edited afterwards.
 GRANT SELECT, INSERT ON caller_dispositions TO cbd_desk, cbd_web;
 GRANT SELECT ON caller_dispositions TO cbd_report;
+
+-- Gaps (0005_gaps.sql): the listener's heartbeat and the holes it found and filled from the
+-- PBX's CDR/CEL; the report lists the gaps of its window.
+GRANT SELECT, INSERT, UPDATE ON listener_heartbeats TO cbd_listener;
+GRANT SELECT, INSERT, UPDATE ON listener_gaps TO cbd_listener;
+GRANT SELECT ON listener_gaps TO cbd_report, cbd_web;
 
 -- The callback inbox (0004_web.sql). Its users are managed by `callback-desk web user ...`
 -- (run as the owner or as cbd_web). The report's email carries a single-use sign-in link for

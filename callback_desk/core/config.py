@@ -36,6 +36,7 @@ KNOWN_SECTIONS = (
     "report",
     "smtp",
     "web",
+    "reconcile",
 )
 
 # The deepest setting is [section.table] key = [array]; anything far deeper is not a config.

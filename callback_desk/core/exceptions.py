@@ -10,6 +10,7 @@
      │    ├── AmiUnavailable      cannot reach AMI right now (refused, timed out, TLS failed)
      │    ├── AmiLoginRefused     AMI refused our username/secret
      │    └── AmiFramingError     the peer broke the AMI framing (no banner, endless frame)
+     ├── RecordsUnavailable   the PBX's own call records (CDR/CEL tables) cannot be read
      ├── MalformedEvent       an AMI frame lacks a header we need; logged and skipped (also a
      │                        ValueError)
      ├── CallbackError        a callback cannot be placed
@@ -82,6 +83,10 @@ class AmiLoginRefused(AmiError):
 
 class AmiFramingError(AmiError):
     """The AMI peer sent something that is not AMI framing."""
+
+
+class RecordsUnavailable(CallbackDeskError):
+    """The PBX's own call records (CDR/CEL tables) cannot be read."""
 
 
 class MalformedEvent(CallbackDeskError, ValueError):

@@ -96,8 +96,11 @@ class Store:
         async with mapped_errors("checking the schema"), self._pool.acquire() as conn:
             await migrations.check_current(conn)
 
-    async def record_call(self, pbx: str, call: CallRecord) -> bool:
-        """Store a decided call; False when (pbx, linkedid) was already recorded."""
+    async def record_call(self, pbx: str, call: CallRecord, gap_id: int | None = None) -> bool:
+        """Store a decided call; False when (pbx, linkedid) already holds as much evidence.
+
+        ``gap_id``: the listener gap a reconciled call came from (None for a call seen live).
+        """
         async with mapped_errors("recording a call"):
             new_id = await self._pool.fetchval(
                 self._q["insert_call"],
@@ -116,8 +119,35 @@ class Store:
                 call.ended_at,
                 call.ring_seconds,
                 call.reached_voicemail,
+                gap_id,
             )
         return new_id is not None
+
+    async def beat_heart(self, pbx: str, listener: str, at: datetime) -> None:
+        """Note that ``listener`` was logged in to the PBX's AMI at ``at``."""
+        async with mapped_errors("recording the listener's heartbeat"):
+            await self._pool.execute(self._q["beat_heart"], pbx, listener, at)
+
+    async def last_heartbeat_of(self, pbx: str, listener: str) -> datetime | None:
+        """The last moment ``listener`` was logged in to ``pbx``'s AMI (None: never)."""
+        async with mapped_errors("reading the last heartbeat"):
+            value = await self._pool.fetchval(self._q["last_heartbeat"], pbx, listener)
+        return value if isinstance(value, datetime) else None
+
+    async def record_gap(
+        self, pbx: str, listener: str, started_at: datetime, ended_at: datetime, source: str
+    ) -> int:
+        async with mapped_errors("recording a listener gap"):
+            gap_id = await self._pool.fetchval(
+                self._q["insert_gap"], pbx, listener, started_at, ended_at, source
+            )
+        return int(gap_id)
+
+    async def fill_gap(
+        self, gap_id: int, filled_by: str, rows_added: int, detail: str, at: datetime
+    ) -> None:
+        async with mapped_errors("recording how a gap was filled"):
+            await self._pool.execute(self._q["fill_gap"], gap_id, filled_by, rows_added, detail, at)
 
     async def purge(self, before: datetime) -> int:
         async with mapped_errors("purging old calls"):
