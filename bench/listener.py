@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import gc
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from panoramisk import Manager
@@ -85,11 +86,11 @@ class CountingSink:
         self.done = asyncio.Event()
         self.target = 0
 
-    async def record_call(self, pbx: str, call: CallRecord) -> bool:
-        self.count += 1
+    async def record_calls(self, pbx: str, calls: Sequence[CallRecord]) -> int:
+        self.count += len(calls)
         if self.count >= self.target:
             self.done.set()
-        return True
+        return len(calls)
 
 
 async def listener(frames: list[str], calls: int) -> float:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 
@@ -40,7 +41,12 @@ async def mapped_errors(what: str) -> AsyncIterator[None]:
     except _UNAVAILABLE as exc:
         raise StoreUnavailable(f"{what}: the database is unreachable ({exc})") from exc
     except asyncpg.PostgresError as exc:
-        raise StoreError(f"{what}: {exc}") from exc
+        # PostgreSQL's text (and asyncpg's, for a value it cannot encode) quotes the row:
+        # "Failing row contains (..., 2125550123, Caller name, ...)". Caller values must not
+        # reach logs or stderr, so only the class and SQLSTATE travel, and the cause is cut.
+        raise StoreError(
+            f"{what}: PostgreSQL refused it ({type(exc).__name__}, SQLSTATE {exc.sqlstate})"
+        ) from None
 
 
 class Store:
@@ -75,28 +81,21 @@ class Store:
         async with mapped_errors("checking the schema"), self._pool.acquire() as conn:
             await migrations.check_current(conn)
 
+    async def record_calls(self, pbx: str, calls: Sequence[CallRecord]) -> int:
+        """Store decided calls in one statement; returns how many rows it wrote.
+
+        A call whose (pbx, linkedid) is already recorded writes nothing. ``calls`` must not
+        hold one linkedid twice.
+        """
+        if not calls:
+            return 0
+        async with mapped_errors("recording calls"):
+            rows = await self._pool.fetch(self._q["insert_call"], pbx, *_columns(calls))
+        return len(rows)
+
     async def record_call(self, pbx: str, call: CallRecord) -> bool:
-        """Store a decided call; False when (pbx, linkedid) was already recorded."""
-        async with mapped_errors("recording a call"):
-            new_id = await self._pool.fetchval(
-                self._q["insert_call"],
-                pbx,
-                call.linkedid,
-                call.direction,
-                call.outcome,
-                call.reason,
-                call.number,
-                call.name,
-                call.number_key,
-                call.callable,
-                call.did,
-                list(call.rang),
-                call.started_at,
-                call.ended_at,
-                call.ring_seconds,
-                call.reached_voicemail,
-            )
-        return new_id is not None
+        """Store one decided call; False when (pbx, linkedid) was already recorded."""
+        return await self.record_calls(pbx, [call]) == 1
 
     async def purge(self, before: datetime) -> int:
         async with mapped_errors("purging old calls"):
@@ -108,3 +107,38 @@ class Store:
         async with mapped_errors("closing stale callback attempts"):
             status = await self._pool.execute(self._q["close_stale_attempts"], before)
         return int(status.split()[-1])
+
+
+def storable(text: str) -> str:
+    """``text`` as PostgreSQL can hold it: a text column refuses NUL, so NUL becomes U+FFFD.
+
+    Caller ID is attacker-controlled; a NUL in it must not cost the call its row. Every other
+    character is stored as received (outputs escape them).
+    """
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def _columns(calls: Sequence[CallRecord]) -> list[list[object]]:
+    """One list per column of ``insert_call`` ($2...$15), in the calls' order."""
+    columns: list[list[object]] = [[] for _ in range(14)]
+    for c in calls:
+        key = c.number_key
+        values = (
+            storable(c.linkedid),
+            c.direction,
+            c.outcome,
+            c.reason,
+            storable(c.number),
+            storable(c.name),
+            storable(key) if key is not None else None,
+            c.callable,
+            storable(c.did),
+            json.dumps([storable(r) for r in c.rang]),
+            c.started_at,
+            c.ended_at,
+            c.ring_seconds,
+            c.reached_voicemail,
+        )
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    return columns
