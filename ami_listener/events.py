@@ -234,16 +234,26 @@ def clock_skewed(headers: Headers, received_at: float) -> bool:
     return not received_at - MAX_CLOCK_SKEW <= stamp <= received_at + MAX_CLOCK_SKEW
 
 
+_CHANNEL_FIELDS = ("uniqueid", "linkedid", "channel", "context", "exten", "calleridnum")
+# Header names per prefix, built once: a channel snapshot is read from most frames we parse.
+_CHANNEL_KEYS = {
+    prefix: tuple(prefix + name for name in (*_CHANNEL_FIELDS, "calleridname"))
+    for prefix in ("", "dest")
+}
+
+
 def _channel(headers: Headers, prefix: str = "") -> Channel:
-    return Channel(
-        uniqueid=_required(headers, prefix + "uniqueid"),
-        linkedid=_required(headers, prefix + "linkedid"),
-        name=header(headers, prefix + "channel"),
-        context=header(headers, prefix + "context"),
-        exten=header(headers, prefix + "exten"),
-        caller_num=header(headers, prefix + "calleridnum"),
-        caller_name=header(headers, prefix + "calleridname"),
-    )
+    get = headers.get
+    values = []
+    for key in _CHANNEL_KEYS[prefix]:
+        value = get(key)
+        # Our own frame parser gives str; panoramisk's Message may give a list (repeated key).
+        values.append(value if type(value) is str else header(headers, key))
+    if not values[0]:
+        _required(headers, prefix + "uniqueid")
+    if not values[1]:
+        _required(headers, prefix + "linkedid")
+    return Channel(*values)
 
 
 def _optional_caller(headers: Headers) -> Channel | None:

@@ -257,7 +257,7 @@ class CallTracker:
             saved.append(item)
         return saved
 
-    def restore(self, saved: list[dict[str, Any]], now: float, away: float) -> int:
+    def restore(self, saved: list[Any], now: float, away: float) -> int:
         """Follow again the calls of a :meth:`snapshot` taken ``away`` seconds ago.
 
         A call already tracked, or one a different version of this code cannot read, is

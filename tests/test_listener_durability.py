@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-import sqlite3
-import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,7 @@ import pytest
 
 import ami_listener.listener as listener_module
 from ami_listener.listener import Listener
-from ami_listener.spool import FILENAME, Spool
+from ami_listener.spool import Spool
 from callback_desk.core.exceptions import ListenerFailed
 from callback_desk.core.model import CallRecord
 from callback_desk.core.store import Store
@@ -31,6 +28,7 @@ from fakes.frames import answered_call, missed_call
 from fakes.poll import until
 from fakes.proxy import TcpProxy
 from fakes.settings import make_settings
+from tests.listener_support import ListenProcess, spooled
 
 
 def settings_for(ami: FakeAmi, dsn: str, state_dir: Path, **listener: Any) -> Any:
@@ -59,58 +57,15 @@ async def wait_rows(dsn: str, count: int, timeout: float = 15) -> list[asyncpg.R
     return await rows(dsn)
 
 
-def spooled(state_dir: Path) -> list[str]:
-    """Linkedids waiting in the spool file, read as an admin would (sqlite3, read-only)."""
-    path = state_dir / FILENAME
-    if not path.exists():
-        return []
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return [r[0] for r in db.execute("SELECT json_extract(record, '$[0]') FROM decided")]
-    except sqlite3.OperationalError:
-        return []  # not created yet
-    finally:
-        db.close()
-
-
-class ListenProcess:
-    """``callback-desk listen`` as systemd runs it, configured through the environment."""
-
-    def __init__(self, ami: FakeAmi, dsn: str, state_dir: Path) -> None:
-        self.env = {
-            **os.environ,
-            "CALLBACK_DESK_CONFIG": "/dev/null",
-            "CALLBACK_DESK_DATABASE_DSN": dsn,
-            "CALLBACK_DESK_DATABASE_CONNECT_TIMEOUT": "2",
-            "CALLBACK_DESK_AMI_PORT": str(ami.port),
-            "CALLBACK_DESK_AMI_SECRET": "s3cret",
-            "CALLBACK_DESK_AMI_RECONNECT_MAX": "1",
-            "CALLBACK_DESK_PBX_NAME": "lab",
-            "CALLBACK_DESK_LISTENER_SETTLE_SECONDS": "0.2",
-            "CALLBACK_DESK_LISTENER_STATE_DIR": str(state_dir),
-        }
-        self.proc: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> ListenProcess:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "callback_desk.cli", "listen", env=self.env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        return self
-
-    async def finish(self, sig: int | None = None, timeout: float = 20) -> tuple[int, str]:
-        assert self.proc is not None
-        if sig is not None and self.proc.returncode is None:
-            self.proc.send_signal(sig)
-        async with asyncio.timeout(timeout):
-            _, err = await self.proc.communicate()
-        assert self.proc.returncode is not None
-        return self.proc.returncode, err.decode()
-
-    async def kill(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
+def fake_ami_env(ami: FakeAmi, dsn: str, state_dir: Path) -> dict[str, str]:
+    return {
+        "CALLBACK_DESK_DATABASE_DSN": dsn,
+        "CALLBACK_DESK_AMI_PORT": str(ami.port),
+        "CALLBACK_DESK_AMI_SECRET": "s3cret",
+        "CALLBACK_DESK_PBX_NAME": "lab",
+        "CALLBACK_DESK_LISTENER_SETTLE_SECONDS": "0.2",
+        "CALLBACK_DESK_LISTENER_STATE_DIR": str(state_dir),
+    }
 
 
 @pytest.fixture
@@ -149,7 +104,7 @@ async def test_a_task_that_fails_ends_run_with_one_safe_line(ami: FakeAmi, tmp_p
 async def test_listen_exits_1_with_one_line_when_its_writer_fails(
     ami: FakeAmi, db_dsn: str, tmp_path: Path
 ) -> None:
-    proc = await ListenProcess(ami, db_dsn, tmp_path).start()
+    proc = await ListenProcess(fake_ami_env(ami, db_dsn, tmp_path)).start()
     try:
         await until(lambda: ami.logins >= 1, timeout=15, what="listen logged in")
         conn = await asyncpg.connect(db_dsn)
@@ -216,7 +171,7 @@ async def test_calls_decided_while_the_database_is_down_survive_sigkill(
 ) -> None:
     pg, via_proxy = proxy
     await pg.cut()
-    first = await ListenProcess(ami, via_proxy, tmp_path).start()
+    first = await ListenProcess(fake_ami_env(ami, via_proxy, tmp_path)).start()
     try:
         await until(lambda: ami.logins >= 1, timeout=15, what="listen logged in")
         expected = [f"4.{i}" for i in range(5)]
@@ -227,7 +182,7 @@ async def test_calls_decided_while_the_database_is_down_survive_sigkill(
         await first.kill()  # SIGKILL: no shutdown code runs
     assert await rows(db_dsn) == []
     await pg.restore()
-    second = await ListenProcess(ami, via_proxy, tmp_path).start()
+    second = await ListenProcess(fake_ami_env(ami, via_proxy, tmp_path)).start()
     try:
         got = await wait_rows(db_dsn, 5)
         await until(lambda: spooled(tmp_path) == [], what="spool emptied")

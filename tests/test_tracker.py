@@ -426,7 +426,7 @@ def test_a_call_restored_after_a_restart_is_decided_as_if_never_interrupted() ->
 def test_a_snapshot_from_another_version_is_skipped_not_fatal() -> None:
     run = Run()
     restored = run.tracker.restore(
-        [{"linkedid": "x"}, {"opened": "soon"}, "not a call"],  # type: ignore[list-item]
+        [{"linkedid": "x"}, {"opened": "soon"}, "not a call"],
         0.0,
         0.0,
     )
