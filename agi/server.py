@@ -24,6 +24,7 @@ from agi.queries import Callbacks
 from agi.runtime import open_callbacks
 from agi.session import run_session
 from callback_desk.core.config import Settings
+from callback_desk.core.exceptions import ListenError, os_reason
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +89,13 @@ class FastAgiServer:
         self.port = 0
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self._host, self._port)
+        try:
+            self._server = await asyncio.start_server(self._serve, self._host, self._port)
+        except OSError as exc:  # port taken, address not on this host, name unresolvable
+            # from None: the reason is in the message, asyncio's wording of it would repeat it.
+            raise ListenError(
+                f"FastAGI cannot listen on {self._host}:{self._port}: {os_reason(exc)}"
+            ) from None
         self.port = self._server.sockets[0].getsockname()[1]
         logger.info(
             "FastAGI listening on %s:%d", self._host, self.port, extra={"action": "agi_listen"}

@@ -143,11 +143,9 @@ class Spool:
     def _open(self) -> None:
         where = str(self.path) if self.path is not None else ":memory:"
         try:
-            if self.path is not None and not self.path.parent.is_dir():
-                raise SpoolError(
-                    f"spool directory {self.path.parent} does not exist "
-                    "(set [listener] state_dir; systemd: StateDirectory=callback-desk)"
-                )
+            if self.path is not None:
+                # systemd's StateDirectory= creates it; elsewhere we do, private to our user.
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             db = sqlite3.connect(where, isolation_level=None)
             db.execute("PRAGMA journal_mode = WAL")
             # FULL: the WAL is fsynced at every commit (NORMAL may lose the last commits at a
@@ -159,7 +157,10 @@ class Spool:
         except sqlite3.Error as exc:
             raise SpoolError(f"cannot open the spool {where}: {exc}") from exc
         except OSError as exc:
-            raise SpoolError(f"cannot open the spool {where}: {exc.strerror}") from exc
+            raise SpoolError(
+                f"cannot open the spool {where}: {exc.strerror} (set [listener] state_dir; "
+                "systemd: StateDirectory=callback-desk)"
+            ) from exc
         self._db = db
 
     def _conn(self) -> sqlite3.Connection:

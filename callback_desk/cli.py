@@ -8,28 +8,66 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from callback_desk import __version__
 from callback_desk.core import logs
-from callback_desk.core.config import DEFAULT_CONFIG_PATH, Settings
+from callback_desk.core.config import DEFAULT_CONFIG_PATH, Settings, unknown_environment
 from callback_desk.core.exceptions import CallbackDeskError, ConfigError, StoreUnavailable
 from callback_desk.core.store import Store
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
+Standalone = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
 
-def _common() -> argparse.ArgumentParser:
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: a user's mistake is one line on stderr and exit 2,
+    like a bad setting (argparse's default prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+
+
+def tcp_port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a TCP port (0-65535)")
+    return port
+
+
+def extension(value: str) -> str:
+    if not (value.isascii() and value.isdigit() and len(value) <= 10):
+        raise argparse.ArgumentTypeError(f"{value[:20]!r} is not an extension number")
+    return value
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number >= 1")
+    return number
+
+
+def _common() -> _Parser:
     # SUPPRESS lets --config/-v appear before or after the subcommand without the subparser's
     # default overwriting a value given to the main parser.
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--config",
         type=Path,
@@ -59,11 +97,12 @@ def parse_when(value: str) -> datetime:
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="callback-desk",
         parents=[common],
         description="Call back every caller the practice missed.",
     )
+    parser.add_argument("--version", action="version", version=f"callback-desk {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("migrate", parents=[common], help="create or upgrade the database schema")
@@ -134,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_report)
 
     p = sub.add_parser("purge", parents=[common], help="delete calls older than the retention")
-    p.add_argument("--days", type=int, help="override [retention] days")
+    p.add_argument("--days", type=positive_int, help="override [retention] days")
     p.set_defaults(handler=cmd_purge)
 
     p = sub.add_parser(
@@ -142,31 +181,79 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="desk-phone menu: one classic AGI session on stdin/stdout, or 'agi serve' (FastAGI)",
     )
-    # Asterisk appends the AGI() arguments (menu,100 ...) to a classic script's command line;
-    # they are read from the AGI environment, so anything but 'serve' is accepted and ignored.
+    # Only 'serve' or nothing: anything else is a typo, not a session to run. The classic AGI
+    # script (which Asterisk runs with the AGI() arguments appended) is `python -m agi`.
     p.add_argument(
         "words",
-        nargs="*",
+        nargs="?",
+        choices=["serve"],
         metavar="serve",
         help="'serve': run the FastAGI server (default 127.0.0.1:4573, see [agi] listen_*)",
     )
     p.add_argument("--host", help="FastAGI listen address (overrides [agi] listen_host)")
-    p.add_argument("--port", type=int, help="FastAGI listen port (overrides [agi] listen_port)")
+    p.add_argument(
+        "--port", type=tcp_port, help="FastAGI listen port (overrides [agi] listen_port)"
+    )
     p.add_argument("--syslog", action="store_true", help="log to syslog instead of stderr")
     p.set_defaults(handler=cmd_agi)
 
     p = sub.add_parser(
         "call", parents=[common], help="click-to-call: ring a desk phone, then call a caller back"
     )
-    p.add_argument("call_id", type=int, metavar="ID", help="the missed call's id (see 'report')")
+    p.add_argument(
+        "call_id", type=positive_int, metavar="ID", help="the missed call's id (see 'report')"
+    )
     p.add_argument(
         "--from",
         dest="extension",
+        type=extension,
         required=True,
         metavar="EXT",
         help="the desk phone's extension; it rings first",
     )
     p.set_defaults(handler=cmd_call)
+
+    p = sub.add_parser(
+        "web", parents=[common], help="the callback inbox (web pages; settings: [web])"
+    )
+    p.add_argument("--host", help="listen address (overrides [web] host)")
+    p.add_argument("--port", type=int, help="listen port (overrides [web] port)")
+    p.set_defaults(handler=cmd_web)
+
+    p = sub.add_parser("user", parents=[common], help="accounts of the callback inbox")
+    p.add_argument("action", choices=["add", "passwd", "disable", "enable", "list"])
+    p.add_argument("username", nargs="?", help="lower-case user name (not for 'list')")
+    p.add_argument("--role", default="therapist", help="therapist | frontdesk | admin")
+    p.add_argument(
+        "--extension",
+        dest="extensions",
+        action="append",
+        default=[],
+        metavar="EXT",
+        help="a desk phone this person calls from (repeatable); its lines are theirs",
+    )
+    p.add_argument("--email", default="", help="where their morning email goes")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from one line of stdin"
+    )
+    p.set_defaults(handler=cmd_user)
+
+    p = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="see it work: a simulated PBX plays a morning, then the report and the menu",
+        description="No PBX and no PostgreSQL needed (embedded: pip install "
+        "'callback-desk[demo]'). Reads no config file.",
+    )
+    p.add_argument(
+        "--keep", action="store_true", help="keep the demo database (and its server) afterwards"
+    )
+    p.add_argument(
+        "--dsn",
+        metavar="URL",
+        help="create the demo database on this PostgreSQL server instead of an embedded one",
+    )
+    p.set_defaults(standalone=cmd_demo)
     return parser
 
 
@@ -226,7 +313,12 @@ async def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
         to=tuple(args.to),
         email_when_empty=args.email_when_empty,
     )
-    return await run(settings, options, sys.stdout, datetime.now(settings.pbx.timezone))
+    from callback_desk.web.app import sign_in_link
+
+    async def links(store: Store, address: str) -> str | None:
+        return await sign_in_link(store, settings, address)
+
+    return await run(settings, options, sys.stdout, datetime.now(settings.pbx.timezone), links)
 
 
 async def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
@@ -250,7 +342,7 @@ async def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_agi(settings: Settings, args: argparse.Namespace) -> int:
     if args.syslog:
         logs.configure(getattr(args, "verbose", 0) or 0, syslog_tag="callback-desk-agi")
-    if args.words[:1] == ["serve"]:
+    if args.words == "serve":
         from agi.server import serve
 
         return await serve(settings, args.host, args.port)
@@ -273,6 +365,37 @@ async def cmd_call(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
+    from callback_desk.web.server import serve
+
+    return await serve(settings, args.host, args.port)
+
+
+async def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
+    from callback_desk.web.accounts import run as accounts
+
+    if args.action != "list" and not args.username:
+        raise ConfigError(f"user {args.action} needs a user name")
+    return await accounts(
+        settings,
+        args.action,
+        args.username,
+        role=args.role,
+        extensions=args.extensions,
+        email=args.email,
+        password_stdin=args.password_stdin,
+    )
+
+
+async def cmd_demo(args: argparse.Namespace) -> int:
+    from callback_desk.demo.run import DemoOptions, run
+
+    if not (getattr(args, "verbose", 0) or 0):
+        # The listener's own log lines would bury the demo's progress.
+        logging.getLogger().setLevel(logging.WARNING)
+    return await run(DemoOptions(keep=args.keep, dsn=args.dsn), sys.stdout)
+
+
 def _explain(exc: BaseException) -> str:
     parts = [str(exc) or type(exc).__name__]
     cause = exc.__cause__
@@ -284,12 +407,44 @@ def _explain(exc: BaseException) -> str:
     return ": ".join(parts)
 
 
+def _section_readers() -> tuple[Callable[[Settings], object], ...]:
+    """Every feature section's reader. A section missing here is still checked for its name
+    ([reprot] is a typo) but not for its keys; add a new feature's reader here."""
+    from agi.config import load as load_agi
+    from callback_desk.report.settings import report_settings, smtp_settings
+
+    return (load_agi, report_settings, smtp_settings)
+
+
+def warn_unknown_environment(environ: Mapping[str, str]) -> None:
+    """Log a warning per ``CALLBACK_DESK_*`` variable no setting reads (a typo is otherwise
+    ignored in silence). The names are collected by reading every section with defaults."""
+    probe = Settings.from_mapping({"database": {"dsn": "postgresql://probe/"}}, environ={})
+    for read in _section_readers():
+        try:
+            read(probe)
+        except ConfigError:  # a default that needs another setting; its keys were read
+            pass
+    known = probe.environment_names
+    checked = frozenset(name.split("_")[2].lower() for name in known)
+    for name in unknown_environment(environ, known, checked):
+        logger.warning(
+            "Ignoring environment variable %s: no setting has that name (typo?)",
+            name,
+            extra={"action": "unknown_env"},
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     verbosity = getattr(args, "verbose", 0) or 0
     logs.configure(verbosity)
+    warn_unknown_environment(os.environ)
     try:
+        if hasattr(args, "standalone"):  # reads no config file (demo, doctor)
+            standalone: Standalone = args.standalone
+            return asyncio.run(standalone(args))
         settings = Settings.load(getattr(args, "config", None))
         handler: Handler = args.handler
         return asyncio.run(handler(settings, args))
@@ -303,6 +458,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # stdout closed early (`callback-desk report | head`): not an error worth a traceback.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")
+        return 141
 
 
 if __name__ == "__main__":

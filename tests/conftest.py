@@ -12,7 +12,7 @@ import os
 import tempfile
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -119,26 +119,32 @@ async def store(db_dsn: str) -> AsyncIterator[Store]:
         await s.close()
 
 
+# Whatever reaches an event loop's exception handler (a task that died unobserved, a callback
+# that raised) is collected here and fails the test that was running. The loops come from
+# pytest-asyncio's loop-factory hook, not from a patched global event-loop policy (the policy
+# API is deprecated from Python 3.14).
+_loop_errors: list[dict[str, Any]] = []
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(lambda _loop, context: _loop_errors.append(context))
+    return loop
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    return {"asyncio": _new_loop}
+
+
 @pytest.fixture(autouse=True)
-def _fail_on_loop_errors(request: pytest.FixtureRequest) -> Iterator[None]:
+def _fail_on_loop_errors() -> Iterator[None]:
     """Anything that reaches the loop's exception handler fails the test."""
-    errors: list[dict[str, Any]] = []
-    if request.node.get_closest_marker("allow_loop_errors"):
-        yield
-        return
-    policy = asyncio.get_event_loop_policy()
-    original = policy.new_event_loop
-
-    def new_loop() -> asyncio.AbstractEventLoop:
-        loop = original()
-        loop.set_exception_handler(lambda _loop, context: errors.append(context))
-        return loop
-
-    policy.new_event_loop = new_loop  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        policy.new_event_loop = original  # type: ignore[method-assign]
+    _loop_errors.clear()
+    yield
+    errors = list(_loop_errors)
+    _loop_errors.clear()
     assert not errors, f"unobserved loop errors: {errors}"
 
 

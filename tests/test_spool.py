@@ -101,9 +101,16 @@ async def test_calls_in_progress_are_restored_once(tmp_path: Path) -> None:
         await spool.close()
 
 
-async def test_a_missing_state_directory_is_a_clear_error(tmp_path: Path) -> None:
+async def test_a_missing_state_directory_is_created_private(tmp_path: Path) -> None:
+    spool = await Spool.open(tmp_path / "absent" / "state", 1 << 20)
+    await spool.close()
+    assert (tmp_path / "absent" / "state").stat().st_mode & 0o777 == 0o700
+
+
+async def test_an_unusable_state_directory_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
     with pytest.raises(SpoolError, match="state_dir"):
-        await Spool.open(tmp_path / "absent", 1 << 20)
+        await Spool.open(tmp_path / "file" / "state", 1 << 20)
 
 
 async def test_a_corrupt_spool_file_is_a_clear_error(tmp_path: Path) -> None:

@@ -29,6 +29,8 @@ from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
+from callback_desk.core.exceptions import os_reason
+
 logger = logging.getLogger(__name__)
 
 _EOM = "\r\n\r\n"
@@ -142,6 +144,23 @@ class AmiClient(Manager):  # type: ignore[misc]
                 extra={"action": "ami_reconnect"},
             )
         return super().connect()
+
+    def connection_made(self, future: asyncio.Future[Any]) -> None:
+        # panoramisk logs a bare "Not able to reconnect": say why, and where.
+        exc = None if future.cancelled() else future.exception()
+        if isinstance(exc, OSError):
+            logger.error(
+                "Cannot reach AMI at %s:%s: %s; retrying in %.0f s",
+                self.config["host"],
+                self.config["port"],
+                os_reason(exc),
+                self.reconnect_timeout,
+                extra={"action": "ami_unreachable"},
+            )
+            self._on_state("unreachable")
+            self.loop.call_later(self.reconnect_timeout, self.connect)
+            return
+        super().connection_made(future)
 
     def login(self, future: asyncio.Future[Any]) -> bool:
         if future.cancelled() or future.exception() is not None:

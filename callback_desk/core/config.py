@@ -25,7 +25,18 @@ from callback_desk.core.exceptions import ConfigError
 DEFAULT_CONFIG_PATH = Path("/etc/callback-desk/callback-desk.toml")
 ENV_PREFIX = "CALLBACK_DESK_"
 # Top-level tables the program understands; anything else is a typo worth reporting.
-KNOWN_SECTIONS = ("database", "ami", "pbx", "listener", "retention", "agi", "report", "smtp")
+KNOWN_SECTIONS = (
+    "database",
+    "ami",
+    "pbx",
+    "listener",
+    "retention",
+    "awaiting",
+    "agi",
+    "report",
+    "smtp",
+    "web",
+)
 
 T = TypeVar("T")
 _MISSING: Any = object()
@@ -64,17 +75,26 @@ def env_name(section: str, key: str) -> str:
 class Section:
     """Typed reads from one ``[section]``, environment first; leftovers are reported as typos."""
 
-    def __init__(self, name: str, table: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        name: str,
+        table: Mapping[str, Any],
+        environ: Mapping[str, str],
+        seen: set[str] | None = None,
+    ) -> None:
         self.name = name
         self._table = dict(table)
         self._environ = environ
         self._used: set[str] = set()
+        # Every environment name a reader asked for (see unknown_environment).
+        self._seen = seen if seen is not None else set()
 
     def _where(self, key: str, from_env: bool) -> str:
         return f" (from {env_name(self.name, key)})" if from_env else ""
 
     def _raw(self, key: str) -> tuple[Any, bool]:
         self._used.add(key)
+        self._seen.add(env_name(self.name, key))
         env = self._environ.get(env_name(self.name, key))
         if env is not None:
             return env, True
@@ -260,6 +280,14 @@ class RetentionSettings:
 
 
 @dataclass(frozen=True)
+class AwaitingSettings:
+    # Who is awaiting a callback (callback_desk.core.awaiting): every caller not yet returned
+    # with a missed call in the last ``lookback_days`` days. One setting for the report, the desk
+    # menu and the inbox, so the three never disagree about who is on the to-do list.
+    lookback_days: int = 14
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     ami: AmiSettings
@@ -267,12 +295,20 @@ class Settings:
     listener: ListenerSettings
     retention: RetentionSettings
     path: Path | None
+    awaiting: AwaitingSettings = field(default_factory=AwaitingSettings)
     _sections: Mapping[str, Mapping[str, Any]] = field(repr=False, default_factory=dict)
     _environ: Mapping[str, str] = field(repr=False, default_factory=dict)
+    # Environment names read so far (by the core and by every feature's section reader).
+    _seen: set[str] = field(repr=False, compare=False, default_factory=set)
 
     def section(self, name: str) -> Section:
         """A reader for a feature's own section (``[agi]``, ``[report]``, ``[smtp]``)."""
-        return Section(name, self._sections.get(name, {}), self._environ)
+        return Section(name, self._sections.get(name, {}), self._environ, self._seen)
+
+    @property
+    def environment_names(self) -> frozenset[str]:
+        """The ``CALLBACK_DESK_*`` names the sections read so far could have come from."""
+        return frozenset(self._seen)
 
     @classmethod
     def load(cls, path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -307,8 +343,10 @@ class Settings:
             if not isinstance(value, dict):
                 raise ConfigError(f"{name} must be a [section] table")
 
+        seen: set[str] = set()
+
         def read(name: str) -> Section:
-            return Section(name, sections.get(name, {}), environ)
+            return Section(name, sections.get(name, {}), environ, seen)
 
         db = read("database")
         database = DatabaseSettings(
@@ -359,6 +397,12 @@ class Settings:
         retention = RetentionSettings(days=re_s.integer("days", 90, minimum=1))
         re_s.finish()
 
+        aw_s = read("awaiting")
+        awaiting = AwaitingSettings(
+            lookback_days=aw_s.integer("lookback_days", AwaitingSettings.lookback_days, minimum=1)
+        )
+        aw_s.finish()
+
         return cls(
             database=database,
             ami=ami,
@@ -366,6 +410,31 @@ class Settings:
             listener=listener,
             retention=retention,
             path=path,
+            awaiting=awaiting,
             _sections={k: v for k, v in sections.items() if isinstance(v, dict)},
             _environ=dict(environ),
+            _seen=seen,
         )
+
+
+# Names that are not settings but are read on purpose: the config path, and the test suite's.
+NON_SETTING_NAMES = frozenset(
+    {f"{ENV_PREFIX}CONFIG", f"{ENV_PREFIX}TEST_DSN", f"{ENV_PREFIX}REQUIRE_LAB"}
+)
+
+
+def unknown_environment(
+    environ: Mapping[str, str], known: frozenset[str], checked_sections: frozenset[str]
+) -> list[str]:
+    """``CALLBACK_DESK_*`` names that no setting reads: a typo (``..._AMI_PROT``) would
+    otherwise be ignored in silence. A name is unknown when its section is unknown, or when its
+    section is one of ``checked_sections`` (whose every key is in ``known``) and the key is not.
+    Sections whose keys were not collected are given the benefit of the doubt."""
+    unknown = []
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX) or name in known or name in NON_SETTING_NAMES:
+            continue
+        section = name[len(ENV_PREFIX) :].partition("_")[0].lower()
+        if section not in KNOWN_SECTIONS or section in checked_sections:
+            unknown.append(name)
+    return unknown

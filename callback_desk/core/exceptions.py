@@ -4,6 +4,7 @@
      ├── ConfigError          a setting or argument is missing or malformed (names it); exit 2
      ├── StoreError           PostgreSQL said no
      │    ├── StoreUnavailable    cannot reach the database right now (retry later)
+     │    ├── StoreTimeout        a statement ran out of time (the database answered, slowly)
      │    └── SchemaError         the schema is missing, too old or newer than this code
      ├── AmiError             the PBX's manager interface said no
      │    └── AmiUnavailable      cannot reach or log in to AMI right now
@@ -17,7 +18,8 @@
      │    ├── UnknownCall         no missed call has that id
      │    ├── OutOfScope          the desk phone does not hear that line
      │    └── DeskUnavailable     the desk phone did not answer click-to-call
-     └── MailError            the mail server refused the report
+     ├── MailError            the mail server refused the report
+     └── ListenError          a server cannot bind its address (taken, not ours, unresolvable)
 
     ChannelGone (agi.exceptions)       the AGI channel hung up: pyst2's AGIHangup, kept in the
                                        desk side because it belongs to pyst2's tree
@@ -28,6 +30,16 @@ Each class docstring is its default message. Library exceptions are wrapped wher
 """
 
 from __future__ import annotations
+
+import os
+import socket
+
+
+def os_reason(exc: OSError) -> str:
+    """ "Connection refused", not asyncio's "Connect call failed ('127.0.0.1', 9)"."""
+    if isinstance(exc, socket.gaierror) or not exc.errno:
+        return exc.strerror or str(exc) or type(exc).__name__
+    return os.strerror(exc.errno)
 
 
 class CallbackDeskError(Exception):
@@ -47,6 +59,10 @@ class StoreError(CallbackDeskError):
 
 class StoreUnavailable(StoreError):
     """The database cannot be reached."""
+
+
+class StoreTimeout(StoreError):
+    """The database did not finish the statement in time."""
 
 
 class SchemaError(StoreError):
@@ -99,3 +115,7 @@ class DeskUnavailable(CallbackError):
 
 class MailError(CallbackDeskError):
     """The mail server refused the report."""
+
+
+class ListenError(CallbackDeskError):
+    """Cannot listen on that address."""

@@ -10,6 +10,29 @@ import logging
 import sys
 
 
+class ActionFormatter(logging.Formatter):
+    """Appends ``action=<token>`` to lifecycle lines (``extra={"action": ...}``), so an operator
+    can grep the journal for ``action=db_down`` as the README documents."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        action = getattr(record, "action", None)
+        return f"{text} action={action}" if action else text
+
+
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time, not the one at set-up: a test (or an
+    atexit hook after the test) must not log into a stream that has been closed since."""
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def configure(verbosity: int, *, syslog_tag: str | None = None) -> None:
     """stderr by default; syslog (``/dev/log``) with ``syslog_tag`` (classic AGI under Asterisk,
     which discards a daemon's stderr)."""
@@ -21,10 +44,10 @@ def configure(verbosity: int, *, syslog_tag: str | None = None) -> None:
         from logging.handlers import SysLogHandler
 
         handler: logging.Handler = SysLogHandler(address="/dev/log")
-        handler.setFormatter(logging.Formatter(f"{syslog_tag}: %(levelname)s %(message)s"))
+        handler.setFormatter(ActionFormatter(f"{syslog_tag}: %(levelname)s %(message)s"))
     else:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler = StderrHandler()
+        handler.setFormatter(ActionFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("panoramisk").setLevel(logging.WARNING)

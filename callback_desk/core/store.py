@@ -12,7 +12,7 @@ import asyncpg
 
 from callback_desk.core import migrate as migrations
 from callback_desk.core.config import DatabaseSettings
-from callback_desk.core.exceptions import SchemaError, StoreError, StoreUnavailable
+from callback_desk.core.exceptions import SchemaError, StoreError, StoreTimeout, StoreUnavailable
 from callback_desk.core.model import CallRecord
 from callback_desk.core.sqlfiles import Migration, queries
 
@@ -29,11 +29,25 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 
 
+# Per connection. JIT off: every query here is short and index-driven, but the planner's cost
+# estimates for the lateral look-ups cross jit_above_cost, and compiling them costs 0.25-0.35 s
+# for a query that runs in milliseconds. statement_timeout just under command_timeout: a slow
+# query is cancelled by the server and reported as StoreTimeout, while the client-side timeout
+# (a TimeoutError, which asyncpg also raises for a connect that hangs) keeps meaning
+# "unreachable". Migrations lift the limit for their own transaction (migrate.py).
+COMMAND_TIMEOUT = 60.0
+SERVER_SETTINGS = {"jit": "off", "statement_timeout": f"{int(COMMAND_TIMEOUT - 5)}s"}
+
+
 @asynccontextmanager
 async def mapped_errors(what: str) -> AsyncIterator[None]:
     """Translate asyncpg's exceptions into our tree at the boundary."""
     try:
         yield
+    except asyncpg.QueryCanceledError as exc:
+        # statement_timeout, or asyncpg's command_timeout cancelling the query: an answer that
+        # came too late, not an outage.
+        raise StoreTimeout(f"{what}: the database did not finish in time ({exc})") from exc
     except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError) as exc:
         raise SchemaError(
             f"{what}: the database schema is missing or old; run 'callback-desk migrate'"
@@ -62,7 +76,8 @@ class Store:
                 min_size=0,
                 max_size=max_size,
                 timeout=settings.connect_timeout,
-                command_timeout=60,
+                command_timeout=COMMAND_TIMEOUT,
+                server_settings=SERVER_SETTINGS,
             )
         return cls(pool)
 

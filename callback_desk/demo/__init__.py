@@ -1,0 +1,1 @@
+"""``callback-desk demo``: see :mod:`callback_desk.demo.run`."""
