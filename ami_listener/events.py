@@ -203,35 +203,31 @@ def _required(headers: Headers, key: str) -> str:
 
 # A Timestamp further than this from the moment the frame arrived is not believed: the receipt
 # time stands in. A PBX clock at 1970 would file the call where the purge deletes it at once; one
-# years ahead would keep it past every retention and on top of every report.
+# years ahead would keep it past every retention and on top of every report. ([listener]
+# max_clock_skew; 0 trusts the PBX's clock, e.g. to replay a recorded day, within a century.)
 MAX_CLOCK_SKEW = 24 * 3600.0
+_CENTURY = 100 * 365.25 * 86400
 
 
-def _timestamp(headers: Headers, received_at: float) -> datetime:
-    raw = header(headers, "timestamp")
-    if raw:
-        try:
-            stamp = float(raw)
-        except ValueError:
-            stamp = received_at
-        # NaN fails both comparisons, so it is replaced too.
-        if not received_at - MAX_CLOCK_SKEW <= stamp <= received_at + MAX_CLOCK_SKEW:
-            stamp = received_at
-    else:
-        stamp = received_at
-    return datetime.fromtimestamp(stamp, UTC)
-
-
-def clock_skewed(headers: Headers, received_at: float) -> bool:
-    """True when the frame's Timestamp was replaced by the receipt time (see MAX_CLOCK_SKEW)."""
+def _stamp(headers: Headers, received_at: float, max_skew: float) -> tuple[float, bool]:
+    """The event's epoch time, and whether the receipt time had to stand in for its own."""
     raw = header(headers, "timestamp")
     if not raw:
-        return False
+        return received_at, False
     try:
         stamp = float(raw)
     except ValueError:
-        return True
-    return not received_at - MAX_CLOCK_SKEW <= stamp <= received_at + MAX_CLOCK_SKEW
+        return received_at, True
+    limit = max_skew or _CENTURY
+    # NaN fails both comparisons, so it is replaced too.
+    if not received_at - limit <= stamp <= received_at + limit:
+        return received_at, True
+    return stamp, False
+
+
+def clock_skewed(headers: Headers, received_at: float, max_skew: float = MAX_CLOCK_SKEW) -> bool:
+    """True when the frame's Timestamp is replaced by the receipt time (see MAX_CLOCK_SKEW)."""
+    return _stamp(headers, received_at, max_skew)[1]
 
 
 _CHANNEL_FIELDS = ("uniqueid", "linkedid", "channel", "context", "exten", "calleridnum")
@@ -332,7 +328,7 @@ _PARSERS: dict[str, Callable[[Headers, datetime], Event | None]] = {
 }
 
 
-def parse(headers: Headers, received_at: float) -> Event | None:
+def parse(headers: Headers, received_at: float, max_skew: float = MAX_CLOCK_SKEW) -> Event | None:
     """The typed event for an AMI frame, or None for frames the tracker ignores.
 
     ``received_at`` (epoch seconds) stands in when the frame has no ``Timestamp``.
@@ -342,4 +338,4 @@ def parse(headers: Headers, received_at: float) -> Event | None:
     parser = _PARSERS.get(header(headers, "event").lower())
     if parser is None:
         return None
-    return parser(headers, _timestamp(headers, received_at))
+    return parser(headers, datetime.fromtimestamp(_stamp(headers, received_at, max_skew)[0], UTC))

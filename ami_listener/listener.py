@@ -117,6 +117,7 @@ class Listener:
         self._spool = spool
         self._own_spool = spool is None
         self._pbx = settings.pbx.name
+        self._max_skew = settings.listener.max_clock_skew
         self.tracker = CallTracker(
             TrackerConfig(
                 inbound_contexts=frozenset(settings.pbx.inbound_contexts),
@@ -451,7 +452,7 @@ class Listener:
             return
         self.stats["events"] += 1
         try:
-            event = ev.parse(message, received)
+            event = ev.parse(message, received, self._max_skew)
         except MalformedEvent as exc:
             self.stats["malformed"] += 1
             logger.warning(
@@ -460,14 +461,15 @@ class Listener:
             return
         if event is None:
             return
-        if ev.clock_skewed(message, received):
+        if ev.clock_skewed(message, received, self._max_skew):
             self.stats["clock_skewed"] += 1
             if self.stats["clock_skewed"] % 1000 == 1:
                 # No header values: a skewed Timestamp says nothing about the caller anyway.
                 logger.warning(
-                    "AMI event Timestamp more than a day from the listener's clock (or "
+                    "AMI event Timestamp more than %.0f s from the listener's clock (or "
                     "unreadable): the receipt time stands in (%d events so far); check the "
                     "PBX's clock (NTP)",
+                    self._max_skew,
                     self.stats["clock_skewed"],
                     extra={"action": "clock_skew"},
                 )

@@ -431,3 +431,12 @@ def test_a_snapshot_from_another_version_is_skipped_not_fatal() -> None:
         0.0,
     )
     assert restored == 0 and run.tracker.open_calls == 0
+
+
+def test_max_clock_skew_zero_trusts_the_pbx_within_a_century() -> None:
+    headers = {"event": "Hangup", "uniqueid": "1", "linkedid": "1"}
+    old = T.timestamp() - 3 * 86400  # a recorded day replayed (the demo)
+    event = ev.parse({**headers, "timestamp": f"{old:.6f}"}, T.timestamp(), max_skew=0)
+    assert event is not None and event.at.timestamp() == old
+    event = ev.parse({**headers, "timestamp": "1e300"}, T.timestamp(), max_skew=0)
+    assert event is not None and event.at == T

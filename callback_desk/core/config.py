@@ -271,6 +271,9 @@ class ListenerSettings:
     # Bound on the spool's file; past 80 % a loud warning, when full every refused call is
     # logged at ERROR (a PostgreSQL outage of days at a busy practice fits in the default).
     spool_max_mb: int = 256
+    # An AMI Timestamp further than this (seconds) from our clock is replaced by the receipt
+    # time; 0 trusts the PBX's clock (replaying a recorded day, as the demo does).
+    max_clock_skew: float = 86400.0
 
 
 @dataclass(frozen=True)
@@ -390,6 +393,7 @@ class Settings:
             trace=li.flag("trace", False),
             state_dir=Path(li.text("state_dir", "/var/lib/callback-desk")),
             spool_max_mb=li.integer("spool_max_mb", 256, minimum=1),
+            max_clock_skew=li.number("max_clock_skew", 86400.0),
         )
         li.finish()
 
