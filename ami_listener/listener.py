@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ami_listener import events as ev
+from ami_listener.gaps import GapWatch
 from ami_listener.spool import Spool, Spooled
 from ami_listener.tracker import CallTracker, TrackerConfig
 from callback_desk.core import phone
@@ -109,13 +110,22 @@ def describe(exc: BaseException) -> str:
 
 
 class Listener:
-    def __init__(self, settings: Settings, sink: CallSink, spool: Spool | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sink: CallSink,
+        gaps: GapWatch | None = None,
+        *,
+        spool: Spool | None = None,
+    ) -> None:
         """``spool`` None: a private in-memory spool, not crash-safe (tests and benches only;
         ``callback-desk listen`` always passes the one in ``[listener] state_dir``)."""
         self._settings = settings
         self._sink = sink
         self._spool = spool
         self._own_spool = spool is None
+        # Heartbeats and gap reconciliation (ami_listener.gaps); None in tests of the stream.
+        self.gaps = gaps
         self._pbx = settings.pbx.name
         self._max_skew = settings.listener.max_clock_skew
         self.tracker = CallTracker(
@@ -189,6 +199,8 @@ class Listener:
         self._spawn(self._consume(), "consumer")
         self._spawn(self._spool_writes(), "spooler")
         self._spawn(self._write(), "writer")
+        if self.gaps is not None:
+            self._spawn(self.gaps.run(), "gaps")
         logger.info(
             "Listening to AMI %s:%s for PBX %r",
             ami.host,
@@ -344,6 +356,11 @@ class Listener:
         self._paused = pause
 
     def _on_ami_state(self, state: str) -> None:
+        if self.gaps is not None and state in ("connected", "disconnected"):
+            if state == "connected":
+                self.gaps.logged_in()
+            else:
+                self.gaps.logged_out()
         if state == "disconnected":
             self._paused = False  # the next connection starts reading
             if self._disconnected_at is None:

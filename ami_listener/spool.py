@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,9 +26,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from callback_desk.core.exceptions import SpoolError, SpoolFull
-from callback_desk.core.model import CallRecord
+from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 FILENAME = "listener-spool.sqlite3"
 _PAGE = 4096
@@ -101,9 +103,9 @@ def decode(text: str) -> CallRecord:
     ) = json.loads(text)
     return CallRecord(
         linkedid=linkedid,
-        direction=direction,
-        outcome=outcome,
-        reason=reason,
+        direction=Direction(direction),
+        outcome=Outcome(outcome),
+        reason=Reason(reason),
         number=number,
         name=name,
         number_key=number_key,
@@ -220,12 +222,32 @@ class Spool:
         return await self._run(self._oldest, after, limit)
 
     def _oldest(self, after: int, limit: int) -> list[Spooled]:
+        db = self._conn()
         try:
-            rows = self._conn().execute(
+            rows = db.execute(
                 "SELECT seq, pbx, record FROM decided WHERE seq > ? ORDER BY seq LIMIT ?",
                 (after, limit),
-            )
-            return [Spooled(seq, pbx, decode(record)) for seq, pbx, record in rows]
+            ).fetchall()
+            items = []
+            for seq, pbx, record in rows:
+                try:
+                    items.append(Spooled(seq, pbx, decode(record)))
+                except (ValueError, TypeError) as exc:
+                    # Written by another version (a reason this one does not know...): set
+                    # aside for the admin rather than block every call behind it.
+                    logger.error(
+                        "Spooled call %d is unreadable (%s); moved to the rejected table",
+                        seq,
+                        type(exc).__name__,
+                        extra={"action": "spool_unreadable"},
+                    )
+                    db.execute(
+                        "INSERT OR REPLACE INTO rejected (seq, pbx, record, why) "
+                        "VALUES (?, ?, ?, 'unreadable')",
+                        (seq, pbx, record),
+                    )
+                    db.execute("DELETE FROM decided WHERE seq = ?", (seq,))
+            return items
         except sqlite3.Error as exc:
             raise SpoolError(f"cannot read the spool: {exc}") from exc
 

@@ -272,6 +272,7 @@ async def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 async def cmd_listen(settings: Settings, _args: argparse.Namespace) -> int:
+    from ami_listener.gaps import watch
     from ami_listener.listener import Listener  # the composition root may see every package
     from ami_listener.spool import Spool
 
@@ -286,7 +287,7 @@ async def cmd_listen(settings: Settings, _args: argparse.Namespace) -> int:
             except StoreUnavailable as exc:
                 # Start anyway: decided calls wait in the spool until the database is back.
                 logger.warning("Starting without the database: %s", exc)
-            listener = Listener(settings, store, spool)
+            listener = Listener(settings, store, watch(settings, store), spool=spool)
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, listener.stop)

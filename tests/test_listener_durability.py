@@ -204,7 +204,7 @@ async def test_a_restart_mid_call_decides_the_call_from_what_follows(
     async def run_once(push: list[str], live: list[str], rows_after: int = 0) -> None:
         ami.channels = live
         spool = await Spool.open(tmp_path, 1 << 20)
-        listener = Listener(settings, store, spool)
+        listener = Listener(settings, store, spool=spool)
         task = asyncio.create_task(listener.run())
         try:
             async with asyncio.timeout(10):
@@ -235,7 +235,7 @@ async def test_a_full_spool_warns_and_keeps_calls_in_memory(
 ) -> None:
     caplog.set_level(logging.WARNING)
     spool = await Spool.open(tmp_path, 80 * 1024)  # a few dozen calls
-    listener = Listener(settings_for(ami, db_dsn, tmp_path), DownSink(), spool)
+    listener = Listener(settings_for(ami, db_dsn, tmp_path), DownSink(), spool=spool)
     task = asyncio.create_task(listener.run())
     try:
         async with asyncio.timeout(10):

@@ -10,7 +10,7 @@ import pytest
 
 from ami_listener.spool import FILENAME, Spool
 from callback_desk.core.exceptions import SpoolError, SpoolFull
-from callback_desk.core.model import CallRecord
+from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
@@ -18,9 +18,9 @@ T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 def record(linkedid: str, name: str = "Zoë \x00 <x>") -> CallRecord:
     return CallRecord(
         linkedid=linkedid,
-        direction="inbound",
-        outcome="missed",
-        reason="hangup_while_ringing",
+        direction=Direction.INBOUND,
+        outcome=Outcome.MISSED,
+        reason=Reason.HANGUP_WHILE_RINGING,
         number="2125550123",
         name=name,
         number_key="+12125550123",
@@ -117,3 +117,26 @@ async def test_a_corrupt_spool_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / FILENAME).write_bytes(b"not a database" * 100)
     with pytest.raises(SpoolError, match="cannot open the spool"):
         await Spool.open(tmp_path, 1 << 20)
+
+
+async def test_a_call_this_version_cannot_read_is_set_aside(tmp_path: Path) -> None:
+    spool = await Spool.open(tmp_path, 1 << 20)
+    try:
+        await spool.append("pbx", [record("a"), record("b")])
+    finally:
+        await spool.close()
+    db = sqlite3.connect(tmp_path / FILENAME)
+    try:
+        with db:
+            db.execute(
+                "UPDATE decided SET record = replace(record, 'hangup_while_ringing', "
+                "'from_the_future') WHERE json_extract(record, '$[0]') = 'a'"
+            )
+    finally:
+        db.close()
+    spool = await Spool.open(tmp_path, 1 << 20)
+    try:
+        assert [i.record.linkedid for i in await spool.oldest(0, 10)] == ["b"]
+        assert await spool.count() == 1
+    finally:
+        await spool.close()

@@ -36,6 +36,7 @@ KNOWN_SECTIONS = (
     "report",
     "smtp",
     "web",
+    "reconcile",
 )
 
 T = TypeVar("T")

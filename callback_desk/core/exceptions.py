@@ -8,6 +8,7 @@
      │    └── SchemaError         the schema is missing, too old or newer than this code
      ├── AmiError             the PBX's manager interface said no
      │    └── AmiUnavailable      cannot reach or log in to AMI right now
+     ├── RecordsUnavailable   the PBX's own call records (CDR/CEL tables) cannot be read
      ├── MalformedEvent       an AMI frame lacks a header we need; logged and skipped (also a
      │                        ValueError)
      ├── SpoolError           the listener's local spool (state directory) cannot be used
@@ -75,6 +76,10 @@ class AmiError(CallbackDeskError):
 
 class AmiUnavailable(AmiError):
     """The PBX manager interface (AMI) cannot be reached."""
+
+
+class RecordsUnavailable(CallbackDeskError):
+    """The PBX's own call records (CDR/CEL tables) cannot be read."""
 
 
 class MalformedEvent(CallbackDeskError, ValueError):

@@ -98,6 +98,7 @@ async def build(
             if options.week
             else None
         )
+        gaps = await query.gaps(conn, win.since, win.until)
     return Report(
         since=win.since,
         until=win.until,
@@ -111,6 +112,7 @@ async def build(
         covers=tuple(covers),
         opening_line=rs.opening_for(recipient.first_name if recipient else ""),
         tel_links=rs.tel_links,
+        gaps=tuple(gaps),
     )
 
 

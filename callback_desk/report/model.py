@@ -81,6 +81,24 @@ class WeekStats:
 
 
 @dataclass(frozen=True, slots=True)
+class ListenerGap:
+    """A time nobody listened to the PBX, and how it was filled (sql/0005_gaps.sql)."""
+
+    started_at: datetime
+    ended_at: datetime
+    source: str  # startup | ami_cut
+    filled_by: str  # pending | cel | cdr | not_configured | failed
+    rows_added: int
+
+    @property
+    def filled(self) -> bool:
+        return self.filled_by in ("cel", "cdr")
+
+
+GAP_SOURCE = {"startup": "listener not running", "ami_cut": "AMI connection lost"}
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     since: datetime
     until: datetime
@@ -96,6 +114,7 @@ class Report:
     tel_links: bool = False
     # The recipient's single-use sign-in link to the callback inbox ("" when there is none).
     inbox_link: str = ""
+    gaps: tuple[ListenerGap, ...] = ()
 
     @property
     def awaiting(self) -> tuple[ReportCaller, ...]:

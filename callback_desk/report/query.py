@@ -13,7 +13,7 @@ from callback_desk.core.awaiting import AwaitingCaller, awaiting, values
 from callback_desk.core.scope import ALL_LINES, sql_lines
 from callback_desk.core.sqlfiles import queries
 from callback_desk.core.store import Store, mapped_errors
-from callback_desk.report.model import ReportCaller, WeekStats
+from callback_desk.report.model import ListenerGap, ReportCaller, WeekStats
 
 
 @asynccontextmanager
@@ -84,3 +84,19 @@ async def week(
         median_to_callback=None if median is None else timedelta(seconds=round(median)),
         never_got_through=row["never_got_through"],
     )
+
+
+async def gaps(conn: Any, since: datetime, until: datetime) -> list[ListenerGap]:
+    """Times nobody listened to the PBX that overlap the window (ami_listener.gaps)."""
+    async with mapped_errors("reading the listener gaps"):
+        rows = await conn.fetch(queries()["gaps_between"], since, until)
+    return [
+        ListenerGap(
+            started_at=r["started_at"],
+            ended_at=r["ended_at"],
+            source=r["source"],
+            filled_by=r["filled_by"],
+            rows_added=r["rows_added"],
+        )
+        for r in rows
+    ]

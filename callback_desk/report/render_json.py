@@ -117,4 +117,14 @@ def report_json(report: Report) -> dict[str, Any]:
         result["for"] = list(report.covers)
     if report.week is not None:
         result["week"] = week_json(report.week, report.tz)
+    result["gaps"] = [
+        {
+            "started_at": iso(g.started_at, report.tz),
+            "ended_at": iso(g.ended_at, report.tz),
+            "source": g.source,
+            "filled_by": g.filled_by,
+            "rows_added": g.rows_added,
+        }
+        for g in report.gaps
+    ]
     return result

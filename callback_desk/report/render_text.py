@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from callback_desk.report import heatmap
 from callback_desk.report.model import (
+    GAP_SOURCE,
     Report,
     ReportCaller,
     WeekStats,
@@ -154,6 +155,23 @@ def render(report: Report) -> str:
         parts.append(table(report.callers, report))
     else:
         parts.append("Nobody is waiting for a callback.")
+    if report.gaps:
+        parts += ["", gaps_text(report)]
     if report.week is not None:
         parts += ["", week_text(report.week, report.tz)]
     return "\n".join(parts) + "\n"
+
+
+def gaps_text(report: Report) -> str:
+    """When nobody listened to the PBX, and whether its own records filled the hole."""
+    out = ["Not listening:"]
+    for g in report.gaps:
+        period = f"{when(g.started_at, report.tz)} to {when(g.ended_at, report.tz)}"
+        if g.filled:
+            filled = f"read back from the PBX's {g.filled_by.upper()}: {g.rows_added} calls added"
+        elif g.filled_by == "pending":
+            filled = "being read back from the PBX's records"
+        else:
+            filled = "NOT read back: callers of this time may be missing (check the PBX's call log)"
+        out.append(f"  {period} ({GAP_SOURCE.get(g.source, g.source)}) — {filled}")
+    return "\n".join(out)
