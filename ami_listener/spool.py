@@ -15,8 +15,10 @@ Every SQLite call runs on one worker thread: a commit's fsync must not stall the
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -128,6 +130,7 @@ class Spool:
         self.max_bytes = max_bytes
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
         self._db: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
         self.pages = 0
         self.max_pages = max(max_bytes // _PAGE, 16)
 
@@ -148,6 +151,7 @@ class Spool:
             if self.path is not None:
                 # systemd's StateDirectory= creates it; elsewhere we do, private to our user.
                 self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                self._lock(self.path.with_suffix(".lock"))
             db = sqlite3.connect(where, isolation_level=None)
             db.execute("PRAGMA journal_mode = WAL")
             # FULL: the WAL is fsynced at every commit (NORMAL may lose the last commits at a
@@ -164,6 +168,21 @@ class Spool:
                 "systemd: StateDirectory=callback-desk)"
             ) from exc
         self._db = db
+
+    def _lock(self, path: Path) -> None:
+        """One listener per spool: a second one would replay and forget the first one's calls
+        (two listeners on one host each need their own state_dir). Released at exit, even by
+        SIGKILL, since the kernel drops the lock with the descriptor."""
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise SpoolError(
+                f"another listener is using the spool in {path.parent}; give each listener "
+                "its own [listener] state_dir"
+            ) from None
+        self._lock_fd = fd
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
@@ -316,4 +335,7 @@ class Spool:
         if self._db is not None:
             db, self._db = self._db, None
             await self._run(db.close)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
         self._executor.shutdown(wait=True)

@@ -1,8 +1,5 @@
-"""A TCP proxy on 127.0.0.1 that a test can cut and restore, e.g. in front of PostgreSQL.
-
-Cut: every connection through it is closed and its port refuses new ones (as a stopped server
-does), without touching the real server behind it, which other tests and people share.
-"""
+"""A TCP proxy that a test can cut and restore, to take a link away without stopping a shared
+server (the machine's PostgreSQL, the lab's Asterisk)."""
 
 from __future__ import annotations
 
@@ -11,19 +8,25 @@ import contextlib
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 
-class TcpProxy:
+class CuttableProxy:
+    """Listens on 127.0.0.1:<port> and forwards to ``host:port`` until :meth:`cut`.
+
+    While cut, open connections are closed and new ones are refused (accepted and closed at
+    once, as a dead link looks to a client that reconnects).
+    """
+
     def __init__(self, host: str, port: int) -> None:
         # A host that is a directory means PostgreSQL's Unix socket in it (pgserver's DSNs).
-        self.target = (host, port)
-        self.port = 0
-        self.connections = 0
+        self._target = (host, port)
         self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._pumps: set[asyncio.Task[None]] = set()
+        self._links: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.is_cut = False
+        self.connections = 0
 
     @classmethod
-    async def for_dsn(cls, dsn: str) -> tuple[TcpProxy, str]:
-        """A proxy in front of ``dsn``'s server, and the same DSN pointed at the proxy."""
+    async def for_dsn(cls, dsn: str) -> tuple[CuttableProxy, str]:
+        """A proxy in front of ``dsn``'s PostgreSQL, and the same DSN pointed at the proxy."""
         parts = urlsplit(dsn)
         query = dict(parse_qsl(parts.query))
         host = query.pop("host", None) or parts.hostname or "127.0.0.1"
@@ -32,37 +35,40 @@ class TcpProxy:
         netloc = f"{auth}@127.0.0.1:{proxy.port}" if auth else f"127.0.0.1:{proxy.port}"
         return proxy, urlunsplit(parts._replace(netloc=netloc, query=urlencode(query)))
 
-    async def start(self) -> TcpProxy:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
+    async def start(self) -> CuttableProxy:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
         return self
 
     @property
-    def up(self) -> bool:
-        return self._server is not None
+    def port(self) -> int:
+        assert self._server is not None
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
 
-    async def cut(self) -> None:
+    def cut(self) -> None:
+        self.is_cut = True
+        for writer in list(self._links):
+            writer.transport.abort()
+        self._links.clear()
+
+    def restore(self) -> None:
+        self.is_cut = False
+
+    async def close(self) -> None:
+        self.cut()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-            self._server = None
-        for writer in list(self._writers):
-            writer.transport.abort()
-        self._writers.clear()
-        for task in list(self._pumps):
+        for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*self._pumps, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def restore(self) -> None:
-        if self._server is None:
-            await self.start()
-
-    async def close(self) -> None:
-        await self.cut()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.is_cut:
+            writer.transport.abort()
+            return
+        host, port = self._target
         try:
-            host, port = self.target
             if host.startswith("/"):
                 up_reader, up_writer = await asyncio.open_unix_connection(f"{host}/.s.PGSQL.{port}")
             else:
@@ -71,24 +77,20 @@ class TcpProxy:
             writer.transport.abort()
             return
         self.connections += 1
-        self._writers |= {writer, up_writer}
-        pumps = [
-            asyncio.ensure_future(self._pump(reader, up_writer)),
-            asyncio.ensure_future(self._pump(up_reader, writer)),
-        ]
-        self._pumps.update(pumps)
-        try:
-            await asyncio.gather(*pumps, return_exceptions=True)
-        finally:
-            self._pumps.difference_update(pumps)
-            for w in (writer, up_writer):
-                self._writers.discard(w)
-                w.transport.abort()
+        self._links.update((writer, up_writer))
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.create_task(self._pipe(source, sink))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
-    @staticmethod
-    async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, OSError):
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        writer.transport.abort()
+    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        try:
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self._links.discard(sink)
+            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+                sink.close()

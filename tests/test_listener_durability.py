@@ -26,7 +26,7 @@ from callback_desk.core.store import Store
 from fakes.ami_server import FakeAmi
 from fakes.frames import answered_call, missed_call
 from fakes.poll import until
-from fakes.proxy import TcpProxy
+from fakes.proxy import CuttableProxy
 from fakes.settings import make_settings
 from tests.listener_support import ListenProcess, spooled
 
@@ -69,8 +69,8 @@ def fake_ami_env(ami: FakeAmi, dsn: str, state_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-async def proxy(db_dsn: str) -> AsyncIterator[tuple[TcpProxy, str]]:
-    proxy, dsn = await TcpProxy.for_dsn(db_dsn)
+async def proxy(db_dsn: str) -> AsyncIterator[tuple[CuttableProxy, str]]:
+    proxy, dsn = await CuttableProxy.for_dsn(db_dsn)
     try:
         yield proxy, dsn
     finally:
@@ -167,10 +167,10 @@ async def test_incomplete_channel_list_is_logged_and_the_listener_goes_on(
 
 
 async def test_calls_decided_while_the_database_is_down_survive_sigkill(
-    ami: FakeAmi, db_dsn: str, proxy: tuple[TcpProxy, str], tmp_path: Path
+    ami: FakeAmi, db_dsn: str, proxy: tuple[CuttableProxy, str], tmp_path: Path
 ) -> None:
     pg, via_proxy = proxy
-    await pg.cut()
+    pg.cut()
     first = await ListenProcess(fake_ami_env(ami, via_proxy, tmp_path)).start()
     try:
         await until(lambda: ami.logins >= 1, timeout=15, what="listen logged in")
@@ -181,7 +181,7 @@ async def test_calls_decided_while_the_database_is_down_survive_sigkill(
     finally:
         await first.kill()  # SIGKILL: no shutdown code runs
     assert await rows(db_dsn) == []
-    await pg.restore()
+    pg.restore()
     second = await ListenProcess(fake_ami_env(ami, via_proxy, tmp_path)).start()
     try:
         got = await wait_rows(db_dsn, 5)

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from fakes.poll import until
-from fakes.proxy import TcpProxy
+from fakes.proxy import CuttableProxy
 from tests.lab.lab import DID_DIRECT, PRODUCT_USER, Lab
 from tests.listener_support import ListenProcess, spooled
 
@@ -24,8 +24,8 @@ NUMBERS = ["2125550161", "2125550162", "2125550163"]
 
 
 @pytest.fixture
-async def proxy(db_dsn: str) -> AsyncIterator[tuple[TcpProxy, str]]:
-    proxy, dsn = await TcpProxy.for_dsn(db_dsn)
+async def proxy(db_dsn: str) -> AsyncIterator[tuple[CuttableProxy, str]]:
+    proxy, dsn = await CuttableProxy.for_dsn(db_dsn)
     try:
         yield proxy, dsn
     finally:
@@ -56,10 +56,10 @@ async def rows(dsn: str) -> list[asyncpg.Record]:
 
 
 async def test_missed_calls_survive_a_database_outage_and_a_sigkill(
-    lab: Lab, db_dsn: str, proxy: tuple[TcpProxy, str], tmp_path: Path
+    lab: Lab, db_dsn: str, proxy: tuple[CuttableProxy, str], tmp_path: Path
 ) -> None:
     pg, via_proxy = proxy
-    await pg.cut()
+    pg.cut()
     first = await ListenProcess(lab_env(via_proxy, tmp_path)).start()
     try:
         await until(lambda: first.logged("Logged in to AMI"), timeout=20, what="listen logged in")
@@ -70,7 +70,7 @@ async def test_missed_calls_survive_a_database_outage_and_a_sigkill(
     finally:
         await first.kill()
     assert await rows(db_dsn) == []
-    await pg.restore()
+    pg.restore()
     second = await ListenProcess(lab_env(via_proxy, tmp_path)).start()
     try:
 

@@ -140,3 +140,14 @@ async def test_a_call_this_version_cannot_read_is_set_aside(tmp_path: Path) -> N
         assert await spool.count() == 1
     finally:
         await spool.close()
+
+
+async def test_a_second_listener_on_the_same_spool_is_refused(tmp_path: Path) -> None:
+    first = await Spool.open(tmp_path, 1 << 20)
+    try:
+        with pytest.raises(SpoolError, match="another listener"):
+            await Spool.open(tmp_path, 1 << 20)
+    finally:
+        await first.close()
+    again = await Spool.open(tmp_path, 1 << 20)  # free once the first one is closed
+    await again.close()
