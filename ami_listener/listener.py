@@ -79,12 +79,11 @@ class CallSink(Protocol):
 def subscribe(client: AmiClient, sink: Callable[[Any], None], trace: bool = False) -> None:
     """Route the events the tracker reads (``events.SUBSCRIBED``) to ``sink``.
 
-    One fast-path filter instead of a ``register_event`` per name: panoramisk would try every
-    registered pattern against every frame. FullyBooted also reaches panoramisk, which needs it.
+    One fast-path filter (a set lookup per frame) instead of a ``register_event`` per name.
+    FullyBooted is one of them: the listener reads its Uptime after every login.
     """
     client.fast_events = frozenset(name.lower() for name in ev.SUBSCRIBED)
     client.event_sink = _traced(sink) if trace else sink
-    client.register_event("FullyBooted", lambda _manager, message: sink(message))
 
 
 def _traced(sink: Callable[[Any], None]) -> Callable[[Any], None]:
@@ -186,15 +185,7 @@ class Listener:
             self._spool = await Spool.open(None, self._settings.listener.spool_max_mb << 20)
         await self._restore()
         ami = self._settings.ami
-        self.client = AmiClient(
-            host=ami.host,
-            port=ami.port,
-            username=ami.username,
-            secret=ami.require_secret().reveal(),
-            ping_interval=ami.ping_interval,
-            reconnect_max=ami.reconnect_max,
-            on_state=self._on_ami_state,
-        )
+        self.client = AmiClient.for_settings(ami, on_state=self._on_ami_state)
         subscribe(self.client, self._enqueue, trace=self._settings.listener.trace)
         self._spawn(self._consume(), "consumer")
         self._spawn(self._spool_writes(), "spooler")
@@ -343,17 +334,10 @@ class Listener:
 
     def _pause(self, pause: bool) -> None:
         """Stop (or resume) reading AMI: the kernel's socket buffers hold the rest."""
-        protocol = self.client.protocol if self.client is not None else None
-        transport = getattr(protocol, "transport", None)
-        if transport is None or transport.is_closing():
-            self._paused = False
-            return
-        if pause:
-            transport.pause_reading()
-            self.stats["paused"] += 1
-        else:
-            transport.resume_reading()
-        self._paused = pause
+        if self.client is not None:
+            self._paused = self.client.pause_reading(pause)
+            if self._paused:
+                self.stats["paused"] += 1
 
     def _on_ami_state(self, state: str) -> None:
         if self.gaps is not None and state in ("connected", "disconnected"):
@@ -392,10 +376,10 @@ class Listener:
 
     async def _live_channels(self) -> frozenset[str] | None:
         assert self.client is not None
-        async with asyncio.timeout(max(10.0, 2 * self._settings.ami.ping_interval)):
-            # No as_list: panoramisk then returns a lone error response instead of waiting
-            # for a list that never comes.
-            reply = await self.client.send_action({"Action": "CoreShowChannels"})
+        reply = await self.client.send_action(
+            {"Action": "CoreShowChannels"},
+            timeout=max(10.0, 2 * self._settings.ami.ping_interval),
+        )
         messages = reply if isinstance(reply, list) else [reply]
         if messages and ev.header(messages[0], "response") == "Error":
             if not self._no_reporting_warned:
