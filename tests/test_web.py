@@ -20,7 +20,7 @@ import pytest
 
 from callback_desk.core.config import Settings
 from callback_desk.core.store import Store
-from callback_desk.web.app import Guard, create_app, sign_in_link
+from callback_desk.web.app import SESSION_COOKIE, Guard, create_app, sign_in_link
 from fakes.ami_server import FakeAmi, Frame, frame
 from tests.web_support import (
     FAST,
@@ -304,7 +304,7 @@ async def test_sessions_expire_and_a_new_password_signs_out_old_sessions(
     settings = web_settings(db_dsn, session_minutes=60)
     async with client_for(settings, store, clock=lambda: now[0]) as web:
         await sign_in(web, "jane")
-        cookie = next(c for c in web.cookies.jar if c.name == "cbd_session")
+        cookie = next(c for c in web.cookies.jar if c.name == SESSION_COOKIE)
         assert cookie.secure and cookie.has_nonstandard_attr("HttpOnly")
         assert (await web.get("/inbox/list")).status_code == 200
         now[0] += 3601
@@ -326,9 +326,10 @@ async def test_session_cookie_attributes(web: httpx.AsyncClient, store: Store) -
     reply = await sign_in(web, "jane")
     cookie = reply.headers["set-cookie"]
     assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=strict" in cookie
+    assert cookie.startswith("__Host-") and "Path=/" in cookie and "Domain" not in cookie
     assert "Max-Age=43200" in cookie  # [web] session_minutes default: 12 h
-    forged = web.cookies["cbd_session"][:-3] + "abc"
-    web.cookies.set("cbd_session", forged, domain="inbox.test")
+    forged = web.cookies[SESSION_COOKIE][:-3] + "abc"
+    web.cookies.set(SESSION_COOKIE, forged, domain="inbox.test")
     assert (await web.get("/inbox/list")).status_code == 401
 
 

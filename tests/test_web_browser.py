@@ -184,6 +184,13 @@ async def test_sign_in_live_call_handled_history_in_chromium(
     assert await page.evaluate("window.notReloaded") is True
     await expect(page.get_by_text("Nobody is waiting for a callback.")).to_be_visible()
 
+    await page.goto(f"{base_url}/week")
+    await expect(page.get_by_role("heading", name="The week")).to_be_visible()
+    await expect(page.locator("table.heat td")).to_have_count(7 * 24)
+    shot = tmp_path / "week.png"
+    await page.screenshot(path=str(shot), full_page=True)
+    keep(shot)
+
     # The history: the missed call, the answered attempt and who placed it, the click.
     await page.goto(f"{base_url}/callers/{call_id}")
     history = page.locator("main")

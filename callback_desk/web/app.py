@@ -57,7 +57,9 @@ logger = logging.getLogger(__name__)
 access_log = logging.getLogger("callback_desk.web.access")
 
 HERE = Path(__file__).resolve().parent
-SESSION_COOKIE = "cbd_session"
+# __Host-: the browser accepts it only Secure, for this host alone, on path / (no subdomain
+# or sibling site can set or shadow it).
+SESSION_COOKIE = "__Host-cbd_session"
 # Nothing from another host, no inline script or style, no framing, forms post only here.
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
