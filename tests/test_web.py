@@ -32,6 +32,9 @@ from tests.web_support import (
     web_settings,
 )
 
+# The component under test connects with cbd_web's rights only (sql/grants.sql).
+pytestmark = pytest.mark.db_role("cbd_web")
+
 HTML = {"accept": "text/html"}
 
 
@@ -48,8 +51,11 @@ async def client_for(
 
 
 @pytest.fixture
-async def web(db_dsn: str, store: Store, ami: FakeAmi) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(web_settings(db_dsn, ami.port), store) as client:
+async def web(
+    db_dsn: str, component_store: Store, ami: FakeAmi
+) -> AsyncIterator[httpx.AsyncClient]:
+    # The app runs with cbd_web's rights (sql/grants.sql); set-up and checks use the owner's.
+    async with client_for(web_settings(db_dsn, ami.port), component_store) as client:
         yield client
 
 
