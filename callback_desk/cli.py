@@ -291,22 +291,28 @@ async def cmd_grant(settings: Settings, _args: argparse.Namespace) -> int:
 async def cmd_listen(settings: Settings, _args: argparse.Namespace) -> int:
     from ami_listener.gaps import watch
     from ami_listener.listener import Listener  # the composition root may see every package
+    from ami_listener.spool import Spool
 
     settings.ami.require_secret()
-    store = await Store.open(settings.database)
+    # The spool first: decided calls must have somewhere safe to go before we listen.
+    spool = await Spool.open(settings.listener.state_dir, settings.listener.spool_max_mb << 20)
     try:
+        store = await Store.open(settings.database)
         try:
-            await store.check_schema()
-        except StoreUnavailable as exc:
-            # Start anyway: decided calls are held in memory until the database is back.
-            logger.warning("Starting without the database: %s", exc)
-        listener = Listener(settings, store, watch(settings, store))
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, listener.stop)
-        await listener.run()
+            try:
+                await store.check_schema()
+            except StoreUnavailable as exc:
+                # Start anyway: decided calls wait in the spool until the database is back.
+                logger.warning("Starting without the database: %s", exc)
+            listener = Listener(settings, store, watch(settings, store), spool=spool)
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, listener.stop)
+            await listener.run()
+        finally:
+            await store.close()
     finally:
-        await store.close()
+        await spool.close()
     return 0
 
 
@@ -325,12 +331,17 @@ async def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
         to=tuple(args.to),
         email_when_empty=args.email_when_empty,
     )
+    now = datetime.now(settings.pbx.timezone)
+    if not args.email:
+        # The web feature (starlette, jinja2: ~130 ms of imports) only matters for the email's
+        # sign-in links; a report on screen should not wait for it.
+        return await run(settings, options, sys.stdout, now)
     from callback_desk.web.app import sign_in_link
 
     async def links(store: Store, address: str) -> str | None:
         return await sign_in_link(store, settings, address)
 
-    return await run(settings, options, sys.stdout, datetime.now(settings.pbx.timezone), links)
+    return await run(settings, options, sys.stdout, now, links)
 
 
 async def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
