@@ -251,7 +251,14 @@ async def test_a_desk_scoped_to_its_extension_calls_back_a_caller_the_queue_rang
                         row["id"], "102")  # fmt: skip
 
     cfg = load(settings)
-    server = FastAgiServer(Callbacks(store.pool), cfg, settings.pbx.timezone, "127.0.0.1", AGI_PORT)
+    server = FastAgiServer(
+        Callbacks(store.pool),
+        cfg,
+        settings.pbx.timezone,
+        "127.0.0.1",
+        AGI_PORT,
+        Secret(LAB_SECRET.read_text().strip()),
+    )
     await server.start()
     try:
         await lab.set_behaviour("phones", "101", "answer:20")
