@@ -229,6 +229,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="create the demo database on this PostgreSQL server instead of an embedded one",
     )
     p.set_defaults(standalone=cmd_demo)
+
+    p = sub.add_parser(
+        "doctor",
+        parents=[common],
+        help="check a live install: one line per check, with the fix (exit 1 if any fails)",
+    )
+    p.add_argument(
+        "--env-file",
+        type=Path,
+        default=Path("/etc/callback-desk/callback-desk.env"),
+        metavar="PATH",
+        help="the secrets file the services load (default %(default)s)",
+    )
+    p.add_argument(
+        "--asterisk-etc",
+        type=Path,
+        default=Path("/etc/asterisk"),
+        metavar="DIR",
+        help="where manager.conf is, when the PBX runs on this host (default %(default)s)",
+    )
+    p.add_argument(
+        "--agi-script",
+        type=Path,
+        default=Path("/var/lib/asterisk/agi-bin/callback-desk-agi"),
+        metavar="PATH",
+        help="the classic AGI script, if the dialplan uses one (default %(default)s)",
+    )
+    p.add_argument(
+        "--timeout", type=positive_int, default=5, metavar="SECONDS", help="per network check"
+    )
+    p.set_defaults(standalone=cmd_doctor)
     return parser
 
 
@@ -336,6 +367,22 @@ async def cmd_demo(args: argparse.Namespace) -> int:
         # The listener's own log lines would bury the demo's progress.
         logging.getLogger().setLevel(logging.WARNING)
     return await run(DemoOptions(keep=args.keep, dsn=args.dsn), sys.stdout)
+
+
+async def cmd_doctor(args: argparse.Namespace) -> int:
+    from callback_desk.doctor.checks import DoctorOptions, run
+
+    if not (getattr(args, "verbose", 0) or 0):
+        # The checks say what went wrong; the AMI client's own retry lines would repeat it.
+        logging.getLogger().setLevel(logging.CRITICAL)
+    options = DoctorOptions(
+        config=getattr(args, "config", None),
+        env_file=args.env_file,
+        asterisk_etc=args.asterisk_etc,
+        agi_script=args.agi_script,
+        timeout=float(args.timeout),
+    )
+    return await run(options, os.environ, sys.stdout)
 
 
 def _explain(exc: BaseException) -> str:

@@ -126,6 +126,8 @@ class AmiClient(Manager):  # type: ignore[misc]
         self._watchdog: asyncio.Task[None] | None = None
         self._closing = False
         self.logged_in = asyncio.Event()
+        # Why the last connection attempt failed ("Connection refused"), for diagnostics.
+        self.last_error = ""
 
     # panoramisk calls connect() for the first attempt and every retry.
     def connect(
@@ -149,11 +151,12 @@ class AmiClient(Manager):  # type: ignore[misc]
         # panoramisk logs a bare "Not able to reconnect": say why, and where.
         exc = None if future.cancelled() else future.exception()
         if isinstance(exc, OSError):
+            self.last_error = os_reason(exc)
             logger.error(
                 "Cannot reach AMI at %s:%s: %s; retrying in %.0f s",
                 self.config["host"],
                 self.config["port"],
-                os_reason(exc),
+                self.last_error,
                 self.reconnect_timeout,
                 extra={"action": "ami_unreachable"},
             )
