@@ -15,9 +15,9 @@ from typing import Any, Literal
 import phonenumbers
 
 from agi.prompts import DEFAULTS
-from agi.queries import ALL_LINES
-from callback_desk.core.config import Secret, Settings
+from callback_desk.core.config import AwaitingSettings, Secret, Settings
 from callback_desk.core.exceptions import ConfigError
+from callback_desk.core.scope import ALL_LINES
 
 DialMode = Literal["freepbx", "template"]
 NumberFormat = Literal["e164", "national"]
@@ -63,8 +63,9 @@ class AgiSettings:
     allow: re.Pattern[str] | None = None
     min_length: int = 8
     max_length: int = 15
-    # Menu
-    window_days: int = 14
+    # Menu. The look-back is [awaiting] lookback_days (callback_desk.core.awaiting), not an
+    # [agi] key: the menu, the report and the inbox share one definition of who is waiting.
+    lookback_days: int = AwaitingSettings.lookback_days
     digit_timeout: float = 6.0
     retries: int = 3
     db_timeout: float = 3.0
@@ -113,7 +114,6 @@ def load(settings: Settings) -> AgiSettings:
     allow_text = s.text("allow", "")
     min_length = s.integer("min_length", 8, minimum=3)
     max_length = s.integer("max_length", 15, minimum=3)
-    window_days = s.integer("window_days", 14, minimum=1)
     digit_timeout = s.number("digit_timeout", 6.0, minimum=1.0)
     retries = s.integer("retries", 3, minimum=1)
     db_timeout = s.number("db_timeout", 3.0, minimum=0.5)
@@ -178,7 +178,7 @@ def load(settings: Settings) -> AgiSettings:
         allow=allow,
         min_length=min_length,
         max_length=max_length,
-        window_days=window_days,
+        lookback_days=settings.awaiting.lookback_days,
         digit_timeout=digit_timeout,
         retries=retries,
         db_timeout=db_timeout,

@@ -198,7 +198,7 @@ class _Session:
             elif key == "2":
                 i += 1
             elif key in ("3", "7"):
-                disposition: Disposition = "handled" if key == "3" else "never"
+                disposition = Disposition.HANDLED if key == "3" else Disposition.NEVER
                 self.desk.dispose(caller.call_id, caller.number_key, disposition, extension)
                 logger.info(
                     "Extension %s marked %s as %s",
@@ -235,7 +235,7 @@ class _Session:
         if not scope:
             return []
         now = self.clock()
-        return self.desk.waiting(scope, now - timedelta(days=self.cfg.window_days), now)
+        return self.desk.waiting(scope, now - timedelta(days=self.cfg.lookback_days), now)
 
     def callback(self, call_id: int, stored: str, extension: str, channel_id: str | None) -> str:
         """Validate, record the attempt, Dial(), record the outcome — even after a hang-up."""

@@ -1,7 +1,9 @@
 """Database access for callbacks: who is waiting for a desk phone, attempts and dispositions.
 
-Statements live in ``sql/queries_callbacks.sql`` (names prefixed ``cb_``). Errors come out as
-our :mod:`callback_desk.core.exceptions` tree via :func:`callback_desk.core.store.mapped_errors`.
+Who is waiting is :func:`callback_desk.core.awaiting.awaiting` (the one definition, shared with
+the report and the inbox); the rest lives in ``sql/queries_callbacks.sql`` (names prefixed
+``cb_``). Errors come out as our :mod:`callback_desk.core.exceptions` tree via
+:func:`callback_desk.core.store.mapped_errors`.
 """
 
 from __future__ import annotations
@@ -9,15 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 import asyncpg
 
+from callback_desk.core.awaiting import awaiting
+from callback_desk.core.model import DialStatus, Disposition
+from callback_desk.core.scope import ALL_LINES, in_scope
 from callback_desk.core.sqlfiles import queries
 from callback_desk.core.store import mapped_errors
 
-Disposition = Literal["handled", "never"]
-ALL_LINES = "*"
+__all__ = ["ALL_LINES", "Callbacks", "Disposition", "MissedCall", "WaitingCaller"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,25 +41,13 @@ class MissedCall:
     number_key: str | None
     callable: bool
     did: str
-    rang: tuple[str, ...]
+    extensions: tuple[str, ...]  # the extensions it rang (calls.extensions, normalised in SQL)
     started_at: datetime
     returned_at: datetime | None
 
     def heard_by(self, scope: Sequence[str]) -> bool:
         """True when a desk phone with this scope (lines it hears) may see the call."""
-        return ALL_LINES in scope or self.did in scope or any(x in scope for x in self.rang)
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    id: int
-    call_id: int
-    extension: str
-    channel_id: str | None
-    started_at: datetime
-    ended_at: datetime | None
-    dial_status: str | None
-    talk_seconds: int | None
+        return in_scope(scope, self.did, self.extensions)
 
 
 class Callbacks:
@@ -67,17 +58,14 @@ class Callbacks:
     async def waiting(
         self, scope: Sequence[str], since: datetime, until: datetime
     ) -> list[WaitingCaller]:
-        async with mapped_errors("reading callers awaiting a callback"):
-            rows = await self._pool.fetch(
-                self._q["cb_waiting"],
-                since,
-                until,
-                ALL_LINES in scope,
-                [x for x in scope if x != ALL_LINES],
-            )
+        """Callers awaiting a callback in ``[since, until)`` whom a desk phone may dial."""
+        found = await awaiting(
+            self._pool, scope=scope, now=until, lookback=until - since, callable_only=True
+        )
         return [
-            WaitingCaller(r["last_id"], r["number_key"], r["number"], r["calls"], r["last_at"])
-            for r in rows
+            WaitingCaller(c.last_call_id, c.number_key, c.number, c.calls, c.last_at)
+            for c in found
+            if c.number_key is not None  # callable_only guarantees it; mypy cannot know
         ]
 
     async def missed_call(self, call_id: int) -> MissedCall | None:
@@ -91,7 +79,7 @@ class Callbacks:
             number_key=r["number_key"],
             callable=r["callable"],
             did=r["did"],
-            rang=tuple(r["rang"]),
+            extensions=tuple(r["extensions"]),
             started_at=r["started_at"],
             returned_at=r["returned_at"],
         )
@@ -104,9 +92,12 @@ class Callbacks:
         return attempt_id
 
     async def finish_attempt(self, attempt_id: int, dial_status: str, talk_seconds: int) -> bool:
+        # DIALSTATUS comes from the channel: anything Dial() does not document is stored as
+        # UNKNOWN (the column's CHECK constraint admits only the documented values).
+        status = DialStatus.parse(dial_status)
         async with mapped_errors("finishing a callback attempt"):
             done = await self._pool.fetchval(
-                self._q["cb_finish_attempt"], attempt_id, dial_status, max(talk_seconds, 0)
+                self._q["cb_finish_attempt"], attempt_id, status.value, max(talk_seconds, 0)
             )
         return done is not None
 
@@ -116,16 +107,15 @@ class Callbacks:
             gone = await self._pool.fetchval(self._q["cb_discard_attempt"], attempt_id)
         return gone is not None
 
-    async def attempts(self, call_id: int) -> list[Attempt]:
-        async with mapped_errors("reading callback attempts"):
-            rows = await self._pool.fetch(self._q["cb_attempts"], call_id)
-        return [Attempt(**dict(r)) for r in rows]
-
     async def dispose(
         self, call_id: int, number_key: str | None, disposition: Disposition, extension: str
     ) -> int:
         async with mapped_errors("recording a disposition"):
             new_id: int = await self._pool.fetchval(
-                self._q["cb_dispose"], call_id, number_key, disposition, extension
+                self._q["cb_dispose"],
+                call_id,
+                number_key,
+                Disposition(disposition).value,
+                extension,
             )
         return new_id

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ami_listener import events as ev
+from ami_listener.gaps import GapWatch
 from ami_listener.tracker import CallTracker, TrackerConfig
 from callback_desk.core import phone
 from callback_desk.core.ami import AmiClient
@@ -66,9 +67,11 @@ def _traced(sink: Callable[[Any], None]) -> Callable[[Any], None]:
 
 
 class Listener:
-    def __init__(self, settings: Settings, sink: CallSink) -> None:
+    def __init__(self, settings: Settings, sink: CallSink, gaps: GapWatch | None = None) -> None:
         self._settings = settings
         self._sink = sink
+        # Heartbeats and gap reconciliation (ami_listener.gaps); None in tests of the stream.
+        self.gaps = gaps
         self._pbx = settings.pbx.name
         self.tracker = CallTracker(
             TrackerConfig(
@@ -106,6 +109,8 @@ class Listener:
         subscribe(self.client, self._enqueue, trace=self._settings.listener.trace)
         self._spawn(self._consume(), "consumer")
         self._spawn(self._write(), "writer")
+        if self.gaps is not None:
+            self._spawn(self.gaps.run(), "gaps")
         logger.info(
             "Listening to AMI %s:%s for PBX %r",
             ami.host,
@@ -183,6 +188,11 @@ class Listener:
         self._events.put_nowait((headers, time.time()))
 
     def _on_ami_state(self, state: str) -> None:
+        if self.gaps is not None and state in ("connected", "disconnected"):
+            if state == "connected":
+                self.gaps.logged_in()
+            else:
+                self.gaps.logged_out()
         if state == "disconnected" and self._disconnected_at is None:
             self._disconnected_at = time.monotonic()
         elif state == "connected":

@@ -1,166 +1,471 @@
-"""Listener throughput and memory, against panoramisk's bare dispatch rate.
+"""The listener benchmarks: rows committed, hang-up to row, memory.
 
-Both sides read the same stream of synthetic calls from the fake AMI server over a real TCP
-socket on 127.0.0.1:
+Everything is real except the PBX: ``callback-desk listen`` runs as its own process, with its
+own config file, writing to a scratch PostgreSQL database; the stream comes from another
+process (:mod:`bench.feed`) speaking AMI over TCP, built from calls recorded on Asterisk 22
+(:mod:`bench.stream`). The clock stops when the harness, on its own connection, sees the rows.
 
-- bare: a panoramisk Manager whose only callback counts events (its parse + dispatch cost);
-- listener: Callback Desk's listener end to end (UTF-8 framing, queue, typed parsing, call
-  tracking, decisions) into a sink that counts decided calls, with settle_seconds = 0.
-
-Usage: .venv/bin/python -m bench.listener [--calls 20000] [--memory-calls 200000]
+- **throughput**: the same burst to panoramisk's bare dispatch (:mod:`bench.bare`, a process
+  whose callback only counts) and to the listener, alternately, in rounds; the listener's time
+  runs until its last row is committed, with ``settle_seconds = 0`` so no wait is counted.
+- **latency**: calls at a steady rate, overlapping and timed as recorded; for each call, from
+  the moment its last Hangup left the generator to the moment its row is visible (polled every
+  2 ms), minus ``settle_seconds`` (the wait for late voicemail events, 2 s by default).
+- **memory**: the listener's resident memory after one big burst of recorded calls, and after
+  each batch of a long run of compact calls of which 1 % never end.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import gc
+import json
+import statistics
+import sys
+import tempfile
 import time
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
 
-from panoramisk import Manager
+import asyncpg
 
-from ami_listener.listener import Listener
-from callback_desk.core.model import CallRecord
-from fakes.ami_server import FakeAmi
-from fakes.frames import event, missed_call
-from fakes.settings import make_settings
+from bench import scratch, stream
+from bench.feed import FeedProcess
+from bench.table import Figure, ms, percentile, spread
 
-# Noise every PBX sends that the listener must read and drop (VarSet dominates real streams).
-NOISE = event(
-    "VarSet",
-    Channel="PJSIP/x",
-    Uniqueid="n",
-    Linkedid="n",
-    Variable="RTPAUDIOQOS",
-    Value="ssrc=1;themssrc=2;lp=0;rxjitter=0.000000",
-)
+# Stop a memory run before it takes the machine down with it (an unbounded queue can).
+RSS_ABORT_MIB = 2048.0
 
 
-def stream(calls: int, offset: int = 0) -> list[str]:
-    frames: list[str] = []
-    for i in range(offset, offset + calls):
-        frames += missed_call(f"{i}.1")
-        frames += [NOISE] * 4
-    return frames
+@dataclass(frozen=True, slots=True)
+class ListenerSizes:
+    throughput_calls: int = 2400
+    rounds: int = 3
+    latency: tuple[tuple[float, int], ...] = ((10.0, 200), (200.0, 2000))
+    time_scale: float = 1.0  # recorded call durations times this
+    settle: float = 2.0
+    burst_calls: int = 20_000
+    flat_calls: int = 1_000_000
+    flat_batch: int = 20_000
+    flat_open_cap: int = 2000
 
 
-async def bare(frames: list[str]) -> float:
-    ami = await FakeAmi().start()
-    seen = 0
-    done = asyncio.Event()
+def log(text: str) -> None:
+    sys.stderr.write(f"[bench] {text}\n")
+    sys.stderr.flush()
 
-    def count(_m: Any, _e: Any) -> None:
-        nonlocal seen
-        seen += 1
-        if seen == len(frames):
-            done.set()
 
-    manager = Manager(
-        loop=asyncio.get_running_loop(),
-        host="127.0.0.1",
-        port=ami.port,
-        username="callbackdesk",
-        secret="s3cret",
-        ping_delay=10**9,
+class Rows:
+    """Counts committed rows from the harness's own connection (another connection than the
+    listener's: visible means committed)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self.base = 0
+
+    @classmethod
+    async def open(cls, dsn: str) -> Rows:
+        rows = cls(await asyncpg.connect(dsn))
+        await rows.mark()
+        return rows
+
+    async def mark(self) -> None:
+        self.base = int(await self.conn.fetchval("SELECT coalesce(max(id), 0) FROM calls"))
+
+    async def count(self) -> int:
+        n: int = await self.conn.fetchval("SELECT count(*) FROM calls WHERE id > $1", self.base)
+        return n
+
+    async def wait(self, n: int, timeout: float, proc: asyncio.subprocess.Process) -> float:
+        """Poll until ``n`` new rows are visible; the wall-clock moment they were."""
+        async with asyncio.timeout(timeout):
+            while True:
+                if await self.count() >= n:
+                    return time.time()
+                if proc.returncode is not None:
+                    raise RuntimeError(f"the listener exited ({proc.returncode})")
+                await asyncio.sleep(0.01)
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+
+class Rig:
+    """A generator process, a scratch database and, on demand, listener processes."""
+
+    def __init__(self, server: str, tmp: Path, profile: Path | None = None) -> None:
+        self.server = server
+        self.tmp = tmp
+        self.profile = profile  # a directory: the throughput listener runs under cProfile
+        self.feed: FeedProcess | None = None
+        self.dsn = ""
+        self._n = 0
+
+    async def start_listener(
+        self, settle: float, profile: Path | None = None, **listener: object
+    ) -> tuple[asyncio.subprocess.Process, Path]:
+        assert self.feed is not None
+        self._n += 1
+        config = scratch.write_config(
+            self.tmp / f"listener{self._n}.toml",
+            {
+                "database": {"dsn": self.dsn},
+                "ami": {
+                    "host": "127.0.0.1",
+                    "port": self.feed.ports["listener"],
+                    "secret": "s3cret",
+                },
+                "pbx": {"name": "bench", "inbound_contexts": ["from-pstn"]},
+                "listener": {"settle_seconds": settle, **listener},
+            },
+        )
+        logfile = self.tmp / f"listener{self._n}.log"
+        before = (await self.feed.call({"cmd": "logins", "target": "listener"}))["logins"]
+        proc = await scratch.spawn(scratch.listener_argv(config, profile), log=logfile)
+        try:
+            await self.feed.wait_logins("listener", before + 1)
+        except TimeoutError:
+            await scratch.stop(proc)
+            raise RuntimeError(f"the listener never logged in:\n{scratch.tail(logfile)}") from None
+        return proc, logfile
+
+
+async def _stop_listener(proc: asyncio.subprocess.Process, logfile: Path) -> None:
+    rc = await scratch.stop(proc)
+    if rc != 0:
+        raise RuntimeError(f"the listener exited {rc}:\n{scratch.tail(logfile)}")
+
+
+async def _bare_round(rig: Rig, calls: int, first: int, frames: int) -> float:
+    assert rig.feed is not None
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.bare",
+        str(rig.feed.ports["bare"]),
+        str(frames),
+        stdout=asyncio.subprocess.PIPE,
+        cwd=scratch.REPO,
     )
-    manager.register_event("*", count)
-    manager.connect()
-    while ami.logins < 1 or ami.connected < 1:
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.1)
-    seen = 0
-    t0 = time.perf_counter()
-    await ami.push(*frames)
-    await done.wait()
-    elapsed = time.perf_counter() - t0
-    manager.close()
-    await ami.close()
-    return len(frames) / elapsed
+    assert proc.stdout is not None
+    try:
+        async with asyncio.timeout(60):
+            assert (await proc.stdout.readline()).strip() == b"ready"
+            sent = await rig.feed.call(
+                {
+                    "cmd": "burst",
+                    "target": "bare",
+                    "shape": "recorded",
+                    "calls": calls,
+                    "first": first,
+                    "prerender": True,
+                }
+            )
+            done = json.loads(await proc.stdout.readline())
+            await proc.wait()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    return frames / float(done["t1"] - sent["t0"])
 
 
-class CountingSink:
-    def __init__(self) -> None:
-        self.count = 0
-        self.done = asyncio.Event()
-        self.target = 0
-
-    async def record_call(self, pbx: str, call: CallRecord) -> bool:
-        self.count += 1
-        if self.count >= self.target:
-            self.done.set()
-        return True
-
-
-async def listener(frames: list[str], calls: int) -> float:
-    ami = await FakeAmi().start()
-    sink = CountingSink()
-    sink.target = calls
-    settings = make_settings(
-        ami={"port": ami.port, "secret": "s3cret"}, listener={"settle_seconds": 0.0}
+async def _listener_round(
+    rig: Rig, rows: Rows, proc: asyncio.subprocess.Process, calls: int, first: int, frames: int
+) -> tuple[float, float]:
+    assert rig.feed is not None
+    await rows.mark()
+    expected = stream.rows(calls, first)
+    push = asyncio.create_task(
+        rig.feed.call(
+            {
+                "cmd": "burst",
+                "target": "listener",
+                "shape": "recorded",
+                "calls": calls,
+                "first": first,
+                "prerender": True,
+            }
+        )
     )
-    li = Listener(settings, sink)
-    task = asyncio.create_task(li.run())
-    await li.wait_logged_in()
-    t0 = time.perf_counter()
-    await ami.push(*frames)
-    await sink.done.wait()
-    elapsed = time.perf_counter() - t0
-    li.stop()
-    await task
-    await ami.close()
-    return len(frames) / elapsed
+    t1 = await rows.wait(expected, 300, proc)
+    sent = await push
+    elapsed = t1 - sent["t0"]
+    return frames / elapsed, expected / elapsed
 
 
-def rss_mib() -> float:
-    """Resident memory of this process (tracemalloc would slow a million calls tenfold)."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+async def throughput(rig: Rig, sizes: ListenerSizes) -> list[Figure]:
+    calls = sizes.throughput_calls
+    raw = rig.tmp / "listener.prof" if rig.profile else None
+    proc, logfile = await rig.start_listener(0.0, raw)
+    rows = await Rows.open(rig.dsn)
+    bare_rates: list[float] = []
+    ours: list[float] = []
+    row_rates: list[float] = []
+    ratios: list[float] = []
+    frames = 0
+    try:
+        for r in range(sizes.rounds):
+            first = 1_000_000 + r * calls
+            frames = sum(len(stream.call(k, 0).frames) for k in range(first, first + calls))
+            bare = await _bare_round(rig, calls, first, frames)
+            events, per_row = await _listener_round(rig, rows, proc, calls, first, frames)
+            log(
+                f"round {r + 1}: bare {bare:,.0f} ev/s, listener {events:,.0f} ev/s "
+                f"({per_row:,.0f} rows/s), {events / bare:.2f}x"
+            )
+            bare_rates.append(bare)
+            ours.append(events)
+            row_rates.append(per_row)
+            ratios.append(events / bare)
+    finally:
+        await rows.close()
+        await _stop_listener(proc, logfile)
+    if raw is not None and rig.profile is not None:
+        scratch.summarise_profile(raw, rig.profile / "listener.txt")
+        log(f"listener profile: {rig.profile / 'listener.txt'}")
+    ratio = statistics.median(ratios)
+    what = f"{calls:,} recorded calls ({frames:,} frames), {sizes.rounds} rounds"
+    return [
+        Figure(
+            "1 listener",
+            f"panoramisk bare dispatch, {what}",
+            spread(bare_rates, "{:,.0f}") + " events/s",
+        ),
+        Figure(
+            "1 listener",
+            "listener, until every row is committed to PostgreSQL",
+            spread(ours, "{:,.0f}") + " events/s, " + spread(row_rates, "{:,.0f}") + " rows/s",
+        ),
+        Figure(
+            "1 listener",
+            "listener ÷ bare dispatch, same stream, same run",
+            spread(ratios, "{:.3f}x"),
+            "≥ 0.90x",
+            ratio >= 0.9,
+        ),
+    ]
 
 
-async def memory(calls: int, batch: int = 20000) -> list[tuple[int, float]]:
-    """Resident memory after each batch of calls: flat means nothing grows per call."""
-    ami = await FakeAmi().start()
-    sink = CountingSink()
-    settings = make_settings(
-        ami={"port": ami.port, "secret": "s3cret"}, listener={"settle_seconds": 0.0}
-    )
-    li = Listener(settings, sink)
-    task = asyncio.create_task(li.run())
-    await li.wait_logged_in()
+async def _visible(rows: Rows, seen: dict[str, float], stop: asyncio.Event) -> None:
+    """Record when each new row first becomes visible, polling every 2 ms."""
+    last = rows.base
+    while not stop.is_set():
+        found = await rows.conn.fetch(
+            "SELECT id, linkedid FROM calls WHERE id > $1 ORDER BY id", last
+        )
+        now = time.time()
+        for row in found:
+            seen.setdefault(row["linkedid"], now)
+            last = max(last, row["id"])
+        await asyncio.sleep(0.002)
+
+
+async def latency(rig: Rig, sizes: ListenerSizes) -> list[Figure]:
+    assert rig.feed is not None
+    proc, logfile = await rig.start_listener(sizes.settle)
+    rows = await Rows.open(rig.dsn)
+    figures: list[Figure] = []
+    first = 3_000_000
+    try:
+        for rate, calls in sizes.latency:
+            await rows.mark()
+            seen: dict[str, float] = {}
+            stop = asyncio.Event()
+            poller = asyncio.create_task(_visible(rows, seen, stop))
+            out = rig.tmp / f"hangups-{rate:g}.json"
+            sent = await rig.feed.call(
+                {
+                    "cmd": "paced",
+                    "target": "listener",
+                    "rate": rate,
+                    "calls": calls,
+                    "first": first,
+                    "scale": sizes.time_scale,
+                    "out": str(out),
+                }
+            )
+            expected = stream.rows(calls, first)
+            try:
+                async with asyncio.timeout(sizes.settle + 60):
+                    while len(seen) < expected:
+                        if proc.returncode is not None:
+                            raise RuntimeError(f"the listener exited:\n{scratch.tail(logfile)}")
+                        await asyncio.sleep(0.05)
+            finally:
+                stop.set()
+                await poller
+            hangups: dict[str, float] = json.loads(out.read_text("utf-8"))
+            delays = [seen[k] - hangups[k] - sizes.settle for k in seen if k in hangups]
+            p50, p99 = percentile(delays, 50), percentile(delays, 99)
+            log(f"{rate:g} calls/s: {len(delays)} rows, p50 {ms(p50)}, p99 {ms(p99)}")
+            figures.append(
+                Figure(
+                    "2 latency",
+                    f"hang-up → row visible, {rate:g} calls/s ({len(delays):,} rows; "
+                    f"settle {sizes.settle:g} s taken off)",
+                    f"p50 {ms(p50)}, p99 {ms(p99)}",
+                    "p99 < 100 ms",
+                    p99 < 0.1,
+                )
+            )
+            first += calls
+            del sent
+    finally:
+        await rows.close()
+        await _stop_listener(proc, logfile)
+    return figures
+
+
+async def _watch_rss(pid: int, peak: list[float], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            rss = scratch.rss_mib(pid)
+        except (OSError, RuntimeError):
+            return
+        peak[0] = max(peak[0], rss)
+        if rss > RSS_ABORT_MIB:
+            return
+        await asyncio.sleep(0.1)
+
+
+async def _settled(rows: Rows, at_least: int, proc: asyncio.subprocess.Process) -> None:
+    """At least ``at_least`` new rows, and no more arriving (the writer has drained)."""
+    await rows.wait(at_least, 600, proc)
+    last, still = -1, 0
+    while still < 3:
+        n = await rows.count()
+        still = still + 1 if n == last else 0
+        last = n
+        await asyncio.sleep(0.05)
+
+
+async def memory(rig: Rig, sizes: ListenerSizes) -> list[Figure]:
+    assert rig.feed is not None
+    figures: list[Figure] = []
+    # One burst of recorded calls, as fast as the socket takes them.
+    proc, logfile = await rig.start_listener(sizes.settle)
+    rows = await Rows.open(rig.dsn)
+    try:
+        idle = scratch.rss_mib(proc.pid or 0)
+        peak = [idle]
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(_watch_rss(proc.pid or 0, peak, stop))
+        first = 5_000_000
+        push = asyncio.create_task(
+            rig.feed.call(
+                {
+                    "cmd": "burst",
+                    "target": "listener",
+                    "shape": "recorded",
+                    "calls": sizes.burst_calls,
+                    "first": first,
+                }
+            )
+        )
+        waiting = asyncio.create_task(_settled(rows, stream.rows(sizes.burst_calls, first), proc))
+        done, _ = await asyncio.wait({waiting, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        if waiting not in done:
+            waiting.cancel()
+            proc.kill()
+            await proc.wait()
+            await push  # the generator finishes writing into the closed connection
+            figures.append(
+                Figure(
+                    "3 memory",
+                    f"listener RSS during a {sizes.burst_calls:,}-call burst",
+                    f"> {RSS_ABORT_MIB:,.0f} MiB: stopped",
+                    "< 100 MB",
+                    False,
+                )
+            )
+        else:
+            await waiting
+            await watcher
+            await push
+            after = scratch.rss_mib(proc.pid or 0)
+            log(f"burst: idle {idle:.1f} MiB, peak {peak[0]:.1f} MiB, after {after:.1f} MiB")
+            figures.append(
+                Figure(
+                    "3 memory",
+                    f"listener RSS after a {sizes.burst_calls:,}-call burst of recorded calls "
+                    f"(idle {idle:.0f} MiB)",
+                    f"{after:.1f} MiB (peak {peak[0]:.1f} MiB)",
+                    "< 100 MB",
+                    after * 1.048576 < 100,
+                )
+            )
+    finally:
+        await rows.close()
+        if proc.returncode is None or proc.returncode == 0:
+            await _stop_listener(proc, logfile)
+    figures.append(await _flat(rig, sizes))
+    return figures
+
+
+async def _flat(rig: Rig, sizes: ListenerSizes) -> Figure:
+    """Many compact calls in batches; RSS after each: flat means nothing grows per call. The
+    bound on open calls is lowered so that the 1 % never ending reach it within the run."""
+    assert rig.feed is not None
+    proc, logfile = await rig.start_listener(0.0, max_open_calls=sizes.flat_open_cap)
+    rows = await Rows.open(rig.dsn)
     samples: list[tuple[int, float]] = []
-    for start in range(0, calls, batch):
-        sink.target = start + batch
-        sink.done.clear()
-        await ami.push(*stream(batch, start))
-        await sink.done.wait()
-        gc.collect()
-        if (start + batch) % (calls // 10 or batch) == 0:
-            samples.append((start + batch, rss_mib()))
-    li.stop()
-    await task
-    await ami.close()
-    return samples
+    first = 10_000_000
+    try:
+        await rows.mark()
+        sent = 0
+        while sent < sizes.flat_calls:
+            batch = min(sizes.flat_batch, sizes.flat_calls - sent)
+            await rig.feed.call(
+                {
+                    "cmd": "burst",
+                    "target": "listener",
+                    "shape": "compact",
+                    "calls": batch,
+                    "first": first + sent,
+                }
+            )
+            sent += batch
+            await _settled(rows, stream.compact_rows(sent, first), proc)
+            samples.append((sent, scratch.rss_mib(proc.pid or 0)))
+            log(f"flat: {sent:,} calls, RSS {samples[-1][1]:.1f} MiB")
+    finally:
+        await rows.close()
+        await _stop_listener(proc, logfile)
+    half = next(rss for n, rss in samples if n >= sent // 2)
+    end = samples[-1][1]
+    flat = end <= half * 1.05 + 2
+    trail = ", ".join(
+        f"{n // 1000:,}k: {rss:.0f}" for n, rss in samples[:: max(1, len(samples) // 5)]
+    )
+    return Figure(
+        "3 memory",
+        f"listener RSS over {sent:,} compact calls, 1 % never ending "
+        f"(max_open_calls = {sizes.flat_open_cap:,}); half-way → end",
+        f"{half:.1f} → {end:.1f} MiB ({trail} MiB)",
+        "flat (end ≤ half-way + 5 %)",
+        flat,
+    )
 
 
-async def main(calls: int, memory_calls: int) -> None:
-    frames = stream(calls)
-    bare_rate = await bare(frames)
-    ours = await listener(frames, calls)
-    print(f"events: {len(frames)} ({calls} calls, {len(frames) // calls} frames each)")
-    print(f"panoramisk bare dispatch : {bare_rate:10,.0f} events/s")
-    print(f"listener end to end      : {ours:10,.0f} events/s  ({ours / bare_rate:.2f}x bare)")
-    if memory_calls:
-        for done, mib in await memory(memory_calls):
-            print(f"resident memory after {done:>9,} calls: {mib:7.1f} MiB")
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--calls", type=int, default=20000)
-    parser.add_argument("--memory-calls", type=int, default=200000)
-    args = parser.parse_args()
-    asyncio.run(main(args.calls, args.memory_calls))
+async def run(
+    server: str, sizes: ListenerSizes, only: frozenset[str], profile: Path | None = None
+) -> list[Figure]:
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="cbd-bench-") as tmp:
+        rig = Rig(server, Path(tmp), profile)
+        rig.feed = await FeedProcess.start()
+        try:
+            async with scratch.database(server, "listener") as dsn:
+                rig.dsn = dsn
+                if "throughput" in only:
+                    figures += await throughput(rig, sizes)
+                if "latency" in only:
+                    figures += await latency(rig, sizes)
+                if "memory" in only:
+                    figures += await memory(rig, sizes)
+        finally:
+            unexpected = await rig.feed.close()
+        if unexpected:
+            raise RuntimeError(f"the fake AMI got actions it did not expect: {unexpected}")
+    return figures

@@ -214,6 +214,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_call)
 
     p = sub.add_parser(
+        "web", parents=[common], help="the callback inbox (web pages; settings: [web])"
+    )
+    p.add_argument("--host", help="listen address (overrides [web] host)")
+    p.add_argument("--port", type=int, help="listen port (overrides [web] port)")
+    p.set_defaults(handler=cmd_web)
+
+    p = sub.add_parser("user", parents=[common], help="accounts of the callback inbox")
+    p.add_argument("action", choices=["add", "passwd", "disable", "enable", "list"])
+    p.add_argument("username", nargs="?", help="lower-case user name (not for 'list')")
+    p.add_argument("--role", default="therapist", help="therapist | frontdesk | admin")
+    p.add_argument(
+        "--extension",
+        dest="extensions",
+        action="append",
+        default=[],
+        metavar="EXT",
+        help="a desk phone this person calls from (repeatable); its lines are theirs",
+    )
+    p.add_argument("--email", default="", help="where their morning email goes")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from one line of stdin"
+    )
+    p.set_defaults(handler=cmd_user)
+
+    p = sub.add_parser(
         "demo",
         parents=[common],
         help="see it work: a simulated PBX plays a morning, then the report and the menu",
@@ -278,6 +303,7 @@ async def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 async def cmd_listen(settings: Settings, _args: argparse.Namespace) -> int:
+    from ami_listener.gaps import watch
     from ami_listener.listener import Listener  # the composition root may see every package
 
     settings.ami.require_secret()
@@ -288,7 +314,7 @@ async def cmd_listen(settings: Settings, _args: argparse.Namespace) -> int:
         except StoreUnavailable as exc:
             # Start anyway: decided calls are held in memory until the database is back.
             logger.warning("Starting without the database: %s", exc)
-        listener = Listener(settings, store)
+        listener = Listener(settings, store, watch(settings, store))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, listener.stop)
@@ -313,7 +339,12 @@ async def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
         to=tuple(args.to),
         email_when_empty=args.email_when_empty,
     )
-    return await run(settings, options, sys.stdout, datetime.now(settings.pbx.timezone))
+    from callback_desk.web.app import sign_in_link
+
+    async def links(store: Store, address: str) -> str | None:
+        return await sign_in_link(store, settings, address)
+
+    return await run(settings, options, sys.stdout, datetime.now(settings.pbx.timezone), links)
 
 
 async def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
@@ -358,6 +389,28 @@ async def cmd_call(settings: Settings, args: argparse.Namespace) -> int:
         f"opening line: {opening}\n"
     )
     return 0
+
+
+async def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
+    from callback_desk.web.server import serve
+
+    return await serve(settings, args.host, args.port)
+
+
+async def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
+    from callback_desk.web.accounts import run as accounts
+
+    if args.action != "list" and not args.username:
+        raise ConfigError(f"user {args.action} needs a user name")
+    return await accounts(
+        settings,
+        args.action,
+        args.username,
+        role=args.role,
+        extensions=args.extensions,
+        email=args.email,
+        password_stdin=args.password_stdin,
+    )
 
 
 async def cmd_demo(args: argparse.Namespace) -> int:

@@ -1,36 +1,22 @@
--- Named queries of the morning report (callback_desk.report.query).
+-- Named queries of the morning report (callback_desk.report.query). Who is awaiting a callback
+-- is the core's 'awaiting' query (queries_awaiting.sql); these add history and the week.
 -- Parameters are always placeholders; caller ID never reaches SQL text.
 --
 -- Filtering on one therapist ($n text[], NULL = everyone): a missed call matches when its DID is
--- in the list, or when one of the phones it rang is: rang holds Dial strings such as
--- 'PJSIP/100@phones' or '100@phones', reduced to '100' (keep in sync with
--- callback_desk.report.model.extension).
+-- in the list, or when one of the extensions it rang is (calls.extensions, the dial strings
+-- normalised once by line_extension() in sql/0003_awaiting.sql).
 
--- name: report_callers
--- One row per caller with missed calls in [$1, $2). A caller still awaiting a callback is
--- summarised over their unreturned calls; with $3 (include returned) a returned caller is
--- summarised over all their missed calls, with how the latest one was returned.
--- Most urgent first: awaiting, then most calls, then most recent.
+-- name: report_returned
+-- Callers with missed calls in [$1, $2) none of which still awaits a callback (report --all),
+-- each summarised over those calls, with how the latest one was returned.
 WITH windowed AS (
-    SELECT m.*,
-           coalesce(m.number_key, m.number) AS caller,
-           bool_or(m.returned_at IS NULL)
-               OVER (PARTITION BY coalesce(m.number_key, m.number)) AS awaiting
+    SELECT m.*, coalesce(m.number_key, m.number) AS caller
     FROM missed_calls m
     WHERE m.started_at >= $1 AND m.started_at < $2
-      AND ($4::text[] IS NULL
-           OR m.did = ANY ($4::text[])
-           OR EXISTS (SELECT 1 FROM unnest(m.rang) AS r (dial)
-                      WHERE split_part(regexp_replace(r.dial, '^[^/@]*/', ''), '@', 1)
-                            = ANY ($4::text[])))
-),
-kept AS (
-    SELECT * FROM windowed
-    WHERE (returned_at IS NULL OR NOT awaiting) AND ($3::boolean OR awaiting)
+      AND ($3::text[] IS NULL OR m.did = ANY ($3::text[]) OR m.extensions && $3::text[])
 ),
 grouped AS (
     SELECT caller,
-           bool_or(awaiting)                                             AS awaiting,
            (array_agg(number ORDER BY started_at DESC))[1]               AS number,
            (array_agg(number_key ORDER BY started_at DESC))[1]           AS number_key,
            (array_agg(name ORDER BY started_at DESC))[1]                 AS name,
@@ -40,40 +26,34 @@ grouped AS (
            (array_agg(reached_voicemail ORDER BY started_at DESC))[1]    AS reached_voicemail,
            (array_agg(did ORDER BY started_at DESC))[1]                  AS did,
            (array_agg(reason ORDER BY started_at DESC))[1]               AS reason,
-           (array_agg(id ORDER BY started_at DESC))[1]                   AS last_id,
-           array_agg(id)                                                 AS ids,
+           (array_agg(id ORDER BY started_at DESC))[1]                   AS last_call_id,
            bool_or(callable)                                             AS callable,
            (array_agg(returned_at ORDER BY started_at DESC))[1]          AS returned_at,
            (array_agg(returned_how ORDER BY started_at DESC))[1]         AS returned_how
-    FROM kept
+    FROM windowed
     GROUP BY caller
+    HAVING bool_and(returned_at IS NOT NULL)
 ),
-rangs AS (
-    SELECT k.caller, array_agg(DISTINCT r.dial ORDER BY r.dial) AS rang
-    FROM kept k, unnest(k.rang) AS r (dial)
-    GROUP BY k.caller
-),
-targets AS (
-    -- Every call row of the caller: the desk may have dialled back from an older entry.
-    -- Two equi-joins rather than one OR-join, so the planner can hash them.
-    SELECT g.caller, t.id FROM grouped g JOIN calls t ON t.number_key = g.number_key
-    UNION
-    SELECT g.caller, unnest(g.ids) FROM grouped g
-),
-attempts AS (
-    -- Callbacks placed towards the caller since their first missed call in the window.
-    SELECT g.caller, count(a.id) AS attempts, max(a.started_at) AS last_attempt_at
-    FROM targets tg
-    JOIN grouped g ON g.caller = tg.caller
-    JOIN callback_attempts a ON a.call_id = tg.id AND a.started_at >= g.first_at
-    GROUP BY g.caller
+lines AS (
+    SELECT w.caller,
+           array_agg(DISTINCT r.dial ORDER BY r.dial)      AS rang,
+           array_agg(DISTINCT line_extension(r.dial))      AS extensions
+    FROM windowed w, unnest(w.rang) AS r (dial)
+    WHERE w.caller IN (SELECT caller FROM grouped)
+    GROUP BY w.caller
 )
-SELECT g.*, coalesce(rangs.rang, '{}') AS rang,
-       coalesce(attempts.attempts, 0) AS attempts, attempts.last_attempt_at
+SELECT g.*, coalesce(l.rang, '{}') AS rang,
+       coalesce(array_remove(l.extensions, NULL), '{}') AS extensions,
+       coalesce(t.attempts, 0) AS attempts, t.last_attempt_at
 FROM grouped g
-LEFT JOIN rangs USING (caller)
-LEFT JOIN attempts USING (caller)
-ORDER BY g.awaiting DESC, g.calls DESC, g.last_at DESC, g.caller;
+LEFT JOIN lines l USING (caller)
+LEFT JOIN LATERAL (
+    -- Callbacks placed towards the caller since their first missed call in the window (the
+    -- same summary as the 'awaiting' query's, over returned calls).
+    SELECT count(*) AS attempts, max(a.started_at) AS last_attempt_at
+    FROM callback_attempts a
+    WHERE a.number_key = g.number_key AND a.started_at >= g.first_at
+) t ON true;
 
 -- name: report_heatmap
 -- Missed inbound calls in [$1, $2) by ISO weekday (1 = Monday) and hour in time zone $3.
@@ -85,9 +65,7 @@ WHERE m.outcome = 'missed' AND m.direction = 'inbound'
   AND m.started_at >= $1 AND m.started_at < $2
   AND ($4::text[] IS NULL
        OR m.did = ANY ($4::text[])
-       OR EXISTS (SELECT 1 FROM unnest(m.rang) AS r (dial)
-                  WHERE split_part(regexp_replace(r.dial, '^[^/@]*/', ''), '@', 1)
-                        = ANY ($4::text[])))
+       OR m.extensions && $4::text[])
 GROUP BY 1, 2;
 
 -- name: report_week
@@ -103,9 +81,7 @@ WITH firsts AS (
     WHERE m.started_at >= $1 AND m.started_at < $2
       AND ($3::text[] IS NULL
            OR m.did = ANY ($3::text[])
-           OR EXISTS (SELECT 1 FROM unnest(m.rang) AS r (dial)
-                      WHERE split_part(regexp_replace(r.dial, '^[^/@]*/', ''), '@', 1)
-                            = ANY ($3::text[])))
+           OR m.extensions && $3::text[])
     ORDER BY coalesce(m.number_key, m.number), m.started_at
 ),
 counted AS (
@@ -124,8 +100,3 @@ SELECT count(*)                                                          AS call
              AND c.outcome IN ('answered', 'voicemail')
              AND c.started_at >= $1 AND c.started_at < $2))              AS never_got_through
 FROM counted;
-
--- name: report_session
--- These queries are costed high (a lateral subquery per missed call), which makes PostgreSQL
--- JIT-compile them: ~300 ms of compiling for ~30 ms of work. LOCAL: this transaction only.
-SET LOCAL jit = off;

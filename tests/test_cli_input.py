@@ -84,6 +84,10 @@ def test_bad_value_is_one_line_exit_2(command: str, argv: list[str], capsys) -> 
     assert one_line(err) and BAD in err and command in err
 
 
+# The arguments a subcommand cannot run without.
+REQUIRED = {"call": ["1", "--from", "100"], "user": ["list"]}
+
+
 @pytest.mark.parametrize(
     "command", sorted(n for n, p in subcommands().items() if not p.get_default("standalone"))
 )
@@ -92,7 +96,7 @@ def test_bad_setting_is_one_line_exit_2_for_every_command(
 ) -> None:
     monkeypatch.setenv("CALLBACK_DESK_DATABASE_DSN", "postgresql://unused/")
     monkeypatch.setenv("CALLBACK_DESK_AMI_PORT", "x")
-    argv = [command, *(["1", "--from", "100"] if command == "call" else [])]
+    argv = [command, *REQUIRED.get(command, [])]
     code, out, err = run(argv, capsys)
     assert (code, out) == (2, "")
     assert one_line(err) and "CALLBACK_DESK_AMI_PORT" in err
@@ -103,7 +107,7 @@ def test_bad_setting_is_one_line_exit_2_for_every_command(
 )
 def test_missing_config_file_is_one_line_exit_2(command: str, tmp_path, capsys) -> None:
     argv = [command, "--config", str(tmp_path / "nope.toml")]
-    code, _out, err = run([*argv, *(["1", "--from", "100"] if command == "call" else [])], capsys)
+    code, _out, err = run([*argv, *REQUIRED.get(command, [])], capsys)
     assert code == 2 and one_line(err) and "does not exist" in err
 
 

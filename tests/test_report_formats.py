@@ -64,7 +64,7 @@ async def night(store: Store, db_dsn: str) -> str:
     )
     # Withheld number.
     await rec("pbx", call("e1", at(23, 23, 0), "anonymous", name="", rang=("PJSIP/102@phones",)))
-    # Before closing: yesterday's business, not this morning's list.
+    # Before closing and not returned: still on this morning's list, but not new.
     await rec("pbx", call("f1", at(23, 17, 0), "9175550142", name="Earlier"))
     async with store.pool.acquire() as conn:
         last_sam = await conn.fetchval("SELECT id FROM calls WHERE linkedid = 'a3'")
@@ -80,7 +80,14 @@ async def night(store: Store, db_dsn: str) -> str:
 async def test_json_keeps_listener_fields_and_adds_report_fields(night: str) -> None:
     data = json.loads(await render(night, format="json"))
     entries = {e["number_as_received"]: e for e in data["missed"]}
-    assert set(entries) == {"+12125550123", "+13125550188", "6465550100", "6465550199", "anonymous"}
+    assert set(entries) == {
+        "+12125550123",
+        "+13125550188",
+        "6465550100",
+        "6465550199",
+        "anonymous",
+        "9175550142",
+    }
     last = [e["last_at"] for e in data["missed"]]
     assert last == sorted(last, reverse=True)  # machine output: most recent first
     sam = entries["+12125550123"]
@@ -99,6 +106,8 @@ async def test_json_keeps_listener_fields_and_adds_report_fields(night: str) -> 
         "number_e164": "+12125550123",
         "number_national": "(212) 555-0123",
         "rang": ["PJSIP/100@phones"],
+        "extensions": ["100"],
+        "new_calls": 3,
         "attempts": 1,
         "last_attempt_at": "2026-11-24T07:45:00-05:00",
         "status": "awaiting",
@@ -113,8 +122,11 @@ async def test_json_keeps_listener_fields_and_adds_report_fields(night: str) -> 
         False,
         None,
     )
-    assert data["since"] == "2026-11-23T18:00:00-05:00"
+    assert entries["9175550142"]["new_calls"] == 0  # still awaiting, but from before closing
+    assert data["since"] == "2026-11-10T08:00:00-05:00"  # the 14-day look-back
     assert data["until"] == "2026-11-24T08:00:00-05:00"
+    assert data["new_since"] == "2026-11-23T18:00:00-05:00"  # Monday's closing
+    assert (data["awaiting"], data["new"]) == (6, 5)
     assert data["week"]["missed_calls"] == 9
 
 
@@ -132,11 +144,15 @@ async def test_all_lists_returned_callers_and_how(night: str) -> None:
     assert "(718) 555-0111" not in await render(night)
 
 
-async def test_explicit_window_reaches_before_closing(night: str) -> None:
+async def test_explicit_window_limits_the_list(night: str) -> None:
     data = json.loads(
-        await render(night, format="json", since=datetime(2026, 11, 23, 9, 0), until=NOW)
+        await render(night, format="json", since=datetime(2026, 11, 23, 18, 0), until=NOW)
     )
-    assert "+19175550142" in [e["number"] for e in data["missed"]]
+    assert "+19175550142" not in [e["number"] for e in data["missed"]]
+    # --until alone moves the look-back with it: Monday noon, before most of the night's calls.
+    data = json.loads(await render(night, format="json", until=datetime(2026, 11, 23, 18, 0)))
+    assert [e["number"] for e in data["missed"]] == ["+19175550142"]
+    assert data["since"] == "2026-11-09T18:00:00-05:00"
 
 
 async def test_for_filters_on_extension_or_did(night: str) -> None:
@@ -146,7 +162,7 @@ async def test_for_filters_on_extension_or_did(night: str) -> None:
     assert numbers(await render(night, format="json", covers=("101",))) == ["+13125550188"]
     assert numbers(await render(night, format="json", covers=("2001",))) == ["+13125550188"]
     on_100 = numbers(await render(night, format="json", covers=("100",)))
-    assert sorted(on_100) == ["+12125550123", "+16465550100", "+16465550199"]
+    assert sorted(on_100) == ["+12125550123", "+16465550100", "+16465550199", "+19175550142"]
     assert numbers(await render(night, format="json", covers=("102", "101"))) == [
         "+13125550188",
         "anonymous",
@@ -157,7 +173,10 @@ async def test_for_filters_on_extension_or_did(night: str) -> None:
 async def test_text_table_is_national_sanitised_and_urgent_first(night: str) -> None:
     text = await render(night)
     lines = text.splitlines()
-    assert lines[0].startswith("5 callers to call back — missed between Mon 23 Nov 18:00")
+    assert lines[0] == (
+        "6 callers to call back (5 new) — missed between Tue 10 Nov 08:00 and Tue 24 Nov 08:00; "
+        "new since Mon 23 Nov 18:00"
+    )
     header = next(i for i, line in enumerate(lines) if line.startswith("Number"))
     assert lines[header + 1].startswith("(212) 555-0123  Sam")
     sam = lines[header + 1].split()
@@ -178,7 +197,12 @@ async def test_csv_neutralises_formulas_and_keeps_values(night: str) -> None:
     assert by_number["+12125550123"]["first_at"] == "2026-11-23T19:00:00-05:00"
     assert by_number["+12125550123"]["attempts"] == "1"
     assert by_number["anonymous"]["callable"] == "no"
-    assert len(rows) == 5
+    assert (by_number["+12125550123"]["extensions"], by_number["+12125550123"]["new_calls"]) == (
+        "100",
+        "3",
+    )
+    assert by_number["+19175550142"]["new_calls"] == "0"
+    assert len(rows) == 6
 
 
 def test_terminal_text_loses_control_characters_and_keeps_width() -> None:
@@ -227,15 +251,23 @@ async def test_html_escapes_caller_values_and_links_only_valid_numbers(
     )
     assert "Ärger 日本" in page
     assert "\x1b" not in page
+    # tel: links show the reading phone's own number: none unless an admin opts in...
+    assert "tel:" not in page
+    out = io.StringIO()
+    await run(settings(night, tel_links=True), ReportOptions(format="html"), out, NOW)
+    page = out.getvalue()
     hrefs = re.findall(r'href="([^"]*)"', page)
+    # ...and then they say so, next to each link.
+    assert page.count("calling from this phone shows this phone's own number") == len(hrefs)
     assert sorted(hrefs) == [
         "tel:+12125550123",
         "tel:+13125550188",
         "tel:+16465550100",
         "tel:+16465550199",
+        "tel:+19175550142",
     ]
     assert 'onclick="x' not in page
-    assert page.count("Hi, I think I missed a call from this number earlier.") == 6
+    assert page.count("Hi, I think I missed a call from this number earlier.") == 7
     assert '<meta name="viewport"' in page and "<svg" in page
     assert not re.search(r"therap|counsel|practice|clinic|session", page, re.IGNORECASE)
 
@@ -252,7 +284,8 @@ async def test_empty_report_in_every_format(db_dsn: str) -> None:
     assert "Nobody is waiting for a callback." in await render(db_dsn, format="html")
     assert (await render(db_dsn, format="csv")).splitlines() == [
         "number,number_as_received,name,calls,first_at,last_at,reached_voicemail,did,rang,"
-        "attempts,last_attempt_at,status,returned_at,returned_how,callable,last_call_id"
+        "attempts,last_attempt_at,status,returned_at,returned_how,callable,last_call_id,"
+        "extensions,new_calls"
     ]
     week = json.loads(await render(db_dsn, format="json"))["week"]
     assert week["missed_calls"] == 0 and week["share_returned_within_24h"] is None
@@ -305,3 +338,16 @@ async def test_cli_user_mistakes_exit_2_with_one_line(
     err = capsys.readouterr().err
     assert message in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_json_escapes_c1_controls_and_bidi_overrides() -> None:
+    from callback_desk.report.render_json import dumps
+
+    # U+202E turns "Evil\u202eflow.exe" into "Evilexe.wolf" on screen; U+009B is a one-byte CSI.
+    name = "Evil\u202eflow\u2066x\u2069\u200e\u200f\u009b2J\u0085 Ärger 日本 \u2028"
+    text = dumps({"name": name})
+    assert json.loads(text) == {"name": name}  # the same value for a machine
+    for ch in ("\u202e", "\u2066", "\u2069", "\u200e", "\u200f", "\u009b", "\u0085", "\u2028"):
+        assert ch not in text
+    assert "\\u202e" in text and "\\u009b" in text
+    assert "Ärger 日本" in text  # other text stays readable

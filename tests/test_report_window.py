@@ -68,6 +68,9 @@ def test_holidays_and_custom_days_are_skipped() -> None:
     assert previous_closing(ny(2026, 11, 29, 9, 0), hours, NY) == ny(2026, 11, 28, 13, 30)
 
 
+LOOKBACK = timedelta(days=14)
+
+
 def _rs(**report: object) -> ReportSettings:
     return report_settings(make_settings(pbx={"timezone": "America/New_York"}, report=dict(report)))
 
@@ -75,18 +78,28 @@ def _rs(**report: object) -> ReportSettings:
 def test_report_window_defaults_and_naive_bounds_are_practice_time() -> None:
     rs = _rs(closes="17:00")
     now = ny(2026, 3, 9, 8, 0)
-    win = window(ReportOptions(), rs, now)
-    assert (win.since.isoformat(), win.until) == ("2026-03-06T17:00:00-05:00", now)
+    win = window(ReportOptions(), rs, now, LOOKBACK)
+    # The look-back ends now; what came in since Friday's closing is new.
+    assert (win.since, win.until) == (now - LOOKBACK, now)
+    assert win.new_since.isoformat() == "2026-03-06T17:00:00-05:00"
     naive = window(
-        ReportOptions(since=datetime(2026, 3, 7, 23, 0), until=datetime(2026, 3, 8, 12, 0)), rs, now
+        ReportOptions(since=datetime(2026, 3, 7, 23, 0), until=datetime(2026, 3, 8, 12, 0)),
+        rs,
+        now,
+        LOOKBACK,
     )
     assert naive.since.utcoffset() == timedelta(hours=-5)
     assert naive.until.utcoffset() == timedelta(hours=-4)
     with pytest.raises(ConfigError, match="must be before --until"):
-        window(ReportOptions(since=now), rs, now)
+        window(ReportOptions(since=now), rs, now, LOOKBACK)
+    # --until alone moves the whole window, and what counts as new, with it.
+    moved = window(ReportOptions(until=datetime(2026, 3, 6, 12, 0)), rs, now, LOOKBACK)
+    assert moved.since == ny(2026, 2, 20, 12, 0) and moved.new_since == ny(2026, 3, 5, 17, 0)
 
 
 def test_report_timezone_can_differ_from_the_pbx() -> None:
     rs = _rs(timezone="Europe/Berlin")
     now = datetime(2026, 11, 24, 8, 0, tzinfo=ZoneInfo("Europe/Berlin"))
-    assert window(ReportOptions(), rs, now).since.isoformat() == "2026-11-23T18:00:00+01:00"
+    assert window(ReportOptions(), rs, now, LOOKBACK).new_since.isoformat() == (
+        "2026-11-23T18:00:00+01:00"
+    )

@@ -21,7 +21,7 @@ WINDOW = (T0 - timedelta(days=1), T0 + timedelta(days=1))
 async def waiting(store: Store) -> list[ReportCaller]:
     """The callers the report lists as awaiting a callback in WINDOW."""
     async with reading(store) as conn:
-        return await callers(conn, *WINDOW)
+        return await callers(conn, *WINDOW, new_since=WINDOW[0])
 
 
 def call(linkedid: str, minutes: int = 0, **changes) -> CallRecord:
@@ -182,3 +182,19 @@ async def test_stale_open_attempts_are_closed_as_unknown(store: Store) -> None:
         assert await store.close_stale_attempts(T0 - timedelta(days=1)) == 1
         rows = await conn.fetch("SELECT dial_status FROM callback_attempts ORDER BY started_at")
     assert [r["dial_status"] for r in rows] == ["UNKNOWN", None]
+
+
+async def test_a_query_out_of_time_is_a_timeout_not_an_outage(store: Store) -> None:
+    from callback_desk.core.exceptions import StoreTimeout
+    from callback_desk.core.store import mapped_errors
+
+    async with store.pool.acquire() as conn:
+        await conn.execute("SET statement_timeout = 50")
+        with pytest.raises(StoreTimeout, match="did not finish in time"):
+            async with mapped_errors("reading the report"):
+                await conn.execute("SELECT pg_sleep(5)")
+        await conn.execute("RESET statement_timeout")
+
+
+async def test_connections_run_without_jit(store: Store) -> None:
+    assert await store.pool.fetchval("SHOW jit") == "off"

@@ -25,7 +25,19 @@ from callback_desk.core.exceptions import ConfigError
 DEFAULT_CONFIG_PATH = Path("/etc/callback-desk/callback-desk.toml")
 ENV_PREFIX = "CALLBACK_DESK_"
 # Top-level tables the program understands; anything else is a typo worth reporting.
-KNOWN_SECTIONS = ("database", "ami", "pbx", "listener", "retention", "agi", "report", "smtp")
+KNOWN_SECTIONS = (
+    "database",
+    "ami",
+    "pbx",
+    "listener",
+    "retention",
+    "awaiting",
+    "agi",
+    "report",
+    "smtp",
+    "web",
+    "reconcile",
+)
 
 T = TypeVar("T")
 _MISSING: Any = object()
@@ -263,6 +275,14 @@ class RetentionSettings:
 
 
 @dataclass(frozen=True)
+class AwaitingSettings:
+    # Who is awaiting a callback (callback_desk.core.awaiting): every caller not yet returned
+    # with a missed call in the last ``lookback_days`` days. One setting for the report, the desk
+    # menu and the inbox, so the three never disagree about who is on the to-do list.
+    lookback_days: int = 14
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     ami: AmiSettings
@@ -270,6 +290,7 @@ class Settings:
     listener: ListenerSettings
     retention: RetentionSettings
     path: Path | None
+    awaiting: AwaitingSettings = field(default_factory=AwaitingSettings)
     _sections: Mapping[str, Mapping[str, Any]] = field(repr=False, default_factory=dict)
     _environ: Mapping[str, str] = field(repr=False, default_factory=dict)
     # Environment names read so far (by the core and by every feature's section reader).
@@ -369,6 +390,12 @@ class Settings:
         retention = RetentionSettings(days=re_s.integer("days", 90, minimum=1))
         re_s.finish()
 
+        aw_s = read("awaiting")
+        awaiting = AwaitingSettings(
+            lookback_days=aw_s.integer("lookback_days", AwaitingSettings.lookback_days, minimum=1)
+        )
+        aw_s.finish()
+
         return cls(
             database=database,
             ami=ami,
@@ -376,6 +403,7 @@ class Settings:
             listener=listener,
             retention=retention,
             path=path,
+            awaiting=awaiting,
             _sections={k: v for k, v in sections.items() if isinstance(v, dict)},
             _environ=dict(environ),
             _seen=seen,

@@ -4,9 +4,11 @@
      ├── ConfigError          a setting or argument is missing or malformed (names it); exit 2
      ├── StoreError           PostgreSQL said no
      │    ├── StoreUnavailable    cannot reach the database right now (retry later)
+     │    ├── StoreTimeout        a statement ran out of time (the database answered, slowly)
      │    └── SchemaError         the schema is missing, too old or newer than this code
      ├── AmiError             the PBX's manager interface said no
      │    └── AmiUnavailable      cannot reach or log in to AMI right now
+     ├── RecordsUnavailable   the PBX's own call records (CDR/CEL tables) cannot be read
      ├── MalformedEvent       an AMI frame lacks a header we need; logged and skipped (also a
      │                        ValueError)
      ├── CallbackError        a callback cannot be placed
@@ -57,6 +59,10 @@ class StoreUnavailable(StoreError):
     """The database cannot be reached."""
 
 
+class StoreTimeout(StoreError):
+    """The database did not finish the statement in time."""
+
+
 class SchemaError(StoreError):
     """The database schema does not match this version of Callback Desk."""
 
@@ -67,6 +73,10 @@ class AmiError(CallbackDeskError):
 
 class AmiUnavailable(AmiError):
     """The PBX manager interface (AMI) cannot be reached."""
+
+
+class RecordsUnavailable(CallbackDeskError):
+    """The PBX's own call records (CDR/CEL tables) cannot be read."""
 
 
 class MalformedEvent(CallbackDeskError, ValueError):

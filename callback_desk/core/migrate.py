@@ -48,6 +48,9 @@ async def migrate(conn: asyncpg.Connection) -> list[Migration]:
     """Apply what is pending; return what was applied (empty when up to date)."""
     known = migrations()
     async with conn.transaction():
+        # A migration may rewrite a large table; the connection's statement_timeout (store.py)
+        # is for queries, not for this transaction.
+        await conn.execute("SET LOCAL statement_timeout = 0")
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
         await conn.execute(_BOOKKEEPING)
         applied = await applied_versions(conn)

@@ -11,7 +11,7 @@ import asyncpg
 
 from callback_desk.core import migrate as migrations
 from callback_desk.core.config import DatabaseSettings
-from callback_desk.core.exceptions import SchemaError, StoreError, StoreUnavailable
+from callback_desk.core.exceptions import SchemaError, StoreError, StoreTimeout, StoreUnavailable
 from callback_desk.core.model import CallRecord
 from callback_desk.core.sqlfiles import Migration, queries
 
@@ -28,11 +28,25 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 
 
+# Per connection. JIT off: every query here is short and index-driven, but the planner's cost
+# estimates for the lateral look-ups cross jit_above_cost, and compiling them costs 0.25-0.35 s
+# for a query that runs in milliseconds. statement_timeout just under command_timeout: a slow
+# query is cancelled by the server and reported as StoreTimeout, while the client-side timeout
+# (a TimeoutError, which asyncpg also raises for a connect that hangs) keeps meaning
+# "unreachable". Migrations lift the limit for their own transaction (migrate.py).
+COMMAND_TIMEOUT = 60.0
+SERVER_SETTINGS = {"jit": "off", "statement_timeout": f"{int(COMMAND_TIMEOUT - 5)}s"}
+
+
 @asynccontextmanager
 async def mapped_errors(what: str) -> AsyncIterator[None]:
     """Translate asyncpg's exceptions into our tree at the boundary."""
     try:
         yield
+    except asyncpg.QueryCanceledError as exc:
+        # statement_timeout, or asyncpg's command_timeout cancelling the query: an answer that
+        # came too late, not an outage.
+        raise StoreTimeout(f"{what}: the database did not finish in time ({exc})") from exc
     except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError) as exc:
         raise SchemaError(
             f"{what}: the database schema is missing or old; run 'callback-desk migrate'"
@@ -56,7 +70,8 @@ class Store:
                 min_size=0,
                 max_size=max_size,
                 timeout=settings.connect_timeout,
-                command_timeout=60,
+                command_timeout=COMMAND_TIMEOUT,
+                server_settings=SERVER_SETTINGS,
             )
         return cls(pool)
 
@@ -75,8 +90,11 @@ class Store:
         async with mapped_errors("checking the schema"), self._pool.acquire() as conn:
             await migrations.check_current(conn)
 
-    async def record_call(self, pbx: str, call: CallRecord) -> bool:
-        """Store a decided call; False when (pbx, linkedid) was already recorded."""
+    async def record_call(self, pbx: str, call: CallRecord, gap_id: int | None = None) -> bool:
+        """Store a decided call; False when (pbx, linkedid) already holds as much evidence.
+
+        ``gap_id``: the listener gap a reconciled call came from (None for a call seen live).
+        """
         async with mapped_errors("recording a call"):
             new_id = await self._pool.fetchval(
                 self._q["insert_call"],
@@ -95,8 +113,35 @@ class Store:
                 call.ended_at,
                 call.ring_seconds,
                 call.reached_voicemail,
+                gap_id,
             )
         return new_id is not None
+
+    async def beat_heart(self, pbx: str, listener: str, at: datetime) -> None:
+        """Note that ``listener`` was logged in to the PBX's AMI at ``at``."""
+        async with mapped_errors("recording the listener's heartbeat"):
+            await self._pool.execute(self._q["beat_heart"], pbx, listener, at)
+
+    async def last_heartbeat_of(self, pbx: str, listener: str) -> datetime | None:
+        """The last moment ``listener`` was logged in to ``pbx``'s AMI (None: never)."""
+        async with mapped_errors("reading the last heartbeat"):
+            value = await self._pool.fetchval(self._q["last_heartbeat"], pbx, listener)
+        return value if isinstance(value, datetime) else None
+
+    async def record_gap(
+        self, pbx: str, listener: str, started_at: datetime, ended_at: datetime, source: str
+    ) -> int:
+        async with mapped_errors("recording a listener gap"):
+            gap_id = await self._pool.fetchval(
+                self._q["insert_gap"], pbx, listener, started_at, ended_at, source
+            )
+        return int(gap_id)
+
+    async def fill_gap(
+        self, gap_id: int, filled_by: str, rows_added: int, detail: str, at: datetime
+    ) -> None:
+        async with mapped_errors("recording how a gap was filled"):
+            await self._pool.execute(self._q["fill_gap"], gap_id, filled_by, rows_added, detail, at)
 
     async def purge(self, before: datetime) -> int:
         async with mapped_errors("purging old calls"):

@@ -5,10 +5,10 @@ Everything here is wiring: the window, the queries, the renderers and the mail a
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Literal, TextIO
 
 from callback_desk.core.config import Settings
@@ -16,7 +16,7 @@ from callback_desk.core.exceptions import ConfigError
 from callback_desk.core.store import Store
 from callback_desk.report import mail, query, render_csv, render_html, render_text
 from callback_desk.report.model import Report
-from callback_desk.report.render_json import report_json
+from callback_desk.report.render_json import dumps, report_json
 from callback_desk.report.settings import (
     Recipient,
     ReportSettings,
@@ -29,6 +29,9 @@ from callback_desk.report.window import previous_closing
 logger = logging.getLogger(__name__)
 
 Format = Literal["text", "csv", "json", "html"]
+# The email's sign-in link to the callback inbox for a recipient (None: not an inbox user).
+# Made by the web feature; the command line passes it in, so the report does not import it.
+InboxLinks = Callable[[Store, str], Awaitable[str | None]]
 
 
 @dataclass(frozen=True)
@@ -50,20 +53,26 @@ class Window:
     since: datetime
     until: datetime
     now: datetime
+    # Calls at or after this are marked new: the last business day's closing before ``until``.
+    new_since: datetime
 
 
-def window(options: ReportOptions, rs: ReportSettings, now: datetime) -> Window:
+def window(
+    options: ReportOptions, rs: ReportSettings, now: datetime, lookback: timedelta
+) -> Window:
+    """By default the look-back ending now (every caller still awaiting a callback), with what
+    came in since the last closing marked new; ``--until`` alone moves the whole window."""
     tz = rs.timezone
     now = now.astimezone(tz)
 
     def aware(moment: datetime) -> datetime:
         return moment if moment.tzinfo else moment.replace(tzinfo=tz)
 
-    since = aware(options.since) if options.since else previous_closing(now, rs.hours, tz)
     until = aware(options.until) if options.until else now
+    since = aware(options.since) if options.since else until - lookback
     if since >= until:
         raise ConfigError(f"--since ({since.isoformat()}) must be before --until")
-    return Window(since, until, now)
+    return Window(since, until, now, previous_closing(until, rs.hours, tz))
 
 
 async def build(
@@ -77,16 +86,23 @@ async def build(
     covers = recipient.covers if recipient and recipient.covers else options.covers
     async with query.reading(store) as conn:
         callers = await query.callers(
-            conn, win.since, win.until, include_returned=options.include_returned, covers=covers
+            conn,
+            win.since,
+            win.until,
+            win.new_since,
+            include_returned=options.include_returned,
+            covers=covers,
         )
         week = (
             await query.week(conn, win.until, rs.week_days, rs.timezone, covers)
             if options.week
             else None
         )
+        gaps = await query.gaps(conn, win.since, win.until)
     return Report(
         since=win.since,
         until=win.until,
+        new_since=win.new_since,
         generated_at=win.now,
         tz=rs.timezone,
         country=settings.pbx.country,
@@ -95,12 +111,14 @@ async def build(
         include_returned=options.include_returned,
         covers=tuple(covers),
         opening_line=rs.opening_for(recipient.first_name if recipient else ""),
+        tel_links=rs.tel_links,
+        gaps=tuple(gaps),
     )
 
 
 def render(report: Report, fmt: Format) -> str:
     if fmt == "json":
-        return json.dumps(report_json(report), ensure_ascii=False, indent=2) + "\n"
+        return dumps(report_json(report)) + "\n"
     if fmt == "csv":
         return render_csv.render(report)
     if fmt == "html":
@@ -124,9 +142,15 @@ def _recipients(options: ReportOptions, rs: ReportSettings) -> tuple[Recipient, 
     return rs.recipients
 
 
-async def run(settings: Settings, options: ReportOptions, out: TextIO, now: datetime) -> int:
+async def run(
+    settings: Settings,
+    options: ReportOptions,
+    out: TextIO,
+    now: datetime,
+    links: InboxLinks | None = None,
+) -> int:
     rs = report_settings(settings)
-    win = window(options, rs, now)
+    win = window(options, rs, now, timedelta(days=settings.awaiting.lookback_days))
     if not options.email:
         if options.to:
             raise ConfigError("--to only makes sense with --email")
@@ -138,11 +162,16 @@ async def run(settings: Settings, options: ReportOptions, out: TextIO, now: date
             await store.close()
         out.write(render(report, options.format))
         return 0
-    return await _email(settings, rs, options, win, out)
+    return await _email(settings, rs, options, win, out, links)
 
 
 async def _email(
-    settings: Settings, rs: ReportSettings, options: ReportOptions, win: Window, out: TextIO
+    settings: Settings,
+    rs: ReportSettings,
+    options: ReportOptions,
+    win: Window,
+    out: TextIO,
+    links: InboxLinks | None,
 ) -> int:
     # Settings first: a typo in [smtp] should fail before the database is touched.
     recipients = _recipients(options, rs)
@@ -159,6 +188,9 @@ async def _email(
             if not report.awaiting and not when_empty:
                 out.write(f"not mailing {recipient.address}: nobody to call back\n")
                 continue
+            link = await links(store, recipient.address) if links else None
+            if link:
+                report = replace(report, inbox_link=link)
             masked = rs.mask_numbers_in_email
             messages.append(mail.compose(report, recipient.address, smtp.sender, masked=masked))
             n = len(report.awaiting)

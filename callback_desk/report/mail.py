@@ -18,34 +18,43 @@ from email.utils import formatdate, make_msgid
 
 from callback_desk.core.exceptions import ConfigError, MailError
 from callback_desk.report import render_html
-from callback_desk.report.model import Report, display_number, how, lines, masked_number
-from callback_desk.report.render_text import clean, duration, when
+from callback_desk.report.model import (
+    Report,
+    display_number,
+    headline,
+    how,
+    lines,
+    masked_number,
+)
+from callback_desk.report.render_text import clean, span, week_sentences, when
 from callback_desk.report.settings import SmtpSettings
 
 logger = logging.getLogger(__name__)
 
 
 def subject(report: Report) -> str:
-    """``3 callers to call back — Tue 8:00``: the count and when the report was made."""
+    """``3 callers to call back (1 new) — Tue 8:00``: the counts and when the report was made."""
     at = report.generated_at.astimezone(report.tz)
-    n = len(report.awaiting)
-    if n == 0:
-        head = "Nobody to call back"
-    else:
-        head = f"{n} caller{'s' if n != 1 else ''} to call back"
-    return f"{head} — {at:%a} {at.hour}:{at:%M}"
+    return f"{headline(report)} — {at:%a} {at.hour}:{at:%M}"
 
 
 def plain(report: Report, *, masked: bool) -> str:
     """The text/plain part: a list rather than a table, so it reads on a phone."""
     out = [
-        render_html.title(report),
-        f"Missed between {when(report.since, report.tz)} and {when(report.until, report.tz)}",
+        headline(report),
+        span(report).capitalize(),
         "",
     ]
+    if report.inbox_link:
+        out += [
+            "Call back from your desk phone (neutral caller ID) in your callback inbox;",
+            f"this link signs you in once: {report.inbox_link}",
+            "",
+        ]
     for c in report.callers:
         number = masked_number(c) if masked else display_number(c, report.country)
-        out.append(f"* {clean(number)}  {clean(c.name)}".rstrip())
+        new = "  (new)" if c.awaiting and c.new else ""
+        out.append(f"* {clean(number)}  {clean(c.name)}".rstrip() + new)
         detail = f"  {c.calls} call{'s' if c.calls != 1 else ''}, last {when(c.last_at, report.tz)}"
         if c.reached_voicemail:
             detail += ", reached the greeting"
@@ -61,18 +70,8 @@ def plain(report: Report, *, masked: bool) -> str:
         out.append("")
     if not report.callers:
         out += ["Nobody is waiting for a callback.", ""]
-    week = report.week
-    if week is not None:
-        share = week.share_returned_24h
-        median = week.median_to_callback
-        out += [
-            f"The last {(week.until - week.since).days} days: {week.missed_calls} missed calls "
-            f"from {week.callers} callers; returned within 24 h: "
-            + (f"{share:.0%}" if share is not None else "n/a")
-            + "; median time to callback: "
-            + (duration(median) if median is not None else "n/a")
-            + f"; never got through: {week.never_got_through}.",
-        ]
+    if report.week is not None:
+        out.append(" ".join(week_sentences(report.week)))
     return "\n".join(out) + "\n"
 
 

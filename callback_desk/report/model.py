@@ -40,15 +40,22 @@ class ReportCaller:
     reason: str
     last_call_id: int
     callable: bool
-    rang: tuple[str, ...]
+    rang: tuple[str, ...]  # dial strings as Asterisk reported them
+    extensions: tuple[str, ...]  # the extensions they reached (normalised in the database)
     attempts: int
     last_attempt_at: datetime | None
     returned_at: datetime | None
     returned_how: str | None
+    # Unreturned calls since the last business day's closing (0 for returned callers).
+    new_calls: int = 0
 
     @property
     def awaiting(self) -> bool:
         return self.returned_at is None
+
+    @property
+    def new(self) -> bool:
+        return self.new_calls > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +81,28 @@ class WeekStats:
 
 
 @dataclass(frozen=True, slots=True)
+class ListenerGap:
+    """A time nobody listened to the PBX, and how it was filled (sql/0005_gaps.sql)."""
+
+    started_at: datetime
+    ended_at: datetime
+    source: str  # startup | ami_cut
+    filled_by: str  # pending | cel | cdr | not_configured | failed
+    rows_added: int
+
+    @property
+    def filled(self) -> bool:
+        return self.filled_by in ("cel", "cdr")
+
+
+GAP_SOURCE = {"startup": "listener not running", "ami_cut": "AMI connection lost"}
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     since: datetime
     until: datetime
+    new_since: datetime
     generated_at: datetime
     tz: ZoneInfo
     country: str
@@ -85,10 +111,19 @@ class Report:
     include_returned: bool = False
     covers: tuple[str, ...] = ()
     opening_line: str = ""
+    tel_links: bool = False
+    # The recipient's single-use sign-in link to the callback inbox ("" when there is none).
+    inbox_link: str = ""
+    gaps: tuple[ListenerGap, ...] = ()
 
     @property
     def awaiting(self) -> tuple[ReportCaller, ...]:
         return tuple(c for c in self.callers if c.awaiting)
+
+    @property
+    def new(self) -> tuple[ReportCaller, ...]:
+        """Awaiting callers with a missed call since the last business day's closing."""
+        return tuple(c for c in self.callers if c.awaiting and c.new)
 
 
 def e164(caller: ReportCaller) -> str | None:
@@ -126,15 +161,20 @@ def how(code: str | None) -> str:
 
 def lines(caller: ReportCaller) -> str:
     """The line and phones a caller rang: ``2000 → 100, 101``."""
-    extensions = ", ".join(extension(dial) for dial in caller.rang)
+    extensions = ", ".join(caller.extensions)
     if caller.did and extensions:
         return f"{caller.did} → {extensions}"
     return caller.did or extensions
 
 
-def extension(dial_string: str) -> str:
-    """``PJSIP/100@phones`` and ``100@phones`` are both extension 100.
+def count(n: int, noun: str) -> str:
+    """``1 caller``, ``3 callers``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
-    Must stay in sync with the ``report_*`` queries' ``split_part(regexp_replace(...))``.
-    """
-    return re.sub(r"^[^/@]*/", "", dial_string).split("@", 1)[0]
+
+def headline(report: Report) -> str:
+    """``3 callers to call back (1 new)``: the one title of every format and the subject."""
+    n, new = len(report.awaiting), len(report.new)
+    if n == 0:
+        return "Nobody to call back"
+    return f"{count(n, 'caller')} to call back" + (f" ({new} new)" if new else "")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from callback_desk.core.awaiting import AwaitingCaller, awaiting, values
+from callback_desk.core.scope import ALL_LINES, sql_lines
 from callback_desk.core.sqlfiles import queries
 from callback_desk.core.store import Store, mapped_errors
-from callback_desk.report.model import ReportCaller, WeekStats
+from callback_desk.report.model import ListenerGap, ReportCaller, WeekStats
 
 
 @asynccontextmanager
@@ -18,47 +21,45 @@ async def reading(store: Store) -> AsyncIterator[Any]:
     """One read-only snapshot for the whole report, so the list and the week agree."""
     async with mapped_errors("reading the report"), store.pool.acquire() as conn:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
-            await conn.execute(queries()["report_session"])
             yield conn
 
 
 def _covers(covers: Sequence[str]) -> list[str] | None:
-    return list(covers) if covers else None
+    return sql_lines(covers or (ALL_LINES,))
+
+
+def _from_awaiting(c: AwaitingCaller) -> ReportCaller:
+    shared = {f.name: getattr(c, f.name) for f in fields(AwaitingCaller) if f.name != "caller"}
+    return ReportCaller(**shared, returned_at=None, returned_how=None)
 
 
 async def callers(
     conn: Any,
     since: datetime,
     until: datetime,
+    new_since: datetime,
     *,
     include_returned: bool = False,
     covers: Sequence[str] = (),
 ) -> list[ReportCaller]:
-    async with mapped_errors("reading the report"):
-        rows = await conn.fetch(
-            queries()["report_callers"], since, until, include_returned, _covers(covers)
+    """Callers awaiting a callback with missed calls in ``[since, until)`` (the core's one
+    definition), then with ``include_returned`` those of the window who were returned.
+    Most urgent first: awaiting, then most calls, then most recent."""
+    scope = tuple(covers) or (ALL_LINES,)
+    found = [
+        _from_awaiting(c)
+        for c in await awaiting(
+            conn, scope=scope, now=until, lookback=until - since, new_since=new_since
         )
-    return [
-        ReportCaller(
-            number=r["number"],
-            number_key=r["number_key"],
-            name=r["name"],
-            calls=r["calls"],
-            first_at=r["first_at"],
-            last_at=r["last_at"],
-            reached_voicemail=r["reached_voicemail"],
-            did=r["did"],
-            reason=r["reason"],
-            last_call_id=r["last_id"],
-            callable=r["callable"],
-            rang=tuple(r["rang"]),
-            attempts=r["attempts"],
-            last_attempt_at=r["last_attempt_at"],
-            returned_at=None if r["awaiting"] else r["returned_at"],
-            returned_how=None if r["awaiting"] else r["returned_how"],
-        )
-        for r in rows
     ]
+    if include_returned:
+        async with mapped_errors("reading the report"):
+            rows = await conn.fetch(queries()["report_returned"], since, until, _covers(covers))
+        found += [ReportCaller(**values(r, leave_out=("caller",))) for r in rows]
+    return sorted(
+        found,
+        key=lambda c: (not c.awaiting, -c.calls, -c.last_at.timestamp(), c.number_key or c.number),
+    )
 
 
 async def week(
@@ -83,3 +84,19 @@ async def week(
         median_to_callback=None if median is None else timedelta(seconds=round(median)),
         never_got_through=row["never_got_through"],
     )
+
+
+async def gaps(conn: Any, since: datetime, until: datetime) -> list[ListenerGap]:
+    """Times nobody listened to the PBX that overlap the window (ami_listener.gaps)."""
+    async with mapped_errors("reading the listener gaps"):
+        rows = await conn.fetch(queries()["gaps_between"], since, until)
+    return [
+        ListenerGap(
+            started_at=r["started_at"],
+            ended_at=r["ended_at"],
+            source=r["source"],
+            filled_by=r["filled_by"],
+            rows_added=r["rows_added"],
+        )
+        for r in rows
+    ]

@@ -31,6 +31,8 @@ HEADERS = (
     "returned_how",
     "callable",
     "last_call_id",
+    "extensions",
+    "new_calls",
 )
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"^[+-]?[0-9]+$")
@@ -66,6 +68,8 @@ def render(report: Report) -> str:
                 c.returned_how or "",
                 "yes" if c.callable else "no",
                 c.last_call_id,
+                cell(" ".join(c.extensions)),
+                c.new_calls,
             ]
         )
     return buffer.getvalue()

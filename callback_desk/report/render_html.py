@@ -1,8 +1,11 @@
-"""HTML for a phone screen: one card per caller, a ``tel:`` link and the opening line.
+"""HTML for a phone screen: one card per caller, the opening line, and the way to call back.
 
-Every value that came from a caller goes through :func:`esc`. The ``tel:`` href is built only
-from :func:`~callback_desk.report.model.e164` (a re-validated ``+digits`` key), never from the
-number as received. The page loads nothing from outside (no fonts, images or trackers).
+Every value that came from a caller goes through :func:`esc`. ``tel:`` links are off by default:
+they dial from the device reading the report and show its own number, so the report points to
+the callback inbox (masked, through the desk phone) instead. With ``[report] tel_links = true``
+the href is built only from :func:`~callback_desk.report.model.e164` (a re-validated
+``+digits`` key), never from the number as received, and says whose number the callee sees.
+The page loads nothing from outside (no fonts, images or trackers).
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from callback_desk.report.model import (
     WeekStats,
     display_number,
     e164,
+    headline,
     how,
     lines,
     masked_number,
 )
-from callback_desk.report.render_text import clean, duration, when
+from callback_desk.report.render_text import clean, span, week_sentences, when
 
 HeatStyle = Literal["svg", "table"]
 
@@ -38,6 +42,8 @@ h1{font-size:1.25em;margin:.2em 0 .6em}
 .say{margin:.4em 0 0;padding:.3em .6em;border-left:3px solid #9ecae1;font-style:italic}
 .week{background:#fff;border:1px solid #ddd;border-radius:8px;padding:10px 12px}
 .week td,.week th{padding:0}
+.inbox{display:inline-block;padding:.5em 1em;background:#1f6f43;color:#fff;border-radius:6px;
+text-decoration:none;font-weight:600}
 """.strip()
 
 
@@ -49,11 +55,25 @@ def _number(c: ReportCaller, report: Report, mask: bool) -> str:
     if mask:
         return esc(masked_number(c))
     shown = esc(display_number(c, report.country))
-    dial = e164(c)
+    dial = e164(c) if report.tel_links else None
     if dial is None:
         return shown
     # dial matches ^\+[0-9]+$, so it is safe in an attribute as is.
-    return f'<a href="tel:{dial}">{shown}</a>'
+    return (
+        f'<a href="tel:{dial}">{shown}</a> <span class="meta">(calling from this phone shows '
+        "this phone's own number)</span>"
+    )
+
+
+def inbox_button(report: Report) -> str:
+    if not report.inbox_link:
+        return ""
+    # The link is ours (public_url + a URL-safe token); escaped all the same.
+    return (
+        f'<p><a class="inbox" href="{esc(report.inbox_link)}">Open my callback inbox</a>'
+        '<br><span class="meta">Calls go out from your desk phone with the neutral number. '
+        "The link signs you in once.</span></p>"
+    )
 
 
 def _card(c: ReportCaller, report: Report, mask: bool) -> str:
@@ -63,6 +83,8 @@ def _card(c: ReportCaller, report: Report, mask: bool) -> str:
     else:
         times = when(c.last_at, report.tz)
     meta = [f"{calls} · {esc(times)}"]
+    if c.awaiting and c.new:
+        meta.insert(0, "<strong>new</strong>")
     if c.reached_voicemail:
         meta.append("reached the greeting and hung up")
     line = lines(c)
@@ -84,36 +106,18 @@ def _card(c: ReportCaller, report: Report, mask: bool) -> str:
 
 
 def week_html(week: WeekStats, report: Report, heat: HeatStyle) -> str:
-    share = week.share_returned_24h
-    median = week.median_to_callback
-    items = [
-        f"{week.missed_calls} missed calls from {week.callers} callers",
-        "returned within 24 h: "
-        + (
-            f"{share:.0%} ({week.returned_within_24h} of {week.judged})"
-            if share is not None
-            else "nothing to judge yet"
-        ),
-        "median time to callback: " + (duration(median) if median is not None else "none"),
-        f"callers who never got through: {week.never_got_through}",
-    ]
     picture = heatmap.svg(week.grid) if heat == "svg" else heatmap.html_table(week.grid)
     days = (week.until - week.since).days
+    items = "".join(f"<li>{esc(i)}</li>" for i in week_sentences(week))
     return (
         f'<section class="week"><h2 style="font-size:1.05em;margin:0 0 .4em">'
-        f"The last {days} days</h2><ul>{''.join(f'<li>{esc(i)}</li>' for i in items)}</ul>"
+        f"The last {days} days</h2><ul>{items}</ul>"
         f'<div class="meta">Missed calls by weekday and hour ({esc(report.tz.key)})</div>'
         f"{picture}</section>"
     )
 
 
-def title(report: Report) -> str:
-    n = len(report.awaiting)
-    return f"{n} caller{'s' if n != 1 else ''} to call back"
-
-
 def render(report: Report, *, mask: bool = False, heat: HeatStyle = "svg") -> str:
-    since, until = when(report.since, report.tz), when(report.until, report.tz)
     cards = "".join(_card(c, report, mask) for c in report.callers)
     if not cards:
         cards = '<p class="meta">Nobody is waiting for a callback.</p>'
@@ -121,8 +125,8 @@ def render(report: Report, *, mask: bool = False, heat: HeatStyle = "svg") -> st
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{esc(title(report))}</title><style>{_STYLE}</style></head>"
-        f"<body><main><h1>{esc(title(report))}</h1>"
-        f'<p class="meta">Missed between {esc(since)} and {esc(until)}</p>'
-        f"{cards}{week}</main></body></html>\n"
+        f"<title>{esc(headline(report))}</title><style>{_STYLE}</style></head>"
+        f"<body><main><h1>{esc(headline(report))}</h1>"
+        f'<p class="meta">{esc(span(report).capitalize())}</p>'
+        f"{inbox_button(report)}{cards}{week}</main></body></html>\n"
     )

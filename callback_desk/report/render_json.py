@@ -1,11 +1,16 @@
 """JSON: ``{"missed": [...]}`` as the listener issue defined it, plus the report's fields.
 
-Values are emitted as stored (JSON escaping is the encoder's job); ``number`` is E.164 when the
-caller can be called back, otherwise the number as received.
+Values are emitted as stored; ``number`` is E.164 when the caller can be called back, otherwise
+the number as received. :func:`dumps` keeps non-ASCII text readable but escapes what could
+deceive a person reading the output in a terminal or a log viewer: C0 and C1 controls
+(U+0080-U+009F include CSI, which some terminals act on) and the bidirectional overrides,
+embeddings, isolates and marks that reorder text on screen ("Trojan Source", CVE-2021-42574).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -18,6 +23,17 @@ from callback_desk.report.model import (
     display_number,
     e164,
 )
+
+# C1 controls, the bidi marks (LRM, RLM, ALM), embeddings and overrides, isolates; plus the line
+# and paragraph separators, which some JavaScript and log viewers treat as line breaks.
+_DECEPTIVE = re.compile("[\u0080-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def dumps(value: Any) -> str:
+    """JSON text with the deceptive characters above as ``\\uXXXX`` escapes (still the same
+    JSON value: outside strings JSON is pure ASCII, so only string contents are touched)."""
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    return _DECEPTIVE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
 
 
 def iso(moment: datetime, tz: ZoneInfo) -> str:
@@ -48,6 +64,8 @@ def _entry(c: ReportCaller, tz: ZoneInfo, country: str | None) -> dict[str, Any]
                 "number_e164": e164(c),
                 "number_national": display_number(c, country) if country else None,
                 "rang": list(c.rang),
+                "extensions": list(c.extensions),
+                "new_calls": c.new_calls,
                 "attempts": c.attempts,
                 "last_attempt_at": _optional(c.last_attempt_at, tz),
                 "status": "awaiting" if c.awaiting else "returned",
@@ -91,9 +109,22 @@ def report_json(report: Report) -> dict[str, Any]:
     result = missed_json(ordered, report.tz, report.country)
     result["since"] = iso(report.since, report.tz)
     result["until"] = iso(report.until, report.tz)
+    result["new_since"] = iso(report.new_since, report.tz)
+    result["awaiting"] = len(report.awaiting)
+    result["new"] = len(report.new)
     result["generated_at"] = iso(report.generated_at, report.tz)
     if report.covers:
         result["for"] = list(report.covers)
     if report.week is not None:
         result["week"] = week_json(report.week, report.tz)
+    result["gaps"] = [
+        {
+            "started_at": iso(g.started_at, report.tz),
+            "ended_at": iso(g.ended_at, report.tz),
+            "source": g.source,
+            "filled_by": g.filled_by,
+            "rows_added": g.rows_added,
+        }
+        for g in report.gaps
+    ]
     return result

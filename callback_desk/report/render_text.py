@@ -12,7 +12,17 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from callback_desk.report import heatmap
-from callback_desk.report.model import Report, ReportCaller, WeekStats, display_number, how, lines
+from callback_desk.report.model import (
+    GAP_SOURCE,
+    Report,
+    ReportCaller,
+    WeekStats,
+    count,
+    display_number,
+    headline,
+    how,
+    lines,
+)
 
 _NAME_WIDTH = 24
 _LINE_WIDTH = 22
@@ -71,6 +81,7 @@ def _row(c: ReportCaller, report: Report) -> list[str]:
         display_number(c, report.country),
         c.name or "",
         str(c.calls),
+        "new" if c.new else "",
         when(c.first_at, report.tz),
         when(c.last_at, report.tz),
         "yes" if c.reached_voicemail else "",
@@ -83,11 +94,11 @@ def _row(c: ReportCaller, report: Report) -> list[str]:
 
 
 def table(callers: Sequence[ReportCaller], report: Report) -> str:
-    headers = ["Number", "Name", "Calls", "First", "Last", "Greeting", "Line", "Tries"]
+    headers = ["Number", "Name", "Calls", "New", "First", "Last", "Greeting", "Line", "Tries"]
     if report.include_returned:
         headers.append("Status")
     rows = [_row(c, report) for c in callers]
-    limits = {1: _NAME_WIDTH, 6: _LINE_WIDTH}
+    limits = {1: _NAME_WIDTH, 7: _LINE_WIDTH}
     widths = [
         min(limits.get(i, 10**6), max([width(clean(h))] + [width(clean(r[i])) for r in rows]))
         for i, h in enumerate(headers)
@@ -98,38 +109,69 @@ def table(callers: Sequence[ReportCaller], report: Report) -> str:
     return "\n".join(out)
 
 
-def week_text(week: WeekStats, tz: ZoneInfo) -> str:
+def week_sentences(week: WeekStats) -> tuple[str, ...]:
+    """The week in four sentences: the one wording of every format (text, HTML, email)."""
     share = week.share_returned_24h
     median = week.median_to_callback
-    facts = [
-        f"The last {(week.until - week.since).days} days: {week.missed_calls} missed calls "
-        f"from {week.callers} callers.",
+    return (
+        f"The last {count((week.until - week.since).days, 'day')}: "
+        f"{count(week.missed_calls, 'missed call')} from {count(week.callers, 'caller')}.",
         "Returned within 24 h: "
         + (
-            f"{share:.0%} ({week.returned_within_24h} of {week.judged})"
+            f"{share:.0%} ({week.returned_within_24h} of {week.judged})."
             if share is not None
-            else "nothing to judge yet"
+            else "none to judge yet."
         ),
-        "Median time to callback: " + (duration(median) if median is not None else "no callbacks"),
-        f"Callers who never got through: {week.never_got_through}",
-        "",
-        f"Missed calls by weekday and hour ({tz.key}):",
-        heatmap.text(week.grid),
-    ]
-    return "\n".join(facts)
+        "Median time to callback: "
+        + (f"{duration(median)}." if median is not None else "none yet."),
+        f"Callers who never got through: {week.never_got_through}.",
+    )
+
+
+def week_text(week: WeekStats, tz: ZoneInfo) -> str:
+    return "\n".join(
+        [
+            *week_sentences(week),
+            "",
+            f"Missed calls by weekday and hour ({tz.key}):",
+            heatmap.text(week.grid),
+        ]
+    )
+
+
+def span(report: Report) -> str:
+    """What the list covers, in words: ``missed between Mon 10 Nov 08:00 and Mon 24 Nov 08:00;
+    new since Fri 21 Nov 18:00``."""
+    since, until = when(report.since, report.tz), when(report.until, report.tz)
+    return f"missed between {since} and {until}; new since {when(report.new_since, report.tz)}"
 
 
 def render(report: Report) -> str:
-    since, until = when(report.since, report.tz), when(report.until, report.tz)
-    awaiting = len(report.awaiting)
-    title = f"{awaiting} caller{'s' if awaiting != 1 else ''} to call back"
+    title = headline(report)
     if report.covers:
         title += f" (lines {', '.join(clean(c) for c in report.covers)})"
-    parts = [f"{title} — missed between {since} and {until}", ""]
+    parts = [f"{title} — {span(report)}", ""]
     if report.callers:
         parts.append(table(report.callers, report))
     else:
         parts.append("Nobody is waiting for a callback.")
+    if report.gaps:
+        parts += ["", gaps_text(report)]
     if report.week is not None:
         parts += ["", week_text(report.week, report.tz)]
     return "\n".join(parts) + "\n"
+
+
+def gaps_text(report: Report) -> str:
+    """When nobody listened to the PBX, and whether its own records filled the hole."""
+    out = ["Not listening:"]
+    for g in report.gaps:
+        period = f"{when(g.started_at, report.tz)} to {when(g.ended_at, report.tz)}"
+        if g.filled:
+            filled = f"read back from the PBX's {g.filled_by.upper()}: {g.rows_added} calls added"
+        elif g.filled_by == "pending":
+            filled = "being read back from the PBX's records"
+        else:
+            filled = "NOT read back: callers of this time may be missing (check the PBX's call log)"
+        out.append(f"  {period} ({GAP_SOURCE.get(g.source, g.source)}) — {filled}")
+    return "\n".join(out)

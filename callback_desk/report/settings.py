@@ -62,6 +62,9 @@ class ReportSettings:
     recipients: tuple[Recipient, ...] = ()
     email_when_empty: bool = True
     mask_numbers_in_email: bool = False
+    # tel: links dial from the phone reading the report and show ITS number (a therapist's own
+    # mobile); off unless an admin opts in. The masked way is the inbox or the desk phone.
+    tel_links: bool = False
 
     def opening_for(self, first_name: str) -> str:
         name = first_name or self.first_name
@@ -193,6 +196,7 @@ def report_settings(settings: Settings) -> ReportSettings:
         recipients=_recipients(section),
         email_when_empty=section.flag("email_when_empty", True),
         mask_numbers_in_email=section.flag("mask_numbers_in_email", False),
+        tel_links=section.flag("tel_links", False),
     )
     section.finish()
     return result

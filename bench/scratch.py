@@ -1,0 +1,177 @@
+"""Scratch PostgreSQL databases and child processes for the benchmarks.
+
+Every benchmark that stores or reads runs against a database it creates, migrates with the
+project's own migrations, and drops (``WITH (FORCE)``) when done, on the server named by
+``CALLBACK_DESK_BENCH_DSN`` or ``CALLBACK_DESK_TEST_DSN`` (default: the local postgres).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import sys
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from callback_desk.core import migrate
+from fakes.agi_runner import toml_text
+
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def server_dsn() -> str:
+    return (
+        os.environ.get("CALLBACK_DESK_BENCH_DSN")
+        or os.environ.get("CALLBACK_DESK_TEST_DSN")
+        or DEFAULT_SERVER
+    )
+
+
+def with_database(dsn: str, database: str) -> str:
+    return urlunsplit(urlsplit(dsn)._replace(path="/" + database))
+
+
+@contextlib.asynccontextmanager
+async def database(server: str, label: str) -> AsyncIterator[str]:
+    """A fresh, migrated database; dropped afterwards whatever happens."""
+    name = f"cbd_bench_{label}_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(server)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    dsn = with_database(server, name)
+    try:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await migrate.migrate(conn)
+        finally:
+            await conn.close()
+        yield dsn
+    finally:
+        admin = await asyncpg.connect(server)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
+    path.write_text(toml_text(sections), encoding="utf-8")
+    return path
+
+
+def command(name: str) -> list[str]:
+    """The installed console script (as a PBX admin runs it), else ``python -m``."""
+    script = Path(sys.executable).parent / name
+    if script.exists():
+        return [str(script)]
+    found = shutil.which(name)
+    if found:
+        return [found]
+    return [sys.executable, "-m", "callback_desk.cli"]
+
+
+def listener_argv(config: Path, profile: Path | None = None) -> list[str]:
+    """``callback-desk listen``; under cProfile (written when it stops) with ``profile``."""
+    args = ["listen", "--config", str(config)]
+    if profile is None:
+        return [*command("callback-desk"), *args]
+    profiler = [sys.executable, "-m", "cProfile", "-o", str(profile)]
+    return [*profiler, "-m", "callback_desk.cli", *args]
+
+
+def summarise_profile(profile: Path, out: Path, top: int = 30) -> None:
+    """The functions that took the most time, by own time and by cumulative time."""
+    import io
+    import pstats
+
+    text = io.StringIO()
+    stats = pstats.Stats(str(profile), stream=text)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    out.write_text(text.getvalue(), encoding="utf-8")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process, from /proc (what ``top`` shows as RES)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+async def spawn(
+    argv: Sequence[str], log: Path | None = None, **kwargs: Any
+) -> asyncio.subprocess.Process:
+    stderr: Any = asyncio.subprocess.DEVNULL
+    if log is not None:
+        stderr = log.open("ab")
+    try:
+        return await asyncio.create_subprocess_exec(*argv, cwd=REPO, stderr=stderr, **kwargs)
+    finally:
+        if log is not None:
+            stderr.close()
+
+
+async def stop(proc: asyncio.subprocess.Process, timeout: float = 15) -> int:
+    """SIGTERM (the listener writes what it decided), then SIGKILL if it does not exit."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(timeout):
+                await proc.wait()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode
+
+
+@contextlib.asynccontextmanager
+async def agi_server(config: Path, logfile: Path) -> AsyncIterator[int]:
+    """``callback-desk agi serve`` as its own process; yields its port once it accepts."""
+    port = free_port()
+    argv = [*command("callback-desk"), "agi", "serve", "--config", str(config), "--port", str(port)]
+    proc = await spawn(argv, log=logfile)
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                try:
+                    _, probe = await asyncio.open_connection("127.0.0.1", port)
+                except OSError:
+                    if proc.returncode is not None:
+                        raise RuntimeError(f"agi serve exited:\n{tail(logfile)}") from None
+                    await asyncio.sleep(0.05)
+                    continue
+                probe.close()  # no AGI environment: the server shrugs it off
+                break
+        yield port
+    finally:
+        await stop(proc)
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text("utf-8", "replace").splitlines()[-lines:])

@@ -1,0 +1,105 @@
+"""``callback-desk user add|passwd|disable|enable|list``: the inbox's accounts, from the shell.
+
+Passwords are read from the terminal (twice) or, for scripts, one line on stdin
+(``--password-stdin``); never from the command line, where ``ps`` and shell history show them.
+"""
+
+from __future__ import annotations
+
+import getpass
+import re
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from callback_desk.core.config import Settings
+from callback_desk.core.exceptions import ConfigError
+from callback_desk.core.store import Store
+from callback_desk.web.auth import ROLES, Passwords, Role
+from callback_desk.web.store import WebStore
+
+USERNAME = re.compile(r"[a-z0-9._-]{1,40}")
+_EXTENSION = re.compile(r"[0-9]{1,10}")
+_ADDRESS = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+")
+MIN_PASSWORD = 10
+
+
+def check_username(value: str) -> str:
+    if not USERNAME.fullmatch(value):
+        raise ConfigError(
+            f"user name {value[:40]!r} must be 1-40 lower-case letters, digits, '.', '_' or '-'"
+        )
+    return value
+
+
+def check_user(role: str, extensions: Sequence[str], email: str) -> tuple[Role, tuple[str, ...]]:
+    if role not in ROLES:
+        raise ConfigError(f"--role {role!r} must be one of {', '.join(ROLES)}")
+    for ext in extensions:
+        if not _EXTENSION.fullmatch(ext):
+            raise ConfigError(f"--extension {ext[:20]!r} is not an extension number")
+    if role == "therapist" and not extensions:
+        raise ConfigError("a therapist needs --extension (their desk phone decides their lines)")
+    if email and not _ADDRESS.fullmatch(email):
+        raise ConfigError(f"--email {email[:60]!r} is not an email address")
+    return role, tuple(dict.fromkeys(extensions))
+
+
+def read_password(from_stdin: bool, stdin: TextIO = sys.stdin) -> str:
+    if from_stdin:
+        password = stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("New password: ")
+        if getpass.getpass("Again: ") != password:
+            raise ConfigError("the two passwords differ")
+    if len(password) < MIN_PASSWORD:
+        raise ConfigError(f"the password must be at least {MIN_PASSWORD} characters long")
+    return password
+
+
+async def run(
+    settings: Settings,
+    action: str,
+    username: str | None,
+    *,
+    role: str = "therapist",
+    extensions: Sequence[str] = (),
+    email: str = "",
+    password_stdin: bool = False,
+    out: TextIO = sys.stdout,
+) -> int:
+    if action != "list":
+        username = check_username(username or "")
+    if action == "add":
+        checked_role, exts = check_user(role, extensions, email)
+        hashed = Passwords().hash(read_password(password_stdin))
+    elif action == "passwd":
+        hashed = Passwords().hash(read_password(password_stdin))
+    store = await Store.open(settings.database, max_size=1)
+    try:
+        await store.check_schema()
+        users = WebStore(store.pool)
+        if action == "add":
+            assert username is not None
+            await users.add_user(username, email, checked_role, exts, hashed)
+            out.write(f"added {username} ({checked_role}, desk {', '.join(exts) or 'none'})\n")
+        elif action == "passwd":
+            assert username is not None
+            if not await users.set_password(username, hashed):
+                raise ConfigError(f"no user {username!r}")
+            out.write(f"password changed for {username}; their old sessions are signed out\n")
+        elif action in ("disable", "enable"):
+            assert username is not None
+            if not await users.set_disabled(username, action == "disable"):
+                raise ConfigError(f"no user {username!r}")
+            out.write(f"{action}d {username}\n")
+        else:
+            for u in await users.users():
+                state = "disabled" if u.disabled else "active"
+                out.write(
+                    f"{u.username}\t{u.role}\t{','.join(u.extensions) or '-'}\t"
+                    f"{u.email or '-'}\t{state}\n"
+                )
+    finally:
+        await store.close()
+    return 0

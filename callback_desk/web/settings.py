@@ -1,0 +1,94 @@
+"""The ``[web]`` section: where the inbox listens, its public address, and its signing secret.
+
+The secret signs session cookies, CSRF tokens and the morning email's sign-in links. It comes
+from ``CALLBACK_DESK_WEB_SECRET`` or, better, ``secret_file`` (a file only the service can read);
+it is never in the TOML file itself, which is group-readable.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from callback_desk.core.config import Secret, Settings
+from callback_desk.core.exceptions import ConfigError
+
+# Shorter than this and a signing key can be brute-forced offline from one cookie.
+MIN_SECRET_CHARS = 32
+_HOST = re.compile(r"[A-Za-z0-9.:_-]{1,253}")
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    host: str = "127.0.0.1"
+    port: int = 8047
+    # The address people type (behind the TLS proxy): the morning email's links start with it.
+    public_url: str = "https://callbacks.example.org"
+    session_minutes: int = 12 * 60
+    link_hours: int = 12
+    # Sign-in rate limit: this many failures per user name (or per client address, x4) ...
+    max_failures: int = 5
+    # ... within this many minutes locks that name (or address) out for the rest of the window.
+    lockout_minutes: int = 15
+    secret: Secret | None = None
+    # Proxies whose X-Forwarded-For / -Proto uvicorn believes (the TLS proxy on this host).
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
+
+    def require_secret(self) -> Secret:
+        if self.secret is None:
+            raise ConfigError(
+                "[web] secret is required: set secret_file (a file holding at least "
+                f"{MIN_SECRET_CHARS} random characters) or CALLBACK_DESK_WEB_SECRET"
+            )
+        return self.secret
+
+
+def load(settings: Settings) -> WebSettings:
+    s = settings.section("web")
+    host = s.text("host", "127.0.0.1")
+    port = s.integer("port", 8047, minimum=1)
+    public_url = s.text("public_url", "https://callbacks.example.org").rstrip("/")
+    session_minutes = s.integer("session_minutes", 12 * 60, minimum=5)
+    link_hours = s.integer("link_hours", 12, minimum=1)
+    max_failures = s.integer("max_failures", 5, minimum=1)
+    lockout_minutes = s.integer("lockout_minutes", 15, minimum=1)
+    inline = s.secret("secret", None)
+    secret_file = s.text("secret_file", "")
+    trusted_proxies = s.strings("trusted_proxies", ("127.0.0.1",))
+    s.finish()
+
+    if not _HOST.fullmatch(host):
+        raise ConfigError(f"[web] host = {host!r} is not an address")
+    if port > 65535:
+        raise ConfigError(f"[web] port = {port} is not a valid TCP port")
+    parts = urlsplit(public_url)
+    if parts.scheme not in ("https", "http") or not parts.netloc or parts.query:
+        raise ConfigError(
+            f"[web] public_url = {public_url!r} must be an address like https://callbacks.example.org"
+        )
+    secret = inline if inline else None
+    if secret_file:
+        secret = _read_secret(secret_file)
+    if secret is not None and len(secret.reveal()) < MIN_SECRET_CHARS:
+        raise ConfigError(f"[web] secret must be at least {MIN_SECRET_CHARS} characters long")
+    return WebSettings(
+        host=host,
+        port=port,
+        public_url=public_url,
+        session_minutes=session_minutes,
+        link_hours=link_hours,
+        max_failures=max_failures,
+        lockout_minutes=lockout_minutes,
+        secret=secret,
+        trusted_proxies=trusted_proxies,
+    )
+
+
+def _read_secret(path: str) -> Secret:
+    try:
+        text = Path(path).read_text("utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"[web] secret_file = {path!r} cannot be read ({exc.strerror})") from exc
+    return Secret(text)

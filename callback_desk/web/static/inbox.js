@@ -1,0 +1,49 @@
+// Live updates for the callback inbox. The page works without this file: every action is a
+// plain form POST. With it, the list re-reads itself when the server says something changed
+// (server-sent events fed by PostgreSQL LISTEN/NOTIFY). No caller data is built here: the
+// server renders the list, escaped, and this only swaps it in.
+"use strict";
+(function () {
+  const list = document.getElementById("callers");
+  if (!list || !window.EventSource) return;
+  const state = document.getElementById("live-state");
+  let reading = false;
+  let again = false;
+
+  async function refresh() {
+    if (reading) { again = true; return; }
+    reading = true;
+    try {
+      const response = await fetch(list.dataset.live, {credentials: "same-origin", cache: "no-store"});
+      if (response.status === 401) { window.location.assign("/sign-in"); return; }
+      if (response.ok) {
+        // Keep keyboard focus on the same control when the list is redrawn.
+        const focused = document.activeElement && document.activeElement.closest("form");
+        const action = focused ? focused.getAttribute("action") : null;
+        list.innerHTML = await response.text();
+        if (action) {
+          const same = list.querySelector('form[action="' + CSS.escape(action) + '"] button');
+          if (same) same.focus();
+        }
+        list.dataset.updated = String(Date.now());
+      }
+    } finally {
+      reading = false;
+      if (again) { again = false; refresh(); }
+    }
+  }
+
+  const events = new EventSource("/events");
+  events.addEventListener("open", function () { if (state) state.hidden = false; });
+  events.addEventListener("changed", refresh);
+  events.addEventListener("error", function () { if (state) state.hidden = true; });
+
+  // The desk phone rings before anything else happens: say so while the form is posting.
+  document.addEventListener("submit", function (event) {
+    const form = event.target;
+    if (form.classList && form.classList.contains("call")) {
+      const button = form.querySelector("button");
+      if (button) { button.disabled = true; button.textContent = "Ringing your desk phone…"; }
+    }
+  });
+})();

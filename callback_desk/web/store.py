@@ -1,0 +1,197 @@
+"""The inbox's own tables (users, sign-in links, audit) and the per-caller history.
+
+Statements live in ``sql/queries_web.sql`` (names prefixed ``web_``); errors come out as our
+exception tree through :func:`callback_desk.core.store.mapped_errors`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from callback_desk.core.awaiting import values
+from callback_desk.core.exceptions import ConfigError
+from callback_desk.core.sqlfiles import queries
+from callback_desk.core.store import mapped_errors
+from callback_desk.web.auth import Role
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    username: str
+    email: str
+    role: Role
+    extensions: tuple[str, ...]
+    password_hash: str
+    disabled: bool
+    password_changed_at: datetime
+
+    @property
+    def sees_all_lines(self) -> bool:
+        """The front desk and admins answer for the whole practice."""
+        return self.role in ("frontdesk", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryCall:
+    id: int
+    number: str
+    name: str
+    did: str
+    rang: tuple[str, ...]
+    extensions: tuple[str, ...]
+    reason: str
+    started_at: datetime
+    ring_seconds: float
+    reached_voicemail: bool
+    returned_at: datetime | None
+    returned_how: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryAttempt:
+    call_id: int
+    extension: str
+    users: str
+    started_at: datetime
+    ended_at: datetime | None
+    dial_status: str | None
+    talk_seconds: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryDisposition:
+    call_id: int | None
+    disposition: str
+    extension: str
+    decided_by: str
+    decided_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at: datetime
+    username: str
+    action: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    calls: tuple[HistoryCall, ...]
+    attempts: tuple[HistoryAttempt, ...]
+    dispositions: tuple[HistoryDisposition, ...]
+    audit: tuple[AuditEntry, ...]
+
+
+def _user(r: Any) -> User:
+    return User(
+        id=r["id"],
+        username=r["username"],
+        email=r["email"],
+        role=r["role"],
+        extensions=tuple(r["extensions"]),
+        password_hash=r["password_hash"],
+        disabled=r["disabled"],
+        password_changed_at=r["password_changed_at"],
+    )
+
+
+class WebStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._q = queries()
+
+    async def add_user(
+        self, username: str, email: str, role: Role, extensions: tuple[str, ...], hashed: str
+    ) -> int:
+        async with mapped_errors("adding a user"):
+            try:
+                user_id: int = await self._pool.fetchval(
+                    self._q["web_user_add"], username, email, role, list(extensions), hashed
+                )
+            except asyncpg.UniqueViolationError as exc:
+                raise ConfigError(f"user {username!r} already exists") from exc
+        return user_id
+
+    async def user_by_name(self, username: str) -> User | None:
+        async with mapped_errors("reading a user"):
+            r = await self._pool.fetchrow(self._q["web_user_by_name"], username)
+        return None if r is None else _user(r)
+
+    async def user_by_id(self, user_id: int) -> User | None:
+        async with mapped_errors("reading a user"):
+            r = await self._pool.fetchrow(self._q["web_user_by_id"], user_id)
+        return None if r is None else _user(r)
+
+    async def user_by_email(self, address: str) -> User | None:
+        async with mapped_errors("reading a user"):
+            r = await self._pool.fetchrow(self._q["web_user_by_email"], address)
+        return None if r is None else _user(r)
+
+    async def users(self) -> list[User]:
+        async with mapped_errors("listing users"):
+            rows = await self._pool.fetch(self._q["web_users"])
+        return [_user(r) for r in rows]
+
+    async def set_password(self, username: str, hashed: str) -> bool:
+        async with mapped_errors("changing a password"):
+            return (
+                await self._pool.fetchval(self._q["web_user_passwd"], username, hashed) is not None
+            )
+
+    async def rehash(self, user_id: int, hashed: str) -> None:
+        async with mapped_errors("upgrading a password hash"):
+            await self._pool.execute(self._q["web_user_rehash"], user_id, hashed)
+
+    async def set_disabled(self, username: str, disabled: bool) -> bool:
+        async with mapped_errors("disabling a user"):
+            found = await self._pool.fetchval(self._q["web_user_disable"], username, disabled)
+        return found is not None
+
+    async def issue_link(self, jti: str, user_id: int, expires_at: datetime) -> None:
+        async with mapped_errors("issuing a sign-in link"):
+            await self._pool.execute(self._q["web_link_issue"], jti, user_id, expires_at)
+
+    async def consume_link(self, jti: str) -> int | None:
+        """The link's user, once; None when it was used already, expired or never issued."""
+        async with mapped_errors("using a sign-in link"):
+            user_id: int | None = await self._pool.fetchval(self._q["web_link_consume"], jti)
+        return user_id
+
+    async def audit(self, username: str, action: str, call_id: int | None, detail: str) -> None:
+        async with mapped_errors("writing the audit log"):
+            await self._pool.execute(self._q["web_audit"], username, action, call_id, detail)
+
+    async def dispose(
+        self,
+        call_id: int,
+        number_key: str | None,
+        disposition: str,
+        extension: str,
+        username: str,
+    ) -> None:
+        async with mapped_errors("recording a disposition"):
+            await self._pool.execute(
+                self._q["web_dispose"], call_id, number_key, disposition, extension, username
+            )
+
+    async def history(self, call_id: int) -> History:
+        async with mapped_errors("reading a caller's history"), self._pool.acquire() as conn:
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                calls = await conn.fetch(self._q["web_history_calls"], call_id)
+                attempts = await conn.fetch(self._q["web_history_attempts"], call_id)
+                dispositions = await conn.fetch(self._q["web_history_dispositions"], call_id)
+                audit = await conn.fetch(self._q["web_history_audit"], call_id)
+        return History(
+            calls=tuple(HistoryCall(**values(r)) for r in calls),
+            attempts=tuple(HistoryAttempt(**values(r, leave_out=("id",))) for r in attempts),
+            dispositions=tuple(
+                HistoryDisposition(**values(r, leave_out=("id",))) for r in dispositions
+            ),
+            audit=tuple(AuditEntry(**dict(r)) for r in audit),
+        )

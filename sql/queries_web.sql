@@ -1,0 +1,86 @@
+-- Named queries of the callback inbox (callback_desk.web.store). Bound parameters only.
+
+-- name: web_user_add
+INSERT INTO web_users (username, email, role, extensions, password_hash)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING id;
+
+-- name: web_user_by_name
+SELECT id, username, email, role, extensions, password_hash, disabled, password_changed_at
+FROM web_users WHERE username = $1;
+
+-- name: web_user_by_id
+SELECT id, username, email, role, extensions, password_hash, disabled, password_changed_at
+FROM web_users WHERE id = $1;
+
+-- name: web_user_by_email
+SELECT id, username, email, role, extensions, password_hash, disabled, password_changed_at
+FROM web_users WHERE lower(email) = lower($1) AND NOT disabled
+ORDER BY id LIMIT 1;
+
+-- name: web_users
+SELECT id, username, email, role, extensions, password_hash, disabled, password_changed_at
+FROM web_users ORDER BY username;
+
+-- name: web_user_passwd
+UPDATE web_users SET password_hash = $2, password_changed_at = now()
+WHERE username = $1 RETURNING id;
+
+-- name: web_user_rehash
+-- A stronger hash for the same password (argon2 parameters raised): sessions stay valid.
+UPDATE web_users SET password_hash = $2 WHERE id = $1;
+
+-- name: web_user_disable
+UPDATE web_users SET disabled = $2 WHERE username = $1 RETURNING id;
+
+-- name: web_link_issue
+INSERT INTO web_sign_in_links (jti, user_id, expires_at) VALUES ($1, $2, $3);
+
+-- name: web_link_consume
+-- Atomic: of two POSTs with the same link, exactly one gets the row.
+UPDATE web_sign_in_links SET used_at = now()
+WHERE jti = $1 AND used_at IS NULL AND expires_at > now()
+RETURNING user_id;
+
+-- name: web_audit
+INSERT INTO web_audit (username, action, call_id, detail) VALUES ($1, $2, $3, $4);
+
+-- name: web_dispose
+INSERT INTO caller_dispositions (call_id, number_key, disposition, extension, decided_by)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING id;
+
+-- name: web_history_calls
+-- Every missed call from the caller of missed call $1 (by number; the call itself when the
+-- number is withheld), oldest first.
+SELECT m.id, m.number, m.name, m.did, m.rang, m.extensions, m.reason, m.started_at, m.ring_seconds,
+       m.reached_voicemail, m.returned_at, m.returned_how
+FROM missed_calls m, calls target
+WHERE target.id = $1
+  AND (m.id = target.id OR m.number_key = target.number_key)
+ORDER BY m.started_at, m.id;
+
+-- name: web_history_attempts
+SELECT a.id, a.call_id, a.extension, a.started_at, a.ended_at, a.dial_status, a.talk_seconds,
+       coalesce((SELECT string_agg(u.username, ', ' ORDER BY u.username) FROM web_users u
+                 WHERE a.extension = ANY (u.extensions)), '') AS users
+FROM callback_attempts a
+JOIN calls t ON t.id = a.call_id, calls target
+WHERE target.id = $1
+  AND (t.id = target.id OR t.number_key = target.number_key)
+ORDER BY a.started_at, a.id;
+
+-- name: web_history_dispositions
+SELECT d.id, d.call_id, d.disposition, d.extension, d.decided_by, d.decided_at
+FROM caller_dispositions d, calls target
+WHERE target.id = $1
+  AND (d.call_id = target.id OR d.number_key = target.number_key)
+ORDER BY d.decided_at, d.id;
+
+-- name: web_history_audit
+SELECT w.at, w.username, w.action, w.detail
+FROM web_audit w
+JOIN calls t ON t.id = w.call_id, calls target
+WHERE target.id = $1
+  AND (t.id = target.id OR t.number_key = target.number_key)
+ORDER BY w.at, w.id;

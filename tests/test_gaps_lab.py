@@ -1,0 +1,229 @@
+"""Gaps in the real lab: calls placed while a listener was stopped are found again in the PBX's
+own CEL/CDR tables (the lab PBX writes them to PostgreSQL database cbd_lab_cdr, set up by
+``labctl up``), and the report is the one a listener running throughout would have given.
+
+A reference listener runs throughout on its own database; the listeners under test (one reading
+CEL, one reading CDR, each on its own database) log in, beat their heart, are stopped, the calls
+are placed, and they are started again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import pytest
+
+from ami_listener.gaps import watch
+from ami_listener.listener import Listener
+from callback_desk.core.store import Store
+from fakes.poll import until
+from fakes.settings import make_settings
+from tests.lab.lab import DID_DIRECT, DID_IVR, DID_QUEUE, DID_RINGGROUP, PRODUCT_USER, Lab
+from tests.test_listener_lab import Pbx
+
+pytestmark = pytest.mark.lab
+
+LAB_PG = os.environ.get("CALLBACK_DESK_LAB_PG", "postgresql://postgres@127.0.0.1:5432")
+CDR_DSN = f"{LAB_PG}/cbd_lab_cdr"
+
+
+def listener_settings(db: str, **reconcile: Any) -> Any:
+    return make_settings(
+        db,
+        ami={
+            "host": "127.0.0.1",
+            "port": 5038,
+            "username": PRODUCT_USER["username"],
+            "secret": PRODUCT_USER["secret"],
+        },
+        pbx={"name": "lab", "inbound_contexts": ["from-pstn"]},
+        listener={"settle_seconds": 1.0},
+        reconcile=reconcile,
+    )
+
+
+def reconciling(db: str, records: str, instance: str) -> Any:
+    return listener_settings(
+        db,
+        enabled=True,
+        source="postgresql",
+        dsn=CDR_DSN,
+        records=records,
+        timezone="UTC",  # cel_pgsql usegmtime / cdr_pgsql timezone = UTC (tests/lab/etc/pbx)
+        instance=instance,
+        heartbeat_seconds=1,
+        margin_seconds=5,
+        recheck_seconds=2,
+        rechecks=5,
+    )
+
+
+@asynccontextmanager
+async def running(listener: Listener) -> AsyncIterator[Listener]:
+    task = asyncio.create_task(listener.run())
+    try:
+        async with asyncio.timeout(15):
+            await listener.wait_logged_in()
+        yield listener
+    finally:
+        listener.stop()
+        async with asyncio.timeout(20):
+            await task
+
+
+async def fetch(dsn: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+        return rows
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def second_db(pg_server_dsn: str, template_db: str) -> AsyncIterator[str]:
+    """One more fresh database (the conftest's ``db_dsn`` gives one per test)."""
+    from tests.conftest import _admin, _with_database
+
+    name = f"cbd_test_{uuid.uuid4().hex[:10]}"
+    await _admin(pg_server_dsn, f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    try:
+        yield _with_database(pg_server_dsn, name)
+    finally:
+        await _admin(pg_server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def place_every_kind(lab: Lab, prefix: str) -> dict[str, str]:
+    """Calls of every kind the listener tells apart; returns number -> kind."""
+    kinds: dict[str, str] = {}
+
+    async def inbound(kind: str, did: str, suffix: str, **kw: Any) -> str:
+        number = f"{prefix}{suffix}"
+        kinds[number] = kind
+        return await lab.inbound_call(did, number, f"Caller {suffix}", **kw)
+
+    # Nobody answers: these run side by side (desk phones only ring).
+    await lab.set_behaviour("phones", "100", "ring")
+    await lab.set_behaviour("phones", "101", "ring")
+    missed = [
+        await inbound("hangup_while_ringing", DID_DIRECT, "01", ring_timeout_ms=3000),
+        await inbound("greeting", DID_DIRECT, "02", then="greeting"),
+        await inbound("voicemail", DID_DIRECT, "03", then="message"),
+        await inbound("ringgroup_nobody", DID_RINGGROUP, "04", then="talk"),
+        await inbound("queue_abandoned", DID_QUEUE, "05", ring_timeout_ms=7000),
+        await inbound("ivr", DID_IVR, "06", then="talk", variables={"HOLD": 2}),
+    ]
+    for call in missed:
+        await lab.wait_call_ended(call, timeout=90)
+    # Someone answers.
+    await lab.set_behaviour("phones", "100", "answer")
+    await lab.set_behaviour("phones", "101", "answer")
+    answered = [
+        await inbound("answered", DID_DIRECT, "07", then="talk", variables={"HOLD": 2}),
+        await inbound("ringgroup_answered", DID_RINGGROUP, "08", then="talk"),
+    ]
+    outbound = f"{prefix}09"
+    kinds[outbound] = "outbound"
+    answered.append(await lab.desk_call("100", outbound, then="talk", variables={"HOLD": 2}))
+    answered.append(await lab.desk_call("100", "101", then="talk", variables={"HOLD": 2}))
+    for call in answered:
+        await lab.wait_call_ended(call, timeout=90)
+    await lab.wait_pbx_idle(30)
+    return kinds
+
+
+def mine(report: dict[str, Any], prefix: str) -> dict[str, dict[str, Any]]:
+    return {
+        e["number_as_received"]: e
+        for e in report["missed"]
+        if e["number_as_received"].startswith(prefix)
+    }
+
+
+async def wait_filled(dsn: str) -> asyncpg.Record:
+    async def filled() -> bool:
+        rows = await fetch(dsn, "SELECT filled_by FROM listener_gaps")
+        return bool(rows) and all(r["filled_by"] not in ("pending", "failed") for r in rows)
+
+    await until(filled, timeout=60, interval=0.3, what="the gap to be filled")
+    [gap] = await fetch(dsn, "SELECT * FROM listener_gaps")
+    return gap
+
+
+async def test_calls_placed_while_stopped_are_reconciled_into_the_same_report(
+    lab: Lab, store: Store, db_dsn: str, second_db: str
+) -> None:
+    prefix = "21255577"
+    cel_dsn = db_dsn  # the listener under test, reading CEL
+    reference_dsn = second_db  # the listener that never stopped
+    reference_store = await Store.open(listener_settings(reference_dsn).database)
+    cel_store = store
+    try:
+        reference = Listener(listener_settings(reference_dsn), reference_store)
+        async with running(reference):
+            settings = reconciling(cel_dsn, "cel", "gap-cel")
+            # First run: logs in and beats its heart once; nothing to reconcile yet.
+            first = Listener(settings, cel_store, watch(settings, cel_store))
+            async with running(first):
+                await until(lambda: _has_heartbeat(cel_dsn), timeout=15, what="the first heartbeat")
+            kinds = await place_every_kind(lab, prefix)
+            ref = Pbx(lab, reference_dsn, reference)
+            await until(
+                lambda: _count(reference_dsn, prefix, 9), timeout=60, what="the reference rows"
+            )
+            second = Listener(settings, cel_store, watch(settings, cel_store))
+            async with running(second):
+                gap = await wait_filled(cel_dsn)
+        expected = mine(await ref.report(), prefix)
+        got = mine(await Pbx(lab, cel_dsn, second).report(), prefix)
+    finally:
+        await reference_store.close()
+
+    assert (gap["source"], gap["filled_by"]) == ("startup", "cel")
+    assert gap["rows_added"] >= 9
+    # The same callers, with the same facts, as the listener that ran throughout ...
+    voicemail_left = next(n for n, k in kinds.items() if k == "voicemail")
+    assert set(got) - set(expected) == {voicemail_left}, (sorted(got), sorted(expected))
+    for number, entry in expected.items():
+        for key in ("name", "calls", "callable", "did", "reached_voicemail", "status"):
+            assert got[number][key] == entry[key], (kinds[number], key, got[number], entry)
+        if kinds[number] != "greeting":
+            assert got[number]["reason"] == entry["reason"], (kinds[number], got[number])
+    # ... except that CEL cannot tell whether a voicemail was left: such callers are listed,
+    # and say so, rather than lost.
+    assert got[voicemail_left]["reason"] == "reconciled_voicemail_unknown"
+    greeting = next(n for n, k in kinds.items() if k == "greeting")
+    assert got[greeting]["reason"] == "reconciled_voicemail_unknown"
+    rows = {
+        r["number"]: r
+        for r in await fetch(
+            cel_dsn, "SELECT * FROM calls WHERE number LIKE $1 OR number = '101'", prefix + "%"
+        )
+    }
+    assert {n: (r["direction"], r["outcome"]) for n, r in rows.items()} == {
+        n: _expected_row(k) for n, k in kinds.items()
+    }
+    assert {r["gap_id"] for r in rows.values()} == {gap["id"]}
+
+
+def _expected_row(kind: str) -> tuple[str, str]:
+    if kind == "outbound":
+        return ("outbound", "answered")
+    if kind in ("answered", "ringgroup_answered"):
+        return ("inbound", "answered")
+    return ("inbound", "missed")
+
+
+async def _has_heartbeat(dsn: str) -> bool:
+    return bool(await fetch(dsn, "SELECT 1 FROM listener_heartbeats"))
+
+
+async def _count(dsn: str, prefix: str, n: int) -> bool:
+    rows = await fetch(dsn, "SELECT 1 FROM calls WHERE number LIKE $1", prefix + "%")
+    return len(rows) >= n
