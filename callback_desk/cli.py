@@ -217,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
         "web", parents=[common], help="the callback inbox (web pages; settings: [web])"
     )
     p.add_argument("--host", help="listen address (overrides [web] host)")
-    p.add_argument("--port", type=int, help="listen port (overrides [web] port)")
+    p.add_argument("--port", type=tcp_port, help="listen port (overrides [web] port)")
     p.set_defaults(handler=cmd_web)
 
     p = sub.add_parser("user", parents=[common], help="accounts of the callback inbox")
@@ -453,9 +453,11 @@ def _section_readers() -> tuple[Callable[[Settings], object], ...]:
     """Every feature section's reader. A section missing here is still checked for its name
     ([reprot] is a typo) but not for its keys; add a new feature's reader here."""
     from agi.config import load as load_agi
+    from ami_listener.gaps import ReconcileSettings
     from callback_desk.report.settings import report_settings, smtp_settings
+    from callback_desk.web.settings import load as load_web
 
-    return (load_agi, report_settings, smtp_settings)
+    return (load_agi, report_settings, smtp_settings, load_web, ReconcileSettings.from_settings)
 
 
 def warn_unknown_environment(environ: Mapping[str, str]) -> None:
