@@ -282,8 +282,7 @@ def ami_checks(settings: Settings, found: AmiFindings) -> list[Check]:
         )
     else:
         checks.append(ok("AMI write class", "reporting only (CoreShowChannels, ShowDialPlan)"))
-    booted = found.fully_booted
-    if booted is None:
+    if found.fully_booted is None:
         checks.append(
             fail(
                 "AMI events",
@@ -292,16 +291,8 @@ def ami_checks(settings: Settings, found: AmiFindings) -> list[Check]:
                 "eventfilter(action(include),name(FullyBooted)) = if it has include filters",
             )
         )
-    elif "timestamp" not in booted:
-        checks.append(
-            fail(
-                "AMI timestampevents",
-                "events carry no Timestamp: call times would be the listener's clock",
-                "timestampevents = yes in manager.conf [general], then manager reload",
-            )
-        )
     else:
-        checks.append(ok("AMI timestampevents", "events carry the PBX's Timestamp"))
+        checks.append(ok("AMI events", "FullyBooted arrives after login (read = system)"))
     return checks
 
 
@@ -316,18 +307,31 @@ def manager_file_checks(settings: Settings, options: DoctorOptions, local: bool)
         return [skip(what, f"{path} is not readable by this user", "run the doctor as root")]
     except OSError as exc:
         return [skip(what, f"{path}: {os_reason(exc)}", "--asterisk-etc DIR if it lives elsewhere")]
+    checks = []
+    # The login's FullyBooted never carries a Timestamp (Asterisk appends it by hand), and an
+    # idle PBX sends nothing else: the setting is read here.
+    if conf.general.get("timestampevents", "no").lower() in ("yes", "true", "on", "1"):
+        checks.append(ok("AMI timestampevents", "yes: call times come from the PBX clock"))
+    else:
+        checks.append(
+            fail(
+                "AMI timestampevents",
+                f"not set in [general] of {path}: call times would be the listener's clock",
+                "timestampevents = yes in [general] of manager.conf, then manager reload",
+            )
+        )
     user = settings.ami.username
     account = conf.accounts.get(user)
     if account is None:
         return [
+            *checks,
             fail(
                 what,
                 f"no [{user}] account in {path} or its includes",
                 "add [callbackdesk] from manager.conf.sample (FreePBX: manager_custom.conf), "
                 "then manager reload",
-            )
+            ),
         ]
-    checks = []
     missing, extra = NEEDED_READ - account.read, account.read - ALLOWED_READ
     if missing or extra:
         problem = (
