@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import shutil
 import tempfile
 import threading
 import time
@@ -79,6 +80,12 @@ async def embedded_postgres(progress: Progress, keep: bool) -> AsyncIterator[str
         with warnings.catch_warnings():
             # platformdirs warns at import time when XDG_RUNTIME_DIR is unset (root shells).
             warnings.simplefilter("ignore")
+            import platformdirs
+
+            # pgserver keeps a lock file in a runtime directory it creates on import: if it
+            # is not there yet, it is the demo's to remove afterwards.
+            runtime = platformdirs.user_runtime_path("python_PostgresServer")
+            created = [p for p in (runtime.parent, runtime) if not p.exists()]
             import pgserver
     except ImportError as exc:
         raise ConfigError(
@@ -98,6 +105,8 @@ async def embedded_postgres(progress: Progress, keep: bool) -> AsyncIterator[str
     finally:
         pid = server.get_pid()
         await asyncio.to_thread(server.cleanup)
+        if not keep and created:
+            shutil.rmtree(created[0], ignore_errors=True)
         if keep:
             progress.say(
                 f"  Kept: PostgreSQL (pid {pid}) still runs on {data}; "

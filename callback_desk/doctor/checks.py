@@ -540,7 +540,7 @@ async def run(options: DoctorOptions, environ: Mapping[str, str], out: TextIO) -
     except ConfigError as exc:
         report(fail("config syntax", str(exc), "correct that key (README, 'Configuration')"))
         report(skip("everything else", "needs a valid configuration"))
-        return 1
+        return summary(results, out)
     report(ok("config syntax", "every section parses"))
     report(await database_check(settings))
     if settings.ami.secret is None:
@@ -559,6 +559,10 @@ async def run(options: DoctorOptions, environ: Mapping[str, str], out: TextIO) -
     report(*dialplan_checks(agi, found))
     report(*await agi_checks(settings, agi, found, options))
     report(await smtp_check(settings, options.timeout))
+    return summary(results, out)
+
+
+def summary(results: list[Check], out: TextIO) -> int:
     failed = sum(1 for c in results if c.status == "fail")
     out.write(
         f"{failed} of {len(results)} checks failed\n" if failed else "Everything checked is fine.\n"
