@@ -17,6 +17,7 @@ import phonenumbers
 from agi.prompts import DEFAULTS
 from callback_desk.core.config import AwaitingSettings, Secret, Settings
 from callback_desk.core.exceptions import ConfigError
+from callback_desk.core.opening import opening_line
 from callback_desk.core.scope import ALL_LINES
 
 DialMode = Literal["freepbx", "template"]
@@ -93,9 +94,7 @@ class AgiSettings:
         return self.extensions.get(extension, ())
 
     def opening_line(self, extension: str) -> str:
-        name = self.names.get(extension, "")
-        who = f"this is {name}" if name else "this is returning your call"
-        return f"Hi, {who}, I think I missed a call from this number earlier."
+        return opening_line(self.names.get(extension, ""))
 
 
 def load(settings: Settings) -> AgiSettings:

@@ -25,7 +25,7 @@ from datetime import datetime
 
 from ami_listener import events as ev
 from callback_desk.core import phone
-from callback_desk.core.model import CallRecord, Outcome
+from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
 
 _MAX_RANG = 16  # dial strings kept per call; a runaway loop must not grow memory
 
@@ -378,16 +378,17 @@ class CallTracker:
         if call.inbound:
             outcome: Outcome
             if call.answered:
-                outcome, reason = "answered", "answered"
+                outcome, reason = Outcome.ANSWERED, Reason.ANSWERED
             elif call.voicemail_left:
-                outcome, reason = "voicemail", "voicemail_left"
+                outcome, reason = Outcome.VOICEMAIL, Reason.VOICEMAIL_LEFT
             else:
                 unknown = unknown_end or call.end_unseen
-                outcome, reason = "missed", "unknown_end" if unknown else _missed_reason(call)
+                outcome = Outcome.MISSED
+                reason = Reason.UNKNOWN_END if unknown else _missed_reason(call)
             return [
                 CallRecord(
                     linkedid=call.linkedid,
-                    direction="inbound",
+                    direction=Direction.INBOUND,
                     outcome=outcome,
                     reason=reason,
                     number=call.number,
@@ -409,9 +410,9 @@ class CallTracker:
             return [
                 CallRecord(
                     linkedid=call.linkedid,
-                    direction="outbound",
-                    outcome="answered",
-                    reason="answered",
+                    direction=Direction.OUTBOUND,
+                    outcome=Outcome.ANSWERED,
+                    reason=Reason.ANSWERED,
                     number=call.exten,
                     name="",
                     number_key=dialed_key,
@@ -427,22 +428,22 @@ class CallTracker:
         return []
 
 
-def _missed_reason(call: _Call) -> str:
+def _missed_reason(call: _Call) -> Reason:
     if call.reached_voicemail:
-        return "voicemail_greeting"
+        return Reason.VOICEMAIL_GREETING
     if call.reached_queue:
-        return "queue_abandoned"
+        return Reason.QUEUE_ABANDONED
     if call.root_hung_up_while_ringing:
-        return "hangup_while_ringing"
+        return Reason.HANGUP_WHILE_RINGING
     statuses = call.dial_statuses
     if "NOANSWER" in statuses:
-        return "no_answer"
+        return Reason.NO_ANSWER
     if "BUSY" in statuses:
-        return "busy"
+        return Reason.BUSY
     if statuses & {"CHANUNAVAIL", "CONGESTION"}:
-        return "unavailable"
+        return Reason.UNAVAILABLE
     if call.ring_started is not None:
-        return "hangup_while_ringing"
+        return Reason.HANGUP_WHILE_RINGING
     if call.root_up:
-        return "ivr_hangup"
-    return "hangup_before_ringing"
+        return Reason.IVR_HANGUP
+    return Reason.HANGUP_BEFORE_RINGING

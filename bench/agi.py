@@ -31,7 +31,7 @@ from pathlib import Path
 from bench import scratch
 from bench.table import Figure, ms, percentile
 from callback_desk.core.config import DatabaseSettings, Secret
-from callback_desk.core.model import CallRecord
+from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
 from callback_desk.core.store import Store
 from fakes.agi_peer import AgiPeer, env, parse_args
 
@@ -99,14 +99,14 @@ async def seed(dsn: str, callers: int) -> None:
         for i in range(callers * 2):
             number = f"+1212{3_000_000 + i % callers:07d}" if i % 4 else f"+1646{4_000_000 + i:07d}"
             start = now - timedelta(hours=5 + i * 3)
-            outcome = "missed" if i % 4 else "answered"
+            outcome = Outcome.MISSED if i % 4 else Outcome.ANSWERED
             await store.record_call(
                 "bench",
                 CallRecord(
                     linkedid=f"agi-{i}",
-                    direction="inbound",
-                    outcome=outcome,  # type: ignore[arg-type]
-                    reason="hangup_while_ringing" if outcome == "missed" else "",
+                    direction=Direction.INBOUND,
+                    outcome=outcome,
+                    reason=Reason.HANGUP_WHILE_RINGING if i % 4 else Reason.ANSWERED,
                     number=number,
                     name="",
                     number_key=number,

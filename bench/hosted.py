@@ -1,7 +1,7 @@
 """A year of a hosted PBX: the commands and menus people wait on, over 2,000,000 calls.
 
-The data comes from :func:`year` (placeholder until ``bench/year.py`` lands: generated inside
-PostgreSQL with ``generate_series``, so two million rows take seconds, not minutes). Every
+The data comes from :func:`bench.year.generate` (generated inside PostgreSQL with
+``generate_series``: two million calls in a minute or two). Every
 figure goes through the real entry points, each as its user meets it:
 
 - the morning report of one practice, ``callback-desk report --for <its DID>`` as a process
@@ -31,6 +31,7 @@ import asyncpg
 from bench import scratch
 from bench.agi import session
 from bench.table import Figure, ms, percentile
+from bench.year import DIDS, PBX_NAMES, extension_of, generate
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,79 +52,22 @@ class Year:
     pbx_names: tuple[str, ...]
 
 
-DIDS = 500
-PBX_NAMES = ("hosted-a", "hosted-b", "hosted-c", "hosted-d")
-
-# Placeholder generator (the data engineer's bench/year.py replaces it): repeat callers (a
-# skewed pool of numbers, each the patient of one practice), 80 % answered, 10 % voicemail,
-# 10 % missed, 10 % of calls outbound, 3 % withheld, callbacks for a fifth of the missed calls
-# (half answered), a few dispositions; four PBX names, 500 DIDs.
-_GENERATE = """
-INSERT INTO calls (pbx, linkedid, direction, outcome, reason, number, name, number_key,
-                   callable, did, rang, started_at, ended_at, ring_seconds, reached_voicemail)
-SELECT ($4::text[])[1 + (p % 4)],
-       'y' || g,
-       CASE WHEN r1 < 0.1 THEN 'outbound' ELSE 'inbound' END,
-       CASE WHEN r1 < 0.1 OR r2 < 0.8 THEN 'answered'
-            WHEN r2 < 0.9 THEN 'voicemail' ELSE 'missed' END,
-       CASE WHEN r1 >= 0.1 AND r2 >= 0.9 THEN 'hangup_while_ringing' ELSE '' END,
-       CASE WHEN anon THEN 'anonymous' ELSE num END,
-       '',
-       CASE WHEN anon THEN NULL ELSE num END,
-       NOT anon,
-       (2000 + p)::text,
-       ARRAY['PJSIP/' || (1000 + p)::text],
-       t, t + interval '40 seconds', 12, false
-FROM (
-    SELECT g, r1, r2, anon, p, t,
-           '+1212' || lpad((2000000 + caller)::text, 7, '0') AS num
-    FROM (
-        SELECT g, random() AS r1, random() AS r2, random() < 0.03 AS anon,
-               floor($2 * power(random(), 3))::int AS caller,
-               $3::timestamptz - random() * interval '365 days' AS t
-        FROM generate_series(1, $1) AS g
-    ) raw, LATERAL (SELECT abs(hashint4(caller)) % 500 AS p) practice
-) calls;
-"""
-
-_ATTEMPTS = """
-INSERT INTO callback_attempts (call_id, extension, started_at, ended_at, dial_status,
-                               talk_seconds)
-SELECT id, (1000 + did::int - 2000)::text, started_at + interval '3 hours',
-       started_at + interval '3 hours 2 minutes',
-       CASE WHEN random() < 0.5 THEN 'ANSWER' ELSE 'NOANSWER' END, 60
-FROM calls
-WHERE outcome = 'missed' AND callable AND random() < 0.2 AND started_at < $1;
-"""
-
-_DISPOSITIONS = """
-INSERT INTO caller_dispositions (call_id, number_key, disposition, extension, decided_at)
-SELECT id, number_key, CASE WHEN random() < 0.7 THEN 'handled' ELSE 'never' END,
-       (1000 + did::int - 2000)::text, started_at + interval '1 day'
-FROM calls
-WHERE outcome = 'missed' AND callable AND random() < 0.02 AND started_at < $1;
-"""
-
-
 async def year(dsn: str, calls: int, now: datetime) -> Year:
+    """The year of :mod:`bench.year` (its docstring describes the data), and where to look."""
     conn = await asyncpg.connect(dsn)
     try:
-        callers = max(calls // 5, 10)
-        await conn.execute(_GENERATE, calls, callers, now, list(PBX_NAMES))
-        await conn.execute(_ATTEMPTS, now - timedelta(hours=3))
-        await conn.execute(_DISPOSITIONS, now - timedelta(days=1))
-        await conn.execute("ANALYZE")
+        await generate(conn, calls, now)
         # The practice with the most missed calls: the heaviest morning report.
         did: str = await conn.fetchval(
-            "SELECT did FROM calls WHERE outcome = 'missed' GROUP BY did "
+            "SELECT did FROM calls WHERE outcome = 'missed' AND did <> '' GROUP BY did "
             "ORDER BY count(*) DESC, did LIMIT 1"
         )
     finally:
         await conn.close()
     return Year(
         practice_did=did,
-        extension=str(1000 + int(did) - 2000),
-        all_lines_extension="200",
+        extension=extension_of(did),
+        all_lines_extension="900",  # no desk of the generated year has it
         pbx_names=PBX_NAMES,
     )
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from callback_desk.core.model import CallRecord
+from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
 from callback_desk.core.phone import is_callable, number_key
 
 
@@ -22,9 +22,9 @@ def call(linkedid: str, at: datetime, number: str = "2125550123", **changes: Any
     """A missed inbound call from ``number`` at ``at`` (US numbering)."""
     base = CallRecord(
         linkedid=linkedid,
-        direction="inbound",
-        outcome="missed",
-        reason="hangup_while_ringing",
+        direction=Direction.INBOUND,
+        outcome=Outcome.MISSED,
+        reason=Reason.HANGUP_WHILE_RINGING,
         number=number,
         name="Caller",
         number_key=number_key(number, "US"),

@@ -22,7 +22,7 @@ from callback_desk.core.exceptions import (
     OutOfScope,
     UnknownCall,
 )
-from callback_desk.core.model import CallRecord
+from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
 from callback_desk.core.store import Store
 from fakes.agi_runner import REPO, toml_text
 from fakes.ami_server import FakeAmi, Frame, frame
@@ -45,9 +45,9 @@ async def add_missed(store: Store, number: str | None, did: str = "2000") -> int
         "pbx",
         CallRecord(
             linkedid=f"l-{number}-{did}",
-            direction="inbound",
-            outcome="missed",
-            reason="no_answer",
+            direction=Direction.INBOUND,
+            outcome=Outcome.MISSED,
+            reason=Reason.NO_ANSWER,
             number=number or "anonymous",
             name="",
             number_key=number,

@@ -23,7 +23,7 @@ from agi.config import load
 from agi.queries import Callbacks
 from agi.server import FastAgiServer
 from callback_desk.core.config import Settings
-from callback_desk.core.model import CallRecord
+from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
 from callback_desk.core.store import Store
 from fakes.agi_runner import REPO, toml_text
 from fakes.poll import until
@@ -98,9 +98,9 @@ async def add_missed(store: Store, e164: str) -> int:
         "pbx",
         CallRecord(
             linkedid=f"lab-{e164}",
-            direction="inbound",
-            outcome="missed",
-            reason="no_answer",
+            direction=Direction.INBOUND,
+            outcome=Outcome.MISSED,
+            reason=Reason.NO_ANSWER,
             number=e164,
             name="Caller",
             number_key=e164,

@@ -16,7 +16,7 @@ import pytest
 
 from agi.queries import Callbacks
 from callback_desk.core.config import DatabaseSettings, Secret, Settings
-from callback_desk.core.model import CallRecord
+from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
 from callback_desk.core.store import Store
 from fakes.agi_peer import AgiPeer, env
 from fakes.agi_runner import run_classic, run_fastagi, toml_text
@@ -51,9 +51,9 @@ async def add_missed(
         "pbx",
         CallRecord(
             linkedid=linkedid,
-            direction="inbound",
-            outcome="missed",
-            reason="no_answer",
+            direction=Direction.INBOUND,
+            outcome=Outcome.MISSED,
+            reason=Reason.NO_ANSWER,
             number=number.removeprefix("+1"),
             name="Caller",
             number_key=number if callable_ else None,

@@ -14,7 +14,7 @@ import pytest
 
 from agi.queries import Callbacks
 from callback_desk.core.awaiting import awaiting
-from callback_desk.core.model import CallRecord, Disposition
+from callback_desk.core.model import CallRecord, Disposition, Outcome, Reason
 from callback_desk.core.store import Store
 from callback_desk.report.command import ReportOptions, run
 from fakes.settings import make_settings
@@ -64,7 +64,8 @@ async def test_call_missed_at_midday_is_on_next_mornings_report_until_returned(
     assert tuesday["missed"][0]["attempts"] == 1  # type: ignore[index]
     # Tuesday 09:00 the desk calls back and they answer: the call leaves the list.
     returned = call("cb", TUESDAY + timedelta(hours=1), "+12125550123", direction="outbound")
-    await store.record_call("pbx", replace(returned, outcome="answered", reason="answered"))
+    answered = replace(returned, outcome=Outcome.ANSWERED, reason=Reason.ANSWERED)
+    await store.record_call("pbx", answered)
     assert numbers(await morning_report(db_dsn, TUESDAY + timedelta(hours=2))) == []
 
 

@@ -9,12 +9,8 @@ import pytest
 
 from callback_desk.core.config import Secret, Settings
 from callback_desk.core.exceptions import ConfigError
-from callback_desk.report.settings import (
-    NAMELESS_OPENING_LINE,
-    Recipient,
-    report_settings,
-    smtp_settings,
-)
+from callback_desk.core.opening import NAMELESS_OPENING_LINE
+from callback_desk.report.settings import Recipient, report_settings, smtp_settings
 
 
 def load(environ: dict[str, str] | None = None, **sections: Any) -> Settings:
@@ -26,7 +22,7 @@ def test_defaults_are_weekdays_eight_to_six_in_the_pbx_zone() -> None:
     rs = report_settings(load(pbx={"timezone": "Europe/Berlin"}))
     assert rs.timezone.key == "Europe/Berlin"
     assert rs.hours.days == frozenset(range(5))
-    assert (rs.hours.opens, rs.hours.closes) == (time(8), time(18))
+    assert rs.hours.closes == time(18)
     assert rs.recipients == () and rs.email_when_empty and not rs.mask_numbers_in_email
     assert rs.opening_for("") == NAMELESS_OPENING_LINE
     assert rs.opening_for("Kim").startswith("Hi, this is Kim,")
@@ -81,7 +77,8 @@ def test_environment_overrides_report_and_smtp_keys() -> None:
     [
         ({"report": {"colses": "18:00"}}, "[report] unknown key 'colses'"),
         ({"report": {"closes": "6pm"}}, "[report] closes = '6pm' is not a time of day"),
-        ({"report": {"opens": "19:00"}}, "closes must be later than opens"),
+        # Nothing used the opening time: it is gone, and an old file says so by name.
+        ({"report": {"opens": "08:00"}}, "[report] unknown key 'opens'"),
         ({"report": {"business_days": ["funday"]}}, "'funday' is not a weekday"),
         ({"report": {"holidays": ["25/12"]}}, "'25/12' is not a date"),
         ({"report": {"opening_line": "Hi {practice}"}}, "may only use {first_name}"),

@@ -8,7 +8,7 @@ import pytest
 
 from callback_desk.core.config import DatabaseSettings, Secret
 from callback_desk.core.exceptions import StoreUnavailable
-from callback_desk.core.model import CallRecord
+from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
 from callback_desk.core.store import Store
 from callback_desk.report import missed_json
 from callback_desk.report.model import ReportCaller
@@ -27,9 +27,9 @@ async def waiting(store: Store) -> list[ReportCaller]:
 def call(linkedid: str, minutes: int = 0, **changes) -> CallRecord:
     base = CallRecord(
         linkedid=linkedid,
-        direction="inbound",
-        outcome="missed",
-        reason="hangup_while_ringing",
+        direction=Direction.INBOUND,
+        outcome=Outcome.MISSED,
+        reason=Reason.HANGUP_WHILE_RINGING,
         number="2125550123",
         name="Caller",
         number_key="+12125550123",
@@ -46,7 +46,7 @@ def call(linkedid: str, minutes: int = 0, **changes) -> CallRecord:
 
 async def test_record_is_idempotent_per_pbx_and_linkedid(store: Store) -> None:
     assert await store.record_call("pbx", call("1.1")) is True
-    assert await store.record_call("pbx", call("1.1", reason="other")) is False
+    assert await store.record_call("pbx", call("1.1", reason=Reason.NO_ANSWER)) is False
     assert await store.record_call("other-pbx", call("1.1")) is True
     async with store.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM calls") == 2
@@ -117,7 +117,7 @@ async def test_anonymous_callers_are_listed_not_callable(store: Store) -> None:
             number_key=None,
             callable=False,
             outcome="answered",
-            reason="answered",
+            reason=Reason.ANSWERED,
         ),
     )
     [caller] = await waiting(store)
@@ -198,3 +198,16 @@ async def test_a_query_out_of_time_is_a_timeout_not_an_outage(store: Store) -> N
 
 async def test_connections_run_without_jit(store: Store) -> None:
     assert await store.pool.fetchval("SHOW jit") == "off"
+
+
+async def test_database_errors_carry_no_caller_values(store: Store) -> None:
+    # A row the schema refuses: PostgreSQL's DETAIL quotes it whole ("Failing row contains").
+    from callback_desk.core.exceptions import StoreError
+
+    bad = call("1.9", number="2125550199", name="Secret Name", reason="not_a_reason")
+    with pytest.raises(StoreError) as caught:
+        await store.record_call("pbx", bad)
+    shown = str(caught.value)
+    assert "calls_reason_check" in shown and "23514" in shown
+    assert "2125550199" not in shown and "Secret Name" not in shown
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__

@@ -1,7 +1,7 @@
 """Plain values shared by the listener, the store and the reports, and the codes they store.
 
 Each ``StrEnum`` below is the vocabulary of one column; the CHECK constraints of
-``sql/0004_vocabulary.sql`` admit exactly these values (tests/test_vocabulary.py compares them).
+``sql/0005_vocabulary.sql`` admit exactly these values (tests/test_vocabulary.py compares them).
 """
 
 from __future__ import annotations
@@ -9,10 +9,48 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
 
-Direction = Literal["inbound", "outbound"]
-Outcome = Literal["answered", "voicemail", "missed"]
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class Outcome(StrEnum):
+    """How a call ended (``calls.outcome``)."""
+
+    ANSWERED = "answered"
+    VOICEMAIL = "voicemail"  # the caller left a message
+    MISSED = "missed"  # nobody answered and no message: someone should call back
+
+
+class Reason(StrEnum):
+    """Why the listener decided an outcome (``calls.reason``)."""
+
+    ANSWERED = "answered"
+    VOICEMAIL_LEFT = "voicemail_left"
+    VOICEMAIL_GREETING = "voicemail_greeting"  # heard the greeting, hung up without a message
+    QUEUE_ABANDONED = "queue_abandoned"
+    HANGUP_WHILE_RINGING = "hangup_while_ringing"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    UNAVAILABLE = "unavailable"
+    IVR_HANGUP = "ivr_hangup"
+    HANGUP_BEFORE_RINGING = "hangup_before_ringing"
+    UNKNOWN_END = "unknown_end"  # no end seen before max_call_seconds
+
+
+class ReturnedHow(StrEnum):
+    """How a missed call was returned (``missed_calls.returned_how``, computed by the view as
+    direction_outcome, 'callback_answered' or 'marked_' || disposition)."""
+
+    INBOUND_ANSWERED = "inbound_answered"
+    INBOUND_VOICEMAIL = "inbound_voicemail"
+    OUTBOUND_ANSWERED = "outbound_answered"
+    OUTBOUND_VOICEMAIL = "outbound_voicemail"
+    CALLBACK_ANSWERED = "callback_answered"
+    MARKED_HANDLED = "marked_handled"
+    MARKED_NEVER = "marked_never"
 
 
 class Disposition(StrEnum):
@@ -53,7 +91,7 @@ class CallRecord:
     linkedid: str
     direction: Direction
     outcome: Outcome
-    reason: str
+    reason: Reason
     number: str  # exactly as received (inbound: caller; outbound: dialled)
     name: str
     number_key: str | None

@@ -1,7 +1,10 @@
 """Where the plain-SQL files live, and how they are read.
 
-The numbered migrations and ``queries.sql`` sit in the repository's top-level ``sql/`` folder; a
-wheel carries the same files in ``callback_desk/sql`` (hatch force-include in pyproject.toml).
+The numbered migrations and ``queries*.sql`` sit in the repository's top-level ``sql/`` folder,
+where a DBA reads them; a wheel carries the same files as package data, ``callback_desk/sql``
+(hatch force-include in pyproject.toml), read through :mod:`importlib.resources` so a zipped or
+otherwise non-file install works too. An editable install (a source checkout) has no
+``callback_desk/sql``: then the checkout's ``sql/`` is used.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from callback_desk.core.exceptions import SchemaError
@@ -17,13 +22,18 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _QUERY_HEADER = re.compile(r"^-- name: ([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
 
-def sql_dir() -> Path:
-    package = Path(__file__).resolve().parent.parent  # callback_desk/
-    # A wheel carries the files in callback_desk/sql; a source checkout has them at the root.
-    for candidate in (package / "sql", package.parent / "sql"):
-        if (candidate / "queries.sql").is_file():
-            return candidate
-    raise SchemaError(f"the sql/ folder was not found next to {package}; reinstall Callback Desk")
+def sql_dir() -> Traversable:
+    packaged = files("callback_desk").joinpath("sql")
+    if packaged.joinpath("queries.sql").is_file():
+        return packaged
+    checkout = Path(__file__).resolve().parents[2] / "sql"
+    if (checkout / "queries.sql").is_file():
+        return checkout
+    raise SchemaError("the SQL files are missing from this install; reinstall Callback Desk")
+
+
+def _sql_files(directory: Traversable) -> list[Traversable]:
+    return sorted((f for f in directory.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
 
 
 @dataclass(frozen=True)
@@ -33,13 +43,13 @@ class Migration:
     sql: str
 
 
-def migrations(directory: Path | None = None) -> list[Migration]:
+def migrations(directory: Traversable | None = None) -> list[Migration]:
     directory = directory or sql_dir()
     found: list[Migration] = []
-    for path in sorted(directory.glob("*.sql")):
+    for path in _sql_files(directory):
         match = _MIGRATION_NAME.match(path.name)
         if match:
-            found.append(Migration(int(match[1]), path.stem, path.read_text("utf-8")))
+            found.append(Migration(int(match[1]), path.name[:-4], path.read_text("utf-8")))
     versions = [m.version for m in found]
     if versions != list(range(1, len(found) + 1)):
         raise SchemaError(f"migrations in {directory} are not numbered 0001, 0002, ...: {versions}")
@@ -60,7 +70,9 @@ def parse_queries(text: str) -> dict[str, str]:
 def queries() -> dict[str, str]:
     """Every named query of ``sql/queries*.sql`` (one file per feature), by name."""
     merged: dict[str, str] = {}
-    for path in sorted(sql_dir().glob("queries*.sql")):
+    for path in _sql_files(sql_dir()):
+        if not path.name.startswith("queries"):
+            continue
         for name, text in parse_queries(path.read_text("utf-8")).items():
             if name in merged:
                 raise SchemaError(f"query {name!r} is defined twice (again in {path.name})")

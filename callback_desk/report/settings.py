@@ -7,7 +7,6 @@ Every scalar key can be overridden from the environment (``CALLBACK_DESK_REPORT_
 from __future__ import annotations
 
 import re
-import string
 from dataclasses import dataclass, field
 from datetime import date, time
 from typing import Any, Literal
@@ -15,14 +14,11 @@ from zoneinfo import ZoneInfo
 
 from callback_desk.core.config import Secret, Section, Settings
 from callback_desk.core.exceptions import ConfigError
+from callback_desk.core.opening import DEFAULT_OPENING_LINE, check_template, opening_line
 
 Security = Literal["starttls", "tls", "none"]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-# Neutral on purpose: the person who answers may not be the caller, and may be the reason the
-# caller hung up. Nothing here may hint at therapy, a practice or an appointment.
-DEFAULT_OPENING_LINE = "Hi, this is {first_name}, I think I missed a call from this number earlier."
-NAMELESS_OPENING_LINE = "Hi, I think I missed a call from this number earlier."
 _DEFAULT_PORTS: dict[Security, int] = {"starttls": 587, "tls": 465, "none": 25}
 # Deliberately loose (the SMTP server has the last word); it only catches typos and header tricks.
 _ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+$")
@@ -32,7 +28,8 @@ _COVER = re.compile(r"^[A-Za-z0-9+*#_.-]{1,40}$")
 @dataclass(frozen=True)
 class BusinessHours:
     days: frozenset[int] = frozenset(range(5))  # date.weekday(): Monday is 0
-    opens: time = time(8, 0)
+    # Calls after the last closing are "new" on the next report. (No opening time: nothing
+    # depends on it.)
     closes: time = time(18, 0)
     holidays: frozenset[date] = frozenset()
 
@@ -67,10 +64,7 @@ class ReportSettings:
     tel_links: bool = False
 
     def opening_for(self, first_name: str) -> str:
-        name = first_name or self.first_name
-        if not name:
-            return NAMELESS_OPENING_LINE
-        return self.opening_line.format(first_name=name)
+        return opening_line(first_name or self.first_name, self.opening_line)
 
 
 @dataclass(frozen=True)
@@ -123,19 +117,6 @@ def _holidays(section: Section) -> frozenset[date]:
     return frozenset(found)
 
 
-def _opening_line(section: Section) -> str:
-    template = section.text("opening_line", DEFAULT_OPENING_LINE)
-    try:
-        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-    except ValueError as exc:
-        raise ConfigError(f"[report] opening_line is not a valid template: {exc}") from exc
-    if fields - {"first_name"}:
-        raise ConfigError(
-            f"[report] opening_line may only use {{first_name}}, not {{{sorted(fields)[0]}}}"
-        )
-    return template
-
-
 def check_address(address: str, where: str) -> str:
     if not _ADDRESS.match(address):
         raise ConfigError(f"{where}: {address!r} is not an email address")
@@ -183,14 +164,13 @@ def _recipients(section: Section) -> tuple[Recipient, ...]:
 
 def report_settings(settings: Settings) -> ReportSettings:
     section = settings.section("report")
-    opens = _clock(section, "opens", "08:00")
     closes = _clock(section, "closes", "18:00")
-    if closes <= opens:
-        raise ConfigError("[report] closes must be later than opens")
     result = ReportSettings(
         timezone=section.timezone("timezone", settings.pbx.timezone.key),
-        hours=BusinessHours(_days(section), opens, closes, _holidays(section)),
-        opening_line=_opening_line(section),
+        hours=BusinessHours(_days(section), closes, _holidays(section)),
+        opening_line=check_template(
+            section.text("opening_line", DEFAULT_OPENING_LINE), "[report] opening_line"
+        ),
         first_name=section.text("first_name", ""),
         week_days=section.integer("week_days", 7, minimum=1),
         recipients=_recipients(section),
