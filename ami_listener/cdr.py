@@ -33,11 +33,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from callback_desk.core import phone
-from callback_desk.core.model import CallRecord, Outcome
+from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
 
 # Reasons only reconciliation gives (the rest are the tracker's).
-VOICEMAIL_UNKNOWN = "reconciled_voicemail_unknown"  # reached VoiceMail; left a message or not
-UNANSWERED = "reconciled_unanswered"  # CDR: rang, nobody answered; hung up or rang out unknown
+VOICEMAIL_UNKNOWN = Reason.RECONCILED_VOICEMAIL_UNKNOWN  # reached VoiceMail; message or not
+UNANSWERED = Reason.RECONCILED_UNANSWERED  # CDR: rang, nobody answered; hung up or rang out?
 
 _MAX_RANG = 16
 
@@ -147,16 +147,16 @@ def decide_cel(rows: Sequence[CelRow], rules: Rules) -> CallRecord | None:
     if entry is not None:
         outcome: Outcome
         if answered:
-            outcome, reason = "answered", "answered"
+            outcome, reason = Outcome.ANSWERED, Reason.ANSWERED
         else:
-            outcome = "missed"
+            outcome = Outcome.MISSED
             root_up = any(r.event == "ANSWER" for r in root)
             reason = _cel_missed_reason(
                 reached_voicemail, "queue" in apps, _dial_status(root), ring_started, root_up
             )
         return _record(
             linkedid,
-            "inbound",
+            Direction.INBOUND,
             outcome,
             reason,
             number=first.cid_num,
@@ -210,24 +210,24 @@ def _json(text: str) -> dict[str, object]:
 
 def _cel_missed_reason(
     voicemail: bool, queue: bool, status: str, ring_started: datetime | None, root_up: bool
-) -> str:
+) -> Reason:
     if voicemail:
         return VOICEMAIL_UNKNOWN
     if queue:
-        return "queue_abandoned"
+        return Reason.QUEUE_ABANDONED
     if status == "CANCEL":
-        return "hangup_while_ringing"
+        return Reason.HANGUP_WHILE_RINGING
     if status == "NOANSWER":
-        return "no_answer"
+        return Reason.NO_ANSWER
     if status == "BUSY":
-        return "busy"
+        return Reason.BUSY
     if status in ("CHANUNAVAIL", "CONGESTION"):
-        return "unavailable"
+        return Reason.UNAVAILABLE
     if ring_started is not None:
-        return "hangup_while_ringing"
+        return Reason.HANGUP_WHILE_RINGING
     if root_up:
-        return "ivr_hangup"
-    return "hangup_before_ringing"
+        return Reason.IVR_HANGUP
+    return Reason.HANGUP_BEFORE_RINGING
 
 
 # -- CDR -----------------------------------------------------------------------------------------
@@ -258,14 +258,14 @@ def decide_cdr(rows: Sequence[CdrRow], rules: Rules) -> CallRecord | None:
     if entry is not None:
         outcome: Outcome
         if answered:
-            outcome, reason = "answered", "answered"
+            outcome, reason = Outcome.ANSWERED, Reason.ANSWERED
         else:
-            outcome = "missed"
+            outcome = Outcome.MISSED
             reason = _cdr_missed_reason(reached_voicemail, "queue" in apps, dials, root)
         name, number = _split_clid(first.clid, first.src)
         return _record(
             linkedid,
-            "inbound",
+            Direction.INBOUND,
             outcome,
             reason,
             number=number,
@@ -283,22 +283,22 @@ def decide_cdr(rows: Sequence[CdrRow], rules: Rules) -> CallRecord | None:
 
 def _cdr_missed_reason(
     voicemail: bool, queue: bool, dials: Sequence[CdrRow], root: Sequence[CdrRow]
-) -> str:
+) -> Reason:
     if voicemail:
         return VOICEMAIL_UNKNOWN
     if queue:
-        return "queue_abandoned"
+        return Reason.QUEUE_ABANDONED
     dispositions = {r.disposition.upper() for r in dials}
     if "BUSY" in dispositions:
-        return "busy"
+        return Reason.BUSY
     if dispositions and dispositions <= {"FAILED", "CONGESTION"}:
-        return "unavailable"
+        return Reason.UNAVAILABLE
     if dials:
         # NO ANSWER both when the caller hung up while it rang and when it rang out.
         return UNANSWERED
     if any(r.disposition.upper() == "ANSWERED" for r in root):
-        return "ivr_hangup"
-    return "hangup_before_ringing"
+        return Reason.IVR_HANGUP
+    return Reason.HANGUP_BEFORE_RINGING
 
 
 def _split_clid(clid: str, src: str) -> tuple[str, str]:
@@ -346,9 +346,9 @@ def _outbound(
         return None
     return _record(
         linkedid,
-        "outbound",
-        "answered",
-        "answered",
+        Direction.OUTBOUND,
+        Outcome.ANSWERED,
+        Reason.ANSWERED,
         number=dialled,
         name="",
         did="",
@@ -363,9 +363,9 @@ def _outbound(
 
 def _record(
     linkedid: str,
-    direction: str,
+    direction: Direction,
     outcome: Outcome,
-    reason: str,
+    reason: Reason,
     *,
     number: str,
     name: str,
@@ -379,7 +379,7 @@ def _record(
 ) -> CallRecord:
     return CallRecord(
         linkedid=linkedid,
-        direction="inbound" if direction == "inbound" else "outbound",
+        direction=direction,
         outcome=outcome,
         reason=reason,
         number=number,

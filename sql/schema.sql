@@ -1,6 +1,16 @@
 -- The schema the migrations build, for reading (pg_dump --schema-only, normalised).
 -- Generated: CALLBACK_DESK_WRITE_SCHEMA=1 .venv/bin/pytest tests/test_schema.py
 -- Never applied: the numbered migrations are the source of truth.
+CREATE FUNCTION public.call_evidence(outcome text, reason text) RETURNS integer
+    LANGUAGE sql IMMUTABLE STRICT
+    AS $$
+    SELECT CASE
+        WHEN outcome = 'answered' THEN 3
+        WHEN outcome = 'voicemail' THEN 2
+        WHEN reason = 'unknown_end' THEN 0
+        ELSE 1
+    END
+$$;
 CREATE FUNCTION public.callback_attempts_number_key() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -82,9 +92,10 @@ CREATE TABLE public.calls (
     reached_voicemail boolean DEFAULT false NOT NULL,
     recorded_at timestamp with time zone DEFAULT now() NOT NULL,
     extensions text[] GENERATED ALWAYS AS (public.line_extensions(rang)) STORED NOT NULL,
+    gap_id bigint,
     CONSTRAINT calls_direction_check CHECK ((direction = ANY (ARRAY['inbound'::text, 'outbound'::text]))),
     CONSTRAINT calls_outcome_check CHECK ((outcome = ANY (ARRAY['answered'::text, 'voicemail'::text, 'missed'::text]))),
-    CONSTRAINT calls_reason_check CHECK ((reason = ANY (ARRAY['answered'::text, 'voicemail_left'::text, 'voicemail_greeting'::text, 'queue_abandoned'::text, 'hangup_while_ringing'::text, 'no_answer'::text, 'busy'::text, 'unavailable'::text, 'ivr_hangup'::text, 'hangup_before_ringing'::text, 'unknown_end'::text]))),
+    CONSTRAINT calls_reason_check CHECK ((reason = ANY (ARRAY['answered'::text, 'voicemail_left'::text, 'voicemail_greeting'::text, 'queue_abandoned'::text, 'hangup_while_ringing'::text, 'no_answer'::text, 'busy'::text, 'unavailable'::text, 'ivr_hangup'::text, 'hangup_before_ringing'::text, 'unknown_end'::text, 'reconciled_voicemail_unknown'::text, 'reconciled_unanswered'::text]))),
     CONSTRAINT calls_ring_seconds_check CHECK ((ring_seconds >= (0)::double precision)),
     CONSTRAINT calls_time_order CHECK ((ended_at >= started_at))
 );
@@ -95,6 +106,36 @@ ALTER TABLE public.calls ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
+);
+CREATE TABLE public.listener_gaps (
+    id bigint NOT NULL,
+    pbx text NOT NULL,
+    listener text NOT NULL,
+    started_at timestamp with time zone NOT NULL,
+    ended_at timestamp with time zone NOT NULL,
+    source text NOT NULL,
+    filled_by text DEFAULT 'pending'::text NOT NULL,
+    rows_added integer DEFAULT 0 NOT NULL,
+    detail text DEFAULT ''::text NOT NULL,
+    filled_at timestamp with time zone,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT listener_gaps_filled_by_check CHECK ((filled_by = ANY (ARRAY['pending'::text, 'cel'::text, 'cdr'::text, 'not_configured'::text, 'failed'::text]))),
+    CONSTRAINT listener_gaps_rows_added_check CHECK ((rows_added >= 0)),
+    CONSTRAINT listener_gaps_source_check CHECK ((source = ANY (ARRAY['startup'::text, 'ami_cut'::text]))),
+    CONSTRAINT listener_gaps_time_order CHECK ((ended_at >= started_at))
+);
+ALTER TABLE public.listener_gaps ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.listener_gaps_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+CREATE TABLE public.listener_heartbeats (
+    pbx text NOT NULL,
+    listener text NOT NULL,
+    alive_at timestamp with time zone NOT NULL
 );
 CREATE VIEW public.missed_calls AS
  SELECT m.id,
@@ -206,6 +247,10 @@ ALTER TABLE ONLY public.calls
     ADD CONSTRAINT calls_pbx_linkedid_key UNIQUE (pbx, linkedid);
 ALTER TABLE ONLY public.calls
     ADD CONSTRAINT calls_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY public.listener_gaps
+    ADD CONSTRAINT listener_gaps_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY public.listener_heartbeats
+    ADD CONSTRAINT listener_heartbeats_pkey PRIMARY KEY (pbx, listener);
 ALTER TABLE ONLY public.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
 ALTER TABLE ONLY public.web_audit
@@ -223,6 +268,7 @@ CREATE INDEX caller_dispositions_number_idx ON public.caller_dispositions USING 
 CREATE INDEX calls_contact_idx ON public.calls USING btree (number_key, started_at) WHERE (outcome = ANY (ARRAY['answered'::text, 'voicemail'::text]));
 CREATE INDEX calls_missed_started_idx ON public.calls USING btree (started_at) WHERE (outcome = 'missed'::text);
 CREATE INDEX calls_number_key_started_idx ON public.calls USING btree (number_key, started_at);
+CREATE INDEX listener_gaps_pbx_started_idx ON public.listener_gaps USING btree (pbx, started_at);
 CREATE INDEX web_audit_call_idx ON public.web_audit USING btree (call_id);
 CREATE TRIGGER callback_attempts_changed AFTER INSERT OR DELETE OR UPDATE ON public.callback_attempts FOR EACH STATEMENT EXECUTE FUNCTION public.callback_desk_changed();
 CREATE TRIGGER callback_attempts_number_key BEFORE INSERT OR UPDATE OF call_id ON public.callback_attempts FOR EACH ROW EXECUTE FUNCTION public.callback_attempts_number_key();
@@ -232,6 +278,8 @@ ALTER TABLE ONLY public.callback_attempts
     ADD CONSTRAINT callback_attempts_call_id_fkey FOREIGN KEY (call_id) REFERENCES public.calls(id) ON DELETE CASCADE;
 ALTER TABLE ONLY public.caller_dispositions
     ADD CONSTRAINT caller_dispositions_call_id_fkey FOREIGN KEY (call_id) REFERENCES public.calls(id) ON DELETE CASCADE;
+ALTER TABLE ONLY public.calls
+    ADD CONSTRAINT calls_gap_id_fkey FOREIGN KEY (gap_id) REFERENCES public.listener_gaps(id) ON DELETE SET NULL;
 ALTER TABLE ONLY public.web_audit
     ADD CONSTRAINT web_audit_call_id_fkey FOREIGN KEY (call_id) REFERENCES public.calls(id) ON DELETE CASCADE;
 ALTER TABLE ONLY public.web_sign_in_links

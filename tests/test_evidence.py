@@ -10,16 +10,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from callback_desk.core.model import CallRecord
+from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
 from callback_desk.core.store import Store
 
 T0 = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
 
 MISSED = CallRecord(
     linkedid="1764439200.7",
-    direction="inbound",
-    outcome="missed",
-    reason="hangup_while_ringing",
+    direction=Direction.INBOUND,
+    outcome=Outcome.MISSED,
+    reason=Reason.HANGUP_WHILE_RINGING,
     number="2125550123",
     name="Caller",
     number_key="+12125550123",
@@ -31,10 +31,12 @@ MISSED = CallRecord(
     ring_seconds=12.5,
     reached_voicemail=False,
 )
-UNKNOWN_END = replace(MISSED, reason="unknown_end", ended_at=T0 + timedelta(seconds=3))
-VOICEMAIL = replace(MISSED, outcome="voicemail", reason="voicemail_left", reached_voicemail=True)
-ANSWERED = replace(MISSED, outcome="answered", reason="answered")
-RECONCILED = replace(MISSED, reason="reconciled_voicemail_unknown", reached_voicemail=True)
+UNKNOWN_END = replace(MISSED, reason=Reason.UNKNOWN_END, ended_at=T0 + timedelta(seconds=3))
+VOICEMAIL = replace(
+    MISSED, outcome=Outcome.VOICEMAIL, reason=Reason.VOICEMAIL_LEFT, reached_voicemail=True
+)
+ANSWERED = replace(MISSED, outcome=Outcome.ANSWERED, reason=Reason.ANSWERED)
+RECONCILED = replace(MISSED, reason=Reason.RECONCILED_VOICEMAIL_UNKNOWN, reached_voicemail=True)
 
 # From least to most evidence; equal pairs keep whichever row came first.
 LADDER = [UNKNOWN_END, MISSED, VOICEMAIL, ANSWERED]

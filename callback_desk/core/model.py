@@ -1,7 +1,7 @@
 """Plain values shared by the listener, the store and the reports, and the codes they store.
 
 Each ``StrEnum`` below is the vocabulary of one column; the CHECK constraints of
-``sql/0005_vocabulary.sql`` admit exactly these values (tests/test_vocabulary.py compares them).
+``sql/0006_vocabulary.sql`` admit exactly these values (tests/test_vocabulary.py compares them).
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ class Reason(StrEnum):
     IVR_HANGUP = "ivr_hangup"
     HANGUP_BEFORE_RINGING = "hangup_before_ringing"
     UNKNOWN_END = "unknown_end"  # no end seen before max_call_seconds
+    # Written by reconciliation from the PBX's CDR/CEL (ami_listener/cdr.py), which know less:
+    RECONCILED_VOICEMAIL_UNKNOWN = "reconciled_voicemail_unknown"  # message left or not: unknown
+    RECONCILED_UNANSWERED = "reconciled_unanswered"  # rang, nobody answered; hung up or rang out
 
 
 class ReturnedHow(StrEnum):

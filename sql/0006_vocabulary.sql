@@ -17,4 +17,5 @@ ALTER TABLE calls
     ADD CONSTRAINT calls_reason_check
     CHECK (reason IN ('answered', 'voicemail_left', 'voicemail_greeting', 'queue_abandoned',
                       'hangup_while_ringing', 'no_answer', 'busy', 'unavailable', 'ivr_hangup',
-                      'hangup_before_ringing', 'unknown_end'));
+                      'hangup_before_ringing', 'unknown_end', 'reconciled_voicemail_unknown',
+                      'reconciled_unanswered'));
