@@ -10,9 +10,11 @@ not process that directory's own .pth files).
 from __future__ import annotations
 
 import os
+import shutil
 import site
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,8 +96,15 @@ def test_migrate_then_report_from_the_wheel(installed, empty_db_dsn, tmp_path) -
 
 def test_demo_from_the_wheel_leaves_nothing_behind(installed, tmp_path) -> None:
     bin_dir, _wheel = installed
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
+    # A short TMPDIR of its own: PostgreSQL's socket path must stay under 108 bytes.
+    scratch = Path(tempfile.mkdtemp(prefix="cbd-", dir="/tmp"))
+    try:
+        _run_demo(bin_dir, tmp_path, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run_demo(bin_dir: Path, tmp_path: Path, scratch: Path) -> None:
     demo = cli(bin_dir, tmp_path, "demo", TMPDIR=str(scratch))
     assert demo.returncode == 0, demo.stderr
     assert "callers to call back" in demo.stdout and "You have 4 messages." in demo.stdout

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import secrets
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -94,11 +95,17 @@ async def embedded_postgres(progress: Progress, keep: bool) -> AsyncIterator[str
         ) from exc
     data = Path(tempfile.mkdtemp(prefix="callback-desk-demo-"))
     # 'delete' stops the server and removes its files; None leaves both for --keep.
-    server = await asyncio.to_thread(
-        pgserver.get_server,  # type: ignore[attr-defined]
-        data,
-        cleanup_mode=None if keep else "delete",
-    )
+    try:
+        server = await asyncio.to_thread(
+            pgserver.get_server,  # type: ignore[attr-defined]
+            data,
+            cleanup_mode=None if keep else "delete",
+        )
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        # e.g. a TMPDIR so deep that PostgreSQL's socket path would be too long
+        for made in (data, *created[:1]):
+            shutil.rmtree(made, ignore_errors=True)
+        raise DemoError(f"the embedded PostgreSQL did not start in {data}: {exc}") from exc
     progress.step(f"embedded PostgreSQL started in {data}")
     try:
         yield str(server.get_uri())
