@@ -6,30 +6,27 @@ id, and a pre-assigned ``ChannelId``: the AGI records the attempt under that id 
 answers, so the attempt is linked to the call record. Async Originate answers twice: "queued",
 then an ``OriginateResponse`` event whose ``Reason`` says why the desk did not answer.
 
-panoramisk is created inside the running loop (1.4 predates Python 3.10's loop rules), used for
-one action and closed; it does not strip CR/LF from values, so every value is checked here.
+The shared AMI client (:mod:`callback_desk.core.ami`) logs in, sends this one action and closes;
+every value is also checked here, so a bad one is refused with the desk's own wording.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from panoramisk import Manager
-
 from agi import variables as var
 from agi.config import AgiSettings
 from agi.config import load as load_agi
 from agi.dialing import CallbackNumber, validate
 from agi.queries import Callbacks
+from callback_desk.core.ami import AmiClient
 from callback_desk.core.config import Settings
 from callback_desk.core.exceptions import (
     AmiError,
-    AmiUnavailable,
     CallbackError,
     DeskUnavailable,
     NotCallable,
@@ -91,52 +88,21 @@ def originate_action(
     return action
 
 
-class _OneShotManager(Manager):  # type: ignore[misc]
-    """panoramisk without its endless reconnects: a failure is reported, not retried."""
-
-    def connection_made(self, f: asyncio.Future[Any]) -> None:
-        if f.cancelled() or f.exception() is not None:
-            return  # the awaited connect task reports it
-        super().connection_made(f)
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        self._connected = False
-        pinger: asyncio.TimerHandle | None = getattr(self, "pinger", None)
-        if pinger is not None:
-            pinger.cancel()
-            self.pinger = None
-
-
 async def _send(settings: Settings, cfg: AgiSettings, action: dict[str, Any], wait: float) -> Any:
-    ami = settings.ami
-    username = cfg.ami_username or ami.username
-    secret = cfg.ami_secret or ami.require_secret()
-    manager = _OneShotManager(
-        loop=asyncio.get_running_loop(),
-        host=ami.host,
-        port=ami.port,
-        username=check_value("Username", username),
-        secret=check_value("Secret", secret.reveal()),
+    """One login, one action, close: the shared AMI client in its one-shot mode."""
+    secret = cfg.ami_secret or settings.ami.require_secret()
+    client = AmiClient.for_settings(
+        settings.ami,
+        username=cfg.ami_username or settings.ami.username,
+        secret=secret.reveal(),
         # OriginateResponse is a 'call' class event: with Events: off it never arrives.
         events="call",
-        ping_delay=10**9,
-        ping_interval=10**9,
-        log=logging.getLogger("panoramisk.manager"),
     )
     try:
-        try:
-            await asyncio.wait_for(manager.connect(), 10)
-            login = await asyncio.wait_for(manager.authenticated_future, 10)
-        except (OSError, TimeoutError) as exc:
-            raise AmiUnavailable(f"cannot reach AMI at {ami.host}:{ami.port} ({exc})") from exc
-        if not getattr(login, "success", False):
-            raise AmiError(f"AMI refused the login of {username!r} (check manager.conf)")
-        try:
-            return await asyncio.wait_for(manager.send_action(action), wait)
-        except TimeoutError as exc:
-            raise AmiUnavailable(f"AMI did not answer the Originate within {wait:g}s") from exc
+        await client.open()
+        return await client.send_action(action, timeout=wait)
     finally:
-        manager.close()
+        await client.aclose()
 
 
 async def originate(
@@ -181,13 +147,13 @@ async def originate(
     reply = await _send(settings, cfg, action, cfg.desk_ring_seconds + 15)
     messages = reply if isinstance(reply, list) else [reply]
     first = messages[0]
-    if str(first.get("Response", "")).lower() != "success":
-        raise AmiError(f"AMI refused the Originate: {first.get('Message', 'no reason given')}")
-    final = next((m for m in messages if m.get("Event") == "OriginateResponse"), None)
+    if first.get("response", "").lower() != "success":
+        raise AmiError(f"AMI refused the Originate: {first.get('message', 'no reason given')}")
+    final = next((m for m in messages if m.get("event") == "OriginateResponse"), None)
     if final is None:
         raise AmiError("AMI queued the Originate but sent no OriginateResponse")
-    if str(final.get("Response", "")).lower() != "success":
-        reason = str(final.get("Reason", ""))
+    if final.get("response", "").lower() != "success":
+        reason = final.get("reason", "")
         raise DeskUnavailable(
             f"desk {extension}: {_REASONS.get(reason, f'Originate failed (Reason {reason})')}"
         )

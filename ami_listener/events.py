@@ -7,7 +7,7 @@ Facts this relies on (Asterisk 22, see shared/ASTERISK-NOTES.md):
   otherwise the listener's receive time stands in;
 - CEL over AMI arrives as ``Event: CEL`` with ``EventName``, ``LinkedID`` and ``AppName``;
 - header names are case-insensitive: :func:`parse` reads lower-case keys, which both our own
-  frame parser (:func:`callback_desk.core.ami.parse_frame`) and panoramisk's Message answer to.
+  frame parser (:func:`callback_desk.core.amiframe.parse_frame`) and panoramisk's Message answer to.
 
 Only the events the call tracker needs are parsed; the rest return ``None`` cheaply.
 """

@@ -1,7 +1,7 @@
-"""Wiring: panoramisk events -> one ordered queue -> the call tracker -> PostgreSQL.
+"""Wiring: AMI events -> one ordered queue -> the call tracker -> PostgreSQL.
 
 Three tracked tasks, each logging its own failure:
-- panoramisk's callback only enqueues (it must never raise or block: a raising callback drops
+- the AMI client's callback only enqueues (it must never raise or block: a raising callback drops
   the AMI connection, and a listener that stops reading is cut off by Asterisk);
 - the consumer parses, feeds the tracker in arrival order and wakes for settle deadlines;
 - the writer stores decided calls in order, holding them in memory while PostgreSQL is down.
@@ -23,7 +23,12 @@ from ami_listener.tracker import CallTracker, TrackerConfig
 from callback_desk.core import phone
 from callback_desk.core.ami import AmiClient
 from callback_desk.core.config import Settings
-from callback_desk.core.exceptions import MalformedEvent, StoreError, StoreUnavailable
+from callback_desk.core.exceptions import (
+    AmiError,
+    MalformedEvent,
+    StoreError,
+    StoreUnavailable,
+)
 from callback_desk.core.model import CallRecord
 
 logger = logging.getLogger(__name__)
@@ -49,12 +54,12 @@ class CallSink(Protocol):
 def subscribe(client: AmiClient, sink: Callable[[Any], None], trace: bool = False) -> None:
     """Route the events the tracker reads (``events.SUBSCRIBED``) to ``sink``.
 
-    One fast-path filter instead of a ``register_event`` per name: panoramisk would try every
-    registered pattern against every frame. FullyBooted also reaches panoramisk, which needs it.
+    One fast-path filter (a set lookup per frame) instead of a ``register_event`` per name.
+    FullyBooted comes through a callback, as it is not one of the tracker's events.
     """
     client.fast_events = frozenset(name.lower() for name in ev.SUBSCRIBED)
     client.event_sink = _traced(sink) if trace else sink
-    client.register_event("FullyBooted", lambda _manager, message: sink(message))
+    client.register_event("FullyBooted", lambda _client, message: sink(message))
 
 
 def _traced(sink: Callable[[Any], None]) -> Callable[[Any], None]:
@@ -97,15 +102,7 @@ class Listener:
     async def run(self) -> None:
         """Listen until :meth:`stop`; returns after pending decisions are written (bounded)."""
         ami = self._settings.ami
-        self.client = AmiClient(
-            host=ami.host,
-            port=ami.port,
-            username=ami.username,
-            secret=ami.require_secret().reveal(),
-            ping_interval=ami.ping_interval,
-            reconnect_max=ami.reconnect_max,
-            on_state=self._on_ami_state,
-        )
+        self.client = AmiClient.for_settings(ami, on_state=self._on_ami_state)
         subscribe(self.client, self._enqueue, trace=self._settings.listener.trace)
         self._spawn(self._consume(), "consumer")
         self._spawn(self._write(), "writer")
@@ -206,10 +203,8 @@ class Listener:
         assert self.client is not None
         try:
             async with asyncio.timeout(10):
-                # No as_list: panoramisk then returns a lone error response instead of waiting
-                # for a list that never comes.
                 reply = await self.client.send_action({"Action": "CoreShowChannels"})
-        except TimeoutError:
+        except (TimeoutError, AmiError):
             logger.warning(
                 "CoreShowChannels unanswered; open calls kept until they expire",
                 extra={"action": "reconcile_failed"},

@@ -153,6 +153,13 @@ async def agi_server(config: Path, logfile: Path) -> AsyncIterator[int]:
     """``callback-desk agi serve`` as its own process; yields its port once it accepts."""
     port = free_port()
     argv = [*command("callback-desk"), "agi", "serve", "--config", str(config), "--port", str(port)]
+    async with server(argv, port, logfile):
+        yield port
+
+
+@contextlib.asynccontextmanager
+async def server(argv: list[str], port: int, logfile: Path) -> AsyncIterator[None]:
+    """A server process, from the moment it accepts connections on ``port`` until stopped."""
     proc = await spawn(argv, log=logfile)
     try:
         async with asyncio.timeout(30):
@@ -161,12 +168,12 @@ async def agi_server(config: Path, logfile: Path) -> AsyncIterator[int]:
                     _, probe = await asyncio.open_connection("127.0.0.1", port)
                 except OSError:
                     if proc.returncode is not None:
-                        raise RuntimeError(f"agi serve exited:\n{tail(logfile)}") from None
+                        raise RuntimeError(f"{argv[1:3]} exited:\n{tail(logfile)}") from None
                     await asyncio.sleep(0.05)
                     continue
-                probe.close()  # no AGI environment: the server shrugs it off
+                probe.close()  # a connection that says nothing: servers shrug it off
                 break
-        yield port
+        yield
     finally:
         await stop(proc)
 

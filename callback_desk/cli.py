@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from callback_desk import __version__
-from callback_desk.core import logs
+from callback_desk.core import logs, roles
 from callback_desk.core.config import DEFAULT_CONFIG_PATH, Settings, unknown_environment
 from callback_desk.core.exceptions import CallbackDeskError, ConfigError, StoreUnavailable
 from callback_desk.core.store import Store
@@ -107,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("migrate", parents=[common], help="create or upgrade the database schema")
     p.set_defaults(handler=cmd_migrate)
+
+    p = sub.add_parser(
+        "grant",
+        parents=[common],
+        help="create the per-component database roles (cbd_*) and grant them (as the DB admin)",
+    )
+    p.set_defaults(handler=cmd_grant)
 
     p = sub.add_parser("listen", parents=[common], help="watch the PBX and record missed calls")
     p.set_defaults(handler=cmd_listen)
@@ -263,9 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--env-file",
         type=Path,
-        default=Path("/etc/callback-desk/callback-desk.env"),
+        default=Path("/etc/callback-desk/listener.env"),
         metavar="PATH",
-        help="the secrets file the services load (default %(default)s)",
+        help="the listener's secrets file (its database login, its AMI secret; default "
+        "%(default)s)",
     )
     p.add_argument(
         "--asterisk-etc",
@@ -299,6 +307,16 @@ async def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
             sys.stdout.write(f"applied {migration.name}\n")
     else:
         sys.stdout.write("schema is up to date\n")
+    return 0
+
+
+async def cmd_grant(settings: Settings, _args: argparse.Namespace) -> int:
+    store = await Store.open(settings.database, max_size=1)
+    try:
+        await store.grant()
+    finally:
+        await store.close()
+    sys.stdout.write(f"roles {', '.join(roles.ROLES)} granted as sql/grants.sql says\n")
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,8 +65,9 @@ class FakeAmi:
         self._handlers: set[asyncio.Task[None]] = set()
         self.port = 0
 
-    async def start(self) -> FakeAmi:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+    async def start(self, tls: ssl.SSLContext | None = None) -> FakeAmi:
+        """Listen on 127.0.0.1, an ephemeral port; ``tls`` serves AMI over TLS (as port 5039)."""
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

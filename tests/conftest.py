@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from callback_desk.core import migrate
+from callback_desk.core import migrate, roles
 from callback_desk.core.store import Store
 from fakes.ami_server import FakeAmi
 from fakes.settings import make_settings
@@ -68,6 +68,8 @@ def template_db(pg_server_dsn: str) -> Iterator[str]:
         await _admin(pg_server_dsn, f'CREATE DATABASE "{name}"')
         conn = await asyncpg.connect(_with_database(pg_server_dsn, name))
         try:
+            # The component roles first (cluster-wide, idempotent): migrate then grants them.
+            await roles.create_roles(conn)
             await migrate.migrate(conn)
         finally:
             await conn.close()
@@ -77,9 +79,26 @@ def template_db(pg_server_dsn: str) -> Iterator[str]:
     asyncio.run(_admin(pg_server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+def as_role(dsn: str, role: str) -> str:
+    """``dsn`` acting as ``role`` (asyncpg sends it as the ``role`` setting: SET ROLE at login)."""
+    return f"{dsn}{'&' if '?' in dsn else '?'}role={role}"
+
+
 @pytest.fixture
-async def db_dsn(pg_server_dsn: str, template_db: str) -> AsyncIterator[str]:
-    """A fresh, migrated database for this test."""
+def db_dsn(owner_dsn: str, request: pytest.FixtureRequest) -> str:
+    """The test's database as the component under test sees it.
+
+    A module marked ``pytestmark = pytest.mark.db_role("cbd_desk")`` gets that role's rights
+    only (sql/grants.sql), so a query its component needs but was not granted fails the test;
+    set-up goes through ``store``/``owner_dsn``, which keep the owner's rights.
+    """
+    marker = request.node.get_closest_marker("db_role")
+    return as_role(owner_dsn, marker.args[0]) if marker else owner_dsn
+
+
+@pytest.fixture
+async def owner_dsn(pg_server_dsn: str, template_db: str) -> AsyncIterator[str]:
+    """A fresh, migrated database for this test, as its owner."""
     name = f"cbd_test_{uuid.uuid4().hex[:10]}"
     await _admin(pg_server_dsn, f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
     try:
@@ -111,7 +130,18 @@ async def ami() -> AsyncIterator[FakeAmi]:
 
 
 @pytest.fixture
-async def store(db_dsn: str) -> AsyncIterator[Store]:
+async def store(owner_dsn: str) -> AsyncIterator[Store]:
+    """The test's database with the owner's rights (set-up and checks)."""
+    s = await Store.open(make_settings(owner_dsn).database)
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+@pytest.fixture
+async def component_store(db_dsn: str) -> AsyncIterator[Store]:
+    """The test's database with the rights of the module's ``db_role`` (see ``db_dsn``)."""
     s = await Store.open(make_settings(db_dsn).database)
     try:
         yield s

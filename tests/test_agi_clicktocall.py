@@ -28,6 +28,9 @@ from fakes.agi_runner import REPO, toml_text
 from fakes.ami_server import FakeAmi, Frame, frame
 from fakes.settings import make_settings
 
+# The component under test connects with cbd_desk's rights only (sql/grants.sql).
+pytestmark = pytest.mark.db_role("cbd_desk")
+
 AGI = {"callback_number": "+12125550100", "desk_ring_seconds": 5}
 
 
@@ -117,6 +120,7 @@ async def test_desk_that_does_not_answer_is_reported(
 async def test_unknown_id_and_uncallable_numbers_never_reach_ami(
     db_dsn: str, store: Store, ami: FakeAmi
 ) -> None:
+
     settings = settings_for(db_dsn, ami)
     with pytest.raises(UnknownCall):
         await originate(settings, 424242, "100")

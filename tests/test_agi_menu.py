@@ -22,6 +22,9 @@ from fakes.agi_peer import AgiPeer, env
 from fakes.agi_runner import run_classic, run_fastagi, toml_text
 from fakes.settings import make_settings
 
+# The component under test connects with cbd_desk's rights only (sql/grants.sql).
+pytestmark = pytest.mark.db_role("cbd_desk")
+
 AGI = {
     "callback_number": "+12125550100",
     "callback_name": "Appointments",

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from ami_listener import events as ev
 from ami_listener.tracker import CallTracker, TrackerConfig
-from callback_desk.core.ami import parse_frame
+from callback_desk.core.amiframe import parse_frame
 from callback_desk.core.exceptions import MalformedEvent
 
 NAMES = st.sampled_from([*ev.SUBSCRIBED, "VarSet", "Nonsense", ""])

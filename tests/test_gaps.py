@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import pytest
 
 from ami_listener.gaps import watch
 from ami_listener.listener import Listener
@@ -20,6 +21,16 @@ from callback_desk.report.command import ReportOptions, run
 from fakes.ami_server import FakeAmi
 from fakes.poll import until
 from fakes.settings import make_settings
+from tests.conftest import as_role
+
+# The component under test connects with cbd_listener's rights only (sql/grants.sql).
+pytestmark = pytest.mark.db_role("cbd_listener")
+
+
+@pytest.fixture
+def store(component_store: Store) -> Store:
+    """The listener writes with its own role's rights, not the owner's."""
+    return component_store
 
 
 def settings_for(ami: FakeAmi, db: str, **reconcile: Any) -> Any:
@@ -73,7 +84,7 @@ async def beat(dsn: str) -> bool:
 
 
 async def test_first_start_is_no_gap_and_a_restart_is_one(
-    ami: FakeAmi, store: Store, db_dsn: str
+    ami: FakeAmi, store: Store, db_dsn: str, owner_dsn: str
 ) -> None:
     settings = settings_for(ami, db_dsn)
     async with listening(settings, store):
@@ -94,7 +105,8 @@ async def test_first_start_is_no_gap_and_a_restart_is_one(
     # The morning report says nobody listened then, and that it was not read back.
     out = io.StringIO()
     options = ReportOptions(since=stopped - timedelta(hours=1), week=False)
-    assert await run(settings, options, out, datetime.now(UTC)) == 0
+    report = settings_for(ami, as_role(owner_dsn, "cbd_report"))
+    assert await run(report, options, out, datetime.now(UTC)) == 0
     assert "Not listening:" in out.getvalue()
     assert "(listener not running) — NOT read back" in out.getvalue()
 

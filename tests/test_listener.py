@@ -19,6 +19,15 @@ from fakes.frames import answered_call, channel, event, missed_call
 from fakes.poll import until
 from fakes.settings import make_settings
 
+# The component under test connects with cbd_listener's rights only (sql/grants.sql).
+pytestmark = pytest.mark.db_role("cbd_listener")
+
+
+@pytest.fixture
+def store(component_store: Store) -> Store:
+    """The listener writes with its own role's rights, not the owner's."""
+    return component_store
+
 
 class Harness:
     def __init__(self, listener: Listener, task: asyncio.Task[None], dsn: str) -> None:

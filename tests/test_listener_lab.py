@@ -351,6 +351,7 @@ async def test_morning_email_from_what_the_listener_wrote(pbx: Pbx, tmp_path: Pa
             CALLBACK_DESK_SMTP_USERNAME="callback-desk",
             CALLBACK_DESK_SMTP_PASSWORD="s3cret pass",
             CALLBACK_DESK_SMTP_SENDER="reports@example.org",
+            CALLBACK_DESK_REPORT_MASK_NUMBERS_IN_EMAIL="false",  # masked by default
         )  # fmt: skip
     finally:
         server.close()

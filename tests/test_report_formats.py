@@ -21,6 +21,9 @@ from callback_desk.report.command import ReportOptions, run
 from fakes.settings import make_settings
 from tests.report_support import call
 
+# The component under test connects with cbd_report's rights only (sql/grants.sql).
+pytestmark = pytest.mark.db_role("cbd_report")
+
 NY = ZoneInfo("America/New_York")
 # Tuesday 08:00; the previous business day (Monday) closed at 18:00.
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=NY)

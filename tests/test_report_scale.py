@@ -8,9 +8,14 @@ import json
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from callback_desk.core.store import Store
 from callback_desk.report.command import ReportOptions, run
 from fakes.settings import make_settings
+
+# The component under test connects with cbd_report's rights only (sql/grants.sql).
+pytestmark = pytest.mark.db_role("cbd_report")
 
 NY = ZoneInfo("America/New_York")
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=NY)

@@ -23,7 +23,8 @@ def test_defaults_are_weekdays_eight_to_six_in_the_pbx_zone() -> None:
     assert rs.timezone.key == "Europe/Berlin"
     assert rs.hours.days == frozenset(range(5))
     assert rs.hours.closes == time(18)
-    assert rs.recipients == () and rs.email_when_empty and not rs.mask_numbers_in_email
+    # Numbers are masked in email unless the practice opts out (email leaves the building).
+    assert rs.recipients == () and rs.email_when_empty and rs.mask_numbers_in_email
     assert rs.opening_for("") == NAMELESS_OPENING_LINE
     assert rs.opening_for("Kim").startswith("Hi, this is Kim,")
 
@@ -56,7 +57,7 @@ def test_recipients_table_in_both_forms() -> None:
 def test_environment_overrides_report_and_smtp_keys() -> None:
     env = {
         "CALLBACK_DESK_REPORT_EMAIL_WHEN_EMPTY": "no",
-        "CALLBACK_DESK_REPORT_MASK_NUMBERS_IN_EMAIL": "yes",
+        "CALLBACK_DESK_REPORT_MASK_NUMBERS_IN_EMAIL": "no",
         "CALLBACK_DESK_REPORT_EMAIL_TO": "a@example.org, b@example.org",
         "CALLBACK_DESK_SMTP_PASSWORD": "from-env",
         "CALLBACK_DESK_SMTP_USERNAME": "desk",
@@ -64,7 +65,7 @@ def test_environment_overrides_report_and_smtp_keys() -> None:
     }
     s = load(env, smtp={"host": "mail.example.org", "password": "from-file"})
     rs = report_settings(s)
-    assert not rs.email_when_empty and rs.mask_numbers_in_email
+    assert not rs.email_when_empty and not rs.mask_numbers_in_email
     assert [r.address for r in rs.recipients] == ["a@example.org", "b@example.org"]
     smtp = smtp_settings(s)
     assert smtp.password == Secret("from-env")

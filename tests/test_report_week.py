@@ -5,11 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from callback_desk.core.store import Store
 from callback_desk.report import heatmap, query
 from callback_desk.report.model import WeekStats
 from callback_desk.report.render_text import week_text
 from tests.report_support import call
+
+# The component under test connects with cbd_report's rights only (sql/grants.sql).
+pytestmark = pytest.mark.db_role("cbd_report")
 
 NY = ZoneInfo("America/New_York")
 

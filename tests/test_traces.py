@@ -19,6 +19,16 @@ from fakes.frames import missed_call
 from fakes.poll import until
 from fakes.settings import make_settings
 
+# The component under test connects with cbd_listener's rights only (sql/grants.sql).
+pytestmark = pytest.mark.db_role("cbd_listener")
+
+
+@pytest.fixture
+def store(component_store: Store) -> Store:
+    """The listener writes with its own role's rights, not the owner's."""
+    return component_store
+
+
 # trace -> the rows it must produce: (direction, outcome, reason, reached_voicemail)
 EXPECTED: dict[str, list[tuple[str, str, str, bool]]] = {
     "direct_answered.ami": [("inbound", "answered", "answered", False)],

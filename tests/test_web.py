@@ -12,6 +12,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -30,6 +32,9 @@ from tests.web_support import (
     web_settings,
 )
 
+# The component under test connects with cbd_web's rights only (sql/grants.sql).
+pytestmark = pytest.mark.db_role("cbd_web")
+
 HTML = {"accept": "text/html"}
 
 
@@ -46,8 +51,11 @@ async def client_for(
 
 
 @pytest.fixture
-async def web(db_dsn: str, store: Store, ami: FakeAmi) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(web_settings(db_dsn, ami.port), store) as client:
+async def web(
+    db_dsn: str, component_store: Store, ami: FakeAmi
+) -> AsyncIterator[httpx.AsyncClient]:
+    # The app runs with cbd_web's rights (sql/grants.sql); set-up and checks use the owner's.
+    async with client_for(web_settings(db_dsn, ami.port), component_store) as client:
         yield client
 
 
@@ -406,3 +414,40 @@ async def test_week_page_is_drawn_from_the_report(web: httpx.AsyncClient, store:
     assert "<strong>2</strong> missed calls from <strong>2</strong> callers" in page
     assert page.count('class="l4"') == 1 or page.count('class="l4"') == 2
     assert "Callers who never got through: <strong>2</strong>" in page
+
+
+def test_web_settings_name_the_key_that_is_wrong(tmp_path: Path) -> None:
+    from callback_desk.core.exceptions import ConfigError
+    from callback_desk.web.settings import load
+
+    sample = Path(__file__).resolve().parent.parent / "deploy" / "callback-desk.toml.sample"
+    secret = tmp_path / "web.secret"
+    secret.write_text("s" * 40 + "\n")
+    env = {"CALLBACK_DESK_WEB_SECRET_FILE": str(secret)}
+    ws = load(Settings.load(sample, environ=env))
+    assert (ws.host, ws.port, ws.public_url) == ("127.0.0.1", 8047, "https://callbacks.example.org")
+    assert ws.require_secret().reveal() == "s" * 40
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"secret": "short"}, "at least 32"),
+        ({"public_url": "callbacks.example.org"}, "public_url"),
+        ({"secret_file": str(tmp_path / "missing")}, "secret_file"),
+        ({"port": 70000}, "port"),
+        ({"colour": "blue"}, "unknown key 'colour'"),
+    ]
+    for web, words in cases:
+        with pytest.raises(ConfigError, match=words):
+            load(web_settings("postgresql://unused/", **web))
+    with pytest.raises(ConfigError, match=r"\[web\] secret is required"):
+        load(Settings.from_mapping({"database": {"dsn": "x"}}, environ={})).require_secret()
+
+
+def test_sign_in_limit_forgets_failures_outside_its_window() -> None:
+    from callback_desk.web.auth import SignInLimit
+
+    now = [1000.0]
+    limit = SignInLimit(max_failures=2, window=60, clock=lambda: now[0])
+    limit.failed("jane", "10.0.0.1")
+    limit.failed("jane", "10.0.0.1")
+    assert limit.locked("jane", "10.0.0.2") and not limit.locked("sam", "10.0.0.1")
+    now[0] += 61
+    assert not limit.locked("jane", "10.0.0.1")

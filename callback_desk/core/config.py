@@ -39,6 +39,9 @@ KNOWN_SECTIONS = (
     "reconcile",
 )
 
+# The deepest setting is [section.table] key = [array]; anything far deeper is not a config.
+MAX_DEPTH = 8
+
 T = TypeVar("T")
 _MISSING: Any = object()
 
@@ -205,6 +208,42 @@ class Section:
             raise ConfigError(f"[{self.name}] unknown key {unknown[0]!r}")
 
 
+def ami_credential(key: str, value: str, section: str = "ami") -> str:
+    """Refuse an AMI username/secret that would break the Login action or could not be sent.
+
+    A CR/LF would inject headers into the Login action; a byte that is not UTF-8 (the
+    environment hands those over as surrogates) cannot be encoded, and an encoder's error
+    message quotes the value. The error names the key, never the value.
+    """
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        raise ConfigError(f"[{section}] {key} contains a control character (CR, LF, tab...)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(f"[{section}] {key} is not valid UTF-8 text") from None
+    return value
+
+
+def _depth(root: Any) -> int:
+    """How deeply tables and arrays nest (iterative: a hostile file cannot exhaust the stack)."""
+    deepest, stack = 0, [(root, 0)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_DEPTH:
+                items = value.values() if isinstance(value, dict) else value
+                stack.extend((item, level + 1) for item in items)
+    return deepest
+
+
+def _readable(section: str, key: str, name: str) -> Path:
+    path = Path(name)
+    if not os.access(path, os.R_OK) or not path.is_file():
+        raise ConfigError(f"[{section}] {key} = {name!r} is not a readable file")
+    return path
+
+
 _BOOLS = {
     "1": True,
     "true": True,
@@ -237,6 +276,11 @@ class AmiSettings:
     # Seconds between AMI Pings; a Ping unanswered for this long drops and redials the link.
     ping_interval: float = 10.0
     reconnect_max: float = 60.0
+    # AMI over TLS (Asterisk's manager.conf tlsenable, port 5039): the certificate is verified
+    # against ca_file (or the system's CAs) and must name server_name (default: host).
+    tls: bool = False
+    ca_file: Path | None = None
+    server_name: str = ""
 
     def require_secret(self) -> Secret:
         if not self.secret:
@@ -324,8 +368,18 @@ class Settings:
             raise ConfigError(f"config file {path} is not readable (permission denied)") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"config file {path} is not UTF-8 text (byte {exc.start}); TOML must be UTF-8"
+            ) from None
+        except RecursionError:
+            raise ConfigError(f"config file {path} nests arrays or tables too deep") from None
         except IsADirectoryError as exc:
             raise ConfigError(f"config file {path} is a directory") from exc
+        if _depth(sections) > MAX_DEPTH:
+            raise ConfigError(
+                f"config file {path} nests tables or arrays deeper than {MAX_DEPTH} levels"
+            )
         return cls.from_mapping(sections, environ, path)
 
     @classmethod
@@ -351,15 +405,22 @@ class Settings:
 
         ami_s = read("ami")
         secret = ami_s.secret("secret", None)
+        tls = ami_s.flag("tls", False)
+        ca_file = ami_s.text("ca_file", "")
         ami = AmiSettings(
             host=ami_s.text("host", "127.0.0.1"),
-            port=ami_s.integer("port", 5038, minimum=1),
-            username=ami_s.text("username", "callbackdesk"),
-            secret=secret if secret else None,
+            port=ami_s.integer("port", 5039 if tls else 5038, minimum=1),
+            username=ami_credential("username", ami_s.text("username", "callbackdesk")),
+            secret=Secret(ami_credential("secret", secret.reveal())) if secret else None,
             ping_interval=ami_s.number("ping_interval", 10.0, minimum=1.0),
             reconnect_max=ami_s.number("reconnect_max", 60.0, minimum=1.0),
+            tls=tls,
+            ca_file=_readable("ami", "ca_file", ca_file) if ca_file else None,
+            server_name=ami_s.text("server_name", ""),
         )
         ami_s.finish()
+        if (ami.ca_file or ami.server_name) and not ami.tls:
+            raise ConfigError("[ami] ca_file and server_name need tls = true")
         if ami.port > 65535:
             raise ConfigError(f"[ami] port = {ami.port} is not a valid TCP port")
 

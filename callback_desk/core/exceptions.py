@@ -6,8 +6,10 @@
      │    ├── StoreUnavailable    cannot reach the database right now (retry later)
      │    ├── StoreTimeout        a statement ran out of time (the database answered, slowly)
      │    └── SchemaError         the schema is missing, too old or newer than this code
-     ├── AmiError             the PBX's manager interface said no
-     │    └── AmiUnavailable      cannot reach or log in to AMI right now
+     ├── AmiError             the PBX's manager interface said no (or an action was unsafe)
+     │    ├── AmiUnavailable      cannot reach AMI right now (refused, timed out, TLS failed)
+     │    ├── AmiLoginRefused     AMI refused our username/secret
+     │    └── AmiFramingError     the peer broke the AMI framing (no banner, endless frame)
      ├── RecordsUnavailable   the PBX's own call records (CDR/CEL tables) cannot be read
      ├── MalformedEvent       an AMI frame lacks a header we need; logged and skipped (also a
      │                        ValueError)
@@ -73,6 +75,14 @@ class AmiError(CallbackDeskError):
 
 class AmiUnavailable(AmiError):
     """The PBX manager interface (AMI) cannot be reached."""
+
+
+class AmiLoginRefused(AmiError):
+    """The PBX manager interface (AMI) refused the login."""
+
+
+class AmiFramingError(AmiError):
+    """The AMI peer sent something that is not AMI framing."""
 
 
 class RecordsUnavailable(CallbackDeskError):

@@ -10,6 +10,7 @@ import logging
 
 import asyncpg
 
+from callback_desk.core import roles
 from callback_desk.core.exceptions import SchemaError
 from callback_desk.core.sqlfiles import Migration, migrations
 
@@ -64,6 +65,11 @@ async def migrate(conn: asyncpg.Connection) -> list[Migration]:
                 migration.version,
                 migration.name,
             )
+        # Every upgrade re-applies the per-component grants (sql/grants.sql), so a new table
+        # arrives with them; before `callback-desk grant` has created the roles there is
+        # nothing to grant to.
+        if await roles.roles_exist(conn):
+            await roles.apply_grants(conn)
     return pending
 
 

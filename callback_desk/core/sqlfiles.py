@@ -36,6 +36,11 @@ def _sql_files(directory: Traversable) -> list[Traversable]:
     return sorted((f for f in directory.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
 
 
+def sql_text(name: str) -> str:
+    """A plain SQL file of ``sql/`` that is neither a migration nor named queries."""
+    return (sql_dir() / name).read_text("utf-8")
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int

@@ -10,6 +10,7 @@ from datetime import datetime
 import asyncpg
 
 from callback_desk.core import migrate as migrations
+from callback_desk.core import roles
 from callback_desk.core.config import DatabaseSettings
 from callback_desk.core.exceptions import SchemaError, StoreError, StoreTimeout, StoreUnavailable
 from callback_desk.core.model import CallRecord
@@ -107,6 +108,11 @@ class Store:
     async def migrate(self) -> list[Migration]:
         async with mapped_errors("migrating"), self._pool.acquire() as conn:
             return await migrations.migrate(conn)
+
+    async def grant(self) -> None:
+        """Create the component roles and apply ``sql/grants.sql`` (``callback-desk grant``)."""
+        async with mapped_errors("granting"), self._pool.acquire() as conn:
+            await roles.grant(conn)
 
     async def check_schema(self) -> None:
         async with mapped_errors("checking the schema"), self._pool.acquire() as conn:

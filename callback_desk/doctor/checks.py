@@ -14,6 +14,7 @@ live: the login, the actions the account may run (``ListCommands`` lists only th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import grp
 import pwd
 import re
@@ -21,22 +22,30 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Literal, TextIO
 
 from agi.config import AgiSettings
 from agi.config import load as load_agi
 from ami_listener import events
-from callback_desk.core.ami import AmiClient
+from callback_desk.core.ami import AmiClient, Frame
 from callback_desk.core.config import DEFAULT_CONFIG_PATH, ENV_PREFIX, Settings
-from callback_desk.core.exceptions import CallbackDeskError, ConfigError, MailError, os_reason
+from callback_desk.core.exceptions import (
+    AmiError,
+    AmiLoginRefused,
+    AmiUnavailable,
+    CallbackDeskError,
+    ConfigError,
+    MailError,
+    os_reason,
+)
 from callback_desk.core.store import Store
 from callback_desk.doctor import manager_conf
 from callback_desk.report.mail import check_blocking
 from callback_desk.report.settings import report_settings, smtp_settings
 
-# The one secrets file every unit loads (deploy/*.service EnvironmentFile=, the cron file and
-# the classic AGI script source it).
-DEFAULT_ENV_FILE = Path("/etc/callback-desk/callback-desk.env")
+# Each component has its own secrets file (deploy/*.service EnvironmentFile=); the doctor checks
+# the listener's setup (its AMI account, its database role) and so reads the listener's.
+DEFAULT_ENV_FILE = Path("/etc/callback-desk/listener.env")
 DEFAULT_ASTERISK_ETC = Path("/etc/asterisk")
 DEFAULT_AGI_SCRIPT = Path("/var/lib/asterisk/agi-bin/callback-desk-agi")
 
@@ -161,73 +170,56 @@ class AmiFindings:
     errors: dict[str, str] = field(default_factory=dict)  # query -> error message
 
 
-def _messages(reply: Any) -> list[Any]:
+def _messages(reply: Frame | list[Frame]) -> list[Frame]:
     return reply if isinstance(reply, list) else [reply]
 
 
 async def probe_ami(settings: Settings, agi: AgiSettings, timeout: float) -> AmiFindings:
     found = AmiFindings()
-    ami = settings.ami
-    state = asyncio.Event()
-
-    def on_state(name: str) -> None:
-        if not found.state:
-            found.state = name
-        state.set()
-
-    client = AmiClient(
-        host=ami.host,
-        port=ami.port,
-        username=ami.username,
-        secret=ami.secret.reveal() if ami.secret else "",
-        ping_interval=3600,
-        reconnect_max=3600,
-        on_state=on_state,
-    )
+    client = AmiClient.for_settings(settings.ami)
     booted = asyncio.Event()
 
-    def on_booted(_manager: Any, message: Any) -> None:
-        found.fully_booted = {str(k).lower(): str(v) for k, v in dict(message).items()}
+    def on_booted(_client: AmiClient, headers: Mapping[str, str]) -> None:
+        found.fully_booted = dict(headers)
         booted.set()
 
     client.register_event("FullyBooted", on_booted)
-    client.connect()
     try:
         try:
-            async with asyncio.timeout(timeout):
-                await state.wait()
-        except TimeoutError:
-            found.state = "timeout"
-        if found.state != "connected":
-            found.reason = client.last_error
+            async with asyncio.timeout(timeout * 3):
+                await client.open()
+        except AmiLoginRefused:
+            found.state = "login_refused"
             return found
-        try:
+        except (AmiUnavailable, TimeoutError) as exc:
+            found.state, found.reason = "unreachable", str(exc) or "no answer"
+            return found
+        found.state = "connected"
+        with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await booted.wait()
-        except TimeoutError:
-            pass
-        async with asyncio.timeout(timeout * 2):
-            reply = _messages(await client.send_action({"Action": "ListCommands"}))[0]
-            for key, value in dict(reply).items():
-                match = re.search(r"\(Priv: ([^)]*)\)\s*$", str(value))
-                if match:
-                    found.commands[str(key)] = manager_conf.classes(match.group(1))
-            queries = {
-                "feature": {"Extension": agi.feature_code},
-                agi.originate_context: {"Context": agi.originate_context},
-                FAILED_CONTEXT: {"Context": FAILED_CONTEXT},
-            }
-            for name, query in queries.items():
-                messages = _messages(await client.send_action({"Action": "ShowDialPlan", **query}))
-                first = messages[0] if messages else {}
-                if str(first.get("Response", "")) == "Error":
-                    found.errors[name] = str(first.get("Message", "error"))
-                    continue
-                found.dialplan[name] = [
-                    {str(k).lower(): str(v) for k, v in dict(m).items()}
-                    for m in messages
-                    if str(m.get("Event", "")) == "ListDialplan"
-                ]
+        reply = _messages(await client.send_action({"Action": "ListCommands"}, timeout=timeout))
+        for key, value in reply[0].items():
+            match = re.search(r"\(Priv: ([^)]*)\)\s*$", value)
+            if match:
+                found.commands[key] = manager_conf.classes(match.group(1))
+        queries = {
+            "feature": {"Extension": agi.feature_code},
+            agi.originate_context: {"Context": agi.originate_context},
+            FAILED_CONTEXT: {"Context": FAILED_CONTEXT},
+        }
+        for name, query in queries.items():
+            messages = _messages(
+                await client.send_action({"Action": "ShowDialPlan", **query}, timeout=timeout)
+            )
+            if messages[0].get("response", "").lower() == "error":
+                found.errors[name] = messages[0].get("message", "error")
+                continue
+            found.dialplan[name] = [
+                dict(m) for m in messages if m.get("event", "").lower() == "listdialplan"
+            ]
+    except AmiError as exc:
+        found.state, found.reason = "unreachable", str(exc)
     finally:
         await client.aclose()
     return found
@@ -241,7 +233,7 @@ def ami_checks(settings: Settings, found: AmiFindings) -> list[Check]:
         return [
             fail(
                 what,
-                f"cannot reach {where}: {found.reason or 'unreachable'}",
+                found.reason or f"cannot reach {where}",
                 "check [ami] host/port and that Asterisk runs (manager.conf [general] "
                 "enabled = yes, bindaddr, port)",
             )
@@ -263,7 +255,7 @@ def ami_checks(settings: Settings, found: AmiFindings) -> list[Check]:
         for name, privs in found.commands.items()
         if privs and privs != {"<none>"} and not privs & NEEDED_WRITE
     )
-    if "CoreShowChannels" not in found.commands:
+    if "coreshowchannels" not in found.commands:
         checks.append(
             fail(
                 "AMI write class",
@@ -444,7 +436,9 @@ async def agi_checks(
     if not script.stat().st_mode & stat.S_IXOTH:
         return [fail("classic AGI", f"{script} is not executable", f"chmod 755 {script}")]
     try:
-        readers = [p for p in (settings.path, options.env_file) if p and p.exists()]
+        # The classic script loads the desk side's own secrets (README, "Classic AGI").
+        agi_env = options.env_file.parent / "agi.env"
+        readers = [p for p in (settings.path, agi_env) if p and p.exists()]
         blocked = [str(p) for p in readers if not readable_by(p, "asterisk")]
     except KeyError:
         return [skip("classic AGI", "there is no 'asterisk' user on this host")]
@@ -453,7 +447,8 @@ async def agi_checks(
             fail(
                 "classic AGI",
                 f"the asterisk user cannot read {', '.join(blocked)}",
-                "usermod -aG callback-desk asterisk, then restart Asterisk",
+                "usermod -aG callback-desk asterisk (config) and chgrp asterisk agi.env, then "
+                "restart Asterisk",
             )
         ]
     return [ok("classic AGI", f"{script} is executable and the asterisk user can read its config")]

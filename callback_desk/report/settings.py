@@ -6,6 +6,7 @@ Every scalar key can be overridden from the environment (``CALLBACK_DESK_REPORT_
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from datetime import date, time
@@ -58,7 +59,7 @@ class ReportSettings:
     week_days: int = 7
     recipients: tuple[Recipient, ...] = ()
     email_when_empty: bool = True
-    mask_numbers_in_email: bool = False
+    mask_numbers_in_email: bool = True
     # tel: links dial from the phone reading the report and show ITS number (a therapist's own
     # mobile); off unless an admin opts in. The masked way is the inbox or the desk phone.
     tel_links: bool = False
@@ -175,7 +176,7 @@ def report_settings(settings: Settings) -> ReportSettings:
         week_days=section.integer("week_days", 7, minimum=1),
         recipients=_recipients(section),
         email_when_empty=section.flag("email_when_empty", True),
-        mask_numbers_in_email=section.flag("mask_numbers_in_email", False),
+        mask_numbers_in_email=section.flag("mask_numbers_in_email", True),
         tel_links=section.flag("tel_links", False),
     )
     section.finish()
@@ -207,4 +208,19 @@ def smtp_settings(settings: Settings) -> SmtpSettings:
         raise ConfigError(f"[smtp] port = {result.port} is not a valid TCP port")
     if result.password and not result.username:
         raise ConfigError("[smtp] password is set but username is not")
+    if result.security == "none" and not _loopback(result.host):
+        # Clear text across a network exposes callers' numbers to anyone on the path.
+        raise ConfigError(
+            f"[smtp] security = 'none' is allowed only to this machine (localhost, 127.0.0.1, "
+            f"::1), not to {result.host!r}: use 'starttls' or 'tls'"
+        )
     return result
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -119,5 +119,12 @@ class SignInLimit:
 
     def failed(self, username: str, address: str) -> None:
         now = self.clock()
+        if len(self._failures) > _MAX_KEYS:
+            # Many names guessed from many addresses: forget what is out of the window.
+            for key in list(self._failures):
+                self._recent(key)
         for key in (f"u:{username}", f"a:{address}"):
             self._failures.setdefault(key, deque()).append(now)
+
+
+_MAX_KEYS = 10_000

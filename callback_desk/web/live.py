@@ -34,6 +34,7 @@ class Changes:
         self._conn: Any = None
         self._task: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
+        self.connects = 0  # LISTEN connections made so far (1 + reconnects)
 
     @property
     def listening(self) -> bool:
@@ -94,6 +95,7 @@ class Changes:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._reconnect_max)
                 continue
+            self.connects += 1
             logger.info("Live updates: listening", extra={"action": "web_listen"})
             delay = 0.5
             self.notify_all()  # whatever changed while we were away
