@@ -243,11 +243,16 @@ async def measure(dsn: str, end: datetime, *, repeat: int = 10) -> list[Figure]:
         med, worst = _command([*base, *until, *covers], repeat)
         figures.append(Figure("morning report, one practice (command)", med, worst, 300))
         med, worst = _command(
-            [*base, *until, "--since", long_since.isoformat()], max(repeat // 3, 1)
+            [*base, *until, "--since", long_since.isoformat(), "--format", "json", "--no-week"],
+            max(repeat // 3, 1),
         )
         figures.append(
             Figure(
-                "report over 75 days, all lines (command)", med, worst, 1000, f"{len(many)} callers"
+                "report over 75 days, all lines, JSON (command)",
+                med,
+                worst,
+                1000,
+                f"{len(many)} callers",
             )
         )
     return figures

@@ -198,3 +198,74 @@ async def test_click_to_call_to_a_busy_desk_is_reported(
     with pytest.raises(DeskUnavailable):
         await originate(lab_settings(db_dsn), call_id, "100")
     assert await store.pool.fetchval("SELECT count(*) FROM callback_attempts") == 0
+
+
+async def test_a_desk_scoped_to_its_extension_calls_back_a_caller_the_queue_rang_on_it(
+    lab: Lab, store: Store, db_dsn: str, tmp_path: Path
+) -> None:
+    # The listener records a real queue call that rang desks 100 and 101 (dial strings such as
+    # PJSIP/101@phones); desk 101 hears only its own extension. Before the one line scope, the
+    # raw dial string never equalled "101" and click-to-call refused: "not on a line it hears".
+    from ami_listener.listener import Listener
+    from tests.lab.lab import DID_QUEUE
+
+    settings = make_settings(
+        db_dsn,
+        ami={
+            "host": "127.0.0.1",
+            "port": 5038,
+            "username": PRODUCT_USER["username"],
+            "secret": PRODUCT_USER["secret"],
+        },
+        pbx={"name": "lab", "inbound_contexts": ["from-pstn"], "country": "US"},
+        listener={"settle_seconds": 1.0},
+        agi={**AGI, "extensions": {"101": ["101"]}},
+    )
+    listener = Listener(settings, store)
+    task = asyncio.create_task(listener.run())
+    try:
+        async with asyncio.timeout(15):
+            await listener.wait_logged_in()
+        call = await lab.inbound_call(DID_QUEUE, "2125550145", "Quinn", ring_timeout_ms=6000)
+        await lab.wait_call_ended(call, timeout=60)
+
+        async def recorded() -> bool:
+            n = await store.pool.fetchval("SELECT count(*) FROM calls WHERE number = '2125550145'")
+            return bool(n)
+
+        await until(recorded, timeout=30, what="the queue call's row")
+    finally:
+        listener.stop()
+        async with asyncio.timeout(15):
+            await task
+    row = await store.pool.fetchrow(
+        "SELECT id, outcome, rang, extensions FROM calls WHERE number = '2125550145'"
+    )
+    assert row["outcome"] == "missed" and "101" in row["extensions"]
+    assert "101" not in row["rang"]  # the raw dial strings are not the extension itself
+    # A desk the queue did not ring still may not call back: the scope matches, it is not open.
+    from callback_desk.core.exceptions import OutOfScope
+
+    with pytest.raises(OutOfScope):
+        await originate(make_settings(db_dsn, agi={**AGI, "extensions": {"102": ["102"]}}),
+                        row["id"], "102")  # fmt: skip
+
+    cfg = load(settings)
+    server = FastAgiServer(Callbacks(store.pool), cfg, settings.pbx.timezone, "127.0.0.1", AGI_PORT)
+    await server.start()
+    try:
+        await lab.set_behaviour("phones", "101", "answer:20")
+        await lab.set_behaviour("carrier", "2125550145", "answer:4")
+        done = await originate(settings, row["id"], "101")
+        received = await lab.carrier_received_callerid("2125550145", timeout=40)
+        assert received.number in (NEUTRAL_NUMBER, NEUTRAL_NUMBER.removeprefix("+"))
+
+        async def answered() -> bool:
+            status = await store.pool.fetchval(
+                "SELECT dial_status FROM callback_attempts WHERE channel_id = $1", done.channel_id
+            )
+            return bool(status == "ANSWER")
+
+        await until(answered, timeout=40, what="the desk's answered callback")
+    finally:
+        await server.close()

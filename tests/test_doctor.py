@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_the_sample_account_passes_every_event_the_listener_reads() -> None:
     conf = manager_conf.load(ROOT / "manager.conf.sample")
     account = conf.accounts["callbackdesk"]
-    assert account.read == {"system", "call", "dialplan", "agent", "user"}
+    assert account.read == {"system", "call", "dialplan", "agent"}
     assert account.write == {"reporting"}
     assert [e for e in SAMPLE_EVENTS if not account.passes(e)] == []
     # ... and the filters do cut the noise they are there for.

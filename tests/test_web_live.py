@@ -45,3 +45,12 @@ async def test_writes_anywhere_reach_subscribers_and_survive_a_cut_connection(
     finally:
         await changes.stop()
     assert not changes.listening
+
+
+async def test_the_web_benchmark_runs(pg_server_dsn: str) -> None:
+    # No timing asserted: this only keeps `python -m bench.web` from rotting.
+    from bench.web import run
+
+    figures = await run(pg_server_dsn, samples=3)
+    assert [f.section for f in figures] == ["6 web", "6 web"]
+    assert "(3 calls)" in figures[0].result

@@ -49,10 +49,10 @@ DEFAULT_ENV_FILE = Path("/etc/callback-desk/listener.env")
 DEFAULT_ASTERISK_ETC = Path("/etc/asterisk")
 DEFAULT_AGI_SCRIPT = Path("/var/lib/asterisk/agi-bin/callback-desk-agi")
 
-# What the listener's AMI account needs (manager.conf.sample [callbackdesk]); 'user' is optional
-# (UserEvents of the FreePBX snippet), anything else is more than it needs.
+# What the listener's AMI account needs (manager.conf.sample [callbackdesk]); anything else is
+# more than it needs.
 NEEDED_READ = frozenset({"system", "call", "dialplan", "agent"})
-ALLOWED_READ = NEEDED_READ | {"user"}
+ALLOWED_READ = NEEDED_READ
 NEEDED_WRITE = frozenset({"reporting"})
 FAILED_CONTEXT = "callback-desk-failed"
 
@@ -279,7 +279,7 @@ def ami_checks(settings: Settings, found: AmiFindings) -> list[Check]:
             fail(
                 "AMI events",
                 "no FullyBooted after login: the account lacks read = system or a filter drops it",
-                f"read = system,call,dialplan,agent,user in manager.conf [{ami.username}], and "
+                f"read = system,call,dialplan,agent in manager.conf [{ami.username}], and "
                 "eventfilter(action(include),name(FullyBooted)) = if it has include filters",
             )
         )
@@ -335,7 +335,7 @@ def manager_file_checks(settings: Settings, options: DoctorOptions, local: bool)
             fail(
                 "AMI read classes",
                 f"[{user}] {problem}",
-                f"read = system,call,dialplan,agent,user in [{user}], then manager reload",
+                f"read = system,call,dialplan,agent in [{user}], then manager reload",
             )
         )
     else:

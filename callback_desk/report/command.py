@@ -14,7 +14,7 @@ from typing import Literal, TextIO
 from callback_desk.core.config import Settings
 from callback_desk.core.exceptions import ConfigError
 from callback_desk.core.store import Store
-from callback_desk.report import mail, query, render_csv, render_html, render_text
+from callback_desk.report import query, render_csv, render_html, render_text
 from callback_desk.report.model import Report
 from callback_desk.report.render_json import dumps, report_json
 from callback_desk.report.settings import (
@@ -173,6 +173,10 @@ async def _email(
     out: TextIO,
     links: InboxLinks | None,
 ) -> int:
+    # Here, not at the top: smtplib, ssl and email cost tens of milliseconds of imports that a
+    # report on screen does not need.
+    from callback_desk.report import mail
+
     # Settings first: a typo in [smtp] should fail before the database is touched.
     recipients = _recipients(options, rs)
     smtp = smtp_settings(settings)

@@ -30,6 +30,8 @@ _LINE_WIDTH = 22
 
 def clean(value: str) -> str:
     """Printable text only: control/format characters become U+FFFD, whitespace a space."""
+    if value.isascii() and value.isprintable():
+        return value  # the common case, and a report may hold tens of thousands of cells
     out = []
     for ch in value:
         category = unicodedata.category(ch)
@@ -44,6 +46,8 @@ def clean(value: str) -> str:
 
 def width(value: str) -> int:
     """Terminal columns: East Asian wide characters take two, combining marks none."""
+    if value.isascii():
+        return len(value)
     total = 0
     for ch in value:
         if unicodedata.combining(ch):
