@@ -13,7 +13,17 @@ import pytest
 from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
 from callback_desk.core.store import Store
 
+# The writers connect with cbd_listener's rights only (sql/grants.sql): the upgrade path needs
+# UPDATE on calls, the gap bookkeeping INSERT on listener_gaps.
+pytestmark = pytest.mark.db_role("cbd_listener")
+
 T0 = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def store(component_store: Store) -> Store:
+    return component_store
+
 
 MISSED = CallRecord(
     linkedid="1764439200.7",

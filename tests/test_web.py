@@ -28,6 +28,7 @@ from tests.web_support import (
     add_caller,
     add_user,
     csrf_of,
+    serving,
     sign_in,
     web_settings,
 )
@@ -452,3 +453,35 @@ def test_sign_in_limit_forgets_failures_outside_its_window() -> None:
     assert limit.locked("jane", "10.0.0.2") and not limit.locked("sam", "10.0.0.1")
     now[0] += 61
     assert not limit.locked("jane", "10.0.0.1")
+
+
+async def test_forwarded_addresses_count_only_from_a_trusted_proxy(
+    db_dsn: str, store: Store
+) -> None:
+    """The sign-in limit per address must not be dodged with a made-up X-Forwarded-For."""
+    await add_user(store, "jane")
+
+    async def attempt(base: str, forwarded: str, username: str, password: str) -> int:
+        async with httpx.AsyncClient(base_url=base) as client:
+            page = await client.get("/sign-in")
+            cookie = page.headers["set-cookie"].split(";", 1)[0]
+            reply = await client.post(
+                "/sign-in",
+                data={"username": username, "password": password, "csrf": csrf_of(page.text)},
+                headers={"cookie": cookie, "x-forwarded-for": forwarded},
+            )
+            return reply.status_code
+
+    # max_failures=1: one failure per name, four per address.
+    settings = web_settings(db_dsn, max_failures=1)
+    # Not behind a trusted proxy: every made-up address is still this client's address.
+    async with serving(settings, store, trusted=()) as base:
+        for n in range(4):
+            assert await attempt(base, f"198.51.100.{n}", f"guess{n}", "wrong password") == 401
+        assert await attempt(base, "198.51.100.99", "jane", PASSWORD) == 429
+    # Behind the trusted proxy (127.0.0.1 here), the forwarded address is the client's.
+    async with serving(settings, store) as base:
+        for n in range(4):
+            assert await attempt(base, "198.51.100.7", f"guess{n}", "wrong password") == 401
+        assert await attempt(base, "198.51.100.7", "jane", PASSWORD) == 429
+        assert await attempt(base, "198.51.100.8", "jane", PASSWORD) == 303
