@@ -89,7 +89,13 @@ async def test_every_page_and_action_needs_a_session(web: httpx.AsyncClient, sto
     call_id = await add_caller(store, "a", line="2001")
     page = await web.get("/", headers=HTML)
     assert page.status_code == 303 and page.headers["location"] == "/sign-in"
-    for path in ("/inbox/list", "/events", "/week", f"/callers/{call_id}"):
+    for path in (
+        "/inbox/list",
+        "/events",
+        "/week",
+        f"/callers/{call_id}",
+        f"/callers/{call_id}/never",
+    ):
         assert (await web.get(path)).status_code == 401, path
     # Even with a valid CSRF token of an anonymous session, actions need a signed-in user.
     csrf = csrf_of((await web.get("/sign-in")).text)
@@ -143,14 +149,16 @@ async def test_another_therapists_caller_is_refused_and_logged(
             reply = await web.post(f"/callers/{sams}/{action}", data={"csrf": csrf})
             assert reply.status_code == 403, action
         history = await web.get(f"/callers/{sams}")
+        confirm = await web.get(f"/callers/{sams}/never")
+    assert confirm.status_code == 403 and "555-0100" not in confirm.text
     assert history.status_code == 403 and "Sam&#39;s caller" not in history.text
     assert "6465550100" not in history.text
     assert await dispositions(store) == []
     assert ami.actions == []  # nothing was dialled
     refused = [r for r in caplog.records if getattr(r, "action", "") == "web_out_of_scope"]
-    assert len(refused) == 4 and all("jane" in r.getMessage() for r in refused)
+    assert len(refused) == 5 and all("jane" in r.getMessage() for r in refused)
     audit = await store.pool.fetchval("SELECT count(*) FROM web_audit WHERE action = 'refused'")
-    assert audit == 4
+    assert audit == 5
 
 
 async def test_every_post_refuses_a_missing_or_wrong_csrf_token(
@@ -185,7 +193,13 @@ async def test_handled_and_never_leave_the_inbox_with_who_set_them(
     csrf = csrf_of((await web.get("/")).text)
     reply = await web.post(f"/callers/{first}/handled", data={"csrf": csrf})
     assert reply.status_code == 303 and reply.headers["location"] == "/?done=handled"
-    await web.post(f"/callers/{second}/never", data={"csrf": csrf})
+    # Never is for good: its button opens a page that asks; only that page's POST acts.
+    confirm = await web.get(f"/callers/{second}/never")
+    assert confirm.status_code == 200 and "(312) 555-0188" in confirm.text
+    assert "Yes, never call back" in confirm.text and await dispositions(store) == [
+        (first, "handled", "jane")
+    ]
+    await web.post(f"/callers/{second}/never", data={"csrf": csrf_of(confirm.text)})
     page = (await web.get("/")).text
     assert "Nobody is waiting for a callback." in page
     assert await dispositions(store) == [(first, "handled", "jane"), (second, "never", "jane")]

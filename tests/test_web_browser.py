@@ -205,6 +205,10 @@ async def test_the_inbox_works_without_javascript(
     card = page.locator("section.caller", has_text="(212) 555-0123")
     await expect(card).to_be_visible()
     await card.get_by_role("button", name="Never call back").click()
+    # Never is for good: a page asks first, and says whom.
+    await expect(page.get_by_role("heading", name="Never call back this caller?")).to_be_visible()
+    await expect(page.locator("main")).to_contain_text("(212) 555-0123")
+    await page.get_by_role("button", name="Yes, never call back").click()
     await expect(page.get_by_role("status")).to_contain_text("Marked as never call back")
     await expect(page.get_by_text("Nobody is waiting for a callback.")).to_be_visible()
     assert await dispositions(store) == [(call_id, "never", "jane")]
