@@ -335,3 +335,10 @@ def test_reconcile_needs_a_dsn_when_enabled_and_never_shows_it() -> None:
     assert "hunter2" not in repr(parsed)
     with pytest.raises(ConfigError, match="must be 'postgresql' or 'mysql'"):
         ReconcileSettings.from_settings(make_settings(reconcile={"source": "oracle"}))
+    # A DSN for the wrong engine is refused at start, without echoing its password.
+    wrong = make_settings(
+        reconcile={"enabled": True, "source": "postgresql", "dsn": "mysql://u:hunter2@pbx/cdr"}
+    )
+    with pytest.raises(ConfigError, match="dsn must look like postgresql://") as caught:
+        ReconcileSettings.from_settings(wrong)
+    assert "hunter2" not in str(caught.value)
