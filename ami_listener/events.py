@@ -201,24 +201,55 @@ def _required(headers: Headers, key: str) -> str:
     return value
 
 
-def _timestamp(headers: Headers, received_at: float) -> datetime:
+# A Timestamp further than this from the moment the frame arrived is not believed: the receipt
+# time stands in. A PBX clock at 1970 would file the call where the purge deletes it at once; one
+# years ahead would keep it past every retention and on top of every report. ([listener]
+# max_clock_skew; 0 trusts the PBX's clock, e.g. to replay a recorded day, within a century.)
+MAX_CLOCK_SKEW = 24 * 3600.0
+_CENTURY = 100 * 365.25 * 86400
+
+
+def _stamp(headers: Headers, received_at: float, max_skew: float) -> tuple[float, bool]:
+    """The event's epoch time, and whether the receipt time had to stand in for its own."""
     raw = header(headers, "timestamp")
+    if not raw:
+        return received_at, False
     try:
-        return datetime.fromtimestamp(float(raw) if raw else received_at, UTC)
-    except (ValueError, OverflowError, OSError) as exc:
-        raise MalformedEvent(f"bad Timestamp {raw[:40]!r}") from exc
+        stamp = float(raw)
+    except ValueError:
+        return received_at, True
+    limit = max_skew or _CENTURY
+    # NaN fails both comparisons, so it is replaced too.
+    if not received_at - limit <= stamp <= received_at + limit:
+        return received_at, True
+    return stamp, False
+
+
+def clock_skewed(headers: Headers, received_at: float, max_skew: float = MAX_CLOCK_SKEW) -> bool:
+    """True when the frame's Timestamp is replaced by the receipt time (see MAX_CLOCK_SKEW)."""
+    return _stamp(headers, received_at, max_skew)[1]
+
+
+_CHANNEL_FIELDS = ("uniqueid", "linkedid", "channel", "context", "exten", "calleridnum")
+# Header names per prefix, built once: a channel snapshot is read from most frames we parse.
+_CHANNEL_KEYS = {
+    prefix: tuple(prefix + name for name in (*_CHANNEL_FIELDS, "calleridname"))
+    for prefix in ("", "dest")
+}
 
 
 def _channel(headers: Headers, prefix: str = "") -> Channel:
-    return Channel(
-        uniqueid=_required(headers, prefix + "uniqueid"),
-        linkedid=_required(headers, prefix + "linkedid"),
-        name=header(headers, prefix + "channel"),
-        context=header(headers, prefix + "context"),
-        exten=header(headers, prefix + "exten"),
-        caller_num=header(headers, prefix + "calleridnum"),
-        caller_name=header(headers, prefix + "calleridname"),
-    )
+    get = headers.get
+    values = []
+    for key in _CHANNEL_KEYS[prefix]:
+        value = get(key)
+        # Our own frame parser gives str; panoramisk's Message may give a list (repeated key).
+        values.append(value if type(value) is str else header(headers, key))
+    if not values[0]:
+        _required(headers, prefix + "uniqueid")
+    if not values[1]:
+        _required(headers, prefix + "linkedid")
+    return Channel(*values)
 
 
 def _optional_caller(headers: Headers) -> Channel | None:
@@ -297,7 +328,7 @@ _PARSERS: dict[str, Callable[[Headers, datetime], Event | None]] = {
 }
 
 
-def parse(headers: Headers, received_at: float) -> Event | None:
+def parse(headers: Headers, received_at: float, max_skew: float = MAX_CLOCK_SKEW) -> Event | None:
     """The typed event for an AMI frame, or None for frames the tracker ignores.
 
     ``received_at`` (epoch seconds) stands in when the frame has no ``Timestamp``.
@@ -307,4 +338,4 @@ def parse(headers: Headers, received_at: float) -> Event | None:
     parser = _PARSERS.get(header(headers, "event").lower())
     if parser is None:
         return None
-    return parser(headers, _timestamp(headers, received_at))
+    return parser(headers, datetime.fromtimestamp(_stamp(headers, received_at, max_skew)[0], UTC))

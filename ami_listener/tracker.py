@@ -20,14 +20,19 @@ from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
+from typing import Any
 
 from ami_listener import events as ev
 from callback_desk.core import phone
 from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
 
 _MAX_RANG = 16  # dial strings kept per call; a runaway loop must not grow memory
+
+# How _Call fields travel in a snapshot (JSON): datetimes as ISO text, sets as lists.
+_DATETIMES = frozenset({"started_at", "last_at", "ring_started", "ring_ended", "ended_at"})
+_SETS = frozenset({"channels", "ringing", "dial_statuses", "bridges"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +227,85 @@ class CallTracker:
         self._settling.clear()
         self._bridges.clear()
         return decided
+
+    # -- across a restart ----------------------------------------------------------------------
+
+    def snapshot(self, now: float) -> list[dict[str, Any]]:
+        """Every open call as plain JSON-able values, oldest first (see :meth:`restore`).
+
+        ``opened`` becomes the call's age in seconds, since monotonic clocks do not survive a
+        restart; a settle window in progress is not kept (decide those with flush_ended first).
+        """
+        saved: list[dict[str, Any]] = []
+        for call in self._calls.values():
+            item: dict[str, Any] = {}
+            for f in fields(_Call):
+                value = getattr(call, f.name)
+                if f.name in _DATETIMES:
+                    value = value.isoformat() if value is not None else None
+                elif f.name in _SETS:
+                    value = sorted(value)
+                elif f.name == "rang":
+                    value = list(value)
+                item[f.name] = value
+            item["opened"] = now - call.opened
+            item["settle_until"] = None
+            item["bridge_members"] = {
+                bridge: sorted(self._bridges.get(bridge, set()) & call.channels)
+                for bridge in call.bridges
+            }
+            saved.append(item)
+        return saved
+
+    def restore(self, saved: list[Any], now: float, away: float) -> int:
+        """Follow again the calls of a :meth:`snapshot` taken ``away`` seconds ago.
+
+        A call already tracked, or one a different version of this code cannot read, is
+        skipped. Returns how many calls were restored.
+        """
+        known = {f.name: f for f in fields(_Call)}
+        restored = 0
+        for item in saved:
+            if not isinstance(item, dict):
+                continue
+            values: dict[str, Any] = {}
+            try:
+                for name, value in item.items():
+                    if name not in known:
+                        continue
+                    if name in _DATETIMES:
+                        value = datetime.fromisoformat(value) if value is not None else None
+                    elif name in _SETS:
+                        value = set(value)
+                    elif name == "rang":
+                        value = list(value)
+                    values[name] = value
+                values["opened"] = now - float(item["opened"]) - away
+                missing = [
+                    f.name
+                    for f in known.values()
+                    if f.name not in values
+                    and f.default is MISSING
+                    and f.default_factory is MISSING
+                ]
+                if missing:
+                    continue
+                call = _Call(**values)
+                members = {str(b): set(m) for b, m in dict(item.get("bridge_members", {})).items()}
+            except (KeyError, TypeError, ValueError):
+                continue
+            if call.linkedid in self._calls:
+                continue
+            self._calls[call.linkedid] = call
+            for uid in call.channels:
+                self._channel_call[uid] = call.linkedid
+            for bridge, uids in members.items():
+                self._bridges.setdefault(bridge, set()).update(uids)
+            if call.ended_at is not None:
+                call.settle_until = None
+                self._end(call, call.ended_at, now)
+            restored += 1
+        return restored
 
     # -- handlers ------------------------------------------------------------------------------
 

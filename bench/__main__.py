@@ -16,6 +16,7 @@ import platform
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,6 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a few minutes)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument(
+        "--memory-calls",
+        type=int,
+        metavar="N",
+        help="calls in the long memory run (default 1,000,000; --quick 100,000)",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         metavar="DIR",
@@ -70,7 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = asyncio.run(machine(server))
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
-    figures = asyncio.run(run(server, QUICK if args.quick else FULL, args.only, args.profile))
+    sizes = QUICK if args.quick else FULL
+    if args.memory_calls:
+        sizes = replace(sizes, listener=replace(sizes.listener, flat_calls=args.memory_calls))
+    figures = asyncio.run(run(server, sizes, args.only, args.profile))
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     minutes = (time.monotonic() - started) / 60
     sys.stdout.write(

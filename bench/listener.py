@@ -105,6 +105,9 @@ class Rig:
     ) -> tuple[asyncio.subprocess.Process, Path]:
         assert self.feed is not None
         self._n += 1
+        # Each listener its own spool: a spool left by another run would be replayed here.
+        state = self.tmp / f"state{self._n}"
+        state.mkdir()
         config = scratch.write_config(
             self.tmp / f"listener{self._n}.toml",
             {
@@ -115,7 +118,7 @@ class Rig:
                     "secret": "s3cret",
                 },
                 "pbx": {"name": "bench", "inbound_contexts": ["from-pstn"]},
-                "listener": {"settle_seconds": settle, **listener},
+                "listener": {"settle_seconds": settle, "state_dir": str(state), **listener},
             },
         )
         logfile = self.tmp / f"listener{self._n}.log"

@@ -137,10 +137,11 @@ def call(k: int, start: float) -> Call:
     return Call(values[tpl.root], tuple(frames), tpl.last_hangup)
 
 
-def burst(calls: int, first: int = 0, start: float = 1_800_000_000.0) -> Iterator[str]:
-    """Frames of ``calls`` recorded-shape calls back to back (as fast as the socket takes)."""
-    for k in range(first, first + calls):
-        for _, frame in call(k, start + k * 0.01).frames:
+def burst(calls: int, first: int, start: float) -> Iterator[str]:
+    """Frames of ``calls`` recorded-shape calls back to back (as fast as the socket takes),
+    stamped from ``start`` (epoch seconds) on, 10 ms apart."""
+    for n, k in enumerate(range(first, first + calls)):
+        for _, frame in call(k, start + n * 0.01).frames:
             yield frame
 
 

@@ -31,7 +31,7 @@ QUICK = Sizes(
         flat_open_cap=200,
     ),
     agi.AgiSizes(classic_sessions=50),
-    hosted.YearSizes(calls=200_000, runs=3, menu_sessions=10, waiting_target=2000),
+    hosted.YearSizes(calls=200_000, runs=3, menu_sessions=10),
 )
 # For the test suite: every path once, in seconds; the figures mean nothing.
 SMOKE = Sizes(
@@ -47,7 +47,7 @@ SMOKE = Sizes(
         flat_open_cap=2,
     ),
     agi.AgiSizes(fastagi_sessions=8, concurrency=4, classic_sessions=1, waiting_callers=4),
-    hosted.YearSizes(calls=2000, runs=1, menu_sessions=2, waiting_target=10),
+    hosted.YearSizes(calls=2000, runs=1, menu_sessions=2),
 )
 
 

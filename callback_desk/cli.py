@@ -291,22 +291,28 @@ async def cmd_grant(settings: Settings, _args: argparse.Namespace) -> int:
 async def cmd_listen(settings: Settings, _args: argparse.Namespace) -> int:
     from ami_listener.gaps import watch
     from ami_listener.listener import Listener  # the composition root may see every package
+    from ami_listener.spool import Spool
 
     settings.ami.require_secret()
-    store = await Store.open(settings.database)
+    # The spool first: decided calls must have somewhere safe to go before we listen.
+    spool = await Spool.open(settings.listener.state_dir, settings.listener.spool_max_mb << 20)
     try:
+        store = await Store.open(settings.database)
         try:
-            await store.check_schema()
-        except StoreUnavailable as exc:
-            # Start anyway: decided calls are held in memory until the database is back.
-            logger.warning("Starting without the database: %s", exc)
-        listener = Listener(settings, store, watch(settings, store))
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, listener.stop)
-        await listener.run()
+            try:
+                await store.check_schema()
+            except StoreUnavailable as exc:
+                # Start anyway: decided calls wait in the spool until the database is back.
+                logger.warning("Starting without the database: %s", exc)
+            listener = Listener(settings, store, watch(settings, store), spool=spool)
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, listener.stop)
+            await listener.run()
+        finally:
+            await store.close()
     finally:
-        await store.close()
+        await spool.close()
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,12 +29,20 @@ def load_trace(name: str) -> list[str]:
     """The event frames of a recorded trace, each normalised to CRLF line ends.
 
     The banner and the capture's own login response are left out: the fake sends its own.
+    Timestamps are moved to now, keeping their spacing: the listener does not believe a
+    Timestamp more than a day away from its own clock, and a trace is older than that.
     """
     text = (DATA / name).read_text("utf-8").replace("\r\n", "\n")
     frames = []
+    shift: float | None = None
     for block in text.split("\n\n"):
         lines = [line for line in block.split("\n") if line.strip()]
         if lines and lines[0].startswith("Event: "):
+            for i, line in enumerate(lines):
+                if line.startswith("Timestamp: "):
+                    stamp = float(line.removeprefix("Timestamp: "))
+                    shift = time.time() - stamp if shift is None else shift
+                    lines[i] = f"Timestamp: {stamp + shift:.6f}"
             frames.append("\r\n".join(lines) + "\r\n\r\n")
     return frames
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 
 class CuttableProxy:
@@ -15,12 +16,24 @@ class CuttableProxy:
     """
 
     def __init__(self, host: str, port: int) -> None:
+        # A host that is a directory means PostgreSQL's Unix socket in it (pgserver's DSNs).
         self._target = (host, port)
         self._server: asyncio.Server | None = None
         self._links: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.is_cut = False
         self.connections = 0
+
+    @classmethod
+    async def for_dsn(cls, dsn: str) -> tuple[CuttableProxy, str]:
+        """A proxy in front of ``dsn``'s PostgreSQL, and the same DSN pointed at the proxy."""
+        parts = urlsplit(dsn)
+        query = dict(parse_qsl(parts.query))
+        host = query.pop("host", None) or parts.hostname or "127.0.0.1"
+        proxy = await cls(host, parts.port or 5432).start()
+        auth = parts.netloc.rpartition("@")[0]
+        netloc = f"{auth}@127.0.0.1:{proxy.port}" if auth else f"127.0.0.1:{proxy.port}"
+        return proxy, urlunsplit(parts._replace(netloc=netloc, query=urlencode(query)))
 
     async def start(self) -> CuttableProxy:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -54,8 +67,12 @@ class CuttableProxy:
         if self.is_cut:
             writer.transport.abort()
             return
+        host, port = self._target
         try:
-            up_reader, up_writer = await asyncio.open_connection(*self._target)
+            if host.startswith("/"):
+                up_reader, up_writer = await asyncio.open_unix_connection(f"{host}/.s.PGSQL.{port}")
+            else:
+                up_reader, up_writer = await asyncio.open_connection(host, port)
         except OSError:
             writer.transport.abort()
             return

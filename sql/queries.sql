@@ -2,16 +2,29 @@
 -- Parameters are always asyncpg placeholders ($1...): caller ID never reaches SQL text.
 
 -- name: insert_call
--- One row per (pbx, linkedid), whoever writes it: a replayed stream, a second listener on the
--- same PBX or a gap reconciliation. A later write replaces the row only when its decision has
--- more evidence (call_evidence, sql/0005_gaps.sql): answered or voicemail over missed, a seen
--- end over 'unknown_end'; with equal evidence the first row stays, so the result does not
--- depend on which writer came last. $16 is the gap a reconciled call came from (NULL: live).
--- Returns the id when this write inserted or upgraded the row, nothing when it changed nothing.
+-- One row per (pbx, linkedid), whoever writes it: a replayed stream or spool, a second listener
+-- on the same PBX or a gap reconciliation. A later write replaces the row only when its decision
+-- has more evidence (call_evidence, sql/0005_gaps.sql): answered or voicemail over missed, a
+-- seen end over 'unknown_end'; with equal evidence the first row stays, so the result does not
+-- depend on which writer came last.
+-- A batch of decided calls of one PBX ($1), one array per column, in the order decided
+-- (Store.record_calls; the listener's writer). rang is one JSON array of dial strings per call:
+-- unnest() cannot carry an array per row. A batch never holds one linkedid twice (DO UPDATE
+-- cannot touch a row twice in one statement). $16 is the gap reconciled calls came from (NULL:
+-- live). Returns one row per call this statement inserted or upgraded.
 INSERT INTO calls AS c (pbx, linkedid, direction, outcome, reason, number, name, number_key,
                         callable, did, rang, started_at, ended_at, ring_seconds,
                         reached_voicemail, gap_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+SELECT $1, u.linkedid, u.direction, u.outcome, u.reason, u.number, u.name, u.number_key,
+       u.callable, u.did, ARRAY(SELECT jsonb_array_elements_text(u.rang::jsonb)), u.started_at,
+       u.ended_at, u.ring_seconds, u.reached_voicemail, $16
+FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+            $8::text[], $9::boolean[], $10::text[], $11::text[], $12::timestamptz[],
+            $13::timestamptz[], $14::real[], $15::boolean[])
+     WITH ORDINALITY AS u(linkedid, direction, outcome, reason, number, name, number_key,
+                          callable, did, rang, started_at, ended_at, ring_seconds,
+                          reached_voicemail, n)
+ORDER BY u.n
 ON CONFLICT (pbx, linkedid) DO UPDATE
 SET direction = EXCLUDED.direction, outcome = EXCLUDED.outcome, reason = EXCLUDED.reason,
     number = EXCLUDED.number, name = EXCLUDED.name, number_key = EXCLUDED.number_key,

@@ -82,3 +82,26 @@ def test_an_unhardened_unit_fails_the_threshold(tmp_path: Path) -> None:
         "NoNewPrivileges=yes\nProtectSystem=strict\nProtectHome=yes\nPrivateTmp=yes\n"
     )
     assert exposure(bare) >= THRESHOLD
+
+
+def _accounts(path: Path) -> dict[str, list[str]]:
+    """Each [account] of a manager.conf: its lines without comments, secret and permit."""
+    accounts: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if line.startswith("["):
+            current = accounts.setdefault(line.strip("[]"), [])
+        elif current is not None and line and not line.startswith(";"):
+            if not line.startswith(("secret", "permit")):
+                current.append(line)
+    return accounts
+
+
+def test_lab_pbx_uses_the_sample_accounts() -> None:
+    # The lab tests prove the sample's classes and filters only while the two agree.
+    sample = _accounts(DEPLOY.parent / "manager.conf.sample")
+    lab = _accounts(DEPLOY.parent / "tests" / "lab" / "etc" / "pbx" / "manager.conf")
+    for name in ("callbackdesk", "callbackdesk-call"):
+        assert lab[name] == sample[name], name
+    assert not any(line.startswith("read") and "user" in line for line in sample["callbackdesk"])

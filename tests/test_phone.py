@@ -65,3 +65,18 @@ def test_national_format() -> None:
     assert phone.national_format("+12125550123", "2125550123", "US") == "(212) 555-0123"
     assert phone.national_format("+49301234567", "x", "US").startswith("+49")
     assert phone.national_format(None, "anonymous", "US") == "anonymous"
+
+
+@given(st.from_regex(r"\+?[0-9 ()\-]{0,18}", fullmatch=True), st.sampled_from(["US", "DE", "GB"]))
+def test_callable_means_the_key_reads_back_as_a_possible_number(raw: str, country: str) -> None:
+    # One parse answers both questions; this is the two-parse definition it replaced.
+    import phonenumbers
+
+    key = phone.number_key(raw, country)
+    expected = False
+    if key is not None and key.startswith("+"):
+        try:
+            expected = phonenumbers.is_possible_number(phonenumbers.parse(key, None))
+        except phonenumbers.NumberParseException:
+            expected = False
+    assert phone.is_callable(raw, country) is expected

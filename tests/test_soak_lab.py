@@ -15,6 +15,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -46,7 +47,7 @@ class Fault:
 
 
 async def test_steady_calls_through_db_cut_listener_kill_and_ami_cut_lose_nothing(
-    lab: Lab, store: Store, db_dsn: str
+    lab: Lab, store: Store, db_dsn: str, tmp_path: Path
 ) -> None:
     host, port = "127.0.0.1", 5432
     pg_proxy = await CuttableProxy(host, port).start()
@@ -81,7 +82,7 @@ async def test_steady_calls_through_db_cut_listener_kill_and_ami_cut_lose_nothin
     )
     a_store = await Store.open(settings.database)
     a = Listener(settings, a_store, watch(settings, a_store))
-    b = await start_listener(db_dsn, "b")
+    b = await start_listener(db_dsn, "b", tmp_path / "b")
     # B dies first, so that afterwards A alone must hold calls through the database cut and
     # the PBX's CEL alone can give back the calls of A's AMI cut.
     faults = [

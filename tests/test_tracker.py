@@ -336,8 +336,25 @@ def test_events_of_calls_we_never_saw_start_are_ignored() -> None:
 def test_missing_required_header_is_malformed() -> None:
     with pytest.raises(MalformedEvent, match="Hangup without linkedid"):
         msg("Hangup", 0, Uniqueid="1")
-    with pytest.raises(MalformedEvent, match="Timestamp"):
-        ev.parse(Message.from_line("Event: Hangup\r\nTimestamp: soon"), T.timestamp())
+
+
+@pytest.mark.parametrize("stamp", ["soon", "nan", "inf", "1e300", "0", "-5", "99999999999"])
+def test_timestamp_far_off_or_unreadable_is_replaced_by_the_receipt_time(stamp: str) -> None:
+    # Refusing the event would lose a Hangup (the call stays open for max_call_seconds); a PBX
+    # clock at 1970 would file the call where the purge deletes it at once.
+    frame = f"Event: Hangup\r\nUniqueid: 1\r\nLinkedid: 1\r\nTimestamp: {stamp}"
+    headers = {k.lower(): v for k, _, v in (line.partition(": ") for line in frame.split("\r\n"))}
+    event = ev.parse(headers, T.timestamp())
+    assert event is not None and event.at == T
+    assert ev.clock_skewed(headers, T.timestamp())
+
+
+def test_timestamp_within_a_day_of_receipt_is_kept() -> None:
+    headers = {"event": "Hangup", "uniqueid": "1", "linkedid": "1"}
+    later = T.timestamp() + 3 * 3600
+    event = ev.parse({**headers, "timestamp": f"{later:.6f}"}, T.timestamp())
+    assert event is not None and event.at.timestamp() == later
+    assert not ev.clock_skewed({**headers, "timestamp": f"{later:.6f}"}, T.timestamp())
 
 
 def test_unknown_and_uninteresting_events_parse_to_none() -> None:
@@ -369,3 +386,57 @@ def test_bridge_left_without_bridgeleave_is_forgotten_with_its_call() -> None:
     assert run.tracker.tracked_bridges == 1
     assert run.advance(3)[0].outcome == "answered"
     assert run.tracker.tracked_bridges == 0
+
+
+def _interrupted(split: int, frames: list[ev.Event | None]) -> list[CallRecord]:
+    """Feed ``frames``, restarting the tracker (snapshot -> JSON -> restore) after ``split``."""
+    import json
+
+    first = Run()
+    for event in frames[:split]:
+        first.feed(event)
+    saved = json.loads(json.dumps(first.tracker.snapshot(first.now)))
+    second = Run()
+    assert second.tracker.restore(saved, second.now, away=30.0) == first.tracker.open_calls
+    for event in frames[split:]:
+        second.feed(event)
+    return second.advance(10)
+
+
+def test_a_call_restored_after_a_restart_is_decided_as_if_never_interrupted() -> None:
+    leg = "1700000000.2"
+    frames = [
+        msg("Newchannel", 0, **chan(ROOT)),
+        msg("Newchannel", 1, **chan(leg, context="from-pbx", exten="100")),
+        msg("DialBegin", 1, **chan(ROOT), **chan(leg, prefix="Dest"), DialString="100@phones"),
+        msg("BridgeEnter", 5, **chan(ROOT), BridgeUniqueid="b1", BridgeTechnology="simple_bridge"),
+        msg("BridgeEnter", 5, **chan(leg), BridgeUniqueid="b1", BridgeTechnology="simple_bridge"),
+        msg("Hangup", 9, **chan(leg, context="from-pbx"), Cause="16"),
+        msg("Hangup", 9, **chan(ROOT), Cause="16"),
+    ]
+    whole = Run()
+    for event in frames:
+        whole.feed(event)
+    expected = whole.advance(10)
+    assert [r.outcome for r in expected] == ["answered"]
+    for split in range(1, len(frames)):
+        assert _interrupted(split, frames) == expected, split
+
+
+def test_a_snapshot_from_another_version_is_skipped_not_fatal() -> None:
+    run = Run()
+    restored = run.tracker.restore(
+        [{"linkedid": "x"}, {"opened": "soon"}, "not a call"],
+        0.0,
+        0.0,
+    )
+    assert restored == 0 and run.tracker.open_calls == 0
+
+
+def test_max_clock_skew_zero_trusts_the_pbx_within_a_century() -> None:
+    headers = {"event": "Hangup", "uniqueid": "1", "linkedid": "1"}
+    old = T.timestamp() - 3 * 86400  # a recorded day replayed (the demo)
+    event = ev.parse({**headers, "timestamp": f"{old:.6f}"}, T.timestamp(), max_skew=0)
+    assert event is not None and event.at.timestamp() == old
+    event = ev.parse({**headers, "timestamp": "1e300"}, T.timestamp(), max_skew=0)
+    assert event is not None and event.at == T

@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -34,7 +35,7 @@ async def fetch(dsn: str, sql: str, *args: object) -> list[asyncpg.Record]:
         await conn.close()
 
 
-async def start_listener(dsn: str, instance: str) -> asyncio.subprocess.Process:
+async def start_listener(dsn: str, instance: str, state_dir: Path) -> asyncio.subprocess.Process:
     env = {
         **os.environ,
         "CALLBACK_DESK_CONFIG": "/dev/null",
@@ -48,6 +49,8 @@ async def start_listener(dsn: str, instance: str) -> asyncio.subprocess.Process:
         # The heartbeat says when each one is logged in to AMI.
         "CALLBACK_DESK_RECONCILE_INSTANCE": instance,
         "CALLBACK_DESK_RECONCILE_HEARTBEAT_SECONDS": "1",
+        # Each listener its own spool, as on two hosts (one state_dir serves one listener).
+        "CALLBACK_DESK_LISTENER_STATE_DIR": str(state_dir),
     }
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "callback_desk.cli", "listen", env=env,
@@ -56,8 +59,8 @@ async def start_listener(dsn: str, instance: str) -> asyncio.subprocess.Process:
 
 
 @pytest.fixture
-async def two(db_dsn: str) -> AsyncIterator[dict[str, asyncio.subprocess.Process]]:
-    procs = {name: await start_listener(db_dsn, name) for name in ("a", "b")}
+async def two(db_dsn: str, tmp_path: Path) -> AsyncIterator[dict[str, asyncio.subprocess.Process]]:
+    procs = {name: await start_listener(db_dsn, name, tmp_path / name) for name in ("a", "b")}
 
     async def both_in() -> bool:
         rows = await fetch(db_dsn, "SELECT listener FROM listener_heartbeats")

@@ -28,6 +28,7 @@ from tests.web_support import (
     add_caller,
     add_user,
     csrf_of,
+    serving,
     sign_in,
     web_settings,
 )
@@ -88,7 +89,13 @@ async def test_every_page_and_action_needs_a_session(web: httpx.AsyncClient, sto
     call_id = await add_caller(store, "a", line="2001")
     page = await web.get("/", headers=HTML)
     assert page.status_code == 303 and page.headers["location"] == "/sign-in"
-    for path in ("/inbox/list", "/events", "/week", f"/callers/{call_id}"):
+    for path in (
+        "/inbox/list",
+        "/events",
+        "/week",
+        f"/callers/{call_id}",
+        f"/callers/{call_id}/never",
+    ):
         assert (await web.get(path)).status_code == 401, path
     # Even with a valid CSRF token of an anonymous session, actions need a signed-in user.
     csrf = csrf_of((await web.get("/sign-in")).text)
@@ -142,14 +149,16 @@ async def test_another_therapists_caller_is_refused_and_logged(
             reply = await web.post(f"/callers/{sams}/{action}", data={"csrf": csrf})
             assert reply.status_code == 403, action
         history = await web.get(f"/callers/{sams}")
+        confirm = await web.get(f"/callers/{sams}/never")
+    assert confirm.status_code == 403 and "555-0100" not in confirm.text
     assert history.status_code == 403 and "Sam&#39;s caller" not in history.text
     assert "6465550100" not in history.text
     assert await dispositions(store) == []
     assert ami.actions == []  # nothing was dialled
     refused = [r for r in caplog.records if getattr(r, "action", "") == "web_out_of_scope"]
-    assert len(refused) == 4 and all("jane" in r.getMessage() for r in refused)
+    assert len(refused) == 5 and all("jane" in r.getMessage() for r in refused)
     audit = await store.pool.fetchval("SELECT count(*) FROM web_audit WHERE action = 'refused'")
-    assert audit == 4
+    assert audit == 5
 
 
 async def test_every_post_refuses_a_missing_or_wrong_csrf_token(
@@ -184,7 +193,13 @@ async def test_handled_and_never_leave_the_inbox_with_who_set_them(
     csrf = csrf_of((await web.get("/")).text)
     reply = await web.post(f"/callers/{first}/handled", data={"csrf": csrf})
     assert reply.status_code == 303 and reply.headers["location"] == "/?done=handled"
-    await web.post(f"/callers/{second}/never", data={"csrf": csrf})
+    # Never is for good: its button opens a page that asks; only that page's POST acts.
+    confirm = await web.get(f"/callers/{second}/never")
+    assert confirm.status_code == 200 and "(312) 555-0188" in confirm.text
+    assert "Yes, never call back" in confirm.text and await dispositions(store) == [
+        (first, "handled", "jane")
+    ]
+    await web.post(f"/callers/{second}/never", data={"csrf": csrf_of(confirm.text)})
     page = (await web.get("/")).text
     assert "Nobody is waiting for a callback." in page
     assert await dispositions(store) == [(first, "handled", "jane"), (second, "never", "jane")]
@@ -452,3 +467,35 @@ def test_sign_in_limit_forgets_failures_outside_its_window() -> None:
     assert limit.locked("jane", "10.0.0.2") and not limit.locked("sam", "10.0.0.1")
     now[0] += 61
     assert not limit.locked("jane", "10.0.0.1")
+
+
+async def test_forwarded_addresses_count_only_from_a_trusted_proxy(
+    db_dsn: str, store: Store
+) -> None:
+    """The sign-in limit per address must not be dodged with a made-up X-Forwarded-For."""
+    await add_user(store, "jane")
+
+    async def attempt(base: str, forwarded: str, username: str, password: str) -> int:
+        async with httpx.AsyncClient(base_url=base) as client:
+            page = await client.get("/sign-in")
+            cookie = page.headers["set-cookie"].split(";", 1)[0]
+            reply = await client.post(
+                "/sign-in",
+                data={"username": username, "password": password, "csrf": csrf_of(page.text)},
+                headers={"cookie": cookie, "x-forwarded-for": forwarded},
+            )
+            return reply.status_code
+
+    # max_failures=1: one failure per name, four per address.
+    settings = web_settings(db_dsn, max_failures=1)
+    # Not behind a trusted proxy: every made-up address is still this client's address.
+    async with serving(settings, store, trusted=()) as base:
+        for n in range(4):
+            assert await attempt(base, f"198.51.100.{n}", f"guess{n}", "wrong password") == 401
+        assert await attempt(base, "198.51.100.99", "jane", PASSWORD) == 429
+    # Behind the trusted proxy (127.0.0.1 here), the forwarded address is the client's.
+    async with serving(settings, store) as base:
+        for n in range(4):
+            assert await attempt(base, "198.51.100.7", f"guess{n}", "wrong password") == 401
+        assert await attempt(base, "198.51.100.7", "jane", PASSWORD) == 429
+        assert await attempt(base, "198.51.100.8", "jane", PASSWORD) == 303

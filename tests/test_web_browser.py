@@ -7,26 +7,21 @@ Screenshots go to ``tmp_path``; with ``CALLBACK_DESK_SCREENSHOTS=1`` they are al
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import shutil
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from callback_desk.core.config import Settings
 from callback_desk.core.store import Store
-from callback_desk.web.app import create_app
-from callback_desk.web.server import server
 from fakes.ami_server import FakeAmi
 from tests.test_web import dispositions, originate_answers
-from tests.web_support import FAST, PASSWORD, add_caller, add_user, web_settings
+from tests.web_support import PASSWORD, add_caller, add_user, serving, web_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -44,23 +39,6 @@ LAUNCH: dict[str, Any] = {
 }
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed")
-
-
-@asynccontextmanager
-async def serving(settings: Settings, store: Store) -> AsyncIterator[str]:
-    """The inbox on uvicorn on a free port of 127.0.0.1, in this loop; yields its base URL."""
-    app = create_app(settings, store, passwords=FAST)
-    uvicorn_server = server(app, "127.0.0.1", 0, ("127.0.0.1",))
-    task = asyncio.create_task(uvicorn_server.serve())
-    while not uvicorn_server.started:
-        assert not task.done(), "the web server did not start"
-        await asyncio.sleep(0.02)
-    port = uvicorn_server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        uvicorn_server.should_exit = True
-        await task
 
 
 @pytest.fixture
@@ -227,6 +205,10 @@ async def test_the_inbox_works_without_javascript(
     card = page.locator("section.caller", has_text="(212) 555-0123")
     await expect(card).to_be_visible()
     await card.get_by_role("button", name="Never call back").click()
+    # Never is for good: a page asks first, and says whom.
+    await expect(page.get_by_role("heading", name="Never call back this caller?")).to_be_visible()
+    await expect(page.locator("main")).to_contain_text("(212) 555-0123")
+    await page.get_by_role("button", name="Yes, never call back").click()
     await expect(page.get_by_role("status")).to_contain_text("Marked as never call back")
     await expect(page.get_by_text("Nobody is waiting for a callback.")).to_be_visible()
     assert await dispositions(store) == [(call_id, "never", "jane")]

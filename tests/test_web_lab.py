@@ -16,8 +16,8 @@ from callback_desk.core.store import Store
 from fakes.settings import make_settings
 from tests.lab.lab import PRODUCT_USER, Lab
 from tests.test_agi_lab import AGI, NEUTRAL_NAME, NEUTRAL_NUMBER, add_missed, fastagi
-from tests.test_web_browser import CHROMIUM, browser, serving, sign_in_with_keyboard
-from tests.web_support import SECRET, add_user
+from tests.test_web_browser import CHROMIUM, browser, sign_in_with_keyboard
+from tests.web_support import SECRET, add_user, serving
 
 pytestmark = [
     pytest.mark.lab,

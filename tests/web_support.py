@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,7 +14,9 @@ from argon2 import PasswordHasher
 
 from callback_desk.core.config import Settings
 from callback_desk.core.store import Store
+from callback_desk.web.app import create_app
 from callback_desk.web.auth import Passwords, Role
+from callback_desk.web.server import server
 from callback_desk.web.store import WebStore
 from fakes.settings import make_settings
 from tests.report_support import call
@@ -83,3 +88,22 @@ async def sign_in(
         "/sign-in",
         data={"username": username, "password": password, "csrf": csrf_of(page.text)},
     )
+
+
+@asynccontextmanager
+async def serving(
+    settings: Settings, store: Store, trusted: tuple[str, ...] = ("127.0.0.1",)
+) -> AsyncIterator[str]:
+    """The inbox on uvicorn on a free port of 127.0.0.1, in this loop; yields its base URL."""
+    app = create_app(settings, store, passwords=FAST)
+    uvicorn_server = server(app, "127.0.0.1", 0, trusted)
+    task = asyncio.create_task(uvicorn_server.serve())
+    while not uvicorn_server.started:
+        assert not task.done(), "the web server did not start"
+        await asyncio.sleep(0.02)
+    port = uvicorn_server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uvicorn_server.should_exit = True
+        await task

@@ -269,6 +269,20 @@ class AmiClient:
         finally:
             self._pending.pop(action_id, None)
 
+    def pause_reading(self, paused: bool) -> bool:
+        """Back-pressure: stop (or resume) reading the socket, so that a burst waits in the
+        kernel's buffers rather than in the reader's memory. Returns whether reading is now
+        paused (a new connection always reads). Keep pauses short: Ping replies wait too."""
+        protocol = self._protocol
+        transport = protocol.transport if protocol is not None else None
+        if transport is None or transport.is_closing():
+            return False
+        if paused:
+            transport.pause_reading()
+        else:
+            transport.resume_reading()
+        return paused
+
     async def aclose(self) -> None:
         self._closing.set()
         for task in (self._watchdog, self._runner):

@@ -310,6 +310,15 @@ class ListenerSettings:
     max_open_calls: int = 20000
     # Log every AMI frame at DEBUG (contains phone numbers: for short debugging sessions only).
     trace: bool = False
+    # Where the listener keeps its crash-safe spool of decided calls and, across a restart, the
+    # calls still in progress (systemd's StateDirectory=callback-desk).
+    state_dir: Path = Path("/var/lib/callback-desk")
+    # Bound on the spool's file; past 80 % a loud warning, when full every refused call is
+    # logged at ERROR (a PostgreSQL outage of days at a busy practice fits in the default).
+    spool_max_mb: int = 256
+    # An AMI Timestamp further than this (seconds) from our clock is replaced by the receipt
+    # time; 0 trusts the PBX's clock (replaying a recorded day, as the demo does).
+    max_clock_skew: float = 86400.0
 
 
 @dataclass(frozen=True)
@@ -444,6 +453,9 @@ class Settings:
             max_call_seconds=li.number("max_call_seconds", 12 * 3600.0, minimum=60.0),
             max_open_calls=li.integer("max_open_calls", 20000, minimum=1),
             trace=li.flag("trace", False),
+            state_dir=Path(li.text("state_dir", "/var/lib/callback-desk")),
+            spool_max_mb=li.integer("spool_max_mb", 256, minimum=1),
+            max_clock_skew=li.number("max_clock_skew", 86400.0),
         )
         li.finish()
 

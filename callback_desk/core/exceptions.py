@@ -13,6 +13,9 @@
      ├── RecordsUnavailable   the PBX's own call records (CDR/CEL tables) cannot be read
      ├── MalformedEvent       an AMI frame lacks a header we need; logged and skipped (also a
      │                        ValueError)
+     ├── SpoolError           the listener's local spool (state directory) cannot be used
+     │    └── SpoolFull           the spool reached [listener] spool_max_mb
+     ├── ListenerFailed       one of the listener's own tasks failed; `listen` exits 1
      ├── CallbackError        a callback cannot be placed
      │    ├── NotCallable         the stored number may never reach Dial()
      │    ├── UnknownCall         no missed call has that id
@@ -91,6 +94,18 @@ class RecordsUnavailable(CallbackDeskError):
 
 class MalformedEvent(CallbackDeskError, ValueError):
     """An AMI event lacks a required header."""
+
+
+class SpoolError(CallbackDeskError):
+    """The listener's spool of decided calls cannot be used."""
+
+
+class SpoolFull(SpoolError):
+    """The listener's spool of decided calls is full."""
+
+
+class ListenerFailed(CallbackDeskError):
+    """A listener task failed; exiting so that the service manager restarts the listener."""
 
 
 class CallbackError(CallbackDeskError):

@@ -35,39 +35,39 @@ def is_withheld(raw: str) -> bool:
     return raw.strip().lower() in _WITHHELD
 
 
-@lru_cache(maxsize=4096)
 def number_key(raw: str, country: str) -> str | None:
     """The form used to compare numbers: E.164 when the number parses, else its plain digits.
 
     ``2125550123`` and ``+12125550123`` give the same key in the US; ``None`` means the value is
     not a phone number at all (withheld, a SIP URI, letters...).
     """
+    return _read(raw, country)[0]
+
+
+def is_callable(raw: str, country: str) -> bool:
+    """True when the number could be dialled back: not withheld and a possible phone number."""
+    return _read(raw, country)[1]
+
+
+@lru_cache(maxsize=4096)
+def _read(raw: str, country: str) -> tuple[str | None, bool]:
+    """(number_key, is_callable) from one parse: the listener asks both of every caller, and
+    parsing is most of its cost per call. Callable means the key is the E.164 form of a
+    possible number."""
     if is_withheld(raw):
-        return None
+        return None, False
     compact = _FORMATTING.sub("", raw.strip())
     if compact.startswith("00") and len(compact) > 4:
         compact = "+" + compact[2:]
     if not _DIGITS.fullmatch(compact):
-        return None
+        return None, False
     try:
         parsed = phonenumbers.parse(compact, country)
     except phonenumbers.NumberParseException:
-        return compact
+        return compact, False
     if phonenumbers.is_possible_number(parsed):
-        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    return compact
-
-
-@lru_cache(maxsize=4096)
-def is_callable(raw: str, country: str) -> bool:
-    """True when the number could be dialled back: not withheld and a possible phone number."""
-    key = number_key(raw, country)
-    if key is None or not key.startswith("+"):
-        return False
-    try:
-        return phonenumbers.is_possible_number(phonenumbers.parse(key, None))
-    except phonenumbers.NumberParseException:
-        return False
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), True
+    return compact, False
 
 
 def national_format(key: str | None, raw: str, country: str) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 
@@ -118,32 +119,24 @@ class Store:
         async with mapped_errors("checking the schema"), self._pool.acquire() as conn:
             await migrations.check_current(conn)
 
-    async def record_call(self, pbx: str, call: CallRecord, gap_id: int | None = None) -> bool:
-        """Store a decided call; False when (pbx, linkedid) already holds as much evidence.
+    async def record_calls(
+        self, pbx: str, calls: Sequence[CallRecord], gap_id: int | None = None
+    ) -> int:
+        """Store decided calls in one statement; returns how many rows it inserted or upgraded.
 
-        ``gap_id``: the listener gap a reconciled call came from (None for a call seen live).
+        A call whose (pbx, linkedid) already holds as much evidence writes nothing. ``calls``
+        must not hold one linkedid twice. ``gap_id``: the listener gap reconciled calls came
+        from (None for calls seen live).
         """
-        async with mapped_errors("recording a call"):
-            new_id = await self._pool.fetchval(
-                self._q["insert_call"],
-                pbx,
-                call.linkedid,
-                call.direction,
-                call.outcome,
-                call.reason,
-                call.number,
-                call.name,
-                call.number_key,
-                call.callable,
-                call.did,
-                list(call.rang),
-                call.started_at,
-                call.ended_at,
-                call.ring_seconds,
-                call.reached_voicemail,
-                gap_id,
-            )
-        return new_id is not None
+        if not calls:
+            return 0
+        async with mapped_errors("recording calls"):
+            rows = await self._pool.fetch(self._q["insert_call"], pbx, *_columns(calls), gap_id)
+        return len(rows)
+
+    async def record_call(self, pbx: str, call: CallRecord, gap_id: int | None = None) -> bool:
+        """Store one decided call; False when (pbx, linkedid) already holds as much evidence."""
+        return await self.record_calls(pbx, [call], gap_id) == 1
 
     async def beat_heart(self, pbx: str, listener: str, at: datetime) -> None:
         """Note that ``listener`` was logged in to the PBX's AMI at ``at``."""
@@ -181,3 +174,38 @@ class Store:
         async with mapped_errors("closing stale callback attempts"):
             status = await self._pool.execute(self._q["close_stale_attempts"], before)
         return int(status.split()[-1])
+
+
+def storable(text: str) -> str:
+    """``text`` as PostgreSQL can hold it: a text column refuses NUL, so NUL becomes U+FFFD.
+
+    Caller ID is attacker-controlled; a NUL in it must not cost the call its row. Every other
+    character is stored as received (outputs escape them).
+    """
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def _columns(calls: Sequence[CallRecord]) -> list[list[object]]:
+    """One list per column of ``insert_call`` ($2...$15), in the calls' order."""
+    columns: list[list[object]] = [[] for _ in range(14)]
+    for c in calls:
+        key = c.number_key
+        values = (
+            storable(c.linkedid),
+            c.direction,
+            c.outcome,
+            c.reason,
+            storable(c.number),
+            storable(c.name),
+            storable(key) if key is not None else None,
+            c.callable,
+            storable(c.did),
+            json.dumps([storable(r) for r in c.rang]),
+            c.started_at,
+            c.ended_at,
+            c.ring_seconds,
+            c.reached_voicemail,
+        )
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    return columns

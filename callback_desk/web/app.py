@@ -40,6 +40,7 @@ from callback_desk.core.exceptions import (
     OutOfScope,
     UnknownCall,
 )
+from callback_desk.core.phone import national_format
 from callback_desk.core.scope import ALL_LINES, in_scope
 from callback_desk.core.store import Store
 from callback_desk.report import heatmap, query
@@ -388,6 +389,13 @@ class Inbox:
     async def handled(self, request: Request, user: User) -> Response:
         return await self._dispose(request, user, "handled")
 
+    async def confirm_never(self, request: Request, user: User) -> Response:
+        call = await self.caller(user, _call_id(request))
+        shown = national_format(call.number_key, call.number, self.settings.pbx.country)
+        return self.page(
+            request, "never.html", user=user, call=call, number=shown if call.number_key else ""
+        )
+
     async def never(self, request: Request, user: User) -> Response:
         return await self._dispose(request, user, "never")
 
@@ -503,6 +511,7 @@ class Inbox:
                 self.signed_in(self.handled),
                 methods=["POST"],
             ),
+            Route("/callers/{call_id:int}/never", self.signed_in(self.confirm_never)),
             Route("/callers/{call_id:int}/never", self.signed_in(self.never), methods=["POST"]),
             Route("/sign-in", self.sign_in_page),
             Route("/sign-in", self.sign_in, methods=["POST"]),

@@ -1,0 +1,153 @@
+"""The listener's spool on a real file: order, durability across reopening, bounds, set-asides."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ami_listener.spool import FILENAME, Spool
+from callback_desk.core.exceptions import SpoolError, SpoolFull
+from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
+
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+def record(linkedid: str, name: str = "Zoë \x00 <x>") -> CallRecord:
+    return CallRecord(
+        linkedid=linkedid,
+        direction=Direction.INBOUND,
+        outcome=Outcome.MISSED,
+        reason=Reason.HANGUP_WHILE_RINGING,
+        number="2125550123",
+        name=name,
+        number_key="+12125550123",
+        callable=True,
+        did="2000",
+        rang=("100@phones", "101@phones"),
+        started_at=T0,
+        ended_at=T0 + timedelta(seconds=12),
+        ring_seconds=11.5,
+        reached_voicemail=False,
+    )
+
+
+async def test_calls_come_back_in_order_after_reopening(tmp_path: Path) -> None:
+    spool = await Spool.open(tmp_path, 1 << 20)
+    first = await spool.append("pbx", [record("a"), record("b")])
+    assert await spool.append("pbx", [record("c")]) == first + 2
+    await spool.close()
+
+    again = await Spool.open(tmp_path, 1 << 20)
+    try:
+        items = await again.oldest(0, 10)
+        assert [(i.seq, i.record.linkedid) for i in items] == [
+            (first, "a"),
+            (first + 1, "b"),
+            (first + 2, "c"),
+        ]
+        assert items[0].record == record("a")  # every field, NUL included, round-trips
+        await again.forget(first + 1)
+        assert [i.record.linkedid for i in await again.oldest(0, 10)] == ["c"]
+        # Sequence numbers never go back, even once everything is forgotten.
+        await again.forget(first + 2)
+        assert await again.append("pbx", [record("d")]) == first + 3
+    finally:
+        await again.close()
+
+
+async def test_a_full_spool_refuses_the_whole_append(tmp_path: Path) -> None:
+    spool = await Spool.open(tmp_path, 64 * 1024)
+    try:
+        with pytest.raises(SpoolFull):
+            for i in range(10_000):
+                await spool.append("pbx", [record(str(i), name="x" * 300)])
+        kept = await spool.count()
+        assert 0 < kept < 10_000
+        with pytest.raises(SpoolFull):
+            await spool.append("pbx", [record("late", name="x" * 300)] * 5)
+        assert await spool.count() == kept
+        assert spool.fill > 0.8
+    finally:
+        await spool.close()
+
+
+async def test_a_rejected_call_is_kept_aside_for_the_admin(tmp_path: Path) -> None:
+    spool = await Spool.open(tmp_path, 1 << 20)
+    try:
+        await spool.append("pbx", [record("a"), record("b")])
+        [a, _b] = await spool.oldest(0, 10)
+        await spool.reject(a, "CheckViolationError, SQLSTATE 23514")
+        assert [i.record.linkedid for i in await spool.oldest(0, 10)] == ["b"]
+    finally:
+        await spool.close()
+    db = sqlite3.connect(tmp_path / FILENAME)
+    try:
+        [(why,)] = db.execute("SELECT why FROM rejected").fetchall()
+    finally:
+        db.close()
+    assert "23514" in why
+
+
+async def test_calls_in_progress_are_restored_once(tmp_path: Path) -> None:
+    spool = await Spool.open(tmp_path, 1 << 20)
+    try:
+        await spool.save_open([{"linkedid": "x", "name": "Zoë"}], 1234.5)
+        assert await spool.take_open() == ([{"linkedid": "x", "name": "Zoë"}], 1234.5)
+        assert await spool.take_open() == ([], None)
+    finally:
+        await spool.close()
+
+
+async def test_a_missing_state_directory_is_created_private(tmp_path: Path) -> None:
+    spool = await Spool.open(tmp_path / "absent" / "state", 1 << 20)
+    await spool.close()
+    assert (tmp_path / "absent" / "state").stat().st_mode & 0o777 == 0o700
+
+
+async def test_an_unusable_state_directory_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SpoolError, match="state_dir"):
+        await Spool.open(tmp_path / "file" / "state", 1 << 20)
+
+
+async def test_a_corrupt_spool_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / FILENAME).write_bytes(b"not a database" * 100)
+    with pytest.raises(SpoolError, match="cannot open the spool"):
+        await Spool.open(tmp_path, 1 << 20)
+
+
+async def test_a_call_this_version_cannot_read_is_set_aside(tmp_path: Path) -> None:
+    spool = await Spool.open(tmp_path, 1 << 20)
+    try:
+        await spool.append("pbx", [record("a"), record("b")])
+    finally:
+        await spool.close()
+    db = sqlite3.connect(tmp_path / FILENAME)
+    try:
+        with db:
+            db.execute(
+                "UPDATE decided SET record = replace(record, 'hangup_while_ringing', "
+                "'from_the_future') WHERE json_extract(record, '$[0]') = 'a'"
+            )
+    finally:
+        db.close()
+    spool = await Spool.open(tmp_path, 1 << 20)
+    try:
+        assert [i.record.linkedid for i in await spool.oldest(0, 10)] == ["b"]
+        assert await spool.count() == 1
+    finally:
+        await spool.close()
+
+
+async def test_a_second_listener_on_the_same_spool_is_refused(tmp_path: Path) -> None:
+    first = await Spool.open(tmp_path, 1 << 20)
+    try:
+        with pytest.raises(SpoolError, match="another listener"):
+            await Spool.open(tmp_path, 1 << 20)
+    finally:
+        await first.close()
+    again = await Spool.open(tmp_path, 1 << 20)  # free once the first one is closed
+    await again.close()
