@@ -30,7 +30,7 @@ from agi.config import AgiSettings
 from agi.exceptions import ChannelGone, UnsafeAgiArgument
 from agi.handlers import Clock, handle
 from agi.queries import Callbacks, Disposition, MissedCall, WaitingCaller
-from callback_desk.core.exceptions import StoreError, StoreUnavailable
+from callback_desk.core.exceptions import StoreError, StoreTimeout
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -52,9 +52,8 @@ class BlockingDesk:
             return future.result(self._timeout)
         except TimeoutError as exc:
             future.cancel()
-            raise StoreUnavailable(
-                f"the database did not answer within {self._timeout:g}s"
-            ) from exc
+            # Too slow is not down: the menu apologises either way, the log says which.
+            raise StoreTimeout(f"the database did not answer within {self._timeout:g}s") from exc
 
     def waiting(
         self, scope: Sequence[str], since: datetime, until: datetime
