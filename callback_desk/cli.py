@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         "web", parents=[common], help="the callback inbox (web pages; settings: [web])"
     )
     p.add_argument("--host", help="listen address (overrides [web] host)")
-    p.add_argument("--port", type=int, help="listen port (overrides [web] port)")
+    p.add_argument("--port", type=tcp_port, help="listen port (overrides [web] port)")
     p.set_defaults(handler=cmd_web)
 
     p = sub.add_parser("user", parents=[common], help="accounts of the callback inbox")
@@ -261,6 +261,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="create the demo database on this PostgreSQL server instead of an embedded one",
     )
     p.set_defaults(standalone=cmd_demo)
+
+    p = sub.add_parser(
+        "doctor",
+        parents=[common],
+        help="check a live install: one line per check, with the fix (exit 1 if any fails)",
+    )
+    p.add_argument(
+        "--env-file",
+        type=Path,
+        default=Path("/etc/callback-desk/listener.env"),
+        metavar="PATH",
+        help="the listener's secrets file (its database login, its AMI secret; default "
+        "%(default)s)",
+    )
+    p.add_argument(
+        "--asterisk-etc",
+        type=Path,
+        default=Path("/etc/asterisk"),
+        metavar="DIR",
+        help="where manager.conf is, when the PBX runs on this host (default %(default)s)",
+    )
+    p.add_argument(
+        "--agi-script",
+        type=Path,
+        default=Path("/var/lib/asterisk/agi-bin/callback-desk-agi"),
+        metavar="PATH",
+        help="the classic AGI script, if the dialplan uses one (default %(default)s)",
+    )
+    p.add_argument(
+        "--timeout", type=positive_int, default=5, metavar="SECONDS", help="per network check"
+    )
+    p.set_defaults(standalone=cmd_doctor)
     return parser
 
 
@@ -419,6 +451,22 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     return await run(DemoOptions(keep=args.keep, dsn=args.dsn), sys.stdout)
 
 
+async def cmd_doctor(args: argparse.Namespace) -> int:
+    from callback_desk.doctor.checks import DoctorOptions, run
+
+    if not (getattr(args, "verbose", 0) or 0):
+        # The checks say what went wrong; the AMI client's own retry lines would repeat it.
+        logging.getLogger().setLevel(logging.CRITICAL)
+    options = DoctorOptions(
+        config=getattr(args, "config", None),
+        env_file=args.env_file,
+        asterisk_etc=args.asterisk_etc,
+        agi_script=args.agi_script,
+        timeout=float(args.timeout),
+    )
+    return await run(options, os.environ, sys.stdout)
+
+
 def _explain(exc: BaseException) -> str:
     parts = [str(exc) or type(exc).__name__]
     cause = exc.__cause__
@@ -434,9 +482,11 @@ def _section_readers() -> tuple[Callable[[Settings], object], ...]:
     """Every feature section's reader. A section missing here is still checked for its name
     ([reprot] is a typo) but not for its keys; add a new feature's reader here."""
     from agi.config import load as load_agi
+    from ami_listener.gaps import ReconcileSettings
     from callback_desk.report.settings import report_settings, smtp_settings
+    from callback_desk.web.settings import load as load_web
 
-    return (load_agi, report_settings, smtp_settings)
+    return (load_agi, report_settings, smtp_settings, load_web, ReconcileSettings.from_settings)
 
 
 def warn_unknown_environment(environ: Mapping[str, str]) -> None:

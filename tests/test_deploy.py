@@ -1,16 +1,25 @@
-"""The systemd units in deploy/ stay hardened: `systemd-analyze security --offline` rates each
-one under a threshold, and the directives that matter most are present in every unit."""
+"""deploy/: the systemd units stay hardened (`systemd-analyze security --offline` rates each one
+under a threshold, and the directives that matter most are present in every unit); every unit,
+the cron file and the README's classic AGI script run the same program with the same config and
+each component's own secrets file; the cron schedule is the timers' schedule; and every command
+they run exists."""
 
 from __future__ import annotations
 
+import argparse
+import configparser
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+from callback_desk.cli import build_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
 UNITS = sorted(DEPLOY.glob("*.service"))
 # systemd-analyze's scale: 0 (locked down) to 10 (exposed); below 2.0 it says "OK". The units
 # score 1.3-1.4 today; the purge unit scored 8.5 before it was hardened.
@@ -105,3 +114,97 @@ def test_lab_pbx_uses_the_sample_accounts() -> None:
     for name in ("callbackdesk", "callbackdesk-call"):
         assert lab[name] == sample[name], name
     assert not any(line.startswith("read") and "user" in line for line in sample["callbackdesk"])
+
+
+# -- the same program, config and secrets everywhere (README, Installing) -----------------
+
+PROGRAM = "/opt/callback-desk/.venv/bin/callback-desk"
+CONFIG = "/etc/callback-desk/callback-desk.toml"
+# systemd weekday names -> cron day-of-week numbers
+_DAYS = {"Mon": 1, "Tue": 2, "Wed": 3, "Thu": 4, "Fri": 5, "Sat": 6, "Sun": 0}
+
+
+def unit(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(path.read_text())
+    return parser
+
+
+def commands() -> set[str]:
+    parser = build_parser()
+    [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return set(sub.choices)
+
+
+def cron_jobs() -> list[tuple[str, str, str]]:
+    """(schedule, user, command) of deploy/callback-desk.cron."""
+    jobs = []
+    for line in (DEPLOY / "callback-desk.cron").read_text().splitlines():
+        if not line.strip() or line.startswith("#") or re.match(r"^[A-Z_]+=", line):
+            continue
+        fields = line.split(None, 6)
+        jobs.append((" ".join(fields[:5]), fields[5], fields[6]))
+    return jobs
+
+
+def secrets(component: str) -> str:
+    """Each component loads its own secrets (its own database role, its own AMI account)."""
+    return f"/etc/callback-desk/{component}.env"
+
+
+def cron_command(command: str) -> list[str]:
+    """The callback-desk argv of a cron job (after it sources its unit's secrets file)."""
+    program = command[command.index(PROGRAM) :].split(" 2>&1")[0]
+    return shlex.split(program)
+
+
+@pytest.mark.parametrize("path", UNITS, ids=lambda p: p.name)
+def test_every_unit_runs_the_program_with_the_config_and_its_secrets_file(path: Path) -> None:
+    service = unit(path)["Service"]
+    argv = shlex.split(service["ExecStart"])
+    assert argv[0] == PROGRAM
+    assert argv[1] in commands()
+    assert argv[argv.index("--config") + 1] == CONFIG
+    assert service["EnvironmentFile"] == f"-{secrets(path.stem.removeprefix('callback-desk-'))}"
+    assert (service["User"], service["Group"]) == ("callback-desk", "callback-desk")
+
+
+def test_no_file_names_a_secrets_file_no_unit_loads() -> None:
+    loaded = {unit(p)["Service"]["EnvironmentFile"].lstrip("-") for p in UNITS}
+    texts = [p.read_text() for p in DEPLOY.iterdir()] + [(ROOT / "README.md").read_text()]
+    for text in texts:
+        assert set(re.findall(r"/etc/callback-desk/[\w.-]+\.env\b", text)) <= loaded
+
+
+def test_cron_runs_what_the_timers_run_on_the_same_schedule() -> None:
+    timers = {}
+    tz = set()
+    for path in sorted(DEPLOY.glob("*.timer")):
+        on_calendar = unit(path)["Timer"]["OnCalendar"].split()
+        service = unit(path.with_suffix(".service"))["Service"]
+        days = on_calendar[0] if len(on_calendar) == 4 else "*"
+        hour, minute = on_calendar[-2].split(":")[:2]
+        tz.add(on_calendar[-1])
+        if days != "*":
+            first, last = days.split("..")
+            days = f"{_DAYS[first]}-{_DAYS[last]}"
+        schedule = f"{int(minute)} {int(hour)} * * {days}"
+        timers[schedule] = shlex.split(service["ExecStart"])
+    jobs = {schedule: cron_command(command) for schedule, _user, command in cron_jobs()}
+    assert jobs == timers
+    for _schedule, _user, command in cron_jobs():
+        assert f". {secrets(cron_command(command)[1])};" in command
+    assert {user for _s, user, _c in cron_jobs()} == {"callback-desk"}
+    assert "purge" in {argv[1] for argv in jobs.values()}
+    cron_tz = re.search(r"^CRON_TZ=(\S+)", (DEPLOY / "callback-desk.cron").read_text(), re.M)
+    assert cron_tz is not None and tz == {cron_tz.group(1)}
+
+
+def test_the_classic_agi_script_loads_the_same_files() -> None:
+    readme = (ROOT / "README.md").read_text()
+    script = readme.split("**Classic AGI instead of FastAGI**")[1].split("```sh\n")[1]
+    script = script.split("```")[0]
+    assert f". {secrets('agi')};" in script
+    assert f"--config {CONFIG}" in script
+    assert "/opt/callback-desk/.venv/bin/python -m agi" in script

@@ -3,7 +3,10 @@ its job and nothing else. Each forbidden case is an attack a compromised compone
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +16,7 @@ import pytest
 from callback_desk.core import migrate, roles
 from callback_desk.core.sqlfiles import sql_dir
 from callback_desk.core.store import Store
+from fakes.agi_runner import REPO
 from fakes.settings import make_settings
 from tests.conftest import as_role
 
@@ -199,3 +203,25 @@ async def test_purge_runs_with_its_own_role(seeded: str) -> None:
         assert await store.purge(tomorrow) == 1
     finally:
         await store.close()
+
+
+def _cli(dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CALLBACK_DESK_CONFIG": "/dev/null", "CALLBACK_DESK_DATABASE_DSN": dsn}
+    return subprocess.run(
+        [sys.executable, "-m", "callback_desk.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+
+
+def test_grant_command_as_the_admin_and_refused_to_a_component(owner_dsn: str) -> None:
+    done = _cli(owner_dsn, "grant")
+    assert done.returncode == 0, done.stderr
+    assert "cbd_listener" in done.stdout and "cbd_desk" in done.stdout
+    # A component's login cannot hand itself more rights.
+    refused = _cli(as_role(owner_dsn, "cbd_report"), "grant")
+    assert refused.returncode == 1
+    assert refused.stderr.count("\n") == 1 and "permission denied" in refused.stderr

@@ -1,7 +1,6 @@
 """Logging set-up, called only by entry points (the CLI and the classic AGI).
 
-Modules log through ``logging.getLogger(__name__)``; this decides where it goes. panoramisk logs
-whole AMI frames (phone numbers) at DEBUG, so its logger stays at WARNING.
+Modules log through ``logging.getLogger(__name__)``; this decides where it goes.
 """
 
 from __future__ import annotations
@@ -50,5 +49,4 @@ def configure(verbosity: int, *, syslog_tag: str | None = None) -> None:
         handler.setFormatter(ActionFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)
-    logging.getLogger("panoramisk").setLevel(logging.WARNING)
     logging.getLogger("asyncio").setLevel(logging.WARNING)

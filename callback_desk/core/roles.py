@@ -44,4 +44,10 @@ async def apply_grants(conn: asyncpg.Connection) -> None:
 
 async def grant(conn: asyncpg.Connection) -> None:
     await create_roles(conn)
-    await apply_grants(conn)
+    try:
+        await apply_grants(conn)
+    except asyncpg.InsufficientPrivilegeError as exc:
+        raise StoreError(
+            "granting needs the database's owner (who ran 'callback-desk migrate') or an "
+            "administrator, not a component's login: permission denied"
+        ) from exc

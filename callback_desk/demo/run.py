@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -79,6 +81,12 @@ async def embedded_postgres(progress: Progress, keep: bool) -> AsyncIterator[str
         with warnings.catch_warnings():
             # platformdirs warns at import time when XDG_RUNTIME_DIR is unset (root shells).
             warnings.simplefilter("ignore")
+            import platformdirs
+
+            # pgserver keeps a lock file in a runtime directory it creates on import: if it
+            # is not there yet, it is the demo's to remove afterwards.
+            runtime = platformdirs.user_runtime_path("python_PostgresServer")
+            created = [p for p in (runtime.parent, runtime) if not p.exists()]
             import pgserver
     except ImportError as exc:
         raise ConfigError(
@@ -87,17 +95,25 @@ async def embedded_postgres(progress: Progress, keep: bool) -> AsyncIterator[str
         ) from exc
     data = Path(tempfile.mkdtemp(prefix="callback-desk-demo-"))
     # 'delete' stops the server and removes its files; None leaves both for --keep.
-    server = await asyncio.to_thread(
-        pgserver.get_server,  # type: ignore[attr-defined]
-        data,
-        cleanup_mode=None if keep else "delete",
-    )
+    try:
+        server = await asyncio.to_thread(
+            pgserver.get_server,  # type: ignore[attr-defined]
+            data,
+            cleanup_mode=None if keep else "delete",
+        )
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        # e.g. a TMPDIR so deep that PostgreSQL's socket path would be too long
+        for made in (data, *created[:1]):
+            shutil.rmtree(made, ignore_errors=True)
+        raise DemoError(f"the embedded PostgreSQL did not start in {data}: {exc}") from exc
     progress.step(f"embedded PostgreSQL started in {data}")
     try:
         yield str(server.get_uri())
     finally:
         pid = server.get_pid()
         await asyncio.to_thread(server.cleanup)
+        if not keep and created:
+            shutil.rmtree(created[0], ignore_errors=True)
         if keep:
             progress.say(
                 f"  Kept: PostgreSQL (pid {pid}) still runs on {data}; "

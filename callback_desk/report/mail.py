@@ -8,10 +8,11 @@ made (a link would carry the full number). smtplib is blocking, so sending runs 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import smtplib
 import ssl
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -115,19 +116,15 @@ def _connect(settings: SmtpSettings) -> smtplib.SMTP:
     return client
 
 
-def send_blocking(settings: SmtpSettings, messages: Sequence[EmailMessage]) -> None:
-    if settings.security == "none" and settings.password:
-        raise ConfigError("[smtp] a password with security = 'none' would travel in clear text")
+@contextlib.contextmanager
+def _session(settings: SmtpSettings) -> Iterator[smtplib.SMTP]:
+    """A logged-in SMTP session; every failure, also while sending, as one MailError."""
     try:
         client = _connect(settings)
         try:
             if settings.username and settings.password:
                 client.login(settings.username, settings.password.reveal())
-            for message in messages:
-                client.send_message(message)
-                logger.info(
-                    "Sent the report to %s", message["To"], extra={"action": "report_mailed"}
-                )
+            yield client
         finally:
             try:
                 client.quit()
@@ -140,6 +137,23 @@ def send_blocking(settings: SmtpSettings, messages: Sequence[EmailMessage]) -> N
         raise MailError(f"{settings.host} refused the SMTP login for {settings.username}") from exc
     except (smtplib.SMTPException, OSError) as exc:
         raise MailError(f"sending through {settings.host}:{settings.port} failed: {exc}") from exc
+
+
+def send_blocking(settings: SmtpSettings, messages: Sequence[EmailMessage]) -> None:
+    if settings.security == "none" and settings.password:
+        raise ConfigError("[smtp] a password with security = 'none' would travel in clear text")
+    with _session(settings) as client:
+        for message in messages:
+            client.send_message(message)
+            logger.info("Sent the report to %s", message["To"], extra={"action": "report_mailed"})
+
+
+def check_blocking(settings: SmtpSettings) -> str:
+    """Connect as a send would (TLS, certificate, login) and QUIT; says what was verified."""
+    with _session(settings):
+        pass
+    login = f", logged in as {settings.username}" if settings.username else ""
+    return f"{settings.host}:{settings.port} with {settings.security}{login}"
 
 
 async def send(settings: SmtpSettings, messages: Sequence[EmailMessage]) -> None:

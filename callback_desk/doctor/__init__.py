@@ -1,0 +1,1 @@
+"""``callback-desk doctor``: see :mod:`callback_desk.doctor.checks`."""
