@@ -39,7 +39,7 @@ RSS_ABORT_MIB = 2048.0
 @dataclass(frozen=True, slots=True)
 class ListenerSizes:
     throughput_calls: int = 2400
-    rounds: int = 3
+    rounds: int = 5
     latency: tuple[tuple[float, int], ...] = ((10.0, 200), (200.0, 2000))
     time_scale: float = 1.0  # recorded call durations times this
     settle: float = 2.0
