@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agi.prompts import DEFAULTS
-from callback_desk.core.config import AwaitingSettings, Secret, Settings
+from callback_desk.core.config import AwaitingSettings, Secret, Settings, ami_credential
 from callback_desk.core.exceptions import ConfigError
 from callback_desk.core.opening import opening_line
 from callback_desk.core.phone import supported_regions
@@ -119,8 +119,11 @@ def load(settings: Settings) -> AgiSettings:
     originate_context = s.text("originate_context", "callback-desk-dial")
     desk_channel = s.text("desk_channel", "PJSIP/{extension}")
     desk_ring_seconds = s.integer("desk_ring_seconds", 30, minimum=5)
-    ami_username = s.text("ami_username", "")
+    # The listener's [ami] check: no CR/LF (Login header injection), nothing unencodable.
+    ami_username = ami_credential("ami_username", s.text("ami_username", ""), "agi")
     ami_secret = s.secret("ami_secret", None)
+    if ami_secret:
+        ami_credential("ami_secret", ami_secret.reveal(), "agi")
     listen_host = s.text("listen_host", "127.0.0.1")
     listen_port = s.integer("listen_port", 4573, minimum=1)
     max_sessions = s.integer("max_sessions", 16, minimum=1)

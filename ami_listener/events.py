@@ -182,6 +182,10 @@ SUBSCRIBED = (
 
 # VarSet is the loudest event on any PBX; only these variables mean anything to us.
 VARIABLES = frozenset({"VM_MESSAGEFILE", "VMSTATUS"})
+# Raw text a frame of these events must contain to be worth parsing (AmiClient.fast_filters):
+# every variable above starts with VM, and Asterisk writes the header as "Variable".
+RAW_FILTERS = {"varset": "\r\nVariable: VM"}
+assert all(name.startswith("VM") for name in VARIABLES)
 
 
 def header(headers: Headers, key: str) -> str:
@@ -223,11 +227,6 @@ def _stamp(headers: Headers, received_at: float, max_skew: float) -> tuple[float
     if not received_at - limit <= stamp <= received_at + limit:
         return received_at, True
     return stamp, False
-
-
-def clock_skewed(headers: Headers, received_at: float, max_skew: float = MAX_CLOCK_SKEW) -> bool:
-    """True when the frame's Timestamp is replaced by the receipt time (see MAX_CLOCK_SKEW)."""
-    return _stamp(headers, received_at, max_skew)[1]
 
 
 _CHANNEL_FIELDS = ("uniqueid", "linkedid", "channel", "context", "exten", "calleridnum")
@@ -331,11 +330,20 @@ _PARSERS: dict[str, Callable[[Headers, datetime], Event | None]] = {
 def parse(headers: Headers, received_at: float, max_skew: float = MAX_CLOCK_SKEW) -> Event | None:
     """The typed event for an AMI frame, or None for frames the tracker ignores.
 
-    ``received_at`` (epoch seconds) stands in when the frame has no ``Timestamp``.
+    ``received_at`` (epoch seconds) stands in when the frame has no ``Timestamp``, or one
+    further than ``max_skew`` from it (see MAX_CLOCK_SKEW).
 
     Raises :class:`MalformedEvent` when a header the event needs is missing.
     """
+    return parse_checked(headers, received_at, max_skew)[0]
+
+
+def parse_checked(
+    headers: Headers, received_at: float, max_skew: float = MAX_CLOCK_SKEW
+) -> tuple[Event | None, bool]:
+    """:func:`parse`, and whether the frame's own Timestamp was replaced by ``received_at``."""
     parser = _PARSERS.get(header(headers, "event").lower())
     if parser is None:
-        return None
-    return parser(headers, datetime.fromtimestamp(_stamp(headers, received_at, max_skew)[0], UTC))
+        return None, False
+    stamp, skewed = _stamp(headers, received_at, max_skew)
+    return parser(headers, datetime.fromtimestamp(stamp, UTC)), skewed

@@ -29,7 +29,7 @@ from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from ami_listener import cdr
-from ami_listener.sources import Records, SqlRecords, check_table
+from ami_listener.sources import Records, SqlRecords, check_dsn, check_table
 from callback_desk.core import phone
 from callback_desk.core.config import Secret, Settings
 from callback_desk.core.exceptions import (
@@ -106,6 +106,10 @@ class ReconcileSettings:
                 "[reconcile] dsn is required when enabled (set it in the config file or "
                 "CALLBACK_DESK_RECONCILE_DSN)"
             )
+        if enabled and parsed.dsn is not None:
+            # A malformed DSN is a mistake in the settings (exit 2 at start), not something
+            # for the running listener to discover at its first gap.
+            check_dsn(parsed.engine, parsed.dsn)
         return parsed
 
     def source(self, max_call_seconds: float) -> Records | None:

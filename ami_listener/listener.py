@@ -41,7 +41,7 @@ from callback_desk.core.exceptions import (
     StoreError,
     StoreUnavailable,
 )
-from callback_desk.core.model import CallRecord
+from callback_desk.core.model import CallRecord, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,7 @@ def subscribe(client: AmiClient, sink: Callable[[Any], None], trace: bool = Fals
     FullyBooted is one of them: the listener reads its Uptime after every login.
     """
     client.fast_events = frozenset(name.lower() for name in ev.SUBSCRIBED)
+    client.fast_filters = dict(ev.RAW_FILTERS)
     client.event_sink = _traced(sink) if trace else sink
 
 
@@ -453,7 +454,7 @@ class Listener:
             return
         self.stats["events"] += 1
         try:
-            event = ev.parse(message, received, self._max_skew)
+            event, skewed = ev.parse_checked(message, received, self._max_skew)
         except MalformedEvent as exc:
             self.stats["malformed"] += 1
             logger.warning(
@@ -462,7 +463,7 @@ class Listener:
             return
         if event is None:
             return
-        if ev.clock_skewed(message, received, self._max_skew):
+        if skewed:
             self.stats["clock_skewed"] += 1
             if self.stats["clock_skewed"] % 1000 == 1:
                 # No header values: a skewed Timestamp says nothing about the caller anyway.
@@ -500,7 +501,10 @@ class Listener:
     def _queue_writes(self, records: list[CallRecord]) -> None:
         for record in records:
             self.stats["decided"] += 1
-            logger.info(
+            # Missed calls at INFO (someone must act on them); the rest at DEBUG: most calls on
+            # a real PBX, and most of this line's cost.
+            logger.log(
+                logging.INFO if record.outcome == Outcome.MISSED else logging.DEBUG,
                 "Call %s from %s: %s (%s)",
                 record.linkedid,
                 phone.mask(record.number),

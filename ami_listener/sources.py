@@ -59,6 +59,16 @@ def check_table(name: str, key: str) -> str:
     return name
 
 
+def check_dsn(engine: Engine, dsn: Secret) -> None:
+    """Raise ConfigError (never showing the DSN: it holds a password) unless it fits ``engine``."""
+    if engine == "mysql":
+        _mysql_options(dsn)
+    elif urlsplit(dsn.reveal()).scheme not in ("postgres", "postgresql"):
+        raise ConfigError(
+            "[reconcile] dsn must look like postgresql://user:password@host:5432/asterisk"
+        )
+
+
 def _select(kind: Kind, table: str, extra: str, did: str, placeholders: tuple[str, str]) -> str:
     """Every row of each call with at least one row in the window, oldest first."""
     low, high = placeholders

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from agi.config import load
 from callback_desk.core.ami import AmiClient
 from callback_desk.core.amiframe import MAX_FRAME, FrameBuffer, encode_action
 from callback_desk.core.config import Settings
@@ -239,3 +240,12 @@ def test_tls_settings_are_checked_at_load(tmp_path: Path) -> None:
         make_settings(ami={"tls": True, "ca_file": str(tmp_path / "missing.pem")})
     with pytest.raises(ConfigError, match="need tls = true"):
         make_settings(ami={"server_name": "pbx.example.org"})
+
+
+@pytest.mark.parametrize("key", ["ami_username", "ami_secret"])
+def test_click_to_call_credentials_get_the_same_check_at_load(key: str) -> None:
+    with pytest.raises(ConfigError, match=rf"\[agi\] {key} (contains a control|is not valid)"):
+        load(make_settings(agi={key: f"{HOSTILE}\r\nAction: Originate"}))
+    with pytest.raises(ConfigError) as info:
+        load(make_settings(agi={key: f"{HOSTILE}\udcff"}))
+    assert HOSTILE not in str(info.value)

@@ -212,3 +212,17 @@ async def test_listener_logs_why_and_where_it_cannot_reach_ami(tmp_path) -> None
             await proc.wait()
     [line] = [line for line in lines if "action=ami_unreachable" in line]
     assert f"127.0.0.1:{port}" in line and "Connection refused" in line
+
+
+def test_inbox_port_taken_says_where_exit_1(db_dsn: str, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("CALLBACK_DESK_DATABASE_DSN", db_dsn)
+    monkeypatch.setenv("CALLBACK_DESK_WEB_SECRET", "s" * 40)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _out, err = run(["web", "--port", str(port)], capsys)
+    assert code == 1
+    assert err.splitlines()[-1] == (
+        f"callback-desk web: the inbox cannot listen on 127.0.0.1:{port}: Address already in use"
+    )

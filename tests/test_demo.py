@@ -80,24 +80,6 @@ def test_the_morning_shown_is_the_latest_weekday_morning_that_is_over(now: str, 
     assert morning_day(datetime.fromisoformat(now).replace(tzinfo=NY)).isoformat() == day
 
 
-async def _databases(server_dsn: str) -> set[str]:
-    conn = await asyncpg.connect(server_dsn)
-    try:
-        rows = await conn.fetch(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'callback_desk_demo_%'"
-        )
-        return {r["datname"] for r in rows}
-    finally:
-        await conn.close()
-
-
-def _demo(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    assert main(argv) == 0
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return out
-
-
 @pytest.fixture
 def demo_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # The demo reads no config file: a broken one must not matter.
@@ -109,11 +91,18 @@ def test_demo_shows_the_listener_the_report_and_the_menu(
 ) -> None:
     # One run (it takes seconds): --keep, so the rows can be checked; without --keep nothing is
     # left behind, checked on the embedded server from the wheel (tests/test_install.py).
-    out = _demo(["demo", "--keep", "--dsn", pg_server_dsn], capsys)
-    # Named from the output: other runs may make demo databases on a shared server meanwhile.
-    [kept] = re.findall(r"Kept: database (callback_desk_demo_[0-9a-f]+)", out)
-    assert kept in asyncio.run(_databases(pg_server_dsn))
-    stored = asyncio.run(_rows_then_drop(pg_server_dsn, kept))
+    code = main(["demo", "--keep", "--dsn", pg_server_dsn])
+    out, err = capsys.readouterr()
+    # Named from the output (other runs may make demo databases on a shared server meanwhile),
+    # and dropped whatever happens below.
+    made = re.findall(r"database (callback_desk_demo_[0-9a-f]+) created", out)
+    try:
+        assert code == 0 and "Traceback" not in err, err
+        [kept] = made
+        assert f"Kept: database {kept}" in out
+        stored = asyncio.run(_rows(pg_server_dsn, kept))
+    finally:
+        asyncio.run(_drop(pg_server_dsn, made))
     # The listener's decisions, one line per call, as they happen.
     assert "Rita Ringing         → 2000 direct line            MISSED (hangup while ringing)" in out
     assert "MISSED (queue abandoned)" in out and "MISSED (ivr hangup)" in out
@@ -132,15 +121,21 @@ def test_demo_shows_the_listener_the_report_and_the_menu(
     assert ("voicemail", "voicemail_left") in stored
 
 
-async def _rows_then_drop(server_dsn: str, database: str) -> list[tuple[str, str]]:
+async def _rows(server_dsn: str, database: str) -> list[tuple[str, str]]:
     conn = await asyncpg.connect(urlunsplit(urlsplit(server_dsn)._replace(path="/" + database)))
     try:
         found = await conn.fetch("SELECT outcome, reason FROM calls ORDER BY started_at")
         return [(r["outcome"], r["reason"]) for r in found]
     finally:
         await conn.close()
-        admin = await asyncpg.connect(server_dsn)
-        await admin.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
+
+
+async def _drop(server_dsn: str, databases: list[str]) -> None:
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        for name in databases:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
         await admin.close()
 
 

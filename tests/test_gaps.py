@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -109,6 +111,19 @@ async def test_first_start_is_no_gap_and_a_restart_is_one(
     assert await run(report, options, out, datetime.now(UTC)) == 0
     assert "Not listening:" in out.getvalue()
     assert "(listener not running) — NOT read back" in out.getvalue()
+    # ... in the page and the email too, and in JSON for machines.
+    page = io.StringIO()
+    assert await run(report, replace(options, format="html"), page, datetime.now(UTC)) == 0
+    assert "<h2" in page.getvalue() and "Not listening</h2>" in page.getvalue()
+    assert "(listener not running) — NOT read back" in page.getvalue()
+    doc = io.StringIO()
+    assert await run(report, replace(options, format="json"), doc, datetime.now(UTC)) == 0
+    [listed] = json.loads(doc.getvalue())["gaps"]
+    assert (listed["source"], listed["filled_by"], listed["rows_added"]) == (
+        "startup",
+        "not_configured",
+        0,
+    )
 
 
 async def test_an_ami_cut_is_a_gap_and_the_listener_goes_on(

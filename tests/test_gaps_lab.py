@@ -1,10 +1,12 @@
 """Gaps in the real lab: calls placed while a listener was stopped are found again in the PBX's
-own CEL/CDR tables (the lab PBX writes them to PostgreSQL database cbd_lab_cdr, set up by
-``labctl up``), and the report is the one a listener running throughout would have given.
+own CEL/CDR tables (the lab PBX writes them to database cbd_lab_cdr in PostgreSQL and, over
+ODBC as FreePBX does, in MariaDB; both set up by ``labctl up``), and the report is the one a
+listener running throughout would have given.
 
 A reference listener runs throughout on its own database; the listeners under test (one reading
-CEL, one reading CDR, each on its own database) log in, beat their heart, are stopped, the calls
-are placed, and they are started again.
+the CEL that cel_pgsql wrote to PostgreSQL, one the CEL that FreePBX's cel_odbc wrote to MariaDB,
+each on its own database) log in, beat their heart, are stopped, the calls are placed, and they
+are started again.
 """
 
 from __future__ import annotations
@@ -48,14 +50,15 @@ def listener_settings(db: str, **reconcile: Any) -> Any:
     )
 
 
-def reconciling(db: str, records: str, instance: str) -> Any:
+def reconciling(db: str, records: str, instance: str, **source: str) -> Any:
     return listener_settings(
         db,
         enabled=True,
-        source="postgresql",
-        dsn=CDR_DSN,
+        **({"source": "postgresql", "dsn": CDR_DSN} | source),
         records=records,
-        timezone="UTC",  # cel_pgsql usegmtime / cdr_pgsql timezone = UTC (tests/lab/etc/pbx)
+        # cel_pgsql usegmtime / cdr_pgsql timezone = UTC (tests/lab/etc/pbx); cel_odbc writes
+        # local time, and the lab root's zone is UTC.
+        timezone="UTC",
         instance=instance,
         heartbeat_seconds=1,
         margin_seconds=5,
@@ -86,8 +89,8 @@ async def fetch(dsn: str, sql: str, *args: Any) -> list[asyncpg.Record]:
         await conn.close()
 
 
-@pytest.fixture
-async def second_db(pg_server_dsn: str, template_db: str) -> AsyncIterator[str]:
+@asynccontextmanager
+async def another_db(pg_server_dsn: str, template_db: str) -> AsyncIterator[str]:
     """One more fresh database (the conftest's ``db_dsn`` gives one per test)."""
     from tests.conftest import _admin, _with_database
 
@@ -97,6 +100,18 @@ async def second_db(pg_server_dsn: str, template_db: str) -> AsyncIterator[str]:
         yield _with_database(pg_server_dsn, name)
     finally:
         await _admin(pg_server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def second_db(pg_server_dsn: str, template_db: str) -> AsyncIterator[str]:
+    async with another_db(pg_server_dsn, template_db) as dsn:
+        yield dsn
+
+
+@pytest.fixture
+async def third_db(pg_server_dsn: str, template_db: str) -> AsyncIterator[str]:
+    async with another_db(pg_server_dsn, template_db) as dsn:
+        yield dsn
 
 
 async def place_every_kind(lab: Lab, prefix: str) -> dict[str, str]:
@@ -156,60 +171,92 @@ async def wait_filled(dsn: str) -> asyncpg.Record:
     return gap
 
 
+# The PBX's records as reconciliation reads them: cel_pgsql into PostgreSQL, and FreePBX's
+# cel_odbc into MariaDB (its eventextra column stays empty: FreePBX ships no alias for it).
+MYSQL_CDR_DSN = os.environ.get("CALLBACK_DESK_LAB_MYSQL", "mysql://root@127.0.0.1:3306") + (
+    "/cbd_lab_cdr"
+)
+SOURCES = {
+    "cel-postgresql": {"source": "postgresql", "dsn": CDR_DSN},
+    "cel-mariadb": {"source": "mysql", "dsn": MYSQL_CDR_DSN},
+}
+
+
 async def test_calls_placed_while_stopped_are_reconciled_into_the_same_report(
-    lab: Lab, store: Store, db_dsn: str, second_db: str
+    lab: Lab, store: Store, db_dsn: str, second_db: str, third_db: str
 ) -> None:
     prefix = "21255577"
-    cel_dsn = db_dsn  # the listener under test, reading CEL
     reference_dsn = second_db  # the listener that never stopped
+    under_test = {"cel-postgresql": db_dsn, "cel-mariadb": third_db}
+    stores = {"cel-postgresql": store}
+    stores["cel-mariadb"] = await Store.open(listener_settings(third_db).database)
     reference_store = await Store.open(listener_settings(reference_dsn).database)
-    cel_store = store
+    settings = {
+        name: reconciling(dsn, "cel", name, **SOURCES[name]) for name, dsn in under_test.items()
+    }
     try:
         reference = Listener(listener_settings(reference_dsn), reference_store)
         async with running(reference):
-            settings = reconciling(cel_dsn, "cel", "gap-cel")
-            # First run: logs in and beats its heart once; nothing to reconcile yet.
-            first = Listener(settings, cel_store, watch(settings, cel_store))
-            async with running(first):
-                await until(lambda: _has_heartbeat(cel_dsn), timeout=15, what="the first heartbeat")
+            # First run: each logs in and beats its heart once; nothing to reconcile yet.
+            for name, dsn in under_test.items():
+                first = Listener(settings[name], stores[name], watch(settings[name], stores[name]))
+                async with running(first):
+                    await until(
+                        lambda d=dsn: _has_heartbeat(d), timeout=15, what="a first heartbeat"
+                    )
             kinds = await place_every_kind(lab, prefix)
             ref = Pbx(lab, reference_dsn, reference)
             await until(
                 lambda: _count(reference_dsn, prefix, 9), timeout=60, what="the reference rows"
             )
-            second = Listener(settings, cel_store, watch(settings, cel_store))
-            async with running(second):
-                gap = await wait_filled(cel_dsn)
+            gaps: dict[str, asyncpg.Record] = {}
+            for name, dsn in under_test.items():
+                second = Listener(settings[name], stores[name], watch(settings[name], stores[name]))
+                async with running(second):
+                    gaps[name] = await wait_filled(dsn)
         expected = mine(await ref.report(), prefix)
-        got = mine(await Pbx(lab, cel_dsn, second).report(), prefix)
+        reports = {
+            name: mine(await Pbx(lab, dsn, reference).report(), prefix)
+            for name, dsn in under_test.items()
+        }
     finally:
         await reference_store.close()
+        await stores["cel-mariadb"].close()
 
-    assert (gap["source"], gap["filled_by"]) == ("startup", "cel")
-    assert gap["rows_added"] >= 9
-    # The same callers, with the same facts, as the listener that ran throughout ...
     voicemail_left = next(n for n, k in kinds.items() if k == "voicemail")
-    assert set(got) - set(expected) == {voicemail_left}, (sorted(got), sorted(expected))
-    for number, entry in expected.items():
-        for key in ("name", "calls", "callable", "did", "reached_voicemail", "status"):
-            assert got[number][key] == entry[key], (kinds[number], key, got[number], entry)
-        if kinds[number] != "greeting":
-            assert got[number]["reason"] == entry["reason"], (kinds[number], got[number])
-    # ... except that CEL cannot tell whether a voicemail was left: such callers are listed,
-    # and say so, rather than lost.
-    assert got[voicemail_left]["reason"] == "reconciled_voicemail_unknown"
     greeting = next(n for n, k in kinds.items() if k == "greeting")
-    assert got[greeting]["reason"] == "reconciled_voicemail_unknown"
-    rows = {
-        r["number"]: r
-        for r in await fetch(
-            cel_dsn, "SELECT * FROM calls WHERE number LIKE $1 OR number = '101'", prefix + "%"
-        )
-    }
-    assert {n: (r["direction"], r["outcome"]) for n, r in rows.items()} == {
-        n: _expected_row(k) for n, k in kinds.items()
-    }
-    assert {r["gap_id"] for r in rows.values()} == {gap["id"]}
+    for name, got in reports.items():
+        gap = gaps[name]
+        assert (gap["source"], gap["filled_by"]) == ("startup", "cel"), name
+        assert gap["rows_added"] >= 9, (name, gap)
+        # The same callers, with the same facts, as the listener that ran throughout ...
+        assert set(got) - set(expected) == {voicemail_left}, (name, sorted(got), sorted(expected))
+        for number, entry in expected.items():
+            for key in ("name", "calls", "callable", "did", "reached_voicemail", "status"):
+                assert got[number][key] == entry[key], (name, kinds[number], key, got[number])
+            if kinds[number] == "greeting":
+                continue
+            reason = entry["reason"]
+            if name == "cel-mariadb" and kinds[number] == "ringgroup_nobody":
+                # Without CEL's extra (the dial status) a ring-out reads as a hang-up.
+                reason = "hangup_while_ringing"
+            assert got[number]["reason"] == reason, (name, kinds[number], got[number])
+        # ... except that CEL cannot tell whether a voicemail was left: such callers are
+        # listed, and say so, rather than lost.
+        assert got[voicemail_left]["reason"] == "reconciled_voicemail_unknown"
+        assert got[greeting]["reason"] == "reconciled_voicemail_unknown"
+        rows = {
+            r["number"]: r
+            for r in await fetch(
+                under_test[name],
+                "SELECT * FROM calls WHERE number LIKE $1 OR number = '101'",
+                prefix + "%",
+            )
+        }
+        assert {n: (r["direction"], r["outcome"]) for n, r in rows.items()} == {
+            n: _expected_row(k) for n, k in kinds.items()
+        }, name
+        assert {r["gap_id"] for r in rows.values()} == {gap["id"]}, name
 
 
 def _expected_row(kind: str) -> tuple[str, str]:

@@ -86,3 +86,43 @@ async def test_missed_calls_survive_a_database_outage_and_a_sigkill(
     assert [r["number"] for r in got] == NUMBERS  # every call, in order, none twice
     assert {(r["outcome"], r["reason"]) for r in got} == {("missed", "hangup_while_ringing")}
     assert spooled(tmp_path) == []
+
+
+async def test_a_restart_in_the_middle_of_a_real_call_decides_it_from_its_end(
+    lab: Lab, db_dsn: str, tmp_path: Path
+) -> None:
+    # Without the saved state, the new listener would never hear of this call (it began before
+    # it was listening) and the caller would be lost; with it, the hang-up it sees decides it.
+    env = lab_env(db_dsn, tmp_path)
+    first = await ListenProcess(env).start()
+    try:
+        await until(lambda: first.logged("Logged in to AMI"), timeout=20, what="listen logged in")
+        call = await lab.inbound_call(DID_DIRECT, "2125550171", "Caller", ring_timeout_ms=5000)
+
+        async def ringing() -> bool:
+            return await lab.channel_count("pbx") >= 2  # the trunk leg and the desk ringing
+
+        await until(ringing, timeout=20, interval=0.1, what="the desk ringing")
+        code, err = await first.finish(signal.SIGTERM)
+    finally:
+        await first.kill()
+    assert code == 0, err
+    assert "1 calls in progress saved" in err
+    second = await ListenProcess(env).start()
+    try:
+        await lab.wait_call_ended(call, timeout=60)
+
+        async def written() -> bool:
+            return len(await rows(db_dsn)) >= 1
+
+        await until(written, timeout=30, what="the call's row")
+        code, err = await second.finish(signal.SIGTERM)
+    finally:
+        await second.kill()
+    assert code == 0, err
+    [row] = await rows(db_dsn)
+    assert (row["number"], row["outcome"], row["reason"]) == (
+        "2125550171",
+        "missed",
+        "hangup_while_ringing",
+    )

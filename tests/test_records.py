@@ -335,3 +335,37 @@ def test_reconcile_needs_a_dsn_when_enabled_and_never_shows_it() -> None:
     assert "hunter2" not in repr(parsed)
     with pytest.raises(ConfigError, match="must be 'postgresql' or 'mysql'"):
         ReconcileSettings.from_settings(make_settings(reconcile={"source": "oracle"}))
+    # A DSN for the wrong engine is refused at start, without echoing its password.
+    wrong = make_settings(
+        reconcile={"enabled": True, "source": "postgresql", "dsn": "mysql://u:hunter2@pbx/cdr"}
+    )
+    with pytest.raises(ConfigError, match="dsn must look like postgresql://") as caught:
+        ReconcileSettings.from_settings(wrong)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_without_the_extra_column_answers_still_count() -> None:
+    # cel_odbc fills a column only when its name is a CEL field: FreePBX's table calls it
+    # eventextra, so without `alias extra => eventextra` in cel_odbc_custom.conf it stays empty.
+    # Answers then come from the desk's (or far end's) own ANSWER; reasons are coarser.
+    rows = [
+        cdr.CelRow(
+            event=r["eventtype"],
+            at=utc(r["eventtime"]),
+            uniqueid=r["uniqueid"],
+            linkedid=r["linkedid"],
+            channel=r["channame"],
+            context=r["context"],
+            exten=r["exten"],
+            cid_num=r["cid_num"],
+            cid_name=r["cid_name"],
+            app=r["appname"],
+            appdata=r["appdata"],
+            extra="",
+        )
+        for r in recorded("lab_cel.csv")
+    ]
+    assert decided(rows) == {
+        **CEL_EXPECTED,
+        "2125557704": ("inbound", "missed", "hangup_while_ringing"),  # rang out, in fact
+    }

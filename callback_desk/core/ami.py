@@ -187,6 +187,9 @@ class AmiClient:
         self.event_sink: EventSink = event_sink or (lambda headers: None)
         # Lower-case names of the events delivered to event_sink.
         self.fast_events = frozenset(name.lower() for name in fast_events)
+        # Lower-case event name -> text its raw frame must contain to reach event_sink: a
+        # cheap pre-filter for the loudest events (VarSet), checked before a frame is parsed.
+        self.fast_filters: dict[str, str] = {}
         self._callbacks: dict[str, list[EventCallback]] = {}
         self._pending: dict[str, _Pending] = {}
         self._ids = itertools.count(1)
@@ -449,7 +452,9 @@ class AmiClient:
             end = frame.find("\r\n")
             name = (frame[7:end] if end >= 0 else frame[7:]).strip().lower()
             if name in self.fast_events:
-                self.event_sink(parse_frame(frame))
+                needle = self.fast_filters.get(name)
+                if needle is None or needle in frame:
+                    self.event_sink(parse_frame(frame))
             callbacks = self._callbacks.get(name)
             if callbacks:
                 headers = parse_frame(frame)

@@ -25,7 +25,7 @@ from callback_desk.report.model import (
     lines,
     masked_number,
 )
-from callback_desk.report.render_text import clean, span, week_sentences, when
+from callback_desk.report.render_text import clean, gap_sentences, span, week_sentences, when
 
 HeatStyle = Literal["svg", "table"]
 
@@ -117,11 +117,23 @@ def week_html(week: WeekStats, report: Report, heat: HeatStyle) -> str:
     )
 
 
+def gaps_html(report: Report) -> str:
+    """Times nobody listened to the PBX (ami_listener.gaps): the list may be incomplete then."""
+    if not report.gaps:
+        return ""
+    items = "".join(f"<li>{esc(line)}</li>" for line in gap_sentences(report))
+    return (
+        '<section class="week"><h2 style="font-size:1.05em;margin:0 0 .4em">'
+        f"Not listening</h2><ul>{items}</ul></section>"
+    )
+
+
 def render(report: Report, *, mask: bool = False, heat: HeatStyle = "svg") -> str:
     cards = "".join(_card(c, report, mask) for c in report.callers)
     if not cards:
         cards = '<p class="meta">Nobody is waiting for a callback.</p>'
     week = week_html(report.week, report, heat) if report.week is not None else ""
+    week = gaps_html(report) + week
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'

@@ -166,9 +166,9 @@ def render(report: Report) -> str:
     return "\n".join(parts) + "\n"
 
 
-def gaps_text(report: Report) -> str:
+def gap_sentences(report: Report) -> tuple[str, ...]:
     """When nobody listened to the PBX, and whether its own records filled the hole."""
-    out = ["Not listening:"]
+    out = []
     for g in report.gaps:
         period = f"{when(g.started_at, report.tz)} to {when(g.ended_at, report.tz)}"
         if g.filled:
@@ -177,5 +177,9 @@ def gaps_text(report: Report) -> str:
             filled = "being read back from the PBX's records"
         else:
             filled = "NOT read back: callers of this time may be missing (check the PBX's call log)"
-        out.append(f"  {period} ({GAP_SOURCE.get(g.source, g.source)}) — {filled}")
-    return "\n".join(out)
+        out.append(f"{period} ({GAP_SOURCE.get(g.source, g.source)}) — {filled}")
+    return tuple(out)
+
+
+def gaps_text(report: Report) -> str:
+    return "\n".join(["Not listening:", *(f"  {line}" for line in gap_sentences(report))])

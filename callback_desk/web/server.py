@@ -8,15 +8,36 @@ only from ``[web] trusted_proxies``, so the sign-in limit counts real client add
 from __future__ import annotations
 
 import logging
+import socket
 
 import uvicorn
 
 from callback_desk.core.config import Settings
+from callback_desk.core.exceptions import ListenError, os_reason
 from callback_desk.core.store import Store
 from callback_desk.web.app import create_app
 from callback_desk.web.settings import load
 
 logger = logging.getLogger(__name__)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here: uvicorn reports a port in use as a log line and a
+    stray exit code 3; this says what and where, one line, exit 1."""
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+        except OSError:
+            sock.close()
+            raise
+    except OSError as exc:
+        raise ListenError(f"the inbox cannot listen on {host}:{port}: {os_reason(exc)}") from None
+    return sock
 
 
 def server(app: object, host: str, port: int, trusted: tuple[str, ...]) -> uvicorn.Server:
@@ -43,15 +64,17 @@ async def serve(settings: Settings, host: str | None, port: int | None) -> int:
     try:
         await store.check_schema()
         app = create_app(settings, store)
-        where_host, where_port = host or ws.host, port or ws.port
+        where_host = host or ws.host
+        where_port = port if port is not None else ws.port
+        sock = bind(where_host, where_port)
         logger.info(
             "Callback inbox on http://%s:%d (public address %s)",
             where_host,
-            where_port,
+            sock.getsockname()[1],
             ws.public_url,
             extra={"action": "web_start"},
         )
-        await server(app, where_host, where_port, ws.trusted_proxies).serve()
+        await server(app, where_host, where_port, ws.trusted_proxies).serve(sockets=[sock])
     finally:
         await store.close()
     return 0
