@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from typing import IO, Any
 
 from asterisk.agi import AGI, AGIInvalidCommand, AGIUnknownError, AGIUsageError, re_code, re_kv
@@ -40,8 +41,12 @@ class SafeAGI(AGI):  # type: ignore[misc]
         stdin: IO[str],
         stdout: IO[str],
         hangup: threading.Event | None = None,
+        before_reply: Callable[[str], None] | None = None,
     ) -> None:
         # Deliberately not calling AGI.__init__ (see the module docstring).
+        # before_reply(command) runs before each reply is awaited: FastAGI sets the read
+        # time limit there (a Dial lasts the call; every other reply comes at once).
+        self._before_reply = before_reply or (lambda _command: None)
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = None
@@ -76,14 +81,11 @@ class SafeAGI(AGI):  # type: ignore[misc]
             raise UnsafeAgiArgument("control characters in an AGI argument")
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-    def test_hangup(self) -> None:
-        if self.hung_up:
-            raise ChannelGone("the channel hung up")
-
     def execute(self, command: str, *args: Any) -> dict[str, tuple[str, str]]:
         if self.hung_up and command not in _DEAD_OK:
             raise ChannelGone(f"the channel hung up (not sending {command})")
         self.send_command(command, *args)
+        self._before_reply(command)
         return self.get_result()
 
     def send_command(self, command: str, *args: Any) -> None:

@@ -16,12 +16,14 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from agi import variables as var
 from agi.config import AgiSettings
 from agi.config import load as load_agi
-from agi.dialing import CallbackNumber, validate
+from agi.dialing import CallbackNumber
+from agi.policy import authorize
 from agi.queries import Callbacks
 from callback_desk.core.ami import AmiClient
 from callback_desk.core.config import Settings
@@ -30,8 +32,6 @@ from callback_desk.core.exceptions import (
     CallbackError,
     DeskUnavailable,
     NotCallable,
-    OutOfScope,
-    UnknownCall,
 )
 from callback_desk.core.phone import mask
 from callback_desk.core.store import Store
@@ -69,8 +69,9 @@ def check_value(key: str, value: str) -> str:
 def originate_action(
     cfg: AgiSettings, call_id: int, extension: str, number: CallbackNumber, channel_id: str
 ) -> dict[str, Any]:
-    # The desk sees "Callback (212) 555-0123" on its display before it picks up.
-    label = f"Callback {number.national}"
+    # The desk sees "Callback (212) 555-0123" on its display before it picks up; a foreign
+    # number shows in its international form, as it is dialled (agi.dialing).
+    label = f"Callback {number.display}"
     action: dict[str, Any] = {
         "Action": "Originate",
         "Channel": cfg.desk_channel.replace("{extension}", extension),
@@ -125,13 +126,7 @@ async def originate(
     finally:
         if store is not None:
             await store.close()
-    if call is None:
-        raise UnknownCall(f"no missed call has id {call_id}")
-    if not call.heard_by(cfg.scope(extension)):
-        raise OutOfScope(f"missed call {call_id} is not on a line extension {extension} hears")
-    if not call.callable or call.number_key is None:
-        raise NotCallable(f"missed call {call_id} has no callable number (withheld or malformed)")
-    number = validate(call.number_key, cfg)
+    number = authorize(call, call_id, extension, cfg, datetime.now(UTC))
     if not cfg.callback_number:
         raise NotCallable("[agi] callback_number is not set: no neutral number to present")
     channel_id = f"cbd-{uuid.uuid4().hex}"

@@ -8,16 +8,17 @@ overridden from the environment (``CALLBACK_DESK_AGI_<KEY>``). Nested tables (``
 from __future__ import annotations
 
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
-
-import phonenumbers
 
 from agi.prompts import DEFAULTS
 from callback_desk.core.config import AwaitingSettings, Secret, Settings, ami_credential
 from callback_desk.core.exceptions import ConfigError
 from callback_desk.core.opening import opening_line
+from callback_desk.core.phone import supported_regions
 from callback_desk.core.scope import ALL_LINES
 
 DialMode = Literal["freepbx", "template"]
@@ -31,18 +32,6 @@ _DID = re.compile(r"\+?[0-9]{1,20}")
 _NEUTRAL_NAME = re.compile(r"[A-Za-z0-9 .'-]{0,40}")
 _CONTEXT = re.compile(r"[A-Za-z0-9_-]{1,79}")
 _TEMPLATE_FORBIDDEN = re.compile(r"[,&|$\s\"'()\\;]")
-# Types a callback may go to by default; premium-rate, shared-cost, UAN, pager, voicemail-access
-# and unknown (short codes) numbers are refused.
-DEFAULT_TYPES = frozenset(
-    {
-        phonenumbers.PhoneNumberType.FIXED_LINE,
-        phonenumbers.PhoneNumberType.MOBILE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-        phonenumbers.PhoneNumberType.TOLL_FREE,
-        phonenumbers.PhoneNumberType.VOIP,
-        phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -58,6 +47,8 @@ class AgiSettings:
     dial_template: str = ""
     freepbx_context: str = "from-internal"
     number_format: NumberFormat = "national"
+    # The PBX's own country ([pbx] country): national digits are dialled only for its numbers.
+    country: str = "US"
     dial_timeout: int = 45
     # Allow-list: regions (ISO 3166) and, optionally, a regex over the E.164 form.
     allow_regions: tuple[str, ...] = ("US",)
@@ -80,6 +71,15 @@ class AgiSettings:
     listen_host: str = "127.0.0.1"
     listen_port: int = 4573
     max_sessions: int = 16
+    # FastAGI peer authentication: the file holding the per-install secret the dialplan puts
+    # in the AGI URL (agi://127.0.0.1:4573/<secret>); read by `agi serve` only (read_secret).
+    secret_file: Path | None = None
+    # Seconds a connection may take to send its AGI environment, and to answer one command
+    # (EXEC Dial gets dial_timeout + CALL_LIMIT instead: the call itself).
+    env_timeout: float = 5.0
+    reply_timeout: float = 60.0
+    # Connections not yet in a session (sending their environment, or queued for a slot).
+    max_waiting: int = 32
     # extension -> DIDs/extensions it hears ("*" = every line). Empty table: everyone hears all.
     extensions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # extension -> the therapist's first name, for the neutral opening line.
@@ -127,6 +127,10 @@ def load(settings: Settings) -> AgiSettings:
     listen_host = s.text("listen_host", "127.0.0.1")
     listen_port = s.integer("listen_port", 4573, minimum=1)
     max_sessions = s.integer("max_sessions", 16, minimum=1)
+    secret_file = s.text("secret_file", "")
+    env_timeout = s.number("env_timeout", 5.0, minimum=0.1)
+    reply_timeout = s.number("reply_timeout", 60.0, minimum=1.0)
+    max_waiting = s.integer("max_waiting", 32, minimum=1)
     extensions = _extensions(s.table("extensions"))
     names = _names(s.table("names"))
     sounds = _sounds(s.table("sounds"))
@@ -153,7 +157,7 @@ def load(settings: Settings) -> AgiSettings:
     if number_format not in ("e164", "national"):
         raise ConfigError(f"[agi] number_format = {number_format!r} must be 'e164' or 'national'")
     for region in allow_regions:
-        if region not in phonenumbers.SUPPORTED_REGIONS:
+        if region not in supported_regions():
             raise ConfigError(f"[agi] allow_regions: {region!r} is not an ISO 3166 region code")
     try:
         allow = re.compile(allow_text) if allow_text else None
@@ -175,6 +179,7 @@ def load(settings: Settings) -> AgiSettings:
         dial_template=dial_template,
         freepbx_context=freepbx_context,
         number_format=number_format,  # type: ignore[arg-type]
+        country=settings.pbx.country,
         dial_timeout=dial_timeout,
         allow_regions=allow_regions,
         allow=allow,
@@ -192,10 +197,45 @@ def load(settings: Settings) -> AgiSettings:
         listen_host=listen_host,
         listen_port=listen_port,
         max_sessions=max_sessions,
+        secret_file=Path(secret_file) if secret_file else None,
+        env_timeout=env_timeout,
+        reply_timeout=reply_timeout,
+        max_waiting=max_waiting,
         extensions=extensions,
         names=names,
         sounds=sounds,
     )
+
+
+# Lower-case hex: the dialplan keeps only 0-9a-f of the file (FILTER strips the newline).
+_SECRET = re.compile(r"[0-9a-f]{32,128}", re.ASCII)
+
+
+def read_secret(cfg: AgiSettings) -> Secret:
+    """The FastAGI secret from ``[agi] secret_file``: 32-128 lower-case hex digits (it sits in
+    the AGI URL), in a file no other local user may read. :class:`ConfigError` otherwise."""
+    path = cfg.secret_file
+    if path is None:
+        raise ConfigError(
+            "[agi] secret_file is not set: FastAGI would answer any local process "
+            '(README, "Calling back from the desk phone")'
+        )
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text("ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"[agi] secret_file = {str(path)!r} cannot be read ({exc})") from exc
+    if mode & (stat.S_IROTH | stat.S_IWOTH):
+        raise ConfigError(
+            f"[agi] secret_file = {str(path)!r} is readable by every local user "
+            "(chmod 0640, owner callback-desk, group asterisk)"
+        )
+    if not _SECRET.fullmatch(text):
+        raise ConfigError(
+            f"[agi] secret_file = {str(path)!r} must hold 32-128 lower-case hex digits "
+            "(openssl rand -hex 32)"
+        )
+    return Secret(text)
 
 
 def _check_template(key: str, template: str, placeholder: str) -> None:

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import phonenumbers
-
-from agi.config import DEFAULT_TYPES, AgiSettings
+from agi.config import AgiSettings
 from callback_desk.core.exceptions import NotCallable
+
+if TYPE_CHECKING:
+    import phonenumbers
 
 # re.ASCII: \d would otherwise accept Arabic-Indic and other Unicode digits.
 _STRICT = re.compile(r"\+?[0-9]+", re.ASCII)
@@ -25,11 +28,32 @@ _STRICT = re.compile(r"\+?[0-9]+", re.ASCII)
 class CallbackNumber:
     e164: str  # "+12125550123"
     dial: str  # what goes into the dial string, per [agi] number_format
-    national: str  # for the desk phone's display ("(212) 555-0123")
+    display: str  # for the desk phone's display: "(212) 555-0123", "+41 21 234 56 78"
+
+
+@lru_cache(maxsize=1)
+def allowed_types() -> frozenset[int]:
+    """Types a callback may go to; premium-rate, shared-cost, UAN, pager, voicemail-access and
+    unknown (short codes) numbers are refused."""
+    import phonenumbers  # lazy: the first prompt needs no number rules
+
+    kind = phonenumbers.PhoneNumberType
+    return frozenset(
+        {
+            kind.FIXED_LINE,
+            kind.MOBILE,
+            kind.FIXED_LINE_OR_MOBILE,
+            kind.TOLL_FREE,
+            kind.VOIP,
+            kind.PERSONAL_NUMBER,
+        }
+    )
 
 
 def validate(raw: str, cfg: AgiSettings) -> CallbackNumber:
     """The callable form of a stored number, or :class:`NotCallable` saying why not."""
+    import phonenumbers  # lazy, as above
+
     if not isinstance(raw, str) or not _STRICT.fullmatch(raw):
         raise NotCallable("the stored number is not digits with an optional leading +")
     digits = raw.removeprefix("+")
@@ -39,7 +63,7 @@ def validate(raw: str, cfg: AgiSettings) -> CallbackNumber:
             f"(allowed {cfg.min_length}-{cfg.max_length})"
         )
     try:
-        parsed = phonenumbers.parse(raw, None if raw.startswith("+") else cfg.allow_regions[0])
+        parsed = phonenumbers.parse(raw, None if raw.startswith("+") else cfg.country)
     except phonenumbers.NumberParseException as exc:
         raise NotCallable("the stored number is not a phone number") from exc
     if not phonenumbers.is_valid_number(parsed):
@@ -47,21 +71,61 @@ def validate(raw: str, cfg: AgiSettings) -> CallbackNumber:
     region = phonenumbers.region_code_for_number(parsed)
     if region not in cfg.allow_regions:
         raise NotCallable(f"numbers in region {region} are not allowed ([agi] allow_regions)")
-    if phonenumbers.number_type(parsed) not in DEFAULT_TYPES:
+    if phonenumbers.number_type(parsed) not in allowed_types():
         raise NotCallable("premium-rate, shared-cost and short-code numbers are never called")
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     if cfg.allow is not None and not cfg.allow.fullmatch(e164):
         raise NotCallable("the number does not match the [agi] allow pattern")
-    national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
-    if cfg.number_format == "e164":
-        dial = e164
-    else:
-        dial = "".join(ch for ch in national if ch.isascii() and ch.isdigit())
+    dial, display = dial_form(parsed, e164, region, cfg)
     # Belt and braces: whatever phonenumbers returned must itself pass the strict pattern.
     for value in (e164, dial):
         if not _STRICT.fullmatch(value):
             raise NotCallable("the number did not survive formatting")
-    return CallbackNumber(e164=e164, dial=dial, national=national)
+    return CallbackNumber(e164=e164, dial=dial, display=display)
+
+
+def dial_form(
+    parsed: phonenumbers.PhoneNumber, e164: str, region: str, cfg: AgiSettings
+) -> tuple[str, str]:
+    """What to dial and what to show, so that the PBX reaches exactly ``e164``.
+
+    ``national`` dials national digits only for a number in the PBX's own country
+    (``[pbx] country``). The national digits of a foreign number, dialled from home, reach a
+    different subscriber (+41 21 234 56 78 as 021 234 56 78 from Germany is +49 21 234 56 78),
+    so a foreign number is dialled as the PBX's country dials abroad: its international
+    prefix (00, 011, ...) and the full number (0041212345678 from Germany, 011442079460018
+    from the US; 1 and the number within the North American plan). The display follows: the
+    national form at home, the international form ("+41 21 234 56 78") for a foreign number.
+    """
+    import phonenumbers  # lazy (supported_regions says why)
+
+    fmt = phonenumbers.PhoneNumberFormat
+    if region == cfg.country:
+        display = phonenumbers.format_number(parsed, fmt.NATIONAL)
+        dial = _digits(display)
+    else:
+        display = phonenumbers.format_number(parsed, fmt.INTERNATIONAL)
+        dial = _digits(phonenumbers.format_out_of_country_calling_number(parsed, cfg.country))
+    # Read back as the PBX will: a country with no single international prefix (phonenumbers
+    # writes "+41 ..." or "8~10 ...") or any other surprise falls back to the E.164 form,
+    # the one string that cannot mean another subscriber.
+    if cfg.number_format == "e164" or _read_back(dial, cfg.country) != e164:
+        dial = e164
+    return dial, display
+
+
+def _read_back(dial: str, country: str) -> str | None:
+    import phonenumbers  # lazy (supported_regions says why)
+
+    try:
+        parsed = phonenumbers.parse(dial, country)
+    except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isascii() and ch.isdigit())
 
 
 @dataclass(frozen=True)

@@ -19,16 +19,12 @@ from zoneinfo import ZoneInfo
 
 from agi import variables as var
 from agi.config import AgiSettings
-from agi.dialing import dial_plan, validate
+from agi.dialing import CallbackNumber, dial_plan
 from agi.exceptions import ChannelGone
+from agi.policy import authorize
 from agi.queries import Disposition, MissedCall, WaitingCaller
-from callback_desk.core.exceptions import (
-    CallbackError,
-    NotCallable,
-    OutOfScope,
-    StoreError,
-    UnknownCall,
-)
+from callback_desk.core.exceptions import CallbackError, OutOfScope, StoreError, UnknownCall
+from callback_desk.core.model import DialStatus
 from callback_desk.core.phone import mask
 
 logger = logging.getLogger(__name__)
@@ -37,6 +33,11 @@ KEYS = "0123456789*#"
 MENU_KEYS = ("1", "2", "3", "7", "#", "*")
 _EXTENSION = re.compile(r"[0-9]{1,10}", re.ASCII)
 _CALL_ID = re.compile(r"[0-9]{1,18}", re.ASCII)
+# A channel id as Asterisk writes one ("1700000000.42") or click-to-call assigns it
+# ("cbd-<hex>"); anything else (or longer) is not stored.
+_CHANNEL_ID = re.compile(r"[A-Za-z0-9._-]{1,64}", re.ASCII)
+# ANSWEREDTIME is whole seconds; a day is a generous bound for one callback.
+_TALK = re.compile(r"[0-9]{1,6}", re.ASCII)
 
 
 class AgiLike(Protocol):
@@ -193,7 +194,7 @@ class _Session:
             caller = callers[i]
             key, early = self.ask(partial(self.announce, caller), early), ""
             if key == "1":
-                self.callback(caller.call_id, caller.number_key, extension, None)
+                self.call_back(caller.call_id, extension, None)
                 callers.pop(i)
             elif key == "2":
                 i += 1
@@ -221,15 +222,24 @@ class _Session:
     def dial_by_id(self, raw_id: str, extension: str) -> str:
         if not _CALL_ID.fullmatch(raw_id) or not _EXTENSION.fullmatch(extension):
             raise UnknownCall("dial needs a missed-call id and the desk's extension")
-        call = self.desk.missed_call(int(raw_id))
-        if call is None:
-            raise UnknownCall(f"no missed call has id {raw_id}")
-        if not call.heard_by(self.cfg.scope(extension)):
-            raise OutOfScope(f"missed call {call.id} is not on a line extension {extension} hears")
-        if not call.callable or call.number_key is None:
-            raise NotCallable(f"missed call {call.id} has no callable number")
-        self.callback(call.id, call.number_key, extension, self.agi.env.get("agi_uniqueid"))
+        raw_channel = self.agi.env.get("agi_uniqueid", "")
+        channel_id = raw_channel if _CHANNEL_ID.fullmatch(raw_channel) else None
+        if raw_channel and channel_id is None:
+            logger.warning(
+                "Ignoring a malformed channel id (%d characters)",
+                len(raw_channel),
+                extra={"action": "agi_bad_channel_id"},
+            )
+        self.call_back(int(raw_id), extension, channel_id)
         return var.OK
+
+    def call_back(self, call_id: int, extension: str, channel_id: str | None) -> str:
+        """Re-read the call and apply the one callback policy (:mod:`agi.policy`) right before
+        dialling: another desk may have returned it, or marked it never, a moment ago."""
+        number = authorize(
+            self.desk.missed_call(call_id), call_id, extension, self.cfg, self.clock()
+        )
+        return self.callback(call_id, number, extension, channel_id)
 
     def _waiting(self, scope: Sequence[str]) -> list[WaitingCaller]:
         if not scope:
@@ -237,9 +247,10 @@ class _Session:
         now = self.clock()
         return self.desk.waiting(scope, now - timedelta(days=self.cfg.lookback_days), now)
 
-    def callback(self, call_id: int, stored: str, extension: str, channel_id: str | None) -> str:
-        """Validate, record the attempt, Dial(), record the outcome — even after a hang-up."""
-        number = validate(stored, self.cfg)
+    def callback(
+        self, call_id: int, number: CallbackNumber, extension: str, channel_id: str | None
+    ) -> str:
+        """Record the attempt, Dial(), record the outcome — even after a hang-up."""
         plan = dial_plan(number, self.cfg)
         # DIALSTATUS is cleared first: app_dial always sets it, so an empty value afterwards
         # means Dial() never ran (the desk hung up first) and the attempt is withdrawn.
@@ -260,21 +271,21 @@ class _Session:
                 self.agi.appexec("Dial", plan.dial_args)
             except ChannelGone:
                 gone = True  # the desk hung up during Dial(): its variables are still readable
-            status = self.agi.get_variable(var.DIAL_RESULT)
-            talk = _seconds(self.agi.get_variable(var.ANSWERED_TIME))
+            status = dial_status(self.agi.get_variable(var.DIAL_RESULT))
+            talk = talk_seconds(self.agi.get_variable(var.ANSWERED_TIME))
         except ChannelGone:
             gone = True  # Asterisk closed the session: the outcome is unknown
             status = status or "UNKNOWN"
         finally:
             if status:
-                self.desk.finish_attempt(attempt, status[:20], talk)
+                self.desk.finish_attempt(attempt, status, talk)
             else:
                 self.desk.discard_attempt(attempt)
-            self.last_dialstatus = status[:20]
+            self.last_dialstatus = status
             logger.info(
                 "Callback attempt %d ended: %s after %ds",
                 attempt,
-                status[:20] or "not dialled",
+                status or "not dialled",
                 talk,
                 extra={"action": "agi_dial_end"},
             )
@@ -293,8 +304,27 @@ def when_format(moment: datetime, now: datetime, tz: ZoneInfo) -> str:
     return "BdIMp"
 
 
-def _seconds(raw: str) -> int:
-    try:
-        return max(int(float(raw)), 0) if raw else 0
-    except ValueError:
+def dial_status(raw: str) -> str:
+    """DIALSTATUS as app_dial sets it; '' when Dial() never ran; UNKNOWN for anything else (the
+    peer is Asterisk, but a reply is still input: it reaches the database and the dialplan)."""
+    if raw == "":
+        return raw
+    status = DialStatus.parse(raw)
+    if status is not DialStatus.UNKNOWN:
+        return status.value
+    logger.warning(
+        "Unexpected DIALSTATUS (%d characters)", len(raw), extra={"action": "agi_bad_reply"}
+    )
+    return status.value
+
+
+def talk_seconds(raw: str) -> int:
+    """ANSWEREDTIME in whole seconds; 0 for anything that is not (1e999, NaN, -5, '٣')."""
+    if raw == "":
         return 0
+    if _TALK.fullmatch(raw):
+        return int(raw)
+    logger.warning(
+        "Unexpected ANSWEREDTIME (%d characters)", len(raw), extra={"action": "agi_bad_reply"}
+    )
+    return 0

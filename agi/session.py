@@ -86,10 +86,11 @@ def blocking_session(
     cfg: AgiSettings,
     tz: ZoneInfo,
     clock: Clock,
+    before_reply: Callable[[str], None] | None = None,
 ) -> str:
     """The whole session, in the calling (worker) thread. Returns CALLBACK_DESK_STATUS."""
     try:
-        agi = SafeAGI(stdin, stdout, hangup)
+        agi = SafeAGI(stdin, stdout, hangup, before_reply)
     except ChannelGone:
         logger.warning("Asterisk went away before the AGI environment was read")
         return var.HANGUP
@@ -113,11 +114,12 @@ async def run_session(
     tz: ZoneInfo,
     clock: Clock,
     executor: Executor | None = None,
+    before_reply: Callable[[str], None] | None = None,
 ) -> str:
     loop = asyncio.get_running_loop()
     desk = BlockingDesk(callbacks, loop, cfg.db_timeout)
     work: Callable[[], str] = lambda: blocking_session(  # noqa: E731
-        stdin, stdout, hangup, desk, cfg, tz, clock
+        stdin, stdout, hangup, desk, cfg, tz, clock, before_reply
     )
     return await loop.run_in_executor(executor, work)
 

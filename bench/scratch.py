@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from callback_desk.core import migrate
+from fakes.agi_peer import SECRET
 from fakes.agi_runner import toml_text
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -150,17 +151,25 @@ async def stop(proc: asyncio.subprocess.Process, timeout: float = 15) -> int:
 
 @contextlib.asynccontextmanager
 async def agi_server(config: Path, logfile: Path) -> AsyncIterator[int]:
-    """``callback-desk agi serve`` as its own process; yields its port once it accepts."""
+    """``callback-desk agi serve`` as its own process; yields its port once it accepts.
+
+    The server accepts only peers that present the FastAGI secret: the harness's peers present
+    :data:`fakes.agi_peer.SECRET`, written here to a private file the server reads.
+    """
     port = free_port()
+    secret = logfile.with_suffix(".secret")
+    secret.write_text(SECRET + "\n", encoding="ascii")
+    secret.chmod(0o600)
     argv = [*command("callback-desk"), "agi", "serve", "--config", str(config), "--port", str(port)]
-    async with server(argv, port, logfile):
+    env = {**os.environ, "CALLBACK_DESK_AGI_SECRET_FILE": str(secret)}
+    async with server(argv, port, logfile, env=env):
         yield port
 
 
 @contextlib.asynccontextmanager
-async def server(argv: list[str], port: int, logfile: Path) -> AsyncIterator[None]:
+async def server(argv: list[str], port: int, logfile: Path, **kwargs: Any) -> AsyncIterator[None]:
     """A server process, from the moment it accepts connections on ``port`` until stopped."""
-    proc = await spawn(argv, log=logfile)
+    proc = await spawn(argv, log=logfile, **kwargs)
     try:
         async with asyncio.timeout(30):
             while True:

@@ -413,7 +413,7 @@ async def cmd_call(settings: Settings, args: argparse.Namespace) -> int:
     done = await originate(settings, args.call_id, args.extension)
     opening = load_agi(settings).opening_line(args.extension)
     sys.stdout.write(
-        f"desk {done.extension} answered; calling {done.number.national} "
+        f"desk {done.extension} answered; calling {done.number.display} "
         f"(missed call {done.call_id}, channel {done.channel_id})\n"
         f"opening line: {opening}\n"
     )

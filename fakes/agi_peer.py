@@ -3,9 +3,14 @@
 It writes the ``agi_*`` environment and a blank line, then answers the commands a Callback Desk
 session is allowed to send: ANSWER, STREAM FILE, WAIT FOR DIGIT (from a queue of key presses),
 SAY NUMBER/DIGITS/DATETIME, SET/GET VARIABLE (a dict), VERBOSE and EXEC Dial (a scripted
-outcome). Anything else is recorded in :attr:`AgiPeer.unexpected` and answered with 510; tests
-assert that list is empty. Arguments are parsed the way res_agi does (quotes, backslash escapes),
-and an unquoted argument holding anything but a plain token is recorded as unexpected too.
+outcome). Anything else is recorded in :attr:`AgiPeer.unexpected`, answered with 510, and fails
+the test by itself: :meth:`AgiPeer.run` raises :class:`UnexpectedCommand` when the session ends
+(the session is let finish first, so the reply a real Asterisk gives is what the AGI sees).
+Arguments are parsed the way res_agi does (quotes, backslash escapes), and an unquoted argument
+holding anything but a plain token is unexpected too.
+
+``before`` runs a coroutine just before the first command of a name is answered (another desk
+acting mid-session).
 
 Hang-ups: ``hangup_at=N`` hangs the channel up when the N-th command arrives (that command
 returns -1, as a hung-up STREAM FILE or WAIT FOR DIGIT does); from then on only dead-channel
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 _DEAD_OK = {"GET VARIABLE", "GET FULL VARIABLE", "SET VARIABLE", "VERBOSE", "NOOP"}
@@ -64,6 +69,10 @@ def parse_args(text: str) -> list[str] | None:
     return args
 
 
+class UnexpectedCommand(AssertionError):
+    """The AGI sent a command the fake was not scripted for."""
+
+
 @dataclass
 class Command:
     name: str
@@ -78,7 +87,7 @@ class AgiPeer:
     # sound file -> key the desk presses while it plays (STREAM FILE returns that digit)
     press: dict[str, str] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
-    dial: tuple[str, int] = ("ANSWER", 42)
+    dial: tuple[str, int | str] = ("ANSWER", 42)
     hangup_during_dial: bool = False
     hangup_at: int | None = None
     fastagi: bool = False
@@ -89,6 +98,7 @@ class AgiPeer:
     execs: list[tuple[str, str]] = field(default_factory=list)
     played: list[str] = field(default_factory=list)
     dead: bool = False
+    before: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
 
     def status(self) -> str | None:
         values = [v for k, v in self.set_variables if k == "CALLBACK_DESK_STATUS"]
@@ -98,12 +108,22 @@ class AgiPeer:
         block = "".join(f"{k}: {v}\n" for k, v in self.env.items()) + "\n"
         writer.write(block.encode())
         await writer.drain()
+        try:
+            await self._serve(reader, writer)
+        finally:
+            if self.unexpected:
+                raise UnexpectedCommand(f"unscripted AGI commands: {self.unexpected}")
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
             line = await reader.readline()
             if not line:
                 return
-            text = line.decode("utf-8")
-            replies = self._answer(text.rstrip("\n"))
+            text = line.decode("utf-8").rstrip("\n")
+            hook = next((self.before.pop(n) for n in list(self.before) if text.startswith(n)), None)
+            if hook is not None:
+                await hook()
+            replies = self._answer(text)
             try:
                 for reply in replies:
                     writer.write(reply.encode() + b"\n")
@@ -185,11 +205,22 @@ class AgiPeer:
         return ["510 Invalid or unknown command"]
 
 
+# The FastAGI secret the tests' servers expect (fakes.agi_runner) and Asterisk presents as the
+# AGI URL's path.
+SECRET = "0123456789abcdef" * 4  # 64 hex digits, as `openssl rand -hex 32` writes
+
+
 def env(
-    mode: str, *args: str, uniqueid: str = "1700000000.42", callerid: str = "100"
+    mode: str,
+    *args: str,
+    uniqueid: str = "1700000000.42",
+    callerid: str = "100",
+    secret: str = SECRET,
 ) -> dict[str, str]:
     block = {
-        "agi_request": "callback-desk",
+        "agi_network": "yes",
+        "agi_network_script": secret,
+        "agi_request": f"agi://127.0.0.1:4573/{secret}",
         "agi_channel": "PJSIP/100-00000001",
         "agi_language": "en",
         "agi_type": "PJSIP",

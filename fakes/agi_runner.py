@@ -16,8 +16,8 @@ from typing import Any
 from agi.config import load
 from agi.queries import Callbacks
 from agi.server import FastAgiServer
-from callback_desk.core.config import Settings
-from fakes.agi_peer import AgiPeer
+from callback_desk.core.config import Secret, Settings
+from fakes.agi_peer import SECRET, AgiPeer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -54,6 +54,24 @@ def _q(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+async def run_cli(config: Path, *args: str, timeout: float = 60) -> tuple[int, str, str]:
+    """``python -m callback_desk.cli --config CONFIG ARGS``: exit code, stdout, stderr."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "callback_desk.cli",
+        "--config",
+        str(config),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=REPO,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
 async def run_classic(config: Path, peer: AgiPeer, timeout: float = 30) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -81,7 +99,9 @@ async def run_classic(config: Path, peer: AgiPeer, timeout: float = 30) -> tuple
 async def run_fastagi(
     settings: Settings, callbacks: Callbacks, peer: AgiPeer, timeout: float = 30
 ) -> None:
-    server = FastAgiServer(callbacks, load(settings), settings.pbx.timezone, "127.0.0.1", 0)
+    server = FastAgiServer(
+        callbacks, load(settings), settings.pbx.timezone, "127.0.0.1", 0, Secret(SECRET)
+    )
     await server.start()
     peer.fastagi = True
     try:

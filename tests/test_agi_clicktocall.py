@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,19 +10,21 @@ import pytest
 from agi.clicktocall import check_value, originate, originate_action
 from agi.config import load
 from agi.dialing import validate
+from agi.queries import Callbacks, Disposition
 from callback_desk.core.config import Settings
 from callback_desk.core.exceptions import (
     AmiError,
     AmiUnavailable,
     CallbackError,
     DeskUnavailable,
+    NotAwaiting,
     NotCallable,
     OutOfScope,
     UnknownCall,
 )
 from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
 from callback_desk.core.store import Store
-from fakes.agi_runner import REPO, toml_text
+from fakes.agi_runner import run_cli, toml_text
 from fakes.ami_server import FakeAmi, Frame, frame
 from fakes.settings import make_settings
 
@@ -138,6 +138,27 @@ async def test_unknown_id_and_uncallable_numbers_never_reach_ami(
     assert ami.actions == []
 
 
+async def test_a_caller_no_longer_awaiting_is_never_originated(
+    db_dsn: str, store: Store, ami: FakeAmi
+) -> None:
+    settings = settings_for(db_dsn, ami)
+    returned = await add_missed(store, "+12125550101")
+    await Callbacks(store.pool).dispose(returned, "+12125550101", Disposition.NEVER, "101")
+    with pytest.raises(NotAwaiting):
+        await originate(settings, returned, "100")
+    assert ami.actions == []
+
+
+async def test_a_foreign_caller_shows_and_dials_in_international_form(
+    db_dsn: str, store: Store, ami: FakeAmi
+) -> None:
+    call_id = await add_missed(store, "+442079460018")
+    ami.responders["originate"] = answers("Success", "4")  # type: ignore[assignment]
+    await originate(settings_for(db_dsn, ami, allow_regions=["US", "GB"]), call_id, "100")
+    sent = next(a for a in ami.actions if a.get("action") == "Originate")
+    assert sent["callerid"] == '"Callback +44 20 7946 0018" <011442079460018>'
+
+
 async def test_ami_down_and_login_refused(db_dsn: str, store: Store, ami: FakeAmi) -> None:
     call_id = await add_missed(store, "+12125550101")
     port = ami.port
@@ -177,20 +198,7 @@ async def test_cli_call(db_dsn: str, store: Store, ami: FakeAmi, tmp_path: Path)
     )
 
     async def cli(*args: str) -> tuple[int, str, str]:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "callback_desk.cli",
-            "--config",
-            str(config),
-            *args,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=REPO,
-        )
-        out, err = await proc.communicate()
-        assert proc.returncode is not None
-        return proc.returncode, out.decode(), err.decode()
+        return await run_cli(config, *args)
 
     rc, out, err = await cli("call", str(call_id), "--from", "100")
     assert rc == 0, err

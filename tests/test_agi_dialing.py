@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import phonenumbers
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -190,3 +191,62 @@ def test_scopes() -> None:
     assert c.scope("200") == ("*",)
     assert c.scope("999") == ()
     assert cfg().scope("999") == ("*",)
+
+
+def practice(country: str, *allowed: str, **agi: object):
+    return load(
+        make_settings(
+            pbx={"country": country},
+            agi={"callback_number": "+12125550100", "allow_regions": [country, *allowed], **agi},
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("country", "allowed", "caller", "dialled", "shown"),
+    [
+        # The attack: national digits of a foreign number dialled from home reach another
+        # subscriber (021 234 56 78 from Germany is +49 21 234 56 78, not the Swiss caller).
+        ("DE", "CH", "+41212345678", "0041212345678", "+41 21 234 56 78"),
+        ("US", "GB", "+442079460018", "011442079460018", "+44 20 7946 0018"),
+        ("BE", "FR", "+33142685300", "0033142685300", "+33 1 42 68 53 00"),
+        ("AT", "DE", "+4930123456", "004930123456", "+49 30 123456"),
+        # Home numbers keep their national digits.
+        ("DE", "CH", "+4930123456", "030123456", "030 123456"),
+    ],
+)
+def test_a_foreign_number_is_dialled_in_international_form(
+    country: str, allowed: str, caller: str, dialled: str, shown: str
+) -> None:
+    number = validate(caller, practice(country, allowed))
+    assert (number.e164, number.dial, number.display) == (caller, dialled, shown)
+    assert number.dial in dial_plan(number, practice(country, allowed)).dial_args
+
+
+REGIONS = sorted(phonenumbers.SUPPORTED_REGIONS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    home=st.sampled_from(REGIONS),
+    foreign=st.sampled_from(REGIONS),
+    kind=st.sampled_from(
+        [phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE]
+    ),
+    number_format=st.sampled_from(["national", "e164"]),
+)
+def test_the_dialled_string_read_back_at_home_is_the_callers_number(
+    home: str, foreign: str, kind: int, number_format: str
+) -> None:
+    example_number = phonenumbers.example_number_for_type(foreign, kind)
+    if example_number is None:
+        return
+    e164 = phonenumbers.format_number(example_number, phonenumbers.PhoneNumberFormat.E164)
+    cfg_ = practice(home, foreign, number_format=number_format, min_length=3, max_length=17)
+    try:
+        number = validate(e164, cfg_)
+    except NotCallable:
+        return  # not allowed (type, length): nothing is dialled, which is safe
+    read_back = phonenumbers.parse(number.dial, home)
+    assert phonenumbers.format_number(read_back, phonenumbers.PhoneNumberFormat.E164) == e164
+    assert STRICT.fullmatch(number.dial)

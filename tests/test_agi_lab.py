@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,12 +21,12 @@ from agi.clicktocall import originate
 from agi.config import load
 from agi.queries import Callbacks
 from agi.server import FastAgiServer
-from callback_desk.core.config import Settings
-from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
+from callback_desk.core.config import Secret, Settings
 from callback_desk.core.store import Store
-from fakes.agi_runner import REPO, toml_text
+from fakes.agi_runner import run_cli, toml_text
 from fakes.poll import until
 from fakes.settings import make_settings
+from tests.agi_support import add_missed
 from tests.lab.lab import CLICK_TO_CALL_USER, PRODUCT_USER, Lab, lab_available
 
 pytestmark = pytest.mark.lab
@@ -45,6 +44,8 @@ AGI = {
     "ami_username": CLICK_TO_CALL_USER["username"],
     "ami_secret": CLICK_TO_CALL_USER["secret"],
     "digit_timeout": 5.0,
+    # Desk 100 hears the direct line, desk 101 the ring group.
+    "extensions": {"100": ["2000"], "101": ["2001"]},
 }
 
 
@@ -79,11 +80,20 @@ def lab_settings(dsn: str) -> Settings:
     )
 
 
+# The lab PBX's dialplan reads this file (copied beside its extensions.conf) into the AGI URL.
+LAB_SECRET = Path(__file__).parent / "lab" / "etc" / "pbx" / "callback-desk-agi.secret"
+
+
 @pytest.fixture
 async def fastagi(db_dsn: str, store: Store) -> AsyncIterator[FastAgiServer]:
     settings = lab_settings(db_dsn)
     server = FastAgiServer(
-        Callbacks(store.pool), load(settings), settings.pbx.timezone, "127.0.0.1", AGI_PORT
+        Callbacks(store.pool),
+        load(settings),
+        settings.pbx.timezone,
+        "127.0.0.1",
+        AGI_PORT,
+        Secret(LAB_SECRET.read_text().strip()),
     )
     await server.start()
     try:
@@ -92,63 +102,27 @@ async def fastagi(db_dsn: str, store: Store) -> AsyncIterator[FastAgiServer]:
         await server.close()
 
 
-async def add_missed(store: Store, e164: str) -> int:
-    started = datetime.now(UTC) - timedelta(minutes=30)
-    await store.record_call(
-        "pbx",
-        CallRecord(
-            linkedid=f"lab-{e164}",
-            direction=Direction.INBOUND,
-            outcome=Outcome.MISSED,
-            reason=Reason.NO_ANSWER,
-            number=e164,
-            name="Caller",
-            number_key=e164,
-            callable=True,
-            did="2000",
-            rang=("100",),
-            started_at=started,
-            ended_at=started + timedelta(seconds=6),
-            ring_seconds=6,
-            reached_voicemail=False,
-        ),
-    )
-    return int(await store.pool.fetchval("SELECT id FROM calls WHERE linkedid = $1", f"lab-{e164}"))
-
-
 async def report_numbers(db_dsn: str, tmp_path: Path) -> list[str]:
     config = tmp_path / "report.toml"
     config.write_text(
         toml_text({"database": {"dsn": db_dsn}, "pbx": {"timezone": "America/New_York"}})
     )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "callback_desk.cli",
-        "--config",
-        str(config),
-        "report",
-        "--format",
-        "json",
-        "--since",
-        (datetime.now(UTC) - timedelta(days=1)).isoformat(),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=REPO,
-    )
-    out, err = await proc.communicate()
-    assert proc.returncode == 0, err.decode()
+    since = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    rc, out, err = await run_cli(config, "report", "--format", "json", "--since", since)
+    assert rc == 0, err
     return [json.dumps(entry) for entry in json.loads(out)["missed"]]
 
 
 async def test_desk_dials_feature_code_and_calls_back_with_masked_caller_id(
     lab: Lab, fastagi: FastAgiServer, store: Store, db_dsn: str, tmp_path: Path
 ) -> None:
-    call_id = await add_missed(store, "+12125550142")
+    call_id = await add_missed(store, "+12125550142", 30)
     assert any("2125550142" in e for e in await report_numbers(db_dsn, tmp_path))
     await lab.set_behaviour("carrier", "2125550142", "answer:4")
     # The desk dials *47 and presses 1 a few seconds in (during the count or the number).
-    await lab.desk_call("100", "*47", then="dtmf", variables={"KEYS": "1", "HOLD": "30"})
+    await lab.desk_call(
+        "100", "*47", then="dtmf", variables={"KEYS": "1", "HOLD": "30"}, own_endpoint=True
+    )
 
     received = await lab.carrier_received_callerid("2125550142", timeout=40)
     assert received.number in (NEUTRAL_NUMBER, NEUTRAL_NUMBER.removeprefix("+"))
@@ -164,10 +138,36 @@ async def test_desk_dials_feature_code_and_calls_back_with_masked_caller_id(
     assert not any("2125550142" in e for e in await report_numbers(db_dsn, tmp_path))
 
 
+async def test_a_desk_presenting_another_extensions_caller_id_gets_its_own_scope(
+    lab: Lab, fastagi: FastAgiServer, store: Store
+) -> None:
+    # The attack: desk 100 sets its caller ID to 101 (the phone may: the PBX trusts its PAI)
+    # to hear, and call, the callers of desk 101's line. The menu follows the endpoint.
+    own = await add_missed(store, "+12125550148", 30)  # direct line 2000: desk 100's
+    await add_missed(store, "+12125550149", 20, did="2001", rang=("101",))  # desk 101's
+    await lab.set_behaviour("carrier", "2125550148", "answer:2")
+    await lab.set_behaviour("carrier", "2125550149", "answer:2")
+    await lab.desk_call(
+        "100",
+        "*47",
+        then="dtmf",
+        variables={"KEYS": "1", "HOLD": "20"},
+        own_endpoint=True,
+        callerid_num="101",
+    )
+
+    async def attempted() -> bool:
+        return bool(await store.pool.fetchval("SELECT count(*) FROM callback_attempts"))
+
+    await until(attempted, timeout=40, what="a callback attempt")
+    rows = await store.pool.fetch("SELECT call_id, extension FROM callback_attempts")
+    assert [(r["call_id"], r["extension"]) for r in rows] == [(own, "100")]
+
+
 async def test_click_to_call_rings_the_desk_then_calls_back(
     lab: Lab, fastagi: FastAgiServer, store: Store, db_dsn: str, tmp_path: Path
 ) -> None:
-    call_id = await add_missed(store, "+12125550143")
+    call_id = await add_missed(store, "+12125550143", 30)
     await lab.set_behaviour("phones", "100", "answer:20")
     await lab.set_behaviour("carrier", "2125550143", "answer:4")
     done = await originate(lab_settings(db_dsn), call_id, "100")
@@ -193,7 +193,7 @@ async def test_click_to_call_to_a_busy_desk_is_reported(
 ) -> None:
     from callback_desk.core.exceptions import DeskUnavailable
 
-    call_id = await add_missed(store, "+12125550144")
+    call_id = await add_missed(store, "+12125550144", 30)
     await lab.set_behaviour("phones", "100", "busy")
     with pytest.raises(DeskUnavailable):
         await originate(lab_settings(db_dsn), call_id, "100")
@@ -251,7 +251,14 @@ async def test_a_desk_scoped_to_its_extension_calls_back_a_caller_the_queue_rang
                         row["id"], "102")  # fmt: skip
 
     cfg = load(settings)
-    server = FastAgiServer(Callbacks(store.pool), cfg, settings.pbx.timezone, "127.0.0.1", AGI_PORT)
+    server = FastAgiServer(
+        Callbacks(store.pool),
+        cfg,
+        settings.pbx.timezone,
+        "127.0.0.1",
+        AGI_PORT,
+        Secret(LAB_SECRET.read_text().strip()),
+    )
     await server.start()
     try:
         await lab.set_behaviour("phones", "101", "answer:20")

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from agi.queries import Callbacks
+from agi.queries import Callbacks, Disposition
 from callback_desk.core.config import DatabaseSettings, Secret, Settings
-from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
 from callback_desk.core.store import Store
 from fakes.agi_peer import AgiPeer, env
 from fakes.agi_runner import run_classic, run_fastagi, toml_text
 from fakes.settings import make_settings
+from tests.agi_support import add_missed
 
 # The component under test connects with cbd_desk's rights only (sql/grants.sql).
 pytestmark = pytest.mark.db_role("cbd_desk")
@@ -38,39 +38,6 @@ PBX = {"timezone": "America/New_York", "country": "US"}
 DOWN_DSN = "postgresql://postgres@127.0.0.1:1/nothing"
 
 A, B, C = "+12125550101", "+12125550102", "+12125550103"
-
-
-async def add_missed(
-    store: Store,
-    number: str,
-    minutes_ago: float,
-    did: str = "2000",
-    rang: tuple[str, ...] = ("100",),
-    callable_: bool = True,
-) -> int:
-    started = datetime.now(UTC) - timedelta(minutes=minutes_ago)
-    linkedid = f"{number}-{minutes_ago}"
-    await store.record_call(
-        "pbx",
-        CallRecord(
-            linkedid=linkedid,
-            direction=Direction.INBOUND,
-            outcome=Outcome.MISSED,
-            reason=Reason.NO_ANSWER,
-            number=number.removeprefix("+1"),
-            name="Caller",
-            number_key=number if callable_ else None,
-            callable=callable_,
-            did=did,
-            rang=rang,
-            started_at=started,
-            ended_at=started + timedelta(seconds=10),
-            ring_seconds=8.0,
-            reached_voicemail=False,
-        ),
-    )
-    row = await store.pool.fetchval("SELECT id FROM calls WHERE linkedid = $1", linkedid)
-    return int(row)
 
 
 @dataclass
@@ -337,3 +304,69 @@ async def test_hang_up_at_every_step_leaves_no_half_written_rows(
 
 def test_sighup_constant_exists() -> None:
     assert signal.SIGHUP  # classic mode relies on it (POSIX only)
+
+
+@pytest.mark.parametrize("how", ["called_back", "never", "handled", "too_old"])
+async def test_dial_refuses_a_call_no_longer_awaiting_a_callback(
+    mode, db_dsn: str, store: Store, how: str
+) -> None:
+    # The attack: walk call ids in dial mode to ring callers already returned or marked never.
+    call_id = await add_missed(store, A, 60 * 24 * 20 if how == "too_old" else 10)
+    callbacks = Callbacks(store.pool)
+    if how == "called_back":
+        attempt = await callbacks.start_attempt(call_id, "101", None)
+        await callbacks.finish_attempt(attempt, "ANSWER", 30)
+    elif how != "too_old":
+        await callbacks.dispose(call_id, A, Disposition(how), "101")
+    before = await store.pool.fetchval("SELECT count(*) FROM callback_attempts")
+    peer = AgiPeer(env("dial", str(call_id), "100"))
+    await mode(db_dsn, AGI)(peer)
+    assert peer.status() == "REFUSED" and peer.execs == []
+    assert peer.played == ["cannot-complete-as-dialed"]
+    assert await store.pool.fetchval("SELECT count(*) FROM callback_attempts") == before
+
+
+async def test_menu_rechecks_the_policy_before_dialling(mode, db_dsn: str, store: Store) -> None:
+    # Another desk marks the caller "never" while this desk listens to the number: the key 1
+    # that follows must not ring them.
+    call_id = await add_missed(store, A, 10)
+    peer = AgiPeer(env("menu", "100"), keys=["1"])
+
+    async def mark_never() -> None:
+        await Callbacks(store.pool).dispose(call_id, A, Disposition.NEVER, "101")
+
+    peer.before["WAIT FOR DIGIT"] = mark_never
+    await mode(db_dsn, AGI)(peer)
+    assert peer.execs == [] and peer.status() == "REFUSED"
+
+
+@pytest.mark.parametrize(
+    ("status", "talk", "stored"),
+    [
+        ("ANSWER", "1e999", ("ANSWER", 0)),
+        ("ANSWER", "nan", ("ANSWER", 0)),
+        ("ANSWER", "-5", ("ANSWER", 0)),
+        ("ANSWER", "99999999999999999999", ("ANSWER", 0)),
+        ("ANSWER", "\u0663", ("ANSWER", 0)),
+        ("\u00c9VIL", "3", ("UNKNOWN", 0)),
+        ("ANSWER" * 20, "3", ("UNKNOWN", 0)),
+    ],
+)
+async def test_hostile_dial_replies_end_the_session_cleanly(
+    mode, db_dsn: str, store: Store, status: str, talk: str, stored: tuple[str, int]
+) -> None:
+    call_id = await add_missed(store, A, 10)
+    peer = AgiPeer(env("dial", str(call_id), "100"), dial=(status, talk))
+    await mode(db_dsn, AGI)(peer)
+    assert peer.status() == "OK"
+    row = await store.pool.fetchrow("SELECT dial_status, talk_seconds FROM callback_attempts")
+    assert (row["dial_status"], row["talk_seconds"]) == stored
+    assert ("CALLBACK_DESK_DIALSTATUS", stored[0]) in peer.set_variables
+
+
+async def test_an_overlong_channel_id_is_not_stored(mode, db_dsn: str, store: Store) -> None:
+    call_id = await add_missed(store, A, 10)
+    peer = AgiPeer(env("dial", str(call_id), "100", uniqueid="x" * 5000))
+    await mode(db_dsn, AGI)(peer)
+    assert peer.status() == "OK"
+    assert await store.pool.fetchval("SELECT channel_id FROM callback_attempts") is None

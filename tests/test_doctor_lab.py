@@ -17,6 +17,7 @@ import pytest
 from agi.config import load as load_agi
 from agi.queries import Callbacks
 from agi.server import FastAgiServer
+from callback_desk.core.config import Secret
 from callback_desk.core.store import Store
 from callback_desk.doctor.checks import DoctorOptions, run
 from fakes.settings import make_settings
@@ -30,7 +31,13 @@ AGI_PORT = 4573  # the port of the lab dialplan's agi:// URL
 async def fastagi(db_dsn: str, store: Store) -> AsyncIterator[None]:
     settings = make_settings(db_dsn)
     server = FastAgiServer(
-        Callbacks(store.pool), load_agi(settings), settings.pbx.timezone, "127.0.0.1", AGI_PORT
+        Callbacks(store.pool),
+        load_agi(settings),
+        settings.pbx.timezone,
+        "127.0.0.1",
+        AGI_PORT,
+        # The lab dialplan puts this file's secret in its agi:// URL.
+        Secret((LAB_ETC / "callback-desk-agi.secret").read_text().strip()),
     )
     await server.start()
     try:

@@ -80,3 +80,11 @@ def test_callable_means_the_key_reads_back_as_a_possible_number(raw: str, countr
         except phonenumbers.NumberParseException:
             expected = False
     assert phone.is_callable(raw, country) is expected
+
+
+def test_supported_regions_without_the_import_match_phonenumbers() -> None:
+    import phonenumbers
+
+    from callback_desk.core.phone import supported_regions
+
+    assert supported_regions() == phonenumbers.SUPPORTED_REGIONS

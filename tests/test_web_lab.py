@@ -14,8 +14,9 @@ import pytest
 
 from callback_desk.core.store import Store
 from fakes.settings import make_settings
+from tests.agi_support import add_missed
 from tests.lab.lab import PRODUCT_USER, Lab
-from tests.test_agi_lab import AGI, NEUTRAL_NAME, NEUTRAL_NUMBER, add_missed, fastagi
+from tests.test_agi_lab import AGI, NEUTRAL_NAME, NEUTRAL_NUMBER, fastagi
 from tests.test_web_browser import CHROMIUM, browser, sign_in_with_keyboard
 from tests.web_support import SECRET, add_user, serving
 
@@ -39,7 +40,7 @@ async def test_browser_click_rings_the_desk_and_the_caller_sees_only_the_neutral
         web={"secret": SECRET},
     )
     await add_user(store, "jane", extensions=("100",))
-    call_id = await add_missed(store, "+12125550146")
+    call_id = await add_missed(store, "+12125550146", 30)
     await lab.set_behaviour("phones", "100", "answer:20")
     await lab.set_behaviour("carrier", "2125550146", "answer:4")
     async with serving(settings, store) as base_url:

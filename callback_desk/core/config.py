@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
-
 from callback_desk.core.exceptions import ConfigError
+from callback_desk.core.phone import supported_regions
 
 DEFAULT_CONFIG_PATH = Path("/etc/callback-desk/callback-desk.toml")
 ENV_PREFIX = "CALLBACK_DESK_"
@@ -435,7 +434,7 @@ class Settings:
 
         pbx_s = read("pbx")
         country = pbx_s.text("country", "US").upper()
-        if country not in phonenumbers.SUPPORTED_REGIONS:
+        if country not in supported_regions():
             raise ConfigError(f"[pbx] country = {country!r} is not an ISO 3166 region code")
         pbx = PbxSettings(
             name=pbx_s.text("name", "pbx"),

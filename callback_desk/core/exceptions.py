@@ -20,6 +20,7 @@
      │    ├── NotCallable         the stored number may never reach Dial()
      │    ├── UnknownCall         no missed call has that id
      │    ├── OutOfScope          the desk phone does not hear that line
+     │    ├── NotAwaiting         the caller was already called back, or marked never/handled
      │    └── DeskUnavailable     the desk phone did not answer click-to-call
      ├── MailError            the mail server refused the report
      └── ListenError          a server cannot bind its address (taken, not ours, unresolvable)
@@ -122,6 +123,10 @@ class UnknownCall(CallbackError):
 
 class OutOfScope(CallbackError):
     """That missed call is not one this extension may call back."""
+
+
+class NotAwaiting(CallbackError):
+    """That caller is no longer awaiting a callback (returned, or marked never/handled)."""
 
 
 class DeskUnavailable(CallbackError):

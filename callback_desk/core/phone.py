@@ -7,10 +7,10 @@ with an optional leading ``+`` after removing common formatting characters.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from functools import lru_cache
-
-import phonenumbers
+from pathlib import Path
 
 # What PBXes and carriers put in CallerIDNum when the caller withheld their number.
 _WITHHELD = frozenset(
@@ -61,6 +61,8 @@ def _read(raw: str, country: str) -> tuple[str | None, bool]:
         compact = "+" + compact[2:]
     if not _DIGITS.fullmatch(compact):
         return None, False
+    import phonenumbers  # lazy: see supported_regions
+
     try:
         parsed = phonenumbers.parse(compact, country)
     except phonenumbers.NumberParseException:
@@ -73,6 +75,8 @@ def _read(raw: str, country: str) -> tuple[str | None, bool]:
 def national_format(key: str | None, raw: str, country: str) -> str:
     """The number as people in the practice's country write it; the raw value when unparseable."""
     if key and key.startswith("+"):
+        import phonenumbers  # lazy (supported_regions says why)
+
         try:
             parsed = phonenumbers.parse(key, None)
         except phonenumbers.NumberParseException:
@@ -86,6 +90,29 @@ def national_format(key: str | None, raw: str, country: str) -> str:
         )
         return phonenumbers.format_number(parsed, fmt)
     return key or raw
+
+
+@lru_cache(maxsize=1)
+def supported_regions() -> frozenset[str]:
+    """The ISO 3166 codes phonenumbers knows, without importing it.
+
+    Importing phonenumbers is a good part of the classic AGI's start (Asterisk starts one
+    process per session, and its first prompt, the count of callers, needs no number rules);
+    settings only need the list of regions, which is phonenumbers' data package: one
+    ``region_XX.py`` per region. Falls back to the import if that layout ever changes
+    (tests/test_phone.py compares the two).
+    """
+    spec = importlib.util.find_spec("phonenumbers")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        names = {
+            p.stem.removeprefix("region_") for p in (Path(location) / "data").glob("region_*.py")
+        }
+        regions = frozenset(n for n in names if re.fullmatch(r"[A-Z]{2}", n))
+        if regions:
+            return regions
+    import phonenumbers  # lazy (see above)
+
+    return frozenset(phonenumbers.SUPPORTED_REGIONS)
 
 
 def mask(raw: str | None) -> str:

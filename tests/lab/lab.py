@@ -441,12 +441,17 @@ class Lab:
         variables: Mapping[str, object] | None = None,
         ring_timeout_ms: int = 30000,
         name: str | None = None,
+        own_endpoint: bool = False,
+        callerid_num: str | None = None,
     ) -> str:
         """Desk ``ext`` dials ``number`` (an extension: internal call; else outbound).
 
-        Caller ID is ``"Desk <ext>" <ext>`` unless ``name`` is given. ``then``: ``talk``
-        (stay HOLD s, default 4) or ``dtmf`` (after 3 s send ``variables["KEYS"]``, then
-        stay HOLD s). Returns the desk channel's Uniqueid on the phones instance.
+        Caller ID is ``"Desk <ext>" <ext>`` unless ``name``/``callerid_num`` are given.
+        ``own_endpoint``: the call reaches the PBX as endpoint ``ext`` (desks 100/101, from
+        127.0.0.4/5) instead of the shared ``phones`` endpoint, as an authenticated phone
+        would. ``then``: ``talk`` (stay HOLD s, default 4) or ``dtmf`` (after 3 s send
+        ``variables["KEYS"]``, then stay HOLD s). Returns the desk channel's Uniqueid on the
+        phones instance.
         """
         if not re.fullmatch(r"[0-9]{2,6}", ext):
             raise ValueError(f"bad desk extension {ext!r}")
@@ -456,8 +461,14 @@ class Lab:
             raise ValueError(f"then must be one of {sorted(PHONES_THEN)}")
         if then == "dtmf" and not re.fullmatch(r"[0-9*#A-Dw]+", str((variables or {}).get("KEYS"))):
             raise ValueError("then='dtmf' needs variables={'KEYS': '<digits>'}")
-        callerid = format_callerid(name or f"Desk {ext}", ext)
-        return await self._originate("phones", number, callerid, then, ring_timeout_ms, variables)
+        if own_endpoint and ext not in ("100", "101"):
+            raise ValueError("only desks 100 and 101 have their own endpoint")
+        num = callerid_num or ext
+        callerid = format_callerid(name or f"Desk {num}", num)
+        channel = f"PJSIP/{number}@pbx-{ext}" if own_endpoint else None
+        return await self._originate(
+            "phones", number, callerid, then, ring_timeout_ms, variables, channel=channel
+        )
 
     # ---------------------------------------------------------------------- waits
     async def wait_for(
