@@ -291,7 +291,8 @@ def _message_waiting(h: Headers, at: datetime) -> MessageWaiting:
 
 def _fully_booted(h: Headers, at: datetime) -> FullyBooted:
     raw = header(h, "uptime")
-    return FullyBooted(at, int(raw) if raw.isdigit() else None)
+    # isdigit() alone admits "²" and other digits int() refuses.
+    return FullyBooted(at, int(raw) if raw.isascii() and raw.isdigit() else None)
 
 
 def _queue(kind: str) -> Callable[[Headers, datetime], QueueEvent]:
