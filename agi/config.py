@@ -80,6 +80,9 @@ class AgiSettings:
     reply_timeout: float = 60.0
     # Connections not yet in a session (sending their environment, or queued for a slot).
     max_waiting: int = 32
+    # Optional second check: the local user whose processes may connect (e.g. "asterisk"),
+    # read from the kernel's socket table (/proc/net/tcp*); "" = any user with the secret.
+    peer_user: str = ""
     # extension -> DIDs/extensions it hears ("*" = every line). Empty table: everyone hears all.
     extensions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # extension -> the therapist's first name, for the neutral opening line.
@@ -131,6 +134,7 @@ def load(settings: Settings) -> AgiSettings:
     env_timeout = s.number("env_timeout", 5.0, minimum=0.1)
     reply_timeout = s.number("reply_timeout", 60.0, minimum=1.0)
     max_waiting = s.integer("max_waiting", 32, minimum=1)
+    peer_user = s.text("peer_user", "")
     extensions = _extensions(s.table("extensions"))
     names = _names(s.table("names"))
     sounds = _sounds(s.table("sounds"))
@@ -201,6 +205,7 @@ def load(settings: Settings) -> AgiSettings:
         env_timeout=env_timeout,
         reply_timeout=reply_timeout,
         max_waiting=max_waiting,
+        peer_user=peer_user,
         extensions=extensions,
         names=names,
         sounds=sounds,

@@ -26,6 +26,7 @@ import functools
 import hashlib
 import hmac
 import logging
+import pwd
 import signal
 import socket
 import threading
@@ -69,6 +70,30 @@ def authentic(env: Mapping[str, str], secret: Secret) -> bool:
     return hmac.compare_digest(
         hashlib.sha256(presented).digest(), hashlib.sha256(expected).digest()
     )
+
+
+def peer_uid(conn: socket.socket) -> int | None:
+    """The uid owning the other end of a TCP connection on this host, from the kernel's socket
+    table (the peer's row has our address as its remote end); None when not found."""
+    peer, local = conn.getpeername(), conn.getsockname()
+    table = "/proc/net/tcp6" if conn.family == socket.AF_INET6 else "/proc/net/tcp"
+    want = (_proc_address(conn.family, peer[0], peer[1]), _proc_address(conn.family, *local[:2]))
+    try:
+        with open(table, encoding="ascii") as rows:
+            for row in rows:
+                fields = row.split()
+                if len(fields) > 7 and (fields[1], fields[2]) == want:
+                    return int(fields[7])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _proc_address(family: int, host: str, port: int) -> str:
+    """An address as /proc/net/tcp* writes it: each 32-bit word in host byte order, in hex."""
+    packed = socket.inet_pton(family, host)
+    words = b"".join(packed[i : i + 4][::-1] for i in range(0, len(packed), 4))
+    return f"{words.hex().upper()}:{port:04X}"
 
 
 def describe(env: Mapping[str, str]) -> str:
@@ -133,6 +158,13 @@ class SocketChannel:
             raise ConnectionResetError("the FastAGI connection is closed") from exc
 
 
+def _uid(user: str) -> int:
+    try:
+        return pwd.getpwnam(user).pw_uid
+    except KeyError:
+        raise ConfigError(f"[agi] peer_user = {user!r} is not a user on this host") from None
+
+
 class FastAgiServer:
     def __init__(
         self,
@@ -147,6 +179,7 @@ class FastAgiServer:
         self._secret = secret if secret is not None else read_secret(cfg)
         if not self._secret.reveal():
             raise ConfigError("the FastAGI secret is empty")
+        self._peer_uid = _uid(cfg.peer_user) if cfg.peer_user else None
         self._callbacks = callbacks
         self._cfg = cfg
         self._tz = tz
@@ -263,6 +296,14 @@ class FastAgiServer:
                 self._unproven.pop(task, None)
             head, _, rest = data.partition(b"\n\n")
             env = parse_env(head)
+            if self._peer_uid is not None and peer_uid(conn) != self._peer_uid:
+                logger.warning(
+                    "Refused a FastAGI request from a process not run by %s (%s)",
+                    self._cfg.peer_user,
+                    describe(env),
+                    extra={"action": "agi_refused_peer"},
+                )
+                return
             if not authentic(env, self._secret):
                 logger.warning(
                     "Refused a FastAGI request without the right secret (%s)",

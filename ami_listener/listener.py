@@ -588,7 +588,9 @@ class Listener:
             self._spooled.clear()
             batch = await self._next_batch()
             if not batch:
-                await self._forget_committed()
+                # Committed calls are forgotten with the next append (one transaction) or at
+                # shutdown, not here: a forget of its own would hold the spool while the next
+                # decision waits to be spooled. Replayed after a crash, they change nothing.
                 await self._spooled.wait()
                 continue
             try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import pwd
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -219,3 +221,33 @@ async def test_agi_serve_without_a_secret_exits_2(tmp_path: Path) -> None:
     assert rc == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "secret_file is not set" in lines[0]
+
+
+async def test_peer_user_refuses_a_process_of_another_user_even_with_the_secret(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The attack: a local process that learnt the secret (a log, a CDR) but is not Asterisk.
+    # This test's process plays it: it is not "nobody".
+    caplog.set_level(logging.INFO)
+    await add_caller(store)
+    async with server(store, peer_user="nobody") as srv:
+        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+        block = "".join(f"{k}: {v}\n" for k, v in env("menu", "100").items()) + "\n"
+        writer.write(block.encode())
+        async with asyncio.timeout(10):
+            assert await reader.read() == b""
+        writer.close()
+    assert any("not run by nobody" in m for m in actions(caplog, "agi_refused_peer"))
+    # The same process is let in when it is the configured user.
+    me = pwd.getpwuid(os.getuid()).pw_name
+    async with server(store, peer_user=me) as srv:
+        peer = AgiPeer(env("menu", "100"), keys=["*"])
+        async with asyncio.timeout(20):
+            await desk_session(srv, peer)
+    assert peer.status() == "OK" and "SAY DIGITS:12125550109" in peer.played
+
+
+def test_peer_user_must_exist() -> None:
+    cfg = load(make_settings(agi={**AGI, "peer_user": "no-such-user-here"}))
+    with pytest.raises(ConfigError, match="not a user on this host"):
+        FastAgiServer(None, cfg, make_settings().pbx.timezone, "127.0.0.1", 0, Secret(SECRET))  # type: ignore[arg-type]
