@@ -226,6 +226,16 @@ async def test_click_to_call_rings_my_desk_then_the_caller_through_the_strict_fa
     assert sent[0]["context"] == "callback-desk-dial" and sent[0]["exten"] == str(call_id)
     history = (await web.get(f"/callers/{call_id}")).text
     assert "jane — call (desk 101)" in history
+    # Marked handled elsewhere (another tab, a colleague) while this page was open: the button
+    # still shows here, but the one callback policy refuses before AMI hears of it.
+    await store.pool.execute(
+        "INSERT INTO caller_dispositions (call_id, disposition, extension) "
+        "VALUES ($1, 'handled', '100')",
+        call_id,
+    )
+    reply = await web.post(f"/callers/{call_id}/call", data={"csrf": csrf})
+    assert reply.status_code == 409 and "no longer awaiting a callback" in reply.text
+    assert len([a for a in ami.actions if a.get("action") == "Originate"]) == 1
 
 
 async def test_sign_in_is_rate_limited_per_name(db_dsn: str, store: Store) -> None:

@@ -36,6 +36,7 @@ from callback_desk.core.exceptions import (
     AmiError,
     CallbackError,
     DeskUnavailable,
+    NotAwaiting,
     NotCallable,
     OutOfScope,
     UnknownCall,
@@ -376,6 +377,12 @@ class Inbox:
         except DeskUnavailable as exc:
             await self.users.audit(user.username, "call: desk did not answer", call.id, str(exc))
             raise Refused(409, f"Nothing was dialled: {exc}.") from exc
+        except NotAwaiting as exc:
+            raise Refused(
+                409,
+                "Nothing was dialled: this caller is no longer awaiting a callback "
+                "(someone returned the call or marked it).",
+            ) from exc
         except NotCallable as exc:
             raise Refused(409, "This number cannot be called back from the desk.") from exc
         except (AmiError, CallbackError) as exc:
