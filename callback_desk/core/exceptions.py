@@ -23,7 +23,8 @@
      │    ├── NotAwaiting         the caller was already called back, or marked never/handled
      │    └── DeskUnavailable     the desk phone did not answer click-to-call
      ├── MailError            the mail server refused the report
-     └── ListenError          a server cannot bind its address (taken, not ours, unresolvable)
+     ├── ListenError          a server cannot bind its address (taken, not ours, unresolvable)
+     └── DemoError            `callback-desk demo` could not run (its database, listener, inbox)
 
     ChannelGone (agi.exceptions)       the AGI channel hung up: pyst2's AGIHangup, kept in the
                                        desk side because it belongs to pyst2's tree
@@ -139,3 +140,7 @@ class MailError(CallbackDeskError):
 
 class ListenError(CallbackDeskError):
     """Cannot listen on that address."""
+
+
+class DemoError(CallbackDeskError):
+    """The demo could not run."""
