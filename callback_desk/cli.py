@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import logging
 import os
 import signal
@@ -16,7 +17,7 @@ import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from callback_desk import __version__
 from callback_desk.core import logs, roles
@@ -24,6 +25,9 @@ from callback_desk.core.args import Parser
 from callback_desk.core.config import DEFAULT_CONFIG_PATH, Settings, unknown_environment
 from callback_desk.core.exceptions import CallbackDeskError, ConfigError, StoreUnavailable
 from callback_desk.core.store import Store
+
+if TYPE_CHECKING:
+    from callback_desk.demo.inbox import InboxParts
 
 logger = logging.getLogger(__name__)
 
@@ -441,7 +445,27 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     if not (getattr(args, "verbose", 0) or 0):
         # The listener's own log lines would bury the demo's progress.
         logging.getLogger().setLevel(logging.WARNING)
-    return await run(DemoOptions(keep=args.keep, dsn=args.dsn), sys.stdout)
+    return await run(DemoOptions(keep=args.keep, dsn=args.dsn, inbox=_demo_inbox()), sys.stdout)
+
+
+def _demo_inbox() -> InboxParts:
+    """The real inbox and `user add`, handed to the demo (a sibling feature may not import them)."""
+    from callback_desk.demo.inbox import InboxParts
+    from callback_desk.web.accounts import run as accounts
+    from callback_desk.web.app import create_app
+
+    async def add_user(settings: Settings, username: str, desk: str, password: str) -> None:
+        await accounts(
+            settings,
+            "add",
+            username,
+            extensions=[desk],
+            password_stdin=True,
+            stdin=io.StringIO(password + "\n"),
+            out=io.StringIO(),
+        )
+
+    return InboxParts(app=create_app, add_user=add_user)
 
 
 async def cmd_doctor(args: argparse.Namespace) -> int:

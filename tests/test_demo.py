@@ -115,6 +115,25 @@ def test_demo_shows_the_listener_the_report_and_the_menu(
     menu = out.split("The desk phone")[1]
     assert "You have 4 messages." in menu
     assert "Telephone number 1 5 5 5 0 1 0 0 0 0 6" in menu and "[presses 2]" in menu
+    # The real inbox page, signed in to as jane at desk 100 (who hears every line): the
+    # report's five callers, in the report's order, with the page's own buttons.
+    inbox = out.split("The callback inbox")[1]
+    cards = re.findall(r"^    (\S.*?)  (\S.*)$", inbox.split("The demo's calls")[0], re.M)
+    assert cards == [
+        ("+1 555-010-0006", "Nora Nobody"),
+        ("anonymous", "Anonymous"),
+        ("+1 555-010-0008", "Ivy Menu"),
+        ("+1 555-010-0007", "Quinn Queue"),
+        ("+1 555-010-0003", "Greta Greeting"),
+    ]
+    day = r"\w{3} \d{1,2} \w{3}"  # the latest weekday morning: the test's own day decides
+    assert re.search(rf"2 calls · first {day} 08:26, last {day} 09:52 · line 2001 → 100", inbox)
+    assert "reached the greeting and hung up · line 2000" in inbox
+    assert inbox.count("Say: “") == 5
+    # Four can be called from the desk phone (as the menu counts); the withheld one cannot.
+    assert inbox.count("[Call from my desk phone]  [Handled]  [Never call back]") == 4
+    assert "No number to call back" in inbox and inbox.count("[Never call back]") == 5
+    assert "callback-desk user add me --extension 100 && callback-desk web" in out
     # What the listener wrote: every call but the internal one.
     assert len(stored) == len(MORNING) - 1
     assert stored.count(("missed", "no_answer")) == 2

@@ -23,7 +23,8 @@
      │    ├── NotAwaiting         the caller was already called back, or marked never/handled
      │    └── DeskUnavailable     the desk phone did not answer click-to-call
      ├── MailError            the mail server refused the report
-     └── ListenError          a server cannot bind its address (taken, not ours, unresolvable)
+     ├── ListenError          a server cannot bind its address (taken, not ours, unresolvable)
+     └── DemoError            `callback-desk demo` could not run (its database, listener, inbox)
 
     ChannelGone (agi.exceptions)       the AGI channel hung up: pyst2's AGIHangup, kept in the
                                        desk side because it belongs to pyst2's tree
@@ -32,7 +33,6 @@
     Internal to one feature, never seen outside it:
     BadToken (callback_desk.web.auth)  a signed link or cookie is tampered, expired or replayed
     Refused (callback_desk.web.app)    an inbox request becomes an HTTP error page (status, text)
-    DemoError (callback_desk.demo.run) a CallbackDeskError: the demo could not run (exit 1)
 
 Each class docstring is its default message. Library exceptions are wrapped where they enter
 (``raise StoreUnavailable(...) from exc``) so callers handle our tree only.
@@ -144,3 +144,7 @@ class MailError(CallbackDeskError):
 
 class ListenError(CallbackDeskError):
     """Cannot listen on that address."""
+
+
+class DemoError(CallbackDeskError):
+    """The demo could not run."""

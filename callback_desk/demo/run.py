@@ -3,7 +3,8 @@
 An embedded PostgreSQL (pgserver, the ``demo`` extra) or a database created on ``--dsn``'s
 server; the schema applied by the real migrations; a simulated PBX speaking AMI on 127.0.0.1;
 the real listener logged in to it while it plays a morning recorded in the lab; then the real
-morning report and the real desk-phone menu, as text. Everything it started is stopped and
+morning report, the real desk-phone menu and the real callback inbox (handed in by the CLI,
+see :mod:`callback_desk.demo.inbox`), as text. Everything it started is stopped and
 everything it created is removed on the way out, unless ``--keep``.
 """
 
@@ -35,9 +36,10 @@ from agi.runtime import open_callbacks
 from agi.session import run_session
 from ami_listener.listener import Listener
 from callback_desk.core.config import Settings
-from callback_desk.core.exceptions import CallbackDeskError, ConfigError, StoreUnavailable
+from callback_desk.core.exceptions import ConfigError, DemoError, StoreUnavailable
 from callback_desk.core.model import CallRecord, Outcome
 from callback_desk.core.store import Store
+from callback_desk.demo.inbox import InboxParts, look
 from callback_desk.demo.morning import REPORT_AT, PlannedCall, morning_day, plan
 from callback_desk.demo.pbx import SimulatedPbx
 from callback_desk.demo.phone import TextPhone
@@ -48,18 +50,16 @@ logger = logging.getLogger(__name__)
 
 TIMEZONE = "America/New_York"
 DESK = "100"
+USER = "jane"  # the inbox's demo user: a therapist at desk 100
 # Seconds between two calls of the morning, so that the terminal shows them one by one.
 PACE = 0.15
-
-
-class DemoError(CallbackDeskError):
-    """The demo could not run."""
 
 
 @dataclass(frozen=True)
 class DemoOptions:
     keep: bool = False
     dsn: str | None = None  # a PostgreSQL server to create the demo database on
+    inbox: InboxParts | None = None  # the real inbox, from the CLI; None: the demo skips it
 
 
 class Progress:
@@ -173,7 +173,7 @@ class RecordingSink:
         return inserted
 
 
-def demo_settings(dsn: str, ami_port: int, ami_secret: str) -> Settings:
+def demo_settings(dsn: str, ami_port: int, ami_secret: str, web_secret: str) -> Settings:
     return Settings.from_mapping(
         {
             "database": {"dsn": dsn},
@@ -189,6 +189,7 @@ def demo_settings(dsn: str, ami_port: int, ami_secret: str) -> Settings:
             "listener": {"settle_seconds": 0.2, "max_clock_skew": 0},
             "report": {"first_name": "Jane", "timezone": TIMEZONE},
             "agi": {"callback_number": "+15550109999", "callback_name": "J Smith"},
+            "web": {"secret": web_secret},
         },
         environ={},
     )
@@ -248,6 +249,27 @@ async def desk_phone(settings: Settings, now: datetime, tz: ZoneInfo) -> str:
     return phone.transcript()
 
 
+async def inbox(parts: InboxParts, settings: Settings, p: Progress) -> None:
+    """The real inbox page of a therapist at desk 100, signed in to, as text."""
+    store = await Store.open(settings.database, max_size=2)
+    try:
+        cards = await look(parts, settings, store, DESK, USER)
+    finally:
+        await store.close()
+    p.say(
+        f"  The callback inbox: {USER} (therapist, desk {DESK}) signs in (callback-desk web, "
+        "as text):"
+    )
+    p.say()
+    for card in cards:
+        for line in card.lines():
+            p.say(f"    {line}")
+        p.say()
+    if not cards:
+        p.say("    Nobody is waiting for a callback.")
+        p.say()
+
+
 async def run(options: DemoOptions, out: TextIO) -> int:
     p = Progress(out)
     tz = ZoneInfo(TIMEZONE)
@@ -262,7 +284,7 @@ async def run(options: DemoOptions, out: TextIO) -> int:
         pbx = SimulatedPbx("callbackdesk", ami_secret)
         await pbx.start()
         try:
-            settings = demo_settings(dsn, pbx.port, ami_secret)
+            settings = demo_settings(dsn, pbx.port, ami_secret, secrets.token_urlsafe(32))
             store = await Store.open(settings.database, max_size=2)
             try:
                 applied = await store.migrate()
@@ -285,11 +307,24 @@ async def run(options: DemoOptions, out: TextIO) -> int:
         for line in (await desk_phone(settings, now, tz)).splitlines():
             p.say(f"    {line}")
         p.say()
+        if options.inbox is not None:
+            await inbox(options.inbox, settings, p)
         if options.keep:
             p.say("  The demo's calls are still in the database; look again with:")
             p.say(
                 f"    CALLBACK_DESK_CONFIG=/dev/null CALLBACK_DESK_DATABASE_DSN='{dsn}' "
                 f"callback-desk report --all --until {now:%Y-%m-%dT%H:%M}"
+            )
+            p.say(f"  and open the real inbox (you, at desk {DESK}) on http://localhost:8047 with:")
+            p.say(
+                f"    export CALLBACK_DESK_CONFIG=/dev/null CALLBACK_DESK_DATABASE_DSN='{dsn}' "
+                "CALLBACK_DESK_WEB_SECRET=$(openssl rand -hex 32)"
+            )
+            p.say(f"    callback-desk user add me --extension {DESK} && callback-desk web")
+        else:
+            p.say(
+                "  To open the real inbox in a browser: callback-desk demo --keep, then "
+                "callback-desk user add and callback-desk web (it prints how)."
             )
     p.say(
         f"Done in {time.monotonic() - p.started:.1f} s; "

@@ -67,14 +67,15 @@ async def run(
     email: str = "",
     password_stdin: bool = False,
     out: TextIO = sys.stdout,
+    stdin: TextIO | None = None,  # the demo's; sys.stdin, read when called, otherwise
 ) -> int:
     if action != "list":
         username = check_username(username or "")
     if action == "add":
         checked_role, exts = check_user(role, extensions, email)
-        hashed = Passwords().hash(read_password(password_stdin))
+        hashed = Passwords().hash(read_password(password_stdin, stdin or sys.stdin))
     elif action == "passwd":
-        hashed = Passwords().hash(read_password(password_stdin))
+        hashed = Passwords().hash(read_password(password_stdin, stdin or sys.stdin))
     store = await Store.open(settings.database, max_size=1)
     try:
         await store.check_schema()
