@@ -23,6 +23,7 @@ from agi.config import load
 from agi.runtime import open_callbacks
 from agi.session import run_session
 from callback_desk.core import logs
+from callback_desk.core.args import Parser
 from callback_desk.core.config import Settings
 from callback_desk.core.exceptions import ConfigError
 
@@ -50,7 +51,7 @@ async def run_classic(settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m agi", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m agi", description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, metavar="PATH", help="TOML config file")
     parser.add_argument("--syslog", action="store_true", help="log to syslog instead of stderr")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")

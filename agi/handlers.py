@@ -275,7 +275,7 @@ class _Session:
             talk = talk_seconds(self.agi.get_variable(var.ANSWERED_TIME))
         except ChannelGone:
             gone = True  # Asterisk closed the session: the outcome is unknown
-            status = status or "UNKNOWN"
+            status = status or DialStatus.UNKNOWN
         finally:
             if status:
                 self.desk.finish_attempt(attempt, status, talk)

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from callback_desk.core import phone
-from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
+from callback_desk.core.model import CallRecord, DialStatus, Direction, Outcome, Reason
 
 # Reasons only reconciliation gives (the rest are the tracker's).
 VOICEMAIL_UNKNOWN = Reason.RECONCILED_VOICEMAIL_UNKNOWN  # reached VoiceMail; message or not
@@ -215,13 +215,13 @@ def _cel_missed_reason(
         return VOICEMAIL_UNKNOWN
     if queue:
         return Reason.QUEUE_ABANDONED
-    if status == "CANCEL":
+    if status == DialStatus.CANCEL:
         return Reason.HANGUP_WHILE_RINGING
-    if status == "NOANSWER":
+    if status == DialStatus.NOANSWER:
         return Reason.NO_ANSWER
-    if status == "BUSY":
+    if status == DialStatus.BUSY:
         return Reason.BUSY
-    if status in ("CHANUNAVAIL", "CONGESTION"):
+    if status in (DialStatus.CHANUNAVAIL, DialStatus.CONGESTION):
         return Reason.UNAVAILABLE
     if ring_started is not None:
         return Reason.HANGUP_WHILE_RINGING

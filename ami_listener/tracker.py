@@ -26,7 +26,7 @@ from typing import Any
 
 from ami_listener import events as ev
 from callback_desk.core import phone
-from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
+from callback_desk.core.model import CallRecord, DialStatus, Direction, Outcome, Reason
 
 _MAX_RANG = 16  # dial strings kept per call; a runaway loop must not grow memory
 
@@ -416,7 +416,7 @@ class CallTracker:
         if call is None:
             return
         call.dial_statuses.add(status)
-        if status == "ANSWER":
+        if status == DialStatus.ANSWER:
             call.answered = True
         if dest.uniqueid in call.ringing:
             call.ringing.discard(dest.uniqueid)
@@ -520,11 +520,11 @@ def _missed_reason(call: _Call) -> Reason:
     if call.root_hung_up_while_ringing:
         return Reason.HANGUP_WHILE_RINGING
     statuses = call.dial_statuses
-    if "NOANSWER" in statuses:
+    if DialStatus.NOANSWER in statuses:
         return Reason.NO_ANSWER
-    if "BUSY" in statuses:
+    if DialStatus.BUSY in statuses:
         return Reason.BUSY
-    if statuses & {"CHANUNAVAIL", "CONGESTION"}:
+    if statuses & {DialStatus.CHANUNAVAIL, DialStatus.CONGESTION}:
         return Reason.UNAVAILABLE
     if call.ring_started is not None:
         return Reason.HANGUP_WHILE_RINGING

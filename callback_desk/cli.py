@@ -17,10 +17,11 @@ import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from callback_desk import __version__
 from callback_desk.core import logs, roles
+from callback_desk.core.args import Parser
 from callback_desk.core.config import DEFAULT_CONFIG_PATH, Settings, unknown_environment
 from callback_desk.core.exceptions import CallbackDeskError, ConfigError, StoreUnavailable
 from callback_desk.core.store import Store
@@ -32,14 +33,6 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 Standalone = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: a user's mistake is one line on stderr and exit 2,
-    like a bad setting (argparse's default prints the whole usage first)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {message} (see --help)\n")
 
 
 def tcp_port(value: str) -> int:
@@ -68,10 +61,10 @@ def positive_int(value: str) -> int:
     return number
 
 
-def _common() -> _Parser:
+def _common() -> Parser:
     # SUPPRESS lets --config/-v appear before or after the subcommand without the subparser's
     # default overwriting a value given to the main parser.
-    common = _Parser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument(
         "--config",
         type=Path,
@@ -101,7 +94,7 @@ def parse_when(value: str) -> datetime:
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
-    parser = _Parser(
+    parser = Parser(
         prog="callback-desk",
         parents=[common],
         description="Call back every caller the practice missed.",

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -223,6 +224,34 @@ async def test_outbound_call_to_a_missed_number_that_is_answered_resolves_it(pbx
     await pbx.lab.wait_call_ended(call, timeout=60)
     await pbx.row("2125550112", count=2)
     assert (await pbx.report())["missed"] == []
+
+
+async def test_a_caller_not_returned_stays_on_every_morning_report_until_returned(
+    pbx: Pbx,
+) -> None:
+    """The to-call-back list is a to-do list: tomorrow's and next week's default report (no
+    --since: the look-back window) still list a caller missed today; a callback ends it."""
+    await call_and_wait(pbx, DID_DIRECT, "2125550115", ring_timeout_ms=2000)
+    today = datetime.now(UTC)
+    mornings = [
+        (today + timedelta(days=days)).replace(hour=8, minute=0, second=0, microsecond=0)
+        for days in (1, 3, 7)
+    ]
+
+    async def listed(until_: datetime) -> list[dict[str, Any]]:
+        out = await pbx.cli("report", "--format", "json", "--until", until_.isoformat())
+        doc: dict[str, Any] = json.loads(out)
+        return [c for c in doc["missed"] if c["number"] == "+12125550115"]
+
+    for morning in mornings:
+        [entry] = await listed(morning)
+        assert entry["status"] == "awaiting", (morning, entry)
+    # Returned from the desk phone: the same reports no longer list the caller.
+    call = await pbx.lab.desk_call("100", "2125550115", then="talk", variables={"HOLD": 2})
+    await pbx.lab.wait_call_ended(call, timeout=60)
+    await pbx.row("2125550115", count=2)
+    for morning in mornings:
+        assert await listed(morning) == [], morning
 
 
 async def test_anonymous_caller_is_recorded_but_not_callable(pbx: Pbx) -> None:

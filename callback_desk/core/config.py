@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from callback_desk.core.exceptions import ConfigError
 from callback_desk.core.phone import supported_regions
 
+DEFAULT_TIMEZONE = "UTC"
 DEFAULT_CONFIG_PATH = Path("/etc/callback-desk/callback-desk.toml")
 ENV_PREFIX = "CALLBACK_DESK_"
 # Top-level tables the program understands; anything else is a typo worth reporting.
@@ -294,7 +295,7 @@ class AmiSettings:
 class PbxSettings:
     name: str = "pbx"
     inbound_contexts: tuple[str, ...] = ("from-pstn", "from-trunk")
-    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo(DEFAULT_TIMEZONE))
     # ISO 3166 region used to read national numbers ("0301234567" in DE, "2125550123" in US).
     country: str = "US"
 
@@ -407,24 +408,27 @@ class Settings:
 
         db = read("database")
         database = DatabaseSettings(
-            dsn=db.secret("dsn"), connect_timeout=db.number("connect_timeout", 10.0, minimum=0.1)
+            dsn=db.secret("dsn"),
+            connect_timeout=db.number(
+                "connect_timeout", DatabaseSettings.connect_timeout, minimum=0.1
+            ),
         )
         db.finish()
 
         ami_s = read("ami")
         secret = ami_s.secret("secret", None)
-        tls = ami_s.flag("tls", False)
+        tls = ami_s.flag("tls", AmiSettings.tls)
         ca_file = ami_s.text("ca_file", "")
         ami = AmiSettings(
-            host=ami_s.text("host", "127.0.0.1"),
+            host=ami_s.text("host", AmiSettings.host),
             port=ami_s.integer("port", 5039 if tls else 5038, minimum=1),
-            username=ami_credential("username", ami_s.text("username", "callbackdesk")),
+            username=ami_credential("username", ami_s.text("username", AmiSettings.username)),
             secret=Secret(ami_credential("secret", secret.reveal())) if secret else None,
-            ping_interval=ami_s.number("ping_interval", 10.0, minimum=1.0),
-            reconnect_max=ami_s.number("reconnect_max", 60.0, minimum=1.0),
+            ping_interval=ami_s.number("ping_interval", AmiSettings.ping_interval, minimum=1.0),
+            reconnect_max=ami_s.number("reconnect_max", AmiSettings.reconnect_max, minimum=1.0),
             tls=tls,
             ca_file=_readable("ami", "ca_file", ca_file) if ca_file else None,
-            server_name=ami_s.text("server_name", ""),
+            server_name=ami_s.text("server_name", AmiSettings.server_name),
         )
         ami_s.finish()
         if (ami.ca_file or ami.server_name) and not ami.tls:
@@ -433,13 +437,13 @@ class Settings:
             raise ConfigError(f"[ami] port = {ami.port} is not a valid TCP port")
 
         pbx_s = read("pbx")
-        country = pbx_s.text("country", "US").upper()
+        country = pbx_s.text("country", PbxSettings.country).upper()
         if country not in supported_regions():
             raise ConfigError(f"[pbx] country = {country!r} is not an ISO 3166 region code")
         pbx = PbxSettings(
-            name=pbx_s.text("name", "pbx"),
-            inbound_contexts=pbx_s.strings("inbound_contexts", ("from-pstn", "from-trunk")),
-            timezone=pbx_s.timezone("timezone", "UTC"),
+            name=pbx_s.text("name", PbxSettings.name),
+            inbound_contexts=pbx_s.strings("inbound_contexts", PbxSettings.inbound_contexts),
+            timezone=pbx_s.timezone("timezone", DEFAULT_TIMEZONE),
             country=country,
         )
         pbx_s.finish()
@@ -448,18 +452,20 @@ class Settings:
 
         li = read("listener")
         listener = ListenerSettings(
-            settle_seconds=li.number("settle_seconds", 2.0),
-            max_call_seconds=li.number("max_call_seconds", 12 * 3600.0, minimum=60.0),
-            max_open_calls=li.integer("max_open_calls", 20000, minimum=1),
-            trace=li.flag("trace", False),
-            state_dir=Path(li.text("state_dir", "/var/lib/callback-desk")),
-            spool_max_mb=li.integer("spool_max_mb", 256, minimum=1),
-            max_clock_skew=li.number("max_clock_skew", 86400.0),
+            settle_seconds=li.number("settle_seconds", ListenerSettings.settle_seconds),
+            max_call_seconds=li.number(
+                "max_call_seconds", ListenerSettings.max_call_seconds, minimum=60.0
+            ),
+            max_open_calls=li.integer("max_open_calls", ListenerSettings.max_open_calls, minimum=1),
+            trace=li.flag("trace", ListenerSettings.trace),
+            state_dir=Path(li.text("state_dir", str(ListenerSettings.state_dir))),
+            spool_max_mb=li.integer("spool_max_mb", ListenerSettings.spool_max_mb, minimum=1),
+            max_clock_skew=li.number("max_clock_skew", ListenerSettings.max_clock_skew),
         )
         li.finish()
 
         re_s = read("retention")
-        retention = RetentionSettings(days=re_s.integer("days", 90, minimum=1))
+        retention = RetentionSettings(days=re_s.integer("days", RetentionSettings.days, minimum=1))
         re_s.finish()
 
         aw_s = read("awaiting")

@@ -30,6 +30,10 @@
                                        desk side because it belongs to pyst2's tree
     UnsafeAgiArgument (agi.exceptions) a value would break out of an AGI command line (a bug)
 
+    Internal to one feature, never seen outside it:
+    BadToken (callback_desk.web.auth)  a signed link or cookie is tampered, expired or replayed
+    Refused (callback_desk.web.app)    an inbox request becomes an HTTP error page (status, text)
+
 Each class docstring is its default message. Library exceptions are wrapped where they enter
 (``raise StoreUnavailable(...) from exc``) so callers handle our tree only.
 """

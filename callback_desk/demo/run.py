@@ -37,7 +37,7 @@ from agi.session import run_session
 from ami_listener.listener import Listener
 from callback_desk.core.config import Settings
 from callback_desk.core.exceptions import ConfigError, DemoError, StoreUnavailable
-from callback_desk.core.model import CallRecord
+from callback_desk.core.model import CallRecord, Outcome
 from callback_desk.core.store import Store
 from callback_desk.demo.inbox import InboxParts, look
 from callback_desk.demo.morning import REPORT_AT, PlannedCall, morning_day, plan
@@ -161,7 +161,7 @@ class RecordingSink:
             outcome = str(call.outcome)
             verdict = (
                 f"MISSED ({str(call.reason).replace('_', ' ')})"
-                if outcome == "missed"
+                if outcome == Outcome.MISSED
                 else outcome.replace("_", " ")
             )
             self._progress.say(

@@ -173,11 +173,13 @@ def report_settings(settings: Settings) -> ReportSettings:
             section.text("opening_line", DEFAULT_OPENING_LINE), "[report] opening_line"
         ),
         first_name=section.text("first_name", ""),
-        week_days=section.integer("week_days", 7, minimum=1),
+        week_days=section.integer("week_days", ReportSettings.week_days, minimum=1),
         recipients=_recipients(section),
-        email_when_empty=section.flag("email_when_empty", True),
-        mask_numbers_in_email=section.flag("mask_numbers_in_email", True),
-        tel_links=section.flag("tel_links", False),
+        email_when_empty=section.flag("email_when_empty", ReportSettings.email_when_empty),
+        mask_numbers_in_email=section.flag(
+            "mask_numbers_in_email", ReportSettings.mask_numbers_in_email
+        ),
+        tel_links=section.flag("tel_links", ReportSettings.tel_links),
     )
     section.finish()
     return result
@@ -185,7 +187,7 @@ def report_settings(settings: Settings) -> ReportSettings:
 
 def smtp_settings(settings: Settings) -> SmtpSettings:
     section = settings.section("smtp")
-    security = section.text("security", "starttls").lower()
+    security = section.text("security", SmtpSettings.security).lower()
     if security not in _DEFAULT_PORTS:
         raise ConfigError(
             f"[smtp] security = {security!r} must be 'starttls', 'tls' or 'none' "
@@ -194,14 +196,14 @@ def smtp_settings(settings: Settings) -> SmtpSettings:
     sec: Security = "starttls" if security == "starttls" else "tls" if security == "tls" else "none"
     password = section.secret("password", None)
     result = SmtpSettings(
-        host=section.text("host", "localhost"),
+        host=section.text("host", SmtpSettings.host),
         port=section.integer("port", _DEFAULT_PORTS[sec], minimum=1),
         security=sec,
-        username=section.text("username", ""),
+        username=section.text("username", SmtpSettings.username),
         password=password if password else None,
-        sender=check_address(section.text("sender", "callback-desk@localhost"), "[smtp] sender"),
-        timeout=section.number("timeout", 30.0, minimum=1.0),
-        ca_file=section.text("ca_file", ""),
+        sender=check_address(section.text("sender", SmtpSettings.sender), "[smtp] sender"),
+        timeout=section.number("timeout", SmtpSettings.timeout, minimum=1.0),
+        ca_file=section.text("ca_file", SmtpSettings.ca_file),
     )
     section.finish()
     if result.port > 65535:

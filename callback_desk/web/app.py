@@ -41,6 +41,7 @@ from callback_desk.core.exceptions import (
     OutOfScope,
     UnknownCall,
 )
+from callback_desk.core.model import Disposition
 from callback_desk.core.phone import national_format
 from callback_desk.core.scope import ALL_LINES, in_scope
 from callback_desk.core.store import Store
@@ -394,7 +395,7 @@ class Inbox:
         return RedirectResponse("/?done=ringing", status_code=303)
 
     async def handled(self, request: Request, user: User) -> Response:
-        return await self._dispose(request, user, "handled")
+        return await self._dispose(request, user, Disposition.HANDLED)
 
     async def confirm_never(self, request: Request, user: User) -> Response:
         call = await self.caller(user, _call_id(request))
@@ -404,9 +405,9 @@ class Inbox:
         )
 
     async def never(self, request: Request, user: User) -> Response:
-        return await self._dispose(request, user, "never")
+        return await self._dispose(request, user, Disposition.NEVER)
 
-    async def _dispose(self, request: Request, user: User, disposition: str) -> Response:
+    async def _dispose(self, request: Request, user: User, disposition: Disposition) -> Response:
         await self.form(request)
         call = await self.caller(user, _call_id(request))
         extension = user.extensions[0] if user.extensions else ""

@@ -47,16 +47,16 @@ class WebSettings:
 
 def load(settings: Settings) -> WebSettings:
     s = settings.section("web")
-    host = s.text("host", "127.0.0.1")
-    port = s.integer("port", 8047, minimum=1)
-    public_url = s.text("public_url", "https://callbacks.example.org").rstrip("/")
+    host = s.text("host", WebSettings.host)
+    port = s.integer("port", WebSettings.port, minimum=1)
+    public_url = s.text("public_url", WebSettings.public_url).rstrip("/")
     session_minutes = s.integer("session_minutes", 12 * 60, minimum=5)
-    link_hours = s.integer("link_hours", 12, minimum=1)
-    max_failures = s.integer("max_failures", 5, minimum=1)
-    lockout_minutes = s.integer("lockout_minutes", 15, minimum=1)
+    link_hours = s.integer("link_hours", WebSettings.link_hours, minimum=1)
+    max_failures = s.integer("max_failures", WebSettings.max_failures, minimum=1)
+    lockout_minutes = s.integer("lockout_minutes", WebSettings.lockout_minutes, minimum=1)
     inline = s.secret("secret", None)
     secret_file = s.text("secret_file", "")
-    trusted_proxies = s.strings("trusted_proxies", ("127.0.0.1",))
+    trusted_proxies = s.strings("trusted_proxies", WebSettings.trusted_proxies)
     s.finish()
 
     if not _HOST.fullmatch(host):
