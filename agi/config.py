@@ -8,14 +8,19 @@ overridden from the environment (``CALLBACK_DESK_AGI_<KEY>``). Nested tables (``
 from __future__ import annotations
 
 import re
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from agi.prompts import DEFAULTS
-from callback_desk.core.config import AwaitingSettings, Secret, Settings, ami_credential
+from callback_desk.core.config import (
+    AwaitingSettings,
+    Secret,
+    Settings,
+    ami_credential,
+    private_secret,
+)
 from callback_desk.core.exceptions import ConfigError
 from callback_desk.core.opening import opening_line
 from callback_desk.core.phone import supported_regions
@@ -227,22 +232,16 @@ def read_secret(cfg: AgiSettings) -> Secret:
             "[agi] secret_file is not set: FastAGI would answer any local process "
             '(README, "Calling back from the desk phone")'
         )
-    try:
-        mode = path.stat().st_mode
-        text = path.read_text("ascii").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"[agi] secret_file = {str(path)!r} cannot be read ({exc})") from exc
-    if mode & (stat.S_IROTH | stat.S_IWOTH):
-        raise ConfigError(
-            f"[agi] secret_file = {str(path)!r} is readable by every local user "
-            "(chmod 0640, owner callback-desk, group asterisk)"
-        )
+    secret = private_secret(
+        "agi", "secret_file", path, "chmod 0640, owner callback-desk, group asterisk"
+    )
+    text = secret.reveal()
     if not _SECRET.fullmatch(text):
         raise ConfigError(
             f"[agi] secret_file = {str(path)!r} must hold 32-128 lower-case hex digits "
             "(openssl rand -hex 32)"
         )
-    return Secret(text)
+    return secret
 
 
 def _check_template(key: str, template: str, placeholder: str) -> None:

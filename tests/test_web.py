@@ -449,6 +449,7 @@ def test_web_settings_name_the_key_that_is_wrong(tmp_path: Path) -> None:
     sample = Path(__file__).resolve().parent.parent / "deploy" / "callback-desk.toml.sample"
     secret = tmp_path / "web.secret"
     secret.write_text("s" * 40 + "\n")
+    secret.chmod(0o640)
     env = {"CALLBACK_DESK_WEB_SECRET_FILE": str(secret)}
     ws = load(Settings.load(sample, environ=env))
     assert (ws.host, ws.port, ws.public_url) == ("127.0.0.1", 8047, "https://callbacks.example.org")
@@ -463,6 +464,10 @@ def test_web_settings_name_the_key_that_is_wrong(tmp_path: Path) -> None:
     for web, words in cases:
         with pytest.raises(ConfigError, match=words):
             load(web_settings("postgresql://unused/", **web))
+    # A signing key any local user can read lets them forge sessions and sign-in links.
+    secret.chmod(0o644)
+    with pytest.raises(ConfigError, match="readable by every local user"):
+        load(Settings.load(sample, environ=env))
     with pytest.raises(ConfigError, match=r"\[web\] secret is required"):
         load(Settings.from_mapping({"database": {"dsn": "x"}}, environ={})).require_secret()
 

@@ -36,6 +36,7 @@ async def run(config: Path, *args: str, stdin: str = "") -> tuple[int, str, str]
 def write_config(tmp_path: Path, dsn: str, **web: object) -> Path:
     secret = tmp_path / "web.secret"
     secret.write_text(SECRET + "\n")
+    secret.chmod(0o600)
     config = tmp_path / "c.toml"
     config.write_text(
         toml_text({"database": {"dsn": dsn}, "web": {"secret_file": str(secret), **web}})

@@ -11,6 +11,7 @@ the whole program reads one file with one set of rules.
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -235,6 +236,21 @@ def _depth(root: Any) -> int:
                 items = value.values() if isinstance(value, dict) else value
                 stack.extend((item, level + 1) for item in items)
     return deepest
+
+
+def private_secret(section: str, key: str, path: Path, fix: str) -> Secret:
+    """The stripped text of a secret file, refused (one line naming the key) when it cannot be
+    read or any local user may read or write it: it signs, or authenticates, what a local
+    attacker must not forge. ``fix`` says which owner and mode the file should have."""
+    where = f"[{section}] {key} = {str(path)!r}"
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text("utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{where} cannot be read ({exc})") from exc
+    if mode & (stat.S_IROTH | stat.S_IWOTH):
+        raise ConfigError(f"{where} is readable by every local user ({fix})")
+    return Secret(text)
 
 
 def _readable(section: str, key: str, name: str) -> Path:

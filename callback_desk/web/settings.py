@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from callback_desk.core.config import Secret, Settings
+from callback_desk.core.config import Secret, Settings, private_secret
 from callback_desk.core.exceptions import ConfigError
 
 # Shorter than this and a signing key can be brute-forced offline from one cookie.
@@ -87,8 +87,4 @@ def load(settings: Settings) -> WebSettings:
 
 
 def _read_secret(path: str) -> Secret:
-    try:
-        text = Path(path).read_text("utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"[web] secret_file = {path!r} cannot be read ({exc.strerror})") from exc
-    return Secret(text)
+    return private_secret("web", "secret_file", Path(path), "chmod 0640, group callback-desk")
