@@ -15,7 +15,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-Frame = dict[str, str]
+from callback_desk.core.amiframe import Frame as Frame  # re-exported for the tests
+from callback_desk.core.amiframe import parse_frame
+
 Responder = Callable[[Frame], list[str]]
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"  # traces recorded in the lab
@@ -45,15 +47,6 @@ def load_trace(name: str) -> list[str]:
                     lines[i] = f"Timestamp: {stamp + shift:.6f}"
             frames.append("\r\n".join(lines) + "\r\n\r\n")
     return frames
-
-
-def parse_action(text: str) -> Frame:
-    headers: Frame = {}
-    for line in text.split("\r\n"):
-        key, sep, value = line.partition(": ")
-        if sep:
-            headers[key.lower()] = value
-    return headers
 
 
 class FakeAmi:
@@ -126,7 +119,7 @@ class FakeAmi:
                     raw = await reader.readuntil(b"\r\n\r\n")
                 except (asyncio.IncompleteReadError, ConnectionError):
                     return
-                action = parse_action(raw.decode("utf-8"))
+                action = parse_frame(raw.decode("utf-8"))
                 self.actions.append(action)
                 for reply in self._answer(action):
                     writer.write(reply.encode("utf-8"))

@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import logging
 
+from callback_desk.core.amiframe import parse_frame
+
 logger = logging.getLogger(__name__)
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
@@ -19,15 +21,6 @@ BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 
 def frame(**headers: str) -> str:
     return "".join(f"{key}: {value}\r\n" for key, value in headers.items()) + "\r\n"
-
-
-def parse_action(text: str) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for line in text.split("\r\n"):
-        key, sep, value = line.partition(": ")
-        if sep:
-            headers[key.lower()] = value
-    return headers
 
 
 class SimulatedPbx:
@@ -73,7 +66,7 @@ class SimulatedPbx:
                     raw = await reader.readuntil(b"\r\n\r\n")
                 except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
                     return
-                action = parse_action(raw.decode("utf-8", errors="replace"))
+                action = parse_frame(raw.decode("utf-8", errors="replace"))
                 if not self._answer(action, writer):
                     await writer.drain()
                     return
