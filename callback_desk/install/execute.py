@@ -23,11 +23,12 @@ import asyncpg
 
 from callback_desk import __version__
 from callback_desk.core import layout, roles
+from callback_desk.core.accounts import Accounts
 from callback_desk.core.exceptions import InstallError
 from callback_desk.install import actions as a
 from callback_desk.install import database as db
 from callback_desk.install import render
-from callback_desk.install.system import Accounts, inside
+from callback_desk.install.system import inside
 
 
 def sha256(text: str) -> str:

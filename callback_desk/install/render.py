@@ -52,7 +52,7 @@ def find_block(text: str, where: str) -> Block | None:
             start = (index, begin.group(1))
         elif _END.match(line):
             if start is None:
-                raise ConfigError(f"{where}: '{END_MARKER}' without its begin line; fix by hand")
+                raise ConfigError(f"{where}: '{END_MARKER}' without its begin line; fix it by hand")
             found, start = Block(start[0], index, start[1]), None
     if start is not None:
         raise ConfigError(f"{where}: '; >>> {PROGRAM}' without its end line; fix it by hand")

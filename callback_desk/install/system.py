@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from callback_desk import __version__
+from callback_desk.core.accounts import Accounts, lines
 from callback_desk.core.exceptions import ConfigError
 from callback_desk.doctor import manager_conf
 from callback_desk.install import render
@@ -28,58 +29,6 @@ InitKind = Literal["systemd", "cron"]
 def inside(root: Path, path: PurePosixPath) -> Path:
     """Where ``path`` of the installed system is on this machine."""
     return root / path.relative_to("/") if path.is_absolute() else root / path
-
-
-@dataclass(frozen=True)
-class Accounts:
-    """Users and groups of a root (from its own files)."""
-
-    users: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # name -> (uid, gid)
-    groups: Mapping[str, tuple[int, tuple[str, ...]]] = field(default_factory=dict)
-
-    @classmethod
-    def read(cls, root: Path) -> Accounts:
-        users: dict[str, tuple[int, int]] = {}
-        groups: dict[str, tuple[int, tuple[str, ...]]] = {}
-        for line in _lines(root / "etc/passwd"):
-            parts = line.split(":")
-            if len(parts) >= 4 and parts[2].isdigit() and parts[3].isdigit():
-                users[parts[0]] = (int(parts[2]), int(parts[3]))
-        for line in _lines(root / "etc/group"):
-            parts = line.split(":")
-            if len(parts) >= 4 and parts[2].isdigit():
-                members = tuple(m for m in parts[3].split(",") if m)
-                groups[parts[0]] = (int(parts[2]), members)
-        return cls(users, groups)
-
-    def uid(self, name: str) -> int:
-        return self.users[name][0]
-
-    def gid(self, name: str) -> int:
-        return self.groups[name][0]
-
-    def user_name(self, uid: int) -> str:
-        return next((n for n, (u, _g) in self.users.items() if u == uid), str(uid))
-
-    def group_name(self, gid: int) -> str:
-        return next((n for n, (g, _m) in self.groups.items() if g == gid), str(gid))
-
-    def members(self, group: str) -> set[str]:
-        """Everyone in ``group``: listed members and users whose primary group it is."""
-        if group not in self.groups:
-            return set()
-        gid, listed = self.groups[group]
-        return set(listed) | {n for n, (_u, g) in self.users.items() if g == gid}
-
-    def groups_of(self, user: str) -> set[str]:
-        return {g for g in self.groups if user in self.members(g)}
-
-
-def _lines(path: Path) -> list[str]:
-    try:
-        return [line for line in path.read_text("utf-8").splitlines() if line.strip()]
-    except FileNotFoundError:
-        return []
 
 
 @dataclass(frozen=True)
@@ -189,7 +138,7 @@ def _init_kind(root: Path) -> InitKind:
 
 def _distro(root: Path) -> str:
     values = {}
-    for line in _lines(root / "etc/os-release") or _lines(root / "usr/lib/os-release"):
+    for line in lines(root / "etc/os-release") or lines(root / "usr/lib/os-release"):
         key, _, value = line.partition("=")
         values[key] = value.strip().strip('"')
     name = values.get("NAME", "an unknown system").removesuffix(" GNU/Linux")
@@ -197,7 +146,7 @@ def _distro(root: Path) -> str:
 
 
 def _timezone(root: Path) -> str:
-    text = "\n".join(_lines(root / "etc/timezone")).strip()
+    text = "\n".join(lines(root / "etc/timezone")).strip()
     if text:
         return text
     link = root / "etc/localtime"
@@ -270,7 +219,7 @@ def _endpoints(path: Path) -> dict[str, str]:
     sections: list[tuple[str, dict[str, str]]] = []
     templates: dict[str, dict[str, str]] = {}
     current: dict[str, str] | None = None
-    for raw in _lines(path):
+    for raw in lines(path):
         line = raw.split(";")[0].strip()
         header = re.match(r"^\[([^\]]+)\](?:\(([^)]*)\))?", line)
         if header:
