@@ -37,7 +37,7 @@ SPECS = {s.path.name: s for s in layout.secret_files()}
 WEB, AGI = SPECS["web.secret"], SPECS["agi-secret"]
 
 
-def verdict(spec: layout.SecretFile, mode: int, uid: int, gid: int):  # type: ignore[no-untyped-def]
+def verdict(spec: layout.SecretFile, mode: int, uid: int, gid: int):
     return judge(spec, Path(spec.path), 0o100000 | mode, uid, gid, ACCOUNTS)
 
 

@@ -198,7 +198,7 @@ def test_two_trunks_need_to_be_named() -> None:
     assert load_agi_text(config.content.reveal()).dial_template == "PJSIP/{number}@other"
 
 
-def load_agi_text(text: str):  # type: ignore[no-untyped-def]
+def load_agi_text(text: str):
     return load_agi(p.read_config(text, True, "x").settings)
 
 
@@ -218,7 +218,7 @@ def test_every_secret_is_shown_masked() -> None:
 
 
 def test_the_uninstall_plan_undoes_the_manifest_users_last() -> None:
-    created = [
+    created: list[dict[str, object]] = [
         {"kind": "group", "name": "callback-desk"},
         {"kind": "user", "name": "cbd-listener"},
         {"kind": "dir", "path": "/etc/callback-desk"},

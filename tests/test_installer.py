@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -238,7 +239,7 @@ def test_the_database_side(
     assert database not in dbs and database not in roles
 
 
-async def _database_facts(admin_dsn: str, database: str) -> dict[str, object]:
+async def _database_facts(admin_dsn: str, database: str) -> dict[str, Any]:
     conn = await asyncpg.connect(admin_dsn)
     try:
         rows = await conn.fetch(
