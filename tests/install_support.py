@@ -228,3 +228,39 @@ def read_as(root: Path, user: str, path: Path) -> subprocess.CompletedProcess[st
          "cat", str(path)],
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
+
+
+def system_venv(wheel_dir: Path, source: Path) -> Path:
+    """The program as an admin installs it: the wheel in a venv of the system's Python
+    (/usr/bin/python3), where every service user can run it (the test venv's Python may live
+    under /root). Dependencies come from the test venv through a .pth line (no network).
+    Returns the venv's ``callback-desk``."""
+    import site
+    import sys
+
+    python = Path("/usr/bin/python3")
+    if not python.exists():
+        raise FileNotFoundError("the system's /usr/bin/python3")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+         "-w", str(wheel_dir), str(source)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    [wheel] = wheel_dir.glob("callback_desk-*.whl")
+    venv = Path(tempfile.mkdtemp(prefix="cbd-venv-", dir="/tmp"))
+    venv.chmod(0o755)
+    subprocess.run([str(python), "-m", "venv", "--without-pip", str(venv)], check=True,
+                   capture_output=True, timeout=120)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
+         "--no-deps", str(wheel)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    [purelib] = (venv / "lib").glob("python3*/site-packages")
+    (purelib / "zz_test_dependencies.pth").write_text(site.getsitepackages()[0] + "\n")
+    for dirpath, dirnames, filenames in os.walk(venv):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode | 0o044 | (0o011 if path.is_dir() else 0))
+    return venv / "bin" / "callback-desk"

@@ -110,7 +110,9 @@ def _accounts(path: Path) -> dict[str, list[str]]:
 def test_lab_pbx_uses_the_sample_accounts() -> None:
     # The lab tests prove the sample's classes and filters only while the two agree.
     sample = _accounts(DEPLOY.parent / "manager.conf.sample")
-    lab = _accounts(DEPLOY.parent / "tests" / "lab" / "etc" / "pbx" / "manager.conf")
+    lab = _accounts(
+        DEPLOY.parent / "tests" / "lab" / "etc" / "pbx" / "manager_callback_desk_lab.conf"
+    )
     for name in ("callbackdesk", "callbackdesk-call"):
         assert lab[name] == sample[name], name
     assert not any(line.startswith("read") and "user" in line for line in sample["callbackdesk"])

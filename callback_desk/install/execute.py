@@ -28,6 +28,7 @@ from callback_desk.core.exceptions import InstallError
 from callback_desk.install import actions as a
 from callback_desk.install import database as db
 from callback_desk.install import render
+from callback_desk.install.plan import SYSTEMD_DIR
 from callback_desk.install.system import inside
 
 
@@ -427,8 +428,13 @@ class Executor:
         now = " --now" if action.start else ""
         self.say(a.Outcome("run", f"systemctl enable{now} {' '.join(todo)}"))
         if not self.dry_run:
+            units = self.where(SYSTEMD_DIR)
+            before = {p for p in units.glob("*.wants")}
             self.run_command([*self.systemctl(), "enable", *(["--now"] if action.start else []),
                               *todo])  # fmt: skip
+            # systemctl makes the .wants directories it needs; they are ours to remove then.
+            for made in sorted(set(units.glob("*.wants")) - before):
+                self.manifest.add({"kind": "dir", "path": str(SYSTEMD_DIR / made.name)})
             self.manifest.add({"kind": "units", "names": list(action.names)})
 
     # -- the database ---------------------------------------------------------------------------

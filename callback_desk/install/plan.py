@@ -16,7 +16,7 @@ from typing import Any
 
 from agi.config import load as load_agi
 from callback_desk.core import layout
-from callback_desk.core.config import Secret, Settings
+from callback_desk.core.config import PbxSettings, Secret, Settings
 from callback_desk.core.exceptions import ConfigError
 from callback_desk.install import actions as a
 from callback_desk.install import render
@@ -98,7 +98,8 @@ class Config:
 
 
 def _inbound(system: System) -> tuple[str, ...]:
-    return ("from-pstn", "from-trunk")
+    """Where trunk calls enter: [pbx] inbound_contexts' default (a new config keeps it)."""
+    return PbxSettings.inbound_contexts
 
 
 def _one(found: Sequence[str], what: str, option: str) -> str:
@@ -120,6 +121,10 @@ def new_config(
     }
     if options.country:
         values["pbx", "country"] = render.toml_string(options.country.upper())
+    host, port = _ami_address(system)
+    if (host, port) != ("127.0.0.1", 5038):
+        values["ami", "host"] = render.toml_string(host)
+        values["ami", "port"] = str(port)
     if options.callback_number:
         values["agi", "callback_number"] = render.toml_string(options.callback_number)
     if options.callback_name:
@@ -142,6 +147,18 @@ def new_config(
         # No Asterisk on this host to tell apart from other local users.
         values["agi", "peer_user"] = render.toml_string("")
     return render.config_text(samples.config, values), values
+
+
+def _ami_address(system: System) -> tuple[str, int]:
+    """Where this PBX's AMI listens (manager.conf [general]), as the listener reaches it."""
+    general = system.manager_general
+    if system.pbx == "none" or general.get("enabled", "no").lower() not in ("yes", "true", "1"):
+        return "127.0.0.1", 5038  # off until install turns it on, for this host only
+    host = general.get("bindaddr", "0.0.0.0")
+    if host in ("0.0.0.0", "::", "[::]", ""):
+        host = "127.0.0.1"
+    port = general.get("port", "5038")
+    return host, int(port) if port.isdigit() else 5038
 
 
 def read_config(text: str, new: bool, where: str, shown: str = "") -> Config:
