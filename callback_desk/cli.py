@@ -365,7 +365,7 @@ async def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
         # The web feature (starlette, jinja2: ~130 ms of imports) only matters for the email's
         # sign-in links; a report on screen should not wait for it.
         return await run(settings, options, sys.stdout, now)
-    from callback_desk.web.app import sign_in_link
+    from callback_desk.web.links import sign_in_link
 
     async def links(store: Store, address: str) -> str | None:
         return await sign_in_link(store, settings, address)
