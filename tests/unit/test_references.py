@@ -59,7 +59,7 @@ def tracked() -> tuple[str, ...]:
 @cache
 def _entries() -> frozenset[str]:
     """Every tracked file and every folder above one, relative to the root."""
-    entries = set()
+    entries: set[str] = set()
     for path in tracked():
         parts = path.split("/")
         entries.update("/".join(parts[:n]) for n in range(1, len(parts) + 1))
