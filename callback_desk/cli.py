@@ -28,7 +28,12 @@ from callback_desk.core.exceptions import CallbackDeskError, ConfigError, StoreU
 from callback_desk.core.store import Store
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from callback_desk.demo.inbox import InboxParts
+
+    # What add_subparsers returns: each configure_<command>_parser adds its subcommand to it.
+    Subcommands: TypeAlias = argparse._SubParsersAction[Parser]
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +99,8 @@ def parse_when(value: str) -> datetime:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The whole command line: each subcommand's options are set by its own
+    ``configure_<command>_parser``, beside the ``cmd_<command>`` that runs it."""
     common = _common()
     parser = Parser(
         prog="callback-desk",
@@ -103,9 +110,42 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"callback-desk {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    configure_migrate_parser(sub, common)
+    configure_grant_parser(sub, common)
+    configure_listen_parser(sub, common)
+    configure_report_parser(sub, common)
+    configure_purge_parser(sub, common)
+    configure_agi_parser(sub, common)
+    configure_call_parser(sub, common)
+    configure_web_parser(sub, common)
+    configure_user_parser(sub, common)
+    configure_demo_parser(sub, common)
+    configure_doctor_parser(sub, common)
+    configure_install_parser(sub, common)
+    configure_uninstall_parser(sub, common)
+    return parser
+
+
+def configure_migrate_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser("migrate", parents=[common], help="create or upgrade the database schema")
     p.set_defaults(handler=cmd_migrate)
 
+
+async def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    store = await Store.open(settings.database, max_size=1)
+    try:
+        applied = await store.migrate()
+    finally:
+        await store.close()
+    if applied:
+        for migration in applied:
+            sys.stdout.write(f"applied {migration.name}\n")
+    else:
+        sys.stdout.write("schema is up to date\n")
+    return 0
+
+
+def configure_grant_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser(
         "grant",
         parents=[common],
@@ -113,9 +153,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_grant)
 
+
+async def cmd_grant(settings: Settings, _args: argparse.Namespace) -> int:
+    store = await Store.open(settings.database, max_size=1)
+    try:
+        await store.grant()
+    finally:
+        await store.close()
+    sys.stdout.write(f"roles {', '.join(roles.ROLES)} granted as sql/grants.sql says\n")
+    return 0
+
+
+def configure_listen_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser("listen", parents=[common], help="watch the PBX and record missed calls")
     p.set_defaults(handler=cmd_listen)
 
+
+async def cmd_listen(settings: Settings, _args: argparse.Namespace) -> int:
+    from ami_listener.gaps import watch
+    from ami_listener.listener import Listener  # the composition root may see every package
+    from ami_listener.spool import Spool
+
+    settings.ami.require_secret()
+    # The spool first: decided calls must have somewhere safe to go before we listen.
+    spool = await Spool.open(settings.listener.state_dir, settings.listener.spool_max_mb << 20)
+    try:
+        store = await Store.open(settings.database)
+        try:
+            try:
+                await store.check_schema()
+            except StoreUnavailable as exc:
+                # Start anyway: decided calls wait in the spool until the database is back.
+                logger.warning("Starting without the database: %s", exc)
+            listener = Listener(settings, store, watch(settings, store), spool=spool)
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, listener.stop)
+            await listener.run()
+        finally:
+            await store.close()
+    finally:
+        await spool.close()
+    return 0
+
+
+def configure_report_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser(
         "report",
         parents=[common],
@@ -177,10 +259,60 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_report)
 
+
+async def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
+    from callback_desk.report.command import ReportOptions, run
+    from callback_desk.report.settings import check_cover
+
+    options = ReportOptions(
+        since=args.since,
+        until=args.until,
+        include_returned=args.include_returned,
+        covers=tuple(check_cover(c, "--for") for c in args.covers),
+        format=args.format,
+        week=args.week,
+        email=args.email,
+        to=tuple(args.to),
+        email_when_empty=args.email_when_empty,
+    )
+    now = datetime.now(settings.pbx.timezone)
+    if not args.email:
+        # The web feature (starlette, jinja2: ~130 ms of imports) only matters for the email's
+        # sign-in links; a report on screen should not wait for it.
+        return await run(settings, options, sys.stdout, now)
+    from callback_desk.web.links import sign_in_link
+
+    async def links(store: Store, address: str) -> str | None:
+        return await sign_in_link(store, settings, address)
+
+    return await run(settings, options, sys.stdout, now, links)
+
+
+def configure_purge_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser("purge", parents=[common], help="delete calls older than the retention")
     p.add_argument("--days", type=positive_int, help="override [retention] days")
     p.set_defaults(handler=cmd_purge)
 
+
+async def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
+    days = args.days if args.days is not None else settings.retention.days
+    if days < 1:
+        raise ConfigError("--days must be at least 1")
+    store = await Store.open(settings.database, max_size=1)
+    try:
+        await store.check_schema()
+        now = datetime.now(settings.pbx.timezone)
+        removed = await store.purge(now - timedelta(days=days))
+        closed = await store.close_stale_attempts(now - timedelta(days=1))
+    finally:
+        await store.close()
+    sys.stdout.write(f"purged {removed} calls older than {days} days\n")
+    if closed:
+        sys.stdout.write(f"closed {closed} callback attempts left open for over a day\n")
+    return 0
+
+
+def configure_agi_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser(
         "agi",
         parents=[common],
@@ -202,6 +334,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--syslog", action="store_true", help="log to syslog instead of stderr")
     p.set_defaults(handler=cmd_agi)
 
+
+async def cmd_agi(settings: Settings, args: argparse.Namespace) -> int:
+    if args.syslog:
+        logs.configure(getattr(args, "verbose", 0) or 0, syslog_tag="callback-desk-agi")
+    if args.words == "serve":
+        from agi.server import serve
+
+        return await serve(settings, args.host, args.port)
+    from agi.classic import run_classic
+
+    return await run_classic(settings)
+
+
+def configure_call_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser(
         "call", parents=[common], help="click-to-call: ring a desk phone, then call a caller back"
     )
@@ -218,6 +364,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_call)
 
+
+async def cmd_call(settings: Settings, args: argparse.Namespace) -> int:
+    from agi.clicktocall import originate
+    from agi.config import load as load_agi
+
+    done = await originate(settings, args.call_id, args.extension)
+    opening = load_agi(settings).opening_line(args.extension)
+    sys.stdout.write(
+        f"desk {done.extension} answered; calling {done.number.display} "
+        f"(missed call {done.call_id}, channel {done.channel_id})\n"
+        f"opening line: {opening}\n"
+    )
+    return 0
+
+
+def configure_web_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser(
         "web", parents=[common], help="the callback inbox (web pages; settings: [web])"
     )
@@ -225,6 +387,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=tcp_port, help="listen port (overrides [web] port)")
     p.set_defaults(handler=cmd_web)
 
+
+async def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
+    from callback_desk.web.server import serve
+
+    return await serve(settings, args.host, args.port)
+
+
+def configure_user_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser("user", parents=[common], help="accounts of the callback inbox")
     p.add_argument("action", choices=["add", "passwd", "disable", "enable", "list"])
     p.add_argument("username", nargs="?", help="lower-case user name (not for 'list')")
@@ -243,6 +413,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_user)
 
+
+async def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
+    from callback_desk.web.accounts import run as accounts
+
+    if args.action != "list" and not args.username:
+        raise ConfigError(f"user {args.action} needs a user name")
+    return await accounts(
+        settings,
+        args.action,
+        args.username,
+        role=args.role,
+        extensions=args.extensions,
+        email=args.email,
+        password_stdin=args.password_stdin,
+    )
+
+
+def configure_demo_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser(
         "demo",
         parents=[common],
@@ -260,6 +448,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(standalone=cmd_demo)
 
+
+async def cmd_demo(args: argparse.Namespace) -> int:
+    from callback_desk.demo.run import DemoOptions, run
+
+    if not (getattr(args, "verbose", 0) or 0):
+        # The listener's own log lines would bury the demo's progress.
+        logging.getLogger().setLevel(logging.WARNING)
+    return await run(DemoOptions(keep=args.keep, dsn=args.dsn, inbox=_demo_inbox()), sys.stdout)
+
+
+def _demo_inbox() -> InboxParts:
+    """The real inbox and `user add`, handed to the demo (a sibling feature may not import them)."""
+    from callback_desk.demo.inbox import InboxParts
+    from callback_desk.web.accounts import run as accounts
+    from callback_desk.web.app import create_app
+
+    async def add_user(settings: Settings, username: str, desk: str, password: str) -> None:
+        await accounts(
+            settings,
+            "add",
+            username,
+            extensions=[desk],
+            password_stdin=True,
+            stdin=io.StringIO(password + "\n"),
+            out=io.StringIO(),
+        )
+
+    return InboxParts(app=create_app, add_user=add_user)
+
+
+def configure_doctor_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser(
         "doctor",
         parents=[common],
@@ -291,9 +510,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=positive_int, default=5, metavar="SECONDS", help="per network check"
     )
     p.set_defaults(standalone=cmd_doctor)
-    configure_install_parser(sub, common)
-    configure_uninstall_parser(sub, common)
-    return parser
+
+
+async def cmd_doctor(args: argparse.Namespace) -> int:
+    from callback_desk.doctor.checks import DoctorOptions, run
+
+    if not (getattr(args, "verbose", 0) or 0):
+        # The checks say what went wrong; the AMI client's own retry lines would repeat it.
+        logging.getLogger().setLevel(logging.CRITICAL)
+    options = DoctorOptions(
+        config=getattr(args, "config", None),
+        env_file=args.env_file,
+        asterisk_etc=args.asterisk_etc,
+        agi_script=args.agi_script,
+        timeout=float(args.timeout),
+    )
+    return await run(options, os.environ, sys.stdout)
 
 
 def _install_common(p: argparse.ArgumentParser) -> None:
@@ -333,246 +565,6 @@ def _install_common(p: argparse.ArgumentParser) -> None:
         metavar="CMD",
         help="how to run an Asterisk CLI command (default 'asterisk -rx'; none with --root)",
     )
-
-
-def configure_install_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
-        "install",
-        parents=[common],
-        help="set up Callback Desk on this PBX server (as root): users, config, secrets, "
-        "database, AMI accounts, dialplan, services; then the doctor",
-        description="Idempotent: a second run changes nothing and says 'unchanged'. An "
-        "existing config is kept. After 'pip install --upgrade' it is the upgrade.",
-    )
-    _install_common(p)
-    p.add_argument(
-        "--init",
-        choices=["systemd", "cron"],
-        help="services as systemd units and timers, or the cron file (default: systemd when "
-        "it runs the system)",
-    )
-    p.add_argument("--db-host", default="127.0.0.1", help="where the services reach PostgreSQL")
-    p.add_argument("--db-port", type=tcp_port, default=5432)
-    new = p.add_argument_group("for a new config (an existing one is kept as it is)")
-    new.add_argument("--callback-number", metavar="NUMBER", help="[agi] callback_number")
-    new.add_argument("--callback-name", metavar="NAME", help="[agi] callback_name")
-    new.add_argument(
-        "--trunk", metavar="ENDPOINT", help="plain Asterisk: the trunk callbacks leave on"
-    )
-    new.add_argument(
-        "--desk-context", metavar="NAME", help="plain Asterisk: the desk phones' context (*47)"
-    )
-    new.add_argument("--desk-channel", metavar="TEMPLATE", help="[agi] desk_channel")
-    new.add_argument("--timezone", metavar="ZONE", help="[pbx] timezone (default: the system's)")
-    new.add_argument("--country", metavar="CC", help="[pbx] country")
-    p.set_defaults(standalone=cmd_install)
-
-
-def configure_uninstall_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
-        "uninstall",
-        parents=[common],
-        help="remove what install added (its marked lines, its manifest); keeps the database",
-    )
-    _install_common(p)
-    p.add_argument(
-        "--drop-data",
-        action="store_true",
-        help="also drop the database and the roles install created, and remove files changed "
-        "since install",
-    )
-    p.set_defaults(standalone=cmd_uninstall)
-
-
-async def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
-    store = await Store.open(settings.database, max_size=1)
-    try:
-        applied = await store.migrate()
-    finally:
-        await store.close()
-    if applied:
-        for migration in applied:
-            sys.stdout.write(f"applied {migration.name}\n")
-    else:
-        sys.stdout.write("schema is up to date\n")
-    return 0
-
-
-async def cmd_grant(settings: Settings, _args: argparse.Namespace) -> int:
-    store = await Store.open(settings.database, max_size=1)
-    try:
-        await store.grant()
-    finally:
-        await store.close()
-    sys.stdout.write(f"roles {', '.join(roles.ROLES)} granted as sql/grants.sql says\n")
-    return 0
-
-
-async def cmd_listen(settings: Settings, _args: argparse.Namespace) -> int:
-    from ami_listener.gaps import watch
-    from ami_listener.listener import Listener  # the composition root may see every package
-    from ami_listener.spool import Spool
-
-    settings.ami.require_secret()
-    # The spool first: decided calls must have somewhere safe to go before we listen.
-    spool = await Spool.open(settings.listener.state_dir, settings.listener.spool_max_mb << 20)
-    try:
-        store = await Store.open(settings.database)
-        try:
-            try:
-                await store.check_schema()
-            except StoreUnavailable as exc:
-                # Start anyway: decided calls wait in the spool until the database is back.
-                logger.warning("Starting without the database: %s", exc)
-            listener = Listener(settings, store, watch(settings, store), spool=spool)
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, listener.stop)
-            await listener.run()
-        finally:
-            await store.close()
-    finally:
-        await spool.close()
-    return 0
-
-
-async def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
-    from callback_desk.report.command import ReportOptions, run
-    from callback_desk.report.settings import check_cover
-
-    options = ReportOptions(
-        since=args.since,
-        until=args.until,
-        include_returned=args.include_returned,
-        covers=tuple(check_cover(c, "--for") for c in args.covers),
-        format=args.format,
-        week=args.week,
-        email=args.email,
-        to=tuple(args.to),
-        email_when_empty=args.email_when_empty,
-    )
-    now = datetime.now(settings.pbx.timezone)
-    if not args.email:
-        # The web feature (starlette, jinja2: ~130 ms of imports) only matters for the email's
-        # sign-in links; a report on screen should not wait for it.
-        return await run(settings, options, sys.stdout, now)
-    from callback_desk.web.app import sign_in_link
-
-    async def links(store: Store, address: str) -> str | None:
-        return await sign_in_link(store, settings, address)
-
-    return await run(settings, options, sys.stdout, now, links)
-
-
-async def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
-    days = args.days if args.days is not None else settings.retention.days
-    if days < 1:
-        raise ConfigError("--days must be at least 1")
-    store = await Store.open(settings.database, max_size=1)
-    try:
-        await store.check_schema()
-        now = datetime.now(settings.pbx.timezone)
-        removed = await store.purge(now - timedelta(days=days))
-        closed = await store.close_stale_attempts(now - timedelta(days=1))
-    finally:
-        await store.close()
-    sys.stdout.write(f"purged {removed} calls older than {days} days\n")
-    if closed:
-        sys.stdout.write(f"closed {closed} callback attempts left open for over a day\n")
-    return 0
-
-
-async def cmd_agi(settings: Settings, args: argparse.Namespace) -> int:
-    if args.syslog:
-        logs.configure(getattr(args, "verbose", 0) or 0, syslog_tag="callback-desk-agi")
-    if args.words == "serve":
-        from agi.server import serve
-
-        return await serve(settings, args.host, args.port)
-    from agi.classic import run_classic
-
-    return await run_classic(settings)
-
-
-async def cmd_call(settings: Settings, args: argparse.Namespace) -> int:
-    from agi.clicktocall import originate
-    from agi.config import load as load_agi
-
-    done = await originate(settings, args.call_id, args.extension)
-    opening = load_agi(settings).opening_line(args.extension)
-    sys.stdout.write(
-        f"desk {done.extension} answered; calling {done.number.display} "
-        f"(missed call {done.call_id}, channel {done.channel_id})\n"
-        f"opening line: {opening}\n"
-    )
-    return 0
-
-
-async def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
-    from callback_desk.web.server import serve
-
-    return await serve(settings, args.host, args.port)
-
-
-async def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
-    from callback_desk.web.accounts import run as accounts
-
-    if args.action != "list" and not args.username:
-        raise ConfigError(f"user {args.action} needs a user name")
-    return await accounts(
-        settings,
-        args.action,
-        args.username,
-        role=args.role,
-        extensions=args.extensions,
-        email=args.email,
-        password_stdin=args.password_stdin,
-    )
-
-
-async def cmd_demo(args: argparse.Namespace) -> int:
-    from callback_desk.demo.run import DemoOptions, run
-
-    if not (getattr(args, "verbose", 0) or 0):
-        # The listener's own log lines would bury the demo's progress.
-        logging.getLogger().setLevel(logging.WARNING)
-    return await run(DemoOptions(keep=args.keep, dsn=args.dsn, inbox=_demo_inbox()), sys.stdout)
-
-
-def _demo_inbox() -> InboxParts:
-    """The real inbox and `user add`, handed to the demo (a sibling feature may not import them)."""
-    from callback_desk.demo.inbox import InboxParts
-    from callback_desk.web.accounts import run as accounts
-    from callback_desk.web.app import create_app
-
-    async def add_user(settings: Settings, username: str, desk: str, password: str) -> None:
-        await accounts(
-            settings,
-            "add",
-            username,
-            extensions=[desk],
-            password_stdin=True,
-            stdin=io.StringIO(password + "\n"),
-            out=io.StringIO(),
-        )
-
-    return InboxParts(app=create_app, add_user=add_user)
-
-
-async def cmd_doctor(args: argparse.Namespace) -> int:
-    from callback_desk.doctor.checks import DoctorOptions, run
-
-    if not (getattr(args, "verbose", 0) or 0):
-        # The checks say what went wrong; the AMI client's own retry lines would repeat it.
-        logging.getLogger().setLevel(logging.CRITICAL)
-    options = DoctorOptions(
-        config=getattr(args, "config", None),
-        env_file=args.env_file,
-        asterisk_etc=args.asterisk_etc,
-        agi_script=args.agi_script,
-        timeout=float(args.timeout),
-    )
-    return await run(options, os.environ, sys.stdout)
 
 
 def _install_request(args: argparse.Namespace) -> Any:
@@ -624,6 +616,39 @@ def _quiet_core(args: argparse.Namespace) -> None:
         logging.getLogger("callback_desk.core").setLevel(logging.WARNING)
 
 
+def configure_install_parser(sub: Subcommands, common: Parser) -> None:
+    p = sub.add_parser(
+        "install",
+        parents=[common],
+        help="set up Callback Desk on this PBX server (as root): users, config, secrets, "
+        "database, AMI accounts, dialplan, services; then the doctor",
+        description="Idempotent: a second run changes nothing and says 'unchanged'. An "
+        "existing config is kept. After 'pip install --upgrade' it is the upgrade.",
+    )
+    _install_common(p)
+    p.add_argument(
+        "--init",
+        choices=["systemd", "cron"],
+        help="services as systemd units and timers, or the cron file (default: systemd when "
+        "it runs the system)",
+    )
+    p.add_argument("--db-host", default="127.0.0.1", help="where the services reach PostgreSQL")
+    p.add_argument("--db-port", type=tcp_port, default=5432)
+    new = p.add_argument_group("for a new config (an existing one is kept as it is)")
+    new.add_argument("--callback-number", metavar="NUMBER", help="[agi] callback_number")
+    new.add_argument("--callback-name", metavar="NAME", help="[agi] callback_name")
+    new.add_argument(
+        "--trunk", metavar="ENDPOINT", help="plain Asterisk: the trunk callbacks leave on"
+    )
+    new.add_argument(
+        "--desk-context", metavar="NAME", help="plain Asterisk: the desk phones' context (*47)"
+    )
+    new.add_argument("--desk-channel", metavar="TEMPLATE", help="[agi] desk_channel")
+    new.add_argument("--timezone", metavar="ZONE", help="[pbx] timezone (default: the system's)")
+    new.add_argument("--country", metavar="CC", help="[pbx] country")
+    p.set_defaults(standalone=cmd_install)
+
+
 async def cmd_install(args: argparse.Namespace) -> int:
     from callback_desk.install.command import install
 
@@ -643,6 +668,22 @@ async def cmd_install(args: argparse.Namespace) -> int:
             verbose=getattr(args, "verbose", 0),
         )
     )
+
+
+def configure_uninstall_parser(sub: Subcommands, common: Parser) -> None:
+    p = sub.add_parser(
+        "uninstall",
+        parents=[common],
+        help="remove what install added (its marked lines, its manifest); keeps the database",
+    )
+    _install_common(p)
+    p.add_argument(
+        "--drop-data",
+        action="store_true",
+        help="also drop the database and the roles install created, and remove files changed "
+        "since install",
+    )
+    p.set_defaults(standalone=cmd_uninstall)
 
 
 async def cmd_uninstall(args: argparse.Namespace) -> int:

@@ -1,5 +1,5 @@
 -- The schema the migrations build, for reading (pg_dump --schema-only, normalised).
--- Generated: CALLBACK_DESK_WRITE_SCHEMA=1 .venv/bin/pytest tests/test_schema.py
+-- Generated: CALLBACK_DESK_WRITE_SCHEMA=1 .venv/bin/pytest tests/db/test_schema.py
 -- Never applied: the numbered migrations are the source of truth.
 CREATE FUNCTION public.call_evidence(outcome text, reason text) RETURNS integer
     LANGUAGE sql IMMUTABLE STRICT
@@ -27,6 +27,9 @@ BEGIN
     RETURN NULL;
 END
 $$;
+CREATE FUNCTION public.in_scope(lines text[], did text, extensions text[]) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ((lines IS NULL) OR (did = ANY (lines)) OR (extensions && lines));
 CREATE FUNCTION public.line_extension(dial text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     RETURN "substring"(dial, '^(?:[A-Za-z0-9_-]+/)?(?:FM(?:GL|PR)-)?([^/@#]+)'::text);

@@ -8,7 +8,7 @@ users are the root's. So each process runs in a private mount namespace where ``
 where the unit says, and ``setpriv --init-groups`` takes its groups from the root's
 ``/etc/group``. Everything else (the program, PostgreSQL on 127.0.0.1, the PBX's ports) is the
 machine's. What systemd adds on top (ProtectSystem=, the system-call filter...) is not
-reproduced here; tests/test_deploy.py rates those directives.
+reproduced here; tests/unit/test_deploy.py rates those directives.
 """
 
 from __future__ import annotations
