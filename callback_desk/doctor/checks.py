@@ -20,7 +20,7 @@ import pwd
 import re
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Literal, TextIO
 
@@ -542,7 +542,6 @@ async def run(options: DoctorOptions, environ: Mapping[str, str], out: TextIO) -
         report(skip("everything else", "needs a valid configuration"))
         return summary(results, out)
     report(ok("config syntax", "every section parses"))
-    report(*secret_checks(settings, agi, options))
     report(await database_check(settings))
     if settings.ami.secret is None:
         report(
@@ -559,6 +558,9 @@ async def run(options: DoctorOptions, environ: Mapping[str, str], out: TextIO) -
     report(*manager_file_checks(settings, options, _local(settings.ami.host)))
     report(*dialplan_checks(agi, found))
     report(*await agi_checks(settings, agi, found, options))
+    # The classic AGI runs as asterisk and reads the desk side's login: then asterisk reads it.
+    classic = agi_target(agi, found)[0] == "classic"
+    report(*secret_checks(settings, agi, options, classic=classic))
     report(await smtp_check(settings, options.timeout))
     return summary(results, out)
 
@@ -574,8 +576,11 @@ def summary(results: list[Check], out: TextIO) -> int:
     return 1 if failed else 0
 
 
-def secret_checks(settings: Settings, agi: AgiSettings, options: DoctorOptions) -> list[Check]:
-    """Each secret of the install (core.layout) readable by its readers only."""
+def secret_checks(
+    settings: Settings, agi: AgiSettings, options: DoctorOptions, classic: bool = False
+) -> list[Check]:
+    """Each secret of the install (core.layout) readable by its readers only (with the classic
+    AGI, ``asterisk`` reads the desk side's secrets file too)."""
     accounts = Accounts.read(Path("/"))
     web_path = settings.section("web").text("secret_file", "") or str(layout.WEB_SECRET)
     specs = layout.secret_files(
@@ -600,6 +605,8 @@ def secret_checks(settings: Settings, agi: AgiSettings, options: DoctorOptions) 
         except PermissionError:
             checks.append(skip(what, f"{path} cannot be looked at by this user", "run as root"))
             continue
+        if classic and spec.path == layout.BY_NAME["agi"].env_file:
+            spec = replace(spec, readers=spec.readers | {layout.ASTERISK})
         found = secrets.judge(spec, path, st.st_mode, st.st_uid, st.st_gid, accounts)
         if found.ok:
             checks.append(ok(what, found.detail))
