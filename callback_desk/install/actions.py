@@ -183,6 +183,16 @@ class RemoveLink:
 
 
 @dataclass(frozen=True)
+class RestoreOwnership:
+    """Owner, group and mode install changed on something it did not create, as they were."""
+
+    path: PurePosixPath
+    uid: int
+    gid: int
+    mode: int
+
+
+@dataclass(frozen=True)
 class DisableUnits:
     names: tuple[str, ...]
     stop: bool
@@ -243,6 +253,7 @@ Action = (
     | RemoveDirectory
     | RemoveLink
     | DisableUnits
+    | RestoreOwnership
     | RemoveUser
     | RemoveGroup
     | RemoveMember

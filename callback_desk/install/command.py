@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets as random
 from dataclasses import dataclass, replace
@@ -169,7 +170,36 @@ async def install(request: Request, out: TextIO) -> Executor:
         executor.write_manifest()
     _summary(executor, out)
     _next_steps(system, cfg, out)
+    if not options.dry_run and _started(executor):
+        await _wait_for_services(cfg, out)
     return executor
+
+
+def _started(executor: Executor) -> bool:
+    return any(
+        o.verb == "run"
+        and o.subject.startswith(("systemctl enable --now", "systemctl try-restart"))
+        for o in executor.outcomes
+    )
+
+
+async def _wait_for_services(cfg: p.Config, out: TextIO, seconds: float = 20.0) -> None:
+    """Services just (re)started: give the FastAGI server a moment to listen before the doctor
+    knocks, instead of reporting a start-up as a failure."""
+    host = "127.0.0.1" if cfg.dialplan.host in ("0.0.0.0", "::", "") else cfg.dialplan.host
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while loop.time() < deadline:
+        try:
+            _reader, writer = await asyncio.open_connection(host, cfg.dialplan.port)
+        except OSError:
+            await asyncio.sleep(0.5)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return
+    out.write(f"the FastAGI server did not listen on {host}:{cfg.dialplan.port} within "
+              f"{seconds:g}s\n")  # fmt: skip
 
 
 def _summary(executor: Executor, out: TextIO) -> None:

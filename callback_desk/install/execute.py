@@ -215,12 +215,27 @@ class Executor:
     def _set_ownership(self, path: Path, owner: str, group: str, mode: int) -> None:
         if self.dry_run:
             return
+        self._remember(path)
         uid, gid = self._ids(owner, group)
         os.chown(path, uid, gid, follow_symlinks=False)
         os.chmod(path, mode)
 
+    def _remember(self, path: Path) -> None:
+        """Owner, group and mode of something install did not create, before it changes them
+        (once: the first time is what the system had), for uninstall to put back."""
+        where = str(PurePosixPath("/") / path.relative_to(self.root))
+        if any(e.get("path") == where for e in self.manifest.created):
+            return
+        st = path.lstat()
+        self.manifest.add({"kind": "was", "path": where, "uid": st.st_uid, "gid": st.st_gid,
+                           "mode": stat.S_IMODE(st.st_mode)})  # fmt: skip
+
     def _write(self, path: Path, text: str, owner: str, group: str, mode: int) -> None:
         uid, gid = self._ids(owner, group)
+        if path.exists():
+            st = path.lstat()
+            if (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) != (uid, gid, mode):
+                self._remember(path)
         tmp = path.with_name(f".{path.name}.callback-desk-tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         try:
@@ -255,8 +270,8 @@ class Executor:
             self.say(a.Outcome("create", label, f"{what}  {action.why}"))
             if not self.dry_run:
                 path.mkdir(parents=True, mode=0o700)
-                self._set_ownership(path, action.owner, action.group, action.mode)
                 self.manifest.add({"kind": "dir", "path": str(action.path)})
+                self._set_ownership(path, action.owner, action.group, action.mode)
             return
         changes = self._ownership(path, action.owner, action.group, action.mode)
         if changes:
@@ -594,6 +609,8 @@ class Executor:
                     path.unlink()
         elif isinstance(action, a.RemoveDirectory):
             self.remove_directory(action)
+        elif isinstance(action, a.RestoreOwnership):
+            self.restore(action)
         elif isinstance(action, a.RemoveMember):
             if action.user in self.accounts.members(action.group):
                 self.say(a.Outcome("remove", f"user {action.user} from group {action.group}"))
@@ -653,6 +670,24 @@ class Executor:
         self.changed.add(str(action.path))
         if not self.dry_run:
             path.unlink()
+
+    def restore(self, action: a.RestoreOwnership) -> None:
+        path = self.where(action.path)
+        if not path.exists() or path.is_symlink():
+            return
+        st = path.lstat()
+        if (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (
+            action.uid,
+            action.gid,
+            action.mode,
+        ):
+            return
+        owner = f"{self.accounts.user_name(action.uid)}:{self.accounts.group_name(action.gid)}"
+        self.say(a.Outcome("change", str(action.path), f"back to {owner} {_mode(action.mode)}, "
+                           "as before install"))  # fmt: skip
+        if not self.dry_run:
+            os.chown(path, action.uid, action.gid, follow_symlinks=False)
+            os.chmod(path, action.mode)
 
     def remove_directory(self, action: a.RemoveDirectory) -> None:
         path = self.where(action.path)

@@ -430,14 +430,13 @@ def _pbx(
 
 
 def reload(system: System, options: InstallOptions, after: tuple[str, ...]) -> a.Action:
-    """Asterisk reads what changed: FreePBX's own reload, or Asterisk's two."""
+    """Asterisk reads what changed. On FreePBX too, Asterisk's own two reloads rather than
+    ``fwconsole reload``: that would also apply whatever the admin changed in the GUI and has
+    not applied yet, a surprise; the files we write are read by Asterisk directly."""
     if options.asterisk_cli is None:
         return a.Skip("reloading Asterisk", "--root: reload it afterwards")
-    if system.pbx == "freepbx":
-        argv: tuple[tuple[str, ...], ...] = (("fwconsole", "reload"),)
-    else:
-        cli = options.asterisk_cli
-        argv = ((*cli, "manager reload"), (*cli, "dialplan reload"))
+    cli = options.asterisk_cli
+    argv = ((*cli, "manager reload"), (*cli, "dialplan reload"))
     return a.Command(argv, after, "reload Asterisk's AMI and dialplan")
 
 
@@ -553,6 +552,15 @@ def plan_uninstall(
     for entry in of("dir"):
         path = PurePosixPath(entry["path"])
         plan.append(a.RemoveDirectory(path, recursive=drop_data and path == layout.STATE))
+    for entry in of("was"):
+        plan.append(
+            a.RestoreOwnership(
+                PurePosixPath(entry["path"]),
+                int(entry["uid"]),
+                int(entry["gid"]),
+                int(entry["mode"]),
+            )
+        )
     if not options.with_database:
         plan.append(a.Skip("the database", "--root without --pg-admin"))
     else:

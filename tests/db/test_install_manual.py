@@ -71,8 +71,8 @@ sudo() {
   done
   "$@"
 }
-# fwconsole reload: no PBX runs here (the lab test reloads a real one).
-fwconsole() { echo "(test) fwconsole $*: no PBX runs here"; }
+# asterisk -rx '... reload': no PBX runs here (tests/lab/test_install_lab.py reloads a real one).
+asterisk() { echo "(test) asterisk $*: no PBX runs here"; }
 # systemctl: no systemd here; the units are enabled as files (--root), not started.
 systemctl() {
   case $1 in

@@ -95,12 +95,13 @@ def test_dry_run_on_this_machine_without_a_pbx_shows_the_plan_and_changes_nothin
     if Path("/etc/asterisk/manager.conf").exists():
         pytest.skip("this machine has a PBX")
     before = {str(w): tree(w) for w in watched if w.exists()}
-    roles_before = asyncio.run(_cluster(admin_dsn))
+    # (Only what this install would name: other tests create databases meanwhile.)
+    roles_before = asyncio.run(_cluster(admin_dsn, database))
     code, out, err = cli(capsys, "install", "--dry-run", "--pg-admin", admin_dsn,
                          "--database", database)  # fmt: skip
     assert code == 0, err
     assert {str(w): tree(w) for w in watched if w.exists()} == before
-    assert asyncio.run(_cluster(admin_dsn)) == roles_before
+    assert asyncio.run(_cluster(admin_dsn, database)) == roles_before == ([], [])
     assert "dry run: shows every change and makes none" in out
     assert "no PBX" in out.splitlines()[0]
     # Every kind of change, with owner and mode, and the SQL without a password.
@@ -116,14 +117,25 @@ def test_dry_run_on_this_machine_without_a_pbx_shows_the_plan_and_changes_nothin
     assert not re.search(r"[0-9a-f]{40}", out), "a secret on screen"
 
 
-async def _cluster(dsn: str) -> tuple[list[str], list[str]]:
+async def _cluster(dsn: str, database: str) -> tuple[list[str], list[str]]:
+    """The roles and databases named after ``database`` (what an install of it makes)."""
     conn = await asyncpg.connect(dsn)
     try:
-        roles = [r[0] for r in await conn.fetch("SELECT rolname FROM pg_roles ORDER BY 1")]
-        dbs = [r[0] for r in await conn.fetch("SELECT datname FROM pg_database ORDER BY 1")]
+        roles = [
+            r[0]
+            for r in await conn.fetch(
+                "SELECT rolname FROM pg_roles WHERE rolname LIKE $1 || '%' ORDER BY 1", database
+            )
+        ]
+        dbs = [
+            r[0]
+            for r in await conn.fetch(
+                "SELECT datname FROM pg_database WHERE datname LIKE $1 || '%' ORDER BY 1", database
+            )
+        ]
     finally:
         await conn.close()
-    return roles, [d for d in dbs if not d.startswith(("cbd_test_", "cbd_empty_"))]
+    return roles, dbs  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", ["none", "asterisk", "freepbx"])
@@ -173,8 +185,8 @@ def test_install_twice_then_uninstall(
         assert f"keep            database {database}" in out
         code, _out, err = cli(capsys, "uninstall", "--root", str(root))
         assert code == 2 and "nothing to uninstall" in err
-    roles, dbs = asyncio.run(_cluster(admin_dsn))
-    assert database in dbs and not any(c.login(database) in roles for c in layout.COMPONENTS)
+    roles, dbs = asyncio.run(_cluster(admin_dsn, database))
+    assert dbs == [database] and roles == [database]  # kept: the database and its owner
 
 
 def _check_layout(root: Path, kind: Kind) -> None:
@@ -235,8 +247,7 @@ def test_the_database_side(
                              "--database", database, "--drop-data")  # fmt: skip
         assert code == 0, err
         assert f"remove          database {database}  with 0 call records" in out
-    roles, dbs = asyncio.run(_cluster(admin_dsn))
-    assert database not in dbs and database not in roles
+    assert asyncio.run(_cluster(admin_dsn, database)) == ([], [])
 
 
 async def _database_facts(admin_dsn: str, database: str) -> dict[str, Any]:
@@ -395,22 +406,32 @@ def test_an_existing_config_is_kept_as_it_is(capsys: pytest.CaptureFixture[str])
     with server_root("freepbx") as root:
         etc = root / "etc/callback-desk"
         etc.mkdir()
+        etc.chmod(0o755)
         mine = (
             '[database]\ndsn = "postgresql://db.example.org/cd"\n'
             '[agi]\ncallback_number = "+12125550100"\n'
         )
         (etc / "callback-desk.toml").write_text(mine)
         (etc / "callback-desk.toml").chmod(0o644)
+        fresh = tree(root)
         code, out, err = cli(capsys, *install_args(root))
         assert code == 0, err
         assert (etc / "callback-desk.toml").read_text() == mine
         assert ("change          /etc/callback-desk/callback-desk.toml  content kept; owner "
                 "root:root -> root:callback-desk; mode 0644 -> 0640") in out  # fmt: skip
         assert "next: set [agi] callback_number" not in out
-        # Uninstall removes what install created; the config was yours.
+        # Uninstall removes what install created; the config and its directory were yours, and
+        # get back the owner and mode they had.
+        before = tree(root)
         code, out, err = cli(capsys, "uninstall", "--root", str(root))
         assert code == 0, err
         assert (etc / "callback-desk.toml").read_text() == mine
+        assert (
+            "change          /etc/callback-desk/callback-desk.toml  back to root:root 0644" in out
+        )
+        assert without_tool_leftovers(tree(root))["etc/callback-desk"] == fresh["etc/callback-desk"]
+        assert (etc / "callback-desk.toml").stat().st_mode & 0o777 == 0o644
+        assert before != tree(root)
 
 
 def test_a_file_changed_since_install_is_kept_by_uninstall(
