@@ -61,17 +61,18 @@ def positive_int(value: str) -> int:
     return number
 
 
-def _common() -> Parser:
+def _common(config: bool = True) -> Parser:
     # SUPPRESS lets --config/-v appear before or after the subcommand without the subparser's
     # default overwriting a value given to the main parser.
     common = Parser(add_help=False)
-    common.add_argument(
-        "--config",
-        type=Path,
-        default=argparse.SUPPRESS,
-        metavar="PATH",
-        help=f"TOML config file (default {DEFAULT_CONFIG_PATH}; env: CALLBACK_DESK_CONFIG)",
-    )
+    if config:  # not for the demo, which reads no config file
+        common.add_argument(
+            "--config",
+            type=Path,
+            default=argparse.SUPPRESS,
+            metavar="PATH",
+            help=f"TOML config file (default {DEFAULT_CONFIG_PATH}; env: CALLBACK_DESK_CONFIG)",
+        )
     common.add_argument(
         "-v",
         "--verbose",
@@ -244,13 +245,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "demo",
-        parents=[common],
+        parents=[_common(config=False)],
         help="see it work: a simulated PBX plays a morning, then the report and the menu",
         description="No PBX and no PostgreSQL needed (embedded: pip install "
         "'callback-desk[demo]'). Reads no config file.",
     )
     p.add_argument(
-        "--keep", action="store_true", help="keep the demo database (and its server) afterwards"
+        "--keep",
+        action="store_true",
+        help="keep its database, settings and simulated PBX for `report` and `web` afterwards "
+        "(it prints how to use them and the one command that removes them)",
     )
     p.add_argument(
         "--dsn",

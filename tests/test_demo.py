@@ -6,8 +6,10 @@ The embedded-PostgreSQL path (no --dsn) runs from the built wheel in tests/test_
 from __future__ import annotations
 
 import asyncio
-import builtins
+import os
 import re
+import signal
+import sys
 from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -60,11 +62,12 @@ def test_a_replayed_caller_is_another_caller_throughout() -> None:
     rewriter = Rewriter(
         start=datetime(2026, 11, 27, 10, 31, tzinfo=NY),
         sequence=0,
-        caller=(("+15550100001", "Alice Answered"), ("+15550100002", "Rita Ringing")),
+        caller=(("+12125550101", "Alice Answered"), ("+12125550102", "Rita Ringing")),
     )
     text = "".join(rewriter.frames(load_trace("direct_answered.ami")))
     assert "+15550100001" not in text and "Alice" not in text
-    assert "CallerIDNum: +15550100002" in text
+    assert "+12125550101" not in text
+    assert "CallerIDNum: +12125550102" in text
 
 
 @pytest.mark.parametrize(
@@ -96,13 +99,19 @@ def test_demo_shows_the_listener_the_report_and_the_menu(
     # Named from the output (other runs may make demo databases on a shared server meanwhile),
     # and dropped whatever happens below.
     made = re.findall(r"database (callback_desk_demo_[0-9a-f]+) created", out)
+    # The kept simulated PBX (with --dsn, no PostgreSQL of its own): the printed kill stops it.
+    pids = [int(pid) for pid in re.findall(r"^    kill (\d+)$", out, re.M)]
     try:
         assert code == 0 and "Traceback" not in err, err
         [kept] = made
-        assert f"Kept: database {kept}" in out
+        assert f'The database {kept} stays on your server: DROP DATABASE "{kept}"' in out
         stored = asyncio.run(_rows(pg_server_dsn, kept))
     finally:
         asyncio.run(_drop(pg_server_dsn, made))
+        for pid in pids:
+            os.kill(pid, signal.SIGTERM)
+            os.waitpid(pid, 0)  # started by this process (main() ran here): reap it
+    assert len(pids) == 1
     # The listener's decisions, one line per call, as they happen.
     assert "Rita Ringing         → 2000 direct line            MISSED (hangup while ringing)" in out
     assert "MISSED (queue abandoned)" in out and "MISSED (ivr hangup)" in out
@@ -114,17 +123,17 @@ def test_demo_shows_the_listener_the_report_and_the_menu(
     # The menu: the count (callable callers only), the first caller's number, the next.
     menu = out.split("The desk phone")[1]
     assert "You have 4 messages." in menu
-    assert "Telephone number 1 5 5 5 0 1 0 0 0 0 6" in menu and "[presses 2]" in menu
+    assert "Telephone number 1 2 1 2 5 5 5 0 1 0 6" in menu and "[presses 2]" in menu
     # The real inbox page, signed in to as jane at desk 100 (who hears every line): the
     # report's five callers, in the report's order, with the page's own buttons.
     inbox = out.split("The callback inbox")[1]
     cards = re.findall(r"^    (\S.*?)  (\S.*)$", inbox.split("The demo's calls")[0], re.M)
     assert cards == [
-        ("+1 555-010-0006", "Nora Nobody"),
+        ("(212) 555-0106", "Nora Nobody"),
         ("anonymous", "Anonymous"),
-        ("+1 555-010-0008", "Ivy Menu"),
-        ("+1 555-010-0007", "Quinn Queue"),
-        ("+1 555-010-0003", "Greta Greeting"),
+        ("(212) 555-0108", "Ivy Menu"),
+        ("(212) 555-0107", "Quinn Queue"),
+        ("(212) 555-0103", "Greta Greeting"),
     ]
     day = r"\w{3} \d{1,2} \w{3}"  # the latest weekday morning: the test's own day decides
     assert re.search(rf"2 calls · first {day} 08:26, last {day} 09:52 · line 2001 → 100", inbox)
@@ -159,14 +168,17 @@ async def _drop(server_dsn: str, databases: list[str]) -> None:
 
 
 def test_demo_without_the_extra_says_how_to_get_it(demo_env, monkeypatch, capsys) -> None:
-    real_import = builtins.__import__
-
-    def no_pgserver(name: str, *args, **kwargs):
-        if name == "pgserver":
-            raise ImportError("No module named 'pgserver'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_pgserver)
+    # As if pgserver were not installed: import and find_spec both see nothing.
+    monkeypatch.setitem(sys.modules, "pgserver", None)
     assert main(["demo"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "callback-desk[demo]" in err
+
+
+def test_demo_help_lists_only_options_it_reads(capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["demo", "--help"])
+    assert exited.value.code == 0
+    shown = capsys.readouterr().out
+    assert "--keep" in shown and "--dsn" in shown
+    assert "--config" not in shown  # it reads no config file

@@ -98,6 +98,8 @@ def test_demo_from_the_wheel_leaves_nothing_behind(installed, tmp_path) -> None:
     bin_dir, _wheel = installed
     # A short TMPDIR of its own: PostgreSQL's socket path must stay under 108 bytes.
     scratch = Path(tempfile.mkdtemp(prefix="cbd-", dir="/tmp"))
+    # As /tmp is: as root the embedded PostgreSQL runs as nobody, who must pass through it.
+    scratch.chmod(0o711)
     try:
         _run_demo(bin_dir, tmp_path, scratch)
     finally:
