@@ -22,15 +22,18 @@ from agi.config import AgiSettings
 from agi.dialing import CallbackNumber, dial_plan
 from agi.exceptions import ChannelGone
 from agi.policy import authorize
+from agi.prompts import WHEN_OLDER, WHEN_RECENT, WHEN_THIS_WEEK, ordinal
 from agi.queries import Disposition, MissedCall, WaitingCaller
 from callback_desk.core.exceptions import CallbackError, OutOfScope, StoreError, UnknownCall
 from callback_desk.core.model import DialStatus
-from callback_desk.core.phone import mask
+from callback_desk.core.phone import mask, national_format
 
 logger = logging.getLogger(__name__)
 
 KEYS = "0123456789*#"
-MENU_KEYS = ("1", "2", "3", "7", "#", "*")
+# 6 is "next" as 2 is: the stock prompt that says "next" says "Press 6" (agi/prompts.py).
+MENU_KEYS = ("1", "2", "3", "6", "7", "#", "*")
+NEXT_KEYS = ("2", "6")
 _EXTENSION = re.compile(r"[0-9]{1,10}", re.ASCII)
 _CALL_ID = re.compile(r"[0-9]{1,18}", re.ASCII)
 # A channel id as Asterisk writes one ("1700000000.42") or click-to-call assigns it
@@ -119,13 +122,23 @@ class _Session:
     def play(self, step: str, n: int | None = None) -> str:
         """Play a menu step; returns a key pressed during it, or ''."""
         for sound in self.cfg.sounds[step]:
-            if sound == "{n}":
+            if sound == "{n}" or (sound == "{nth}" and not ordinal(n or 0)):
                 key = self.agi.say_number(n if n is not None else 0, KEYS)
+            elif sound == "{nth}":
+                key = ""
+                for part in ordinal(n or 0):
+                    key = key or self.agi.stream_file(part, KEYS)
             else:
                 key = self.agi.stream_file(sound, KEYS)
             if key:
                 return key
         return ""
+
+    def play_count(self, waiting: int) -> str:
+        """How many callers are waiting, as a sentence: none, one, or several."""
+        if waiting == 0:
+            return self.play("none")
+        return self.play("count_one" if waiting == 1 else "count", waiting)
 
     def say(self, step: str) -> None:
         """Best effort, for the last words of a session: a hang-up here is not an error."""
@@ -158,8 +171,14 @@ class _Session:
         return ""
 
     def announce(self, caller: WaitingCaller) -> str:
+        # The number as the inbox and the report write it (core.phone.national_format): the
+        # national digits at home, "plus" and the international digits from abroad.
+        shown = national_format(caller.number_key, caller.number, self.cfg.country)
         key = self.play("number")
-        key = key or self.agi.say_digits(caller.number_key.removeprefix("+"), KEYS)
+        if shown.startswith("+"):
+            key = key or self.play("plus")
+        digits = "".join(ch for ch in shown if ch.isascii() and ch.isdigit())
+        key = key or self.agi.say_digits(digits, KEYS)
         key = key or self.play("received")
         key = key or self.agi.say_datetime(
             int(caller.last_at.timestamp()),
@@ -184,11 +203,10 @@ class _Session:
             extra={"action": "agi_menu"},
         )
         callers = self._waiting(scope)
+        early = self.play_count(len(callers))
         if not callers:
-            self.play("none")
             self.play("goodbye")
             return var.OK
-        early = self.play("count", len(callers))
         i = 0
         while i < len(callers):
             caller = callers[i]
@@ -196,7 +214,7 @@ class _Session:
             if key == "1":
                 self.call_back(caller.call_id, extension, None)
                 callers.pop(i)
-            elif key == "2":
+            elif key in NEXT_KEYS:
                 i += 1
             elif key in ("3", "7"):
                 disposition = Disposition.HANDLED if key == "3" else Disposition.NEVER
@@ -215,7 +233,9 @@ class _Session:
             else:  # "*" or silence after the retries
                 self.play("goodbye")
                 return var.OK
-        self.play("no_more")
+        # The end of the list: who is still waiting now (skipped, or called back without an
+        # answer), read again rather than counted here.
+        self.play_count(len(self._waiting(scope)))
         self.play("goodbye")
         return var.OK
 
@@ -295,13 +315,13 @@ class _Session:
 
 
 def when_format(moment: datetime, now: datetime, tz: ZoneInfo) -> str:
-    """SAY DATETIME format: 'today/yesterday 3 15 PM', 'Tuesday 3 15 PM', 'March 4th 3 15 PM'."""
+    """SAY DATETIME format: 'today at 3 15 P.M.', 'Tuesday at 3 15 P.M.', 'March fourth at ...'."""
     days = (now.astimezone(tz).date() - moment.astimezone(tz).date()).days
     if days <= 1:
-        return "QIMp"
+        return WHEN_RECENT
     if days < 7:
-        return "AIMp"
-    return "BdIMp"
+        return WHEN_THIS_WEEK
+    return WHEN_OLDER
 
 
 def dial_status(raw: str) -> str:

@@ -122,8 +122,12 @@ def test_demo_shows_the_listener_the_report_and_the_menu(
     assert "Nora Nobody" in report and "Rita" not in report and "Vera" not in report
     # The menu: the count (callable callers only), the first caller's number, the next.
     menu = out.split("The desk phone")[1]
-    assert "You have 4 messages." in menu
-    assert "Telephone number 1 2 1 2 5 5 5 0 1 0 6" in menu and "[presses 2]" in menu
+    assert "There are currently four callers waiting to speak with a representative." in menu
+    assert (
+        "Telephone number. two one two five five five zero one zero six received today at nine"
+        " fifty two A.M. for second Time. press 1 to call this number" in menu
+    )
+    assert "[presses 2]" in menu
     # The real inbox page, signed in to as jane at desk 100 (who hears every line): the
     # report's five callers, in the report's order, with the page's own buttons.
     inbox = out.split("The callback inbox")[1]

@@ -300,7 +300,7 @@ async def _decided(sink: RecordingSink, planned: PlannedCall) -> None:
 async def desk_phone(settings: Settings, now: datetime, tz: ZoneInfo) -> str:
     """``*47`` on desk 100: hear the count and the first caller, press 2, hear the next, then *."""
     cfg = load_agi(settings)
-    phone = TextPhone(DESK, ["2", "*"], tz)
+    phone = TextPhone(DESK, ["2", "*"], now)
     async with open_callbacks(settings, cfg, max_size=1) as callbacks:
         await run_session(phone, phone, threading.Event(), callbacks, cfg, tz, lambda: now)  # type: ignore[arg-type]
     if phone.unexpected:
