@@ -15,7 +15,7 @@ The stock set has no words for "handled" or "never call back", and none that say
 its only "next" is voicemail's "Press 6 to play the next message", so 6 moves on as 2 does
 (VoiceMailMain's own key). Its "Press 7 to delete this message" is not used for 7, never call
 back: heard as "dismiss", it would keep a caller off every list for good. Keys 3 and 7 are on
-the printed card (README, "Keys"), or in the practice's own recording of ``options``.
+the printed card (docs/calling-back.md, "Keys"), or in the practice's own recording of ``options``.
 ``queue-thereare`` says "You are currently caller number", ``vm-nomore`` "No more messages":
 neither is used.
 
