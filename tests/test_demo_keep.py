@@ -10,7 +10,6 @@ checked too.
 from __future__ import annotations
 
 import os
-import pty
 import re
 import shutil
 import signal
@@ -18,13 +17,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from fakes.terminal import Terminal
 from tests.test_web_browser import CHROMIUM, LAUNCH
 
 BIN = Path(sys.executable).parent
@@ -34,57 +33,6 @@ PASSWORD = "demo password 1"
 def _env(**extra: str) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("CALLBACK_DESK_", "PYTHON"))}
     return {**clean, "PATH": f"{BIN}:{clean.get('PATH', '/usr/bin:/bin')}", **extra}
-
-
-class Terminal:
-    """A shell on a pseudo-terminal (getpass reads the controlling terminal, as for a person)."""
-
-    def __init__(self, script: str, env: dict[str, str]) -> None:
-        pid, fd = pty.fork()
-        if pid == 0:  # the child: a shell on the terminal
-            try:
-                os.execve("/bin/bash", ["bash", "-c", script], env)
-            finally:
-                os._exit(127)
-        self.pid, self.fd = pid, fd
-        self.output = b""
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                data = os.read(self.fd, 4096)
-            except OSError:  # EIO: the shell and its children closed the terminal
-                return
-            if not data:
-                return
-            self.output += data
-
-    def text(self) -> str:
-        return self.output.decode("utf-8", "replace")
-
-    def expect(self, needle: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while needle not in self.text():
-            assert time.monotonic() < deadline, f"{needle!r} never came:\n{self.text()}"
-            time.sleep(0.05)
-
-    def type(self, text: str) -> None:
-        os.write(self.fd, text.encode())
-
-    def wait(self, timeout: float = 30) -> int:
-        deadline = time.monotonic() + timeout
-        while True:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self._reader.join(5)
-                os.close(self.fd)
-                return os.waitstatus_to_exitcode(status)
-            if time.monotonic() > deadline:
-                os.kill(self.pid, signal.SIGKILL)
-                raise AssertionError(f"the shell did not finish:\n{self.text()}")
-            time.sleep(0.05)
 
 
 def _accounts() -> set[str]:
@@ -207,3 +155,24 @@ async def test_the_kept_demos_printed_commands_give_the_demos_data(scratch: Path
     # pgserver's own start-up would have added "pgserver" (other work on a shared machine may
     # add accounts meanwhile: only the demo's candidates are looked for).
     assert not (_accounts() - accounts) & {"pgserver", "postgres"}
+
+
+def test_ctrl_c_during_the_demo_leaves_nothing_behind(scratch: Path) -> None:
+    demo = subprocess.Popen(
+        [str(BIN / "callback-desk"), "demo"],
+        env=_env(TMPDIR=str(scratch)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert demo.stdout is not None
+    shown = ""
+    while "a morning's calls" not in shown:
+        line = demo.stdout.readline()
+        assert line, "the demo ended before the morning began"
+        shown += line
+    demo.send_signal(signal.SIGINT)  # as Ctrl-C: the database is up, the listener running
+    _out, err = demo.communicate(timeout=60)
+    assert demo.returncode == 130 and "Traceback" not in err, err
+    assert list(scratch.iterdir()) == []

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import asyncpg
 
 from callback_desk.core import migrate as migrations
 from callback_desk.core import roles
 from callback_desk.core.config import DatabaseSettings
-from callback_desk.core.exceptions import SchemaError, StoreError, StoreTimeout, StoreUnavailable
+from callback_desk.core.exceptions import (
+    SchemaError,
+    StoreError,
+    StoreTimeout,
+    StoreUnavailable,
+    os_reason,
+)
 from callback_desk.core.model import CallRecord
 from callback_desk.core.sqlfiles import Migration, queries
 
@@ -69,16 +80,95 @@ async def mapped_errors(what: str) -> AsyncIterator[None]:
         raise StoreError(f"{what}: {describe(exc)}") from None
 
 
+# What a refusal means, in words, by SQLSTATE (the server's own text may quote row values).
+_MEANINGS = {
+    "23505": "a row with the same key already exists",
+    "23503": "a row it refers to does not exist",
+    "23514": "a value breaks one of the table's rules",
+    "23502": "a required value is missing",
+    "22001": "a value is too long",
+    "42501": "permission denied (does this database role have its grants? callback-desk grant)",
+    "25006": "the database is read-only",
+    "40001": "a concurrent change conflicted; try again",
+    "40P01": "a concurrent change conflicted (deadlock); try again",
+    "53100": "the database server's disk is full",
+    "53200": "the database server is out of memory",
+    "53300": "the database server has too many connections",
+    "57014": "the statement was cancelled",
+}
+
+
 def describe(exc: asyncpg.PostgresError) -> str:
-    """``CheckViolationError (SQLSTATE 23514) on calls, constraint calls_reason_check``."""
-    text = f"{type(exc).__name__} (SQLSTATE {exc.sqlstate})"
+    """``a value breaks one of the table's rules on calls, constraint calls_reason_check
+    (SQLSTATE 23514)``: the kind of refusal and the schema object, never the row."""
+    name = re.sub(r"(?<!^)(?=[A-Z])", " ", type(exc).__name__.removesuffix("Error")).lower()
+    text = _MEANINGS.get(exc.sqlstate or "", name)
     table = getattr(exc, "table_name", None)
     constraint = getattr(exc, "constraint_name", None)
     if table:
         text += f" on {table}"
     if constraint:
         text += f", constraint {constraint}"
-    return text
+    return f"{text} (SQLSTATE {exc.sqlstate})"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a DSN points, for messages (never its password)."""
+
+    host: str
+    port: str
+    database: str
+    user: str
+
+    @classmethod
+    def of(cls, dsn: str) -> Target:
+        parts = urlsplit(dsn)
+        query = parse_qs(parts.query)
+        host = unquote(parts.hostname or "") or query.get("host", [""])[0]
+        port = str(parts.port or "") if parts.hostname else ""
+        user = unquote(parts.username or "") or query.get("user", [""])[0]
+        database = unquote(parts.path.lstrip("/")) or query.get("dbname", [""])[0] or user
+        return cls(host or "localhost", port or query.get("port", ["5432"])[0], database, user)
+
+    def __str__(self) -> str:
+        return f"socket {self.host}" if self.host.startswith("/") else f"{self.host}:{self.port}"
+
+
+def connection_error(exc: BaseException, target: Target, timeout: float) -> StoreError:
+    """Why connecting failed, in words: what the user can check or fix.
+
+    The server's messages at this stage name only the database, the role or the client
+    address (no row values), so they are quoted."""
+    if isinstance(exc, asyncpg.InvalidCatalogNameError):
+        return StoreUnavailable(f"database {target.database} does not exist on {target}")
+    if isinstance(
+        exc, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError
+    ):
+        return StoreUnavailable(f"{exc} (connecting to {target})")
+    if isinstance(exc, asyncpg.CannotConnectNowError | asyncpg.TooManyConnectionsError):
+        return StoreUnavailable(f"{target}: {exc}")
+    if isinstance(exc, socket.gaierror):
+        return StoreUnavailable(f"the database host {target.host} is unknown ({os_reason(exc)})")
+    if isinstance(exc, TimeoutError):
+        return StoreUnavailable(f"no answer from the database at {target} within {timeout:g} s")
+    if isinstance(exc, OSError):
+        return StoreUnavailable(
+            f"cannot connect to the database at {target}: {os_reason(exc)} "
+            "(is PostgreSQL running there, and listening on that address?)"
+        )
+    if isinstance(exc, asyncpg.PostgresError):
+        return StoreUnavailable(f"connecting to {target}: {describe(exc)}")
+    return StoreUnavailable(f"connecting to {target}: {exc}")
+
+
+async def connect(settings: DatabaseSettings, **kwargs: Any) -> asyncpg.Connection:
+    """One connection, its failure in words (:func:`connection_error`)."""
+    dsn = settings.dsn.reveal()
+    try:
+        return await asyncpg.connect(dsn, timeout=settings.connect_timeout, **kwargs)
+    except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
+        raise connection_error(exc, Target.of(dsn), settings.connect_timeout) from None
 
 
 class Store:
@@ -88,6 +178,12 @@ class Store:
 
     @classmethod
     async def open(cls, settings: DatabaseSettings, *, max_size: int = 4) -> Store:
+        async def connected(*_args: Any, **kwargs: Any) -> asyncpg.Connection:
+            # Every connection the pool makes, whenever it makes it (min_size=0: at first use),
+            # fails in words that name the database and the server.
+            kwargs.pop("timeout", None)
+            return await connect(settings, **kwargs)
+
         async with mapped_errors("connecting to PostgreSQL"):
             pool = await asyncpg.create_pool(
                 settings.dsn.reveal(),
@@ -96,6 +192,7 @@ class Store:
                 timeout=settings.connect_timeout,
                 command_timeout=COMMAND_TIMEOUT,
                 server_settings=SERVER_SETTINGS,
+                connect=connected,
             )
         return cls(pool)
 

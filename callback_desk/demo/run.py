@@ -35,16 +35,14 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-import asyncpg
-
 from agi.config import load as load_agi
 from agi.runtime import open_callbacks
 from agi.session import run_session
 from ami_listener.listener import Listener
-from callback_desk.core.config import Settings
-from callback_desk.core.exceptions import DemoError, StoreUnavailable
+from callback_desk.core.config import DatabaseSettings, Secret, Settings
+from callback_desk.core.exceptions import DemoError
 from callback_desk.core.model import CallRecord, Outcome
-from callback_desk.core.store import Store
+from callback_desk.core.store import Store, connect
 from callback_desk.demo import embedded
 from callback_desk.demo.inbox import InboxParts, look
 from callback_desk.demo.morning import CALLBACK_NUMBER, REPORT_AT, PlannedCall, morning_day, plan
@@ -125,10 +123,7 @@ async def scratch_database(
     server_dsn: str, kept: Kept, progress: Progress, keep: bool
 ) -> AsyncIterator[str]:
     name = f"callback_desk_demo_{uuid.uuid4().hex[:8]}"
-    try:
-        conn = await asyncpg.connect(server_dsn, timeout=10)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        raise StoreUnavailable(f"cannot reach the PostgreSQL given with --dsn: {exc}") from exc
+    conn = await connect(DatabaseSettings(Secret(server_dsn), connect_timeout=10))
     finished = False
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
