@@ -19,7 +19,7 @@ from bench.table import Run
 from callback_desk.core.config import KNOWN_SECTIONS
 from tools import docgen, settings_reference
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").exists())
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 PAGES = [*sorted(DOCS.glob("*.md")), README]
