@@ -294,6 +294,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=positive_int, default=5, metavar="SECONDS", help="per network check"
     )
     p.set_defaults(standalone=cmd_doctor)
+
+    p = sub.add_parser(
+        "sample",
+        parents=[_common(config=False)],
+        help="print a sample file an install is made from (no NAME: list them)",
+        description="Print a sample file an install is made from: the config file, "
+        "manager.conf and extensions.conf sections, systemd units, cron, nginx "
+        "(docs/install.md). Reads no config file.",
+    )
+    p.add_argument("name", nargs="?", metavar="NAME", help="e.g. manager.conf, callback-desk.toml")
+    p.set_defaults(standalone=cmd_sample)
     return parser
 
 
@@ -470,6 +481,16 @@ def _demo_inbox() -> InboxParts:
         )
 
     return InboxParts(app=create_app, add_user=add_user)
+
+
+async def cmd_sample(args: argparse.Namespace) -> int:
+    from callback_desk.core.samples import sample_text, samples
+
+    if args.name is None:
+        sys.stdout.write("".join(f"{name}\n" for name in samples()))
+    else:
+        sys.stdout.write(sample_text(args.name))
+    return 0
 
 
 async def cmd_doctor(args: argparse.Namespace) -> int:

@@ -100,6 +100,7 @@ def test_ctrl_c_at_the_password_prompt_stops_at_once() -> None:
         ["user", "passwd", "me"],
         ["demo", "--dsn", UNREACHABLE],
         ["doctor", "--env-file", os.devnull, "--timeout", "1"],
+        ["sample", "no-such-sample"],
         ["no-such-command"],
     ],
     ids=" ".join,

@@ -70,6 +70,25 @@ def test_the_wheel_carries_migrations_demo_data_and_license(installed) -> None:
     assert not any(n.startswith("tests/") for n in names)
 
 
+def test_the_wheel_prints_every_sample_the_docs_and_doctor_name(installed, tmp_path) -> None:
+    bin_dir, wheel = installed
+    names = zipfile.ZipFile(wheel).namelist()
+    shipped = {
+        "manager.conf": ROOT / "manager.conf.sample",
+        "extensions.conf": ROOT / "extensions.conf.sample",
+        **{p.name.removesuffix(".sample"): p for p in (ROOT / "deploy").iterdir()},
+    }
+    assert "callback_desk/samples/deploy/callback-desk-listener.service" in names
+    listed = cli(bin_dir, tmp_path, "sample")
+    assert listed.returncode == 0 and listed.stdout.split() == sorted(shipped)
+    for name, source in shipped.items():
+        printed = cli(bin_dir, tmp_path, "sample", name)
+        assert printed.returncode == 0, printed.stderr
+        assert printed.stdout == source.read_text("utf-8"), name
+    wrong = cli(bin_dir, tmp_path, "sample", "manager.conf.sample")
+    assert wrong.returncode == 2 and "there are: callback-desk-agi.service" in wrong.stderr
+
+
 def test_the_installed_program_is_the_wheel_not_the_source_tree(installed, tmp_path) -> None:
     bin_dir, _wheel = installed
     where = subprocess.run(
