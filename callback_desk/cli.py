@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "report",
         parents=[common],
-        help="callers awaiting a callback (terminal, CSV, JSON, HTML or email)",
+        help="list the callers awaiting a callback (terminal, CSV, JSON, HTML or email)",
         description="Callers awaiting a callback, most urgent first. Settings: [report], [smtp].",
     )
     p.add_argument(
@@ -184,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "agi",
         parents=[common],
-        help="desk-phone menu: one classic AGI session on stdin/stdout, or 'agi serve' (FastAGI)",
+        help="run the desk-phone menu: one classic AGI session, or 'agi serve' (FastAGI)",
     )
     # Only 'serve' or nothing: anything else is a typo, not a session to run. The classic AGI
     # script (which Asterisk runs with the AGI() arguments appended) is `python -m agi`.
@@ -219,13 +219,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_call)
 
     p = sub.add_parser(
-        "web", parents=[common], help="the callback inbox (web pages; settings: [web])"
+        "web", parents=[common], help="serve the callback inbox (web pages; settings: [web])"
     )
     p.add_argument("--host", help="listen address (overrides [web] host)")
     p.add_argument("--port", type=tcp_port, help="listen port (overrides [web] port)")
     p.set_defaults(handler=cmd_web)
 
-    p = sub.add_parser("user", parents=[common], help="accounts of the callback inbox")
+    p = sub.add_parser(
+        "user",
+        parents=[common],
+        help="add, change, disable, enable or list the accounts of the callback inbox",
+    )
     p.add_argument("action", choices=["add", "passwd", "disable", "enable", "list"])
     p.add_argument("username", nargs="?", help="lower-case user name (not for 'list')")
     p.add_argument("--role", default="therapist", help="therapist | frontdesk | admin")
@@ -299,9 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
         "sample",
         parents=[_common(config=False)],
         help="print a sample file an install is made from (no NAME: list them)",
-        description="Print a sample file an install is made from: the config file, "
-        "manager.conf and extensions.conf sections, systemd units, cron, nginx "
-        "(docs/install.md). Reads no config file.",
+        description="The config file, the manager.conf and extensions.conf sections, the "
+        "systemd units and timers, cron and nginx (docs/install.md). Reads no config file.",
     )
     p.add_argument("name", nargs="?", metavar="NAME", help="e.g. manager.conf, callback-desk.toml")
     p.set_defaults(standalone=cmd_sample)
