@@ -24,9 +24,10 @@ from agi.exceptions import ChannelGone
 from agi.policy import authorize
 from agi.prompts import WHEN_OLDER, WHEN_RECENT, WHEN_THIS_WEEK, ordinal
 from agi.queries import Disposition, MissedCall, WaitingCaller
+from callback_desk.core import shown
 from callback_desk.core.exceptions import CallbackError, OutOfScope, StoreError, UnknownCall
 from callback_desk.core.model import DialStatus
-from callback_desk.core.phone import mask, national_format
+from callback_desk.core.phone import mask
 
 logger = logging.getLogger(__name__)
 
@@ -171,13 +172,13 @@ class _Session:
         return ""
 
     def announce(self, caller: WaitingCaller) -> str:
-        # The number as the inbox and the report write it (core.phone.national_format): the
-        # national digits at home, "plus" and the international digits from abroad.
-        shown = national_format(caller.number_key, caller.number, self.cfg.country)
+        # The number as the inbox and the report write it (core.shown): the national digits at
+        # home, "plus" and the international digits from abroad.
+        written = shown.number(caller.number_key, caller.number, self.cfg.country)
         key = self.play("number")
-        if shown.startswith("+"):
+        if written.startswith("+"):
             key = key or self.play("plus")
-        digits = "".join(ch for ch in shown if ch.isascii() and ch.isdigit())
+        digits = "".join(ch for ch in written if ch.isascii() and ch.isdigit())
         key = key or self.agi.say_digits(digits, KEYS)
         key = key or self.play("received")
         key = key or self.agi.say_datetime(

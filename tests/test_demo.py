@@ -134,7 +134,7 @@ def test_demo_shows_the_listener_the_report_and_the_menu(
     cards = re.findall(r"^    (\S.*?)  (\S.*)$", inbox.split("The demo's calls")[0], re.M)
     assert cards == [
         ("(212) 555-0106", "Nora Nobody"),
-        ("anonymous", "Anonymous"),
+        ("(withheld)", "Anonymous"),
         ("(212) 555-0108", "Ivy Menu"),
         ("(212) 555-0107", "Quinn Queue"),
         ("(212) 555-0103", "Greta Greeting"),

@@ -100,7 +100,8 @@ _MEANINGS = {
 
 def describe(exc: asyncpg.PostgresError) -> str:
     """``a value breaks one of the table's rules on calls, constraint calls_reason_check
-    (SQLSTATE 23514)``: the kind of refusal and the schema object, never the row."""
+    (CheckViolationError, SQLSTATE 23514)``: the refusal in words and the schema object it
+    names, never the row (the server's message may quote it)."""
     name = re.sub(r"(?<!^)(?=[A-Z])", " ", type(exc).__name__.removesuffix("Error")).lower()
     text = _MEANINGS.get(exc.sqlstate or "", name)
     table = getattr(exc, "table_name", None)
@@ -109,7 +110,7 @@ def describe(exc: asyncpg.PostgresError) -> str:
         text += f" on {table}"
     if constraint:
         text += f", constraint {constraint}"
-    return f"{text} (SQLSTATE {exc.sqlstate})"
+    return f"{text} ({type(exc).__name__}, SQLSTATE {exc.sqlstate})"
 
 
 @dataclass(frozen=True)

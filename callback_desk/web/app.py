@@ -42,12 +42,12 @@ from callback_desk.core.exceptions import (
     UnknownCall,
 )
 from callback_desk.core.model import Disposition
-from callback_desk.core.phone import national_format
 from callback_desk.core.scope import ALL_LINES, in_scope
+from callback_desk.core.shown import line_of, number_of
 from callback_desk.core.store import Store
 from callback_desk.report import heatmap, query
 from callback_desk.report.command import ReportOptions, window
-from callback_desk.report.model import ReportCaller, display_number, e164, how, lines
+from callback_desk.report.model import ReportCaller, e164, how
 from callback_desk.report.render_text import clean, duration, when
 from callback_desk.report.settings import ReportSettings, report_settings
 from callback_desk.web.auth import BadToken, Passwords, SignInLimit, Tokens, new_id
@@ -164,9 +164,9 @@ class Inbox:
             lstrip_blocks=True,
         )
         self.templates.globals.update(
-            number=lambda c: display_number(c, settings.pbx.country),
+            number=lambda c: number_of(c, settings.pbx.country),
             dialable=e164,
-            lines=lines,
+            lines=line_of,
             how=how,
             clean=clean,
             when=lambda moment: when(moment, self.rs.timezone),
@@ -399,7 +399,7 @@ class Inbox:
 
     async def confirm_never(self, request: Request, user: User) -> Response:
         call = await self.caller(user, _call_id(request))
-        shown = national_format(call.number_key, call.number, self.settings.pbx.country)
+        shown = number_of(call, self.settings.pbx.country)
         return self.page(
             request, "never.html", user=user, call=call, number=shown if call.number_key else ""
         )
