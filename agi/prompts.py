@@ -1,7 +1,7 @@
 """What the desk phone hears: Asterisk's stock prompts (asterisk-core-sounds-en), by menu step.
 
 Every default is a file of the stock English set (checked against the lab's package and its
-transcripts, ``core-sounds-en.txt``, by tests/test_agi_words.py), chosen for what it *says*:
+transcripts, ``core-sounds-en.txt``, by tests/unit/test_agi_words.py), chosen for what it *says*:
 
     count      There are currently 4 ... callers waiting to speak with a representative.
     count_one  you have one Call waiting.

@@ -1,6 +1,6 @@
 """``callback-desk demo``: the packaged morning, and the whole pipeline run from the command line.
 
-The embedded-PostgreSQL path (no --dsn) runs from the built wheel in tests/test_install.py.
+The embedded-PostgreSQL path (no --dsn) runs from the built wheel in tests/db/test_install.py.
 """
 
 from __future__ import annotations
@@ -8,8 +8,11 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -21,7 +24,7 @@ import pytest
 from callback_desk.cli import main
 from callback_desk.demo.morning import MORNING, Rewriter, load_trace, morning_day, plan
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NY = ZoneInfo("America/New_York")
 
 
@@ -93,7 +96,7 @@ def test_demo_shows_the_listener_the_report_and_the_menu(
     pg_server_dsn: str, demo_env: None, capsys
 ) -> None:
     # One run (it takes seconds): --keep, so the rows can be checked; without --keep nothing is
-    # left behind, checked on the embedded server from the wheel (tests/test_install.py).
+    # left behind, checked on the embedded server from the wheel (tests/db/test_install.py).
     code = main(["demo", "--keep", "--dsn", pg_server_dsn])
     out, err = capsys.readouterr()
     # Named from the output (other runs may make demo databases on a shared server meanwhile),
@@ -186,3 +189,37 @@ def test_demo_help_lists_only_options_it_reads(capsys) -> None:
     shown = capsys.readouterr().out
     assert "--keep" in shown and "--dsn" in shown
     assert "--config" not in shown  # it reads no config file
+
+
+def test_ctrl_c_during_the_demo_leaves_nothing_behind() -> None:
+    # A short TMPDIR of its own, as /tmp is (passable: as root the server runs as nobody).
+    scratch = Path(tempfile.mkdtemp(prefix="cbd-", dir="/tmp"))
+    scratch.chmod(0o711)
+    try:
+        _interrupt_the_demo(scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _interrupt_the_demo(scratch: Path) -> None:
+    demo = subprocess.Popen(
+        [str(Path(sys.executable).parent / "callback-desk"), "demo"],
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("CALLBACK_DESK_")},
+            "TMPDIR": str(scratch),
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert demo.stdout is not None
+    shown = ""
+    while "a morning's calls" not in shown:
+        line = demo.stdout.readline()
+        assert line, "the demo ended before the morning began"
+        shown += line
+    demo.send_signal(signal.SIGINT)  # as Ctrl-C: the database is up, the listener running
+    _out, err = demo.communicate(timeout=60)
+    assert demo.returncode == 130 and "Traceback" not in err, err
+    assert list(scratch.iterdir()) == []

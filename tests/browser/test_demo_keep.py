@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from fakes.terminal import Terminal
-from tests.test_web_browser import CHROMIUM, LAUNCH
+from tests.browser.test_web_browser import CHROMIUM, LAUNCH
 
 BIN = Path(sys.executable).parent
 PASSWORD = "demo password 1"
@@ -155,24 +154,3 @@ async def test_the_kept_demos_printed_commands_give_the_demos_data(scratch: Path
     # pgserver's own start-up would have added "pgserver" (other work on a shared machine may
     # add accounts meanwhile: only the demo's candidates are looked for).
     assert not (_accounts() - accounts) & {"pgserver", "postgres"}
-
-
-def test_ctrl_c_during_the_demo_leaves_nothing_behind(scratch: Path) -> None:
-    demo = subprocess.Popen(
-        [str(BIN / "callback-desk"), "demo"],
-        env=_env(TMPDIR=str(scratch)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    assert demo.stdout is not None
-    shown = ""
-    while "a morning's calls" not in shown:
-        line = demo.stdout.readline()
-        assert line, "the demo ended before the morning began"
-        shown += line
-    demo.send_signal(signal.SIGINT)  # as Ctrl-C: the database is up, the listener running
-    _out, err = demo.communicate(timeout=60)
-    assert demo.returncode == 130 and "Traceback" not in err, err
-    assert list(scratch.iterdir()) == []

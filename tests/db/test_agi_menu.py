@@ -124,7 +124,7 @@ async def test_full_menu_walk(mode, db_dsn: str, store: Store) -> None:
     assert peer.played[first + 2].startswith("SAY DATETIME:")
     assert peer.played.count("SAY DIGITS:2125550101") == 2  # "#" repeated it
     assert "pm-invalid-option" in peer.played and "removed" in peer.played
-    # C called twice: "for second time" (tests/test_agi_words.py has the words).
+    # C called twice: "for second time" (tests/db/test_agi_menu_words.py has the words).
     twice = peer.played.index("digits/h-2")
     assert peer.played[twice - 1 : twice + 2] == ["vm-for", "digits/h-2", "time"]
     # At the end, who still waits (B, skipped): "you have one call waiting", goodbye.
