@@ -53,8 +53,8 @@ RETURNING id;
 -- name: web_history_calls
 -- Every missed call from the caller of missed call $1 (by number; the call itself when the
 -- number is withheld), oldest first.
-SELECT m.id, m.number, m.name, m.did, m.rang, m.extensions, m.reason, m.started_at, m.ring_seconds,
-       m.reached_voicemail, m.returned_at, m.returned_how
+SELECT m.id, m.number, m.number_key, m.name, m.did, m.rang, m.extensions, m.reason, m.started_at,
+       m.ring_seconds, m.reached_voicemail, m.returned_at, m.returned_how
 FROM missed_calls m, calls target
 WHERE target.id = $1
   AND (m.id = target.id OR m.number_key = target.number_key)

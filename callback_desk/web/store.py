@@ -40,6 +40,7 @@ class User:
 class HistoryCall:
     id: int
     number: str
+    number_key: str | None
     name: str
     did: str
     rang: tuple[str, ...]
