@@ -15,17 +15,16 @@ applies the same rule per call, for history.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import asyncpg
-
 from callback_desk.core.config import AwaitingSettings
+from callback_desk.core.connection import Queryable
+from callback_desk.core.dberrors import mapped_errors
 from callback_desk.core.scope import sql_lines
 from callback_desk.core.sqlfiles import queries
-from callback_desk.core.store import mapped_errors
 
 DEFAULT_LOOKBACK = timedelta(days=AwaitingSettings.lookback_days)
 
@@ -58,7 +57,7 @@ class AwaitingCaller:
 
 
 async def awaiting(
-    db: asyncpg.Pool | asyncpg.Connection,
+    db: Queryable,
     *,
     scope: Sequence[str],
     now: datetime,
@@ -85,7 +84,7 @@ async def awaiting(
     return [AwaitingCaller(**values(r)) for r in rows]
 
 
-def values(record: asyncpg.Record, *, leave_out: Sequence[str] = ()) -> dict[str, Any]:
+def values(record: Mapping[str, Any], *, leave_out: Sequence[str] = ()) -> dict[str, Any]:
     """A caller row as keyword arguments of a frozen dataclass: arrays become tuples."""
     return {
         k: tuple(v) if isinstance(v, list) else v for k, v in record.items() if k not in leave_out
