@@ -52,6 +52,10 @@ class FastAgiChannel(asyncio.Protocol):
         self._env_done = False
         self._buf = b""
         self._waiter: asyncio.Future[protocol.Result] | None = None
+        # One timer per connection, re-armed only when it fires early: a command moves the
+        # deadline, not the timer (a timer per command was a tenth of the loop's work).
+        self._deadline = 0.0
+        self._timer: asyncio.TimerHandle | None = None
         self._replies = protocol.ReplyReader(self._hung_up)
         self.hung_up = False
         self.closed = False
@@ -98,6 +102,9 @@ class FastAgiChannel(asyncio.Protocol):
         if self.transport is not None and not self.closed:
             self.closed = True
             self.transport.abort()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self._fail(ChannelGone("the FastAGI connection is closed"))
 
     def socket(self) -> Any:
@@ -134,7 +141,14 @@ class FastAgiChannel(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)
 
-    def _timed_out(self) -> None:
+    def _check_deadline(self) -> None:
+        self._timer = None
+        if self._waiter is None or self.closed:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._deadline:
+            self._timer = loop.call_at(self._deadline, self._check_deadline)
+            return
         logger.warning(
             "Asterisk sent no reply in time; ending the session",
             extra={"action": "agi_reply_timeout"},
@@ -149,13 +163,17 @@ class FastAgiChannel(asyncio.Protocol):
         waiter: asyncio.Future[protocol.Result] = loop.create_future()
         self._waiter = waiter
         limit = self._call_timeout if verb == "EXEC" else self._reply_timeout
-        timer = loop.call_later(limit, self._timed_out)
+        self._deadline = loop.time() + limit
+        if self._timer is None:
+            self._timer = loop.call_at(self._deadline, self._check_deadline)
+        elif self._timer.when() > self._deadline:  # a Dial's long limit, then a short one
+            self._timer.cancel()
+            self._timer = loop.call_at(self._deadline, self._check_deadline)
         try:
             self.transport.write(line.encode("utf-8"))
             self._drain()  # a reply may be buffered already
             return await waiter
         finally:
-            timer.cancel()
             if self._waiter is waiter:
                 self._waiter = None
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from agi.exceptions import AgiReplyError, ChannelGone, UnsafeAgiArgument
 
@@ -74,10 +75,14 @@ def command(name: str, *args: object) -> str:
     return " ".join(parts) + "\n"
 
 
+# The menu's prompts are a few fixed lines: built once each (bounded: sound names come from the
+# config, numbers are small counts).
+@lru_cache(maxsize=512)
 def stream_file(filename: str, escape: str = KEYS) -> str:
     return command("STREAM FILE", filename, quote(escape), 0)
 
 
+@lru_cache(maxsize=512)
 def say_number(number: int, escape: str = KEYS) -> str:
     return command("SAY NUMBER", quote(number), quote(escape))
 
@@ -90,6 +95,7 @@ def say_datetime(seconds: int, escape: str, fmt: str, zone: str) -> str:
     return command("SAY DATETIME", seconds, quote(escape), quote(fmt) if fmt else "", zone)
 
 
+@lru_cache(maxsize=16)
 def wait_for_digit(timeout_ms: int) -> str:
     return command("WAIT FOR DIGIT", timeout_ms)
 
@@ -113,6 +119,21 @@ ANSWER = "ANSWER\n"
 
 
 def parse_result(line: str) -> Result:
+    """One reply line (without its newline) as a :class:`Result` (see :func:`_parse`)."""
+    # The prompts' replies are a few distinct short lines ("200 result=0 endpos=8000"): each is
+    # parsed once. Only short lines without data: a hostile peer cannot fill the cache, and no
+    # variable's value stays in it. Results are frozen; errors are raised anew every time.
+    if len(line) <= 40 and "(" not in line:
+        return _parse_short(line)
+    return _parse(line)
+
+
+@lru_cache(maxsize=256)
+def _parse_short(line: str) -> Result:
+    return _parse(line)
+
+
+def _parse(line: str) -> Result:
     """One reply line (without its newline) as a :class:`Result`.
 
     Raises :class:`ChannelGone` for 511, ``result=-1`` and ``(hangup)``; :class:`AgiReplyError`

@@ -4,11 +4,12 @@ settings -> store -> callbacks, a time limit on every database call, and shutdow
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from agi.config import AgiSettings
@@ -42,12 +43,23 @@ async def open_callbacks(
 
 
 class TimedDesk:
-    """:class:`agi.handlers.Desk` with ``db_timeout`` on every call: too slow is not down, but
-    the menu apologises either way (the log says which)."""
+    """:class:`agi.handlers.Desk` for sessions sharing one event loop: ``db_timeout`` on every
+    call (too slow is not down, but the menu apologises either way; the log says which), and
+    one query for desks that ask the same question at the same moment.
+
+    When the whole office presses ``*47`` together, the desks that hear the same lines (every
+    desk, without ``[agi.extensions]``) ask PostgreSQL the same "who is waiting": a desk that
+    asks while that query is running joins it instead of running its own. Its answer is then at
+    most one query's duration old, as if it had pressed a moment earlier; nothing is kept once
+    the query has answered, and dialling re-reads the call anyway (:mod:`agi.policy`).
+    """
 
     def __init__(self, desk: Desk, timeout: float) -> None:
         self._desk = desk
         self._timeout = timeout
+        self._asking: dict[
+            tuple[tuple[str, ...], timedelta], asyncio.Task[list[WaitingCaller]]
+        ] = {}
 
     async def _run(self, call: Awaitable[T]) -> T:
         try:
@@ -59,7 +71,22 @@ class TimedDesk:
     async def waiting(
         self, scope: Sequence[str], since: datetime, until: datetime
     ) -> list[WaitingCaller]:
-        return await self._run(self._desk.waiting(scope, since, until))
+        key = (tuple(scope), until - since)
+        query = self._asking.get(key)
+        if query is None:
+            query = asyncio.ensure_future(self._run(self._desk.waiting(scope, since, until)))
+            self._asking[key] = query
+            query.add_done_callback(functools.partial(self._answered, key))
+        # shield: a desk hanging up mid-query does not cancel the others' answer.
+        return list(await asyncio.shield(query))
+
+    def _answered(
+        self, key: tuple[tuple[str, ...], timedelta], query: asyncio.Task[list[WaitingCaller]]
+    ) -> None:
+        if self._asking.get(key) is query:
+            del self._asking[key]
+        if not query.cancelled():
+            query.exception()  # seen, even when every desk that asked has hung up
 
     async def missed_call(self, call_id: int) -> MissedCall | None:
         return await self._run(self._desk.missed_call(call_id))

@@ -68,12 +68,34 @@ async def awaiting(
     """Callers awaiting a callback with a missed call in ``[now - lookback, now)``, most recent
     first. ``scope``: the lines to include (``("*",)`` for all; empty for none). ``callable_only``:
     leave out numbers a desk phone may not dial (withheld, malformed, not allowed)."""
+    rows = await awaiting_rows(
+        db,
+        scope=scope,
+        now=now,
+        lookback=lookback,
+        new_since=new_since,
+        callable_only=callable_only,
+    )
+    return [AwaitingCaller(**values(r)) for r in rows]
+
+
+async def awaiting_rows(
+    db: Queryable,
+    *,
+    scope: Sequence[str],
+    now: datetime,
+    lookback: timedelta = DEFAULT_LOOKBACK,
+    new_since: datetime | None = None,
+    callable_only: bool = False,
+) -> Sequence[Mapping[str, Any]]:
+    """:func:`awaiting`'s rows as the database returns them (the fields of
+    :class:`AwaitingCaller`), for a reader that needs a few of them fast: the desk menu."""
     if not scope:
         return []
     if lookback <= timedelta(0):
         raise ValueError(f"lookback must be positive, not {lookback}")
     async with mapped_errors("reading who is awaiting a callback"):
-        rows = await db.fetch(
+        rows: Sequence[Mapping[str, Any]] = await db.fetch(
             queries()["awaiting"],
             now - lookback,
             now,
@@ -81,7 +103,7 @@ async def awaiting(
             now if new_since is None else new_since,
             callable_only,
         )
-    return [AwaitingCaller(**values(r)) for r in rows]
+    return rows
 
 
 def values(record: Mapping[str, Any], *, leave_out: Sequence[str] = ()) -> dict[str, Any]:
