@@ -13,7 +13,8 @@ harness's own clock, against a scratch database holding two weeks of a small pra
   server's own CPU time over each phase, per session, is beside the latencies: it does not
   depend on what else the machine is doing.
 - **classic AGI**: ``python -m agi --config … menu 100`` started per session, as Asterisk's
-  ``AGI()`` does (the README's agi-bin wrapper), timed from process start to the prompt.
+  ``AGI()`` does (the agi-bin wrapper of docs/calling-back.md), timed from process start to the
+  prompt.
 - **the floor**: the same interpreter running a ten-line script that reads the AGI
   environment and sends the prompt — what any Python classic AGI costs at least.
 
