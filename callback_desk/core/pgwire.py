@@ -58,17 +58,40 @@ class Dsn:
     password: str | None
     database: str
     sslmode: str
+    settings: tuple[tuple[str, str], ...] = ()  # the DSN's other parameters: server settings
+
+
+# What asyncpg reads out of a DSN's query string besides host, port, database, user, password
+# and sslmode: all of it is left to asyncpg. Any other parameter is a server setting (sent at
+# login, as asyncpg does; ``role=...`` is one).
+_LEFT_TO_ASYNCPG = frozenset(
+    {
+        "passfile",
+        "sslcert",
+        "sslkey",
+        "sslrootcert",
+        "sslnegotiation",
+        "sslcrl",
+        "sslpassword",
+        "ssl_min_protocol_version",
+        "ssl_max_protocol_version",
+        "target_session_attrs",
+        "krbsrvname",
+        "gsslib",
+        "service",
+    }
+)
 
 
 def parse_dsn(dsn: str, environ: Mapping[str, str] = os.environ) -> Dsn:
-    """The parts of a ``postgresql://`` DSN this client honours; :class:`Unsupported` for any
-    other form (asyncpg reads it instead)."""
+    """A ``postgresql://`` DSN read as asyncpg reads it; :class:`Unsupported` for any part this
+    client does not honour (asyncpg reads the DSN instead)."""
     if any(name.startswith("PG") for name in environ):
         raise Unsupported("PG* environment variables are set")
     parts = urlsplit(dsn)
     if parts.scheme not in ("postgresql", "postgres") or parts.fragment:
         raise Unsupported("not a postgresql:// URL")
-    if parts.netloc.count("@") > 1 or ";" in parts.path:
+    if parts.netloc.count("@") > 1 or ";" in parts.path or "\0" in unquote(dsn):
         raise Unsupported("a DSN asyncpg may read differently")
     auth, _, hostspec = parts.netloc.rpartition("@")
     user_text, _, password_text = auth.partition(":")
@@ -81,25 +104,34 @@ def parse_dsn(dsn: str, environ: Mapping[str, str] = os.environ) -> Dsn:
         raise Unsupported("a query string asyncpg may read differently") from None
     if parts.query and not query:
         raise Unsupported("an empty query string")
-    sslmode = query.pop("sslmode", "")
-    if "host" in query:
-        host_text = host_text or query.pop("host")
-    if "port" in query:
-        port_text = port_text or query.pop("port")
-    if query or sslmode not in ("", *_SSL_MODES):
-        raise Unsupported("DSN parameters other than host, port and sslmode disable/prefer/require")
-    host = unquote(host_text)
+    if _LEFT_TO_ASYNCPG & query.keys():
+        raise Unsupported(f"DSN parameters {sorted(_LEFT_TO_ASYNCPG & query.keys())}")
+    sslmode = query.pop("sslmode", "") or "prefer"
+    if sslmode not in _SSL_MODES:
+        raise Unsupported(f"sslmode={sslmode}")
+    # The URL's own parts win over the query's, as in asyncpg.
+    host = unquote(host_text) or query.pop("host", "")
+    port_text = port_text or query.pop("port", "")
+    query.pop("host", None)
+    query.pop("port", None)
+    from_query = query.pop("dbname", None) or query.pop("database", None)
+    query.pop("database", None)
+    user = unquote(user_text) or query.pop("user", "") or _os_user()
+    password = unquote(password_text) or query.pop("password", "") or None
+    query.pop("user", None)
+    query.pop("password", None)
     if host and not host.startswith("/") and any(c in host for c in "/%"):
         raise Unsupported("a host name asyncpg may read differently")
     try:
         port = int(port_text) if port_text else 5432
     except ValueError:
         raise Unsupported("a port that is not a number") from None
-    user = unquote(user_text) if user_text else _os_user()
-    database = unquote(parts.path[1:]) if len(parts.path) > 1 else user
-    password = unquote(password_text) if password_text else None
+    if parts.path:
+        database = unquote(parts.path[1:]) or user
+    else:
+        database = from_query or user
     hosts = (host,) if host else DEFAULT_HOSTS
-    return Dsn(hosts, port, user, password, database, sslmode or "prefer")
+    return Dsn(hosts, port, user, password, database, sslmode, tuple(sorted(query.items())))
 
 
 def _os_user() -> str:
@@ -177,6 +209,7 @@ SCALARS: dict[int, Callable[[str], Any]] = {
     1082: date.fromisoformat,
     1114: datetime.fromisoformat,
     1184: _timestamptz,
+    2278: lambda _text: None,  # void: what pg_sleep() and the like return
 }
 ARRAYS = {
     1000: 16,
@@ -341,6 +374,7 @@ class Connection:
 
     def _startup(self, dsn: Dsn) -> None:
         params = {
+            **dict(dsn.settings),
             "user": dsn.user,
             "database": dsn.database,
             "client_encoding": "UTF8",
@@ -419,17 +453,23 @@ class Connection:
             raise
 
     def _rows(self) -> list[dict[str, Any]]:
+        """Read to ReadyForQuery whatever happens, so the connection stays in step: an error
+        (the server's, or a value this client cannot read) is raised only then."""
         names: list[str] = []
         decoders: list[Callable[[str], Any]] = []
         rows: list[dict[str, Any]] = []
-        error: ServerError | None = None
+        error: Exception | None = None
         while True:
             kind, data = self._message()
-            if kind == b"D":
-                rows.append(dict(zip(names, _cells(data, decoders), strict=True)))
-            elif kind == b"T":
-                names, decoders = _columns(data)
-            elif kind == b"E":
+            try:
+                if kind == b"D":
+                    if error is None:
+                        rows.append(dict(zip(names, _cells(data, decoders), strict=True)))
+                elif kind == b"T":
+                    names, decoders = _columns(data)
+            except (StoreError, ValueError) as exc:
+                error = error or exc
+            if kind == b"E":
                 error = ServerError(_fields(data))
             elif kind == b"Z":
                 if error is not None:
@@ -502,13 +542,14 @@ def _cells(data: bytes, decoders: Sequence[Callable[[str], Any]]) -> Iterator[An
 class _Scram:
     """SCRAM-SHA-256 without channel binding (RFC 5802, RFC 7677), as PostgreSQL runs it."""
 
-    def __init__(self, password: str, nonce: str | None = None) -> None:
+    def __init__(self, password: str, nonce: str | None = None, name: str = "") -> None:
         if not password.isascii():
             # asyncpg normalises non-ASCII passwords (SASLprep); let it.
             raise Unsupported("a non-ASCII password")
         self._password = password.encode()
         self._nonce = nonce or base64.b64encode(os.urandom(18)).decode()
-        self._first_bare = f"n=,r={self._nonce}"
+        # PostgreSQL takes the user from the startup message and ignores this name.
+        self._first_bare = f"n={name},r={self._nonce}"
         self._auth = b""
         self._salted = b""
 
