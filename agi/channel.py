@@ -21,10 +21,15 @@ import threading
 from collections.abc import Callable
 from typing import IO, Any
 
-from asterisk.agi import AGI
+from asterisk.agi import AGI, AGIError
 
 from agi import protocol
 from agi.exceptions import ChannelGone
+from agi.session import BUGS
+
+# pyst2's own errors (a result it cannot read as a key, EXEC of a missing application) are
+# bugs too: the session ends FAILED.
+PYST_BUGS = (*BUGS, AGIError)
 
 
 class SafeAGI(AGI):  # type: ignore[misc]

@@ -16,19 +16,20 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from agi import protocol
 from agi import variables as var
 from agi.config import AgiSettings
-from agi.dialing import CallbackNumber, dial_plan
 from agi.exceptions import ChannelGone
-from agi.policy import authorize
 from agi.queries import Disposition, MissedCall, WaitingCaller
 from callback_desk.core.exceptions import CallbackError, OutOfScope, StoreError, UnknownCall
 from callback_desk.core.model import DialStatus
 from callback_desk.core.phone import mask
+
+if TYPE_CHECKING:
+    from agi.dialing import CallbackNumber
 
 logger = logging.getLogger(__name__)
 
@@ -246,6 +247,10 @@ class _Session:
     async def call_back(self, call_id: int, extension: str, channel_id: str | None) -> str:
         """Re-read the call and apply the one callback policy (:mod:`agi.policy`) right before
         dialling: another desk may have returned it, or marked it never, a moment ago."""
+        # Loaded when a desk first dials, not before the count: the classic AGI's start
+        # (agi/classic.py) needs neither the policy nor the dial rules.
+        from agi.policy import authorize
+
         number = authorize(
             await self.desk.missed_call(call_id), call_id, extension, self.cfg, self.clock()
         )
@@ -261,6 +266,8 @@ class _Session:
         self, call_id: int, number: CallbackNumber, extension: str, channel_id: str | None
     ) -> str:
         """Record the attempt, Dial(), record the outcome — even after a hang-up."""
+        from agi.dialing import dial_plan  # lazy, as authorize above
+
         plan = dial_plan(number, self.cfg)
         # DIALSTATUS is cleared first: app_dial always sets it, so an empty value afterwards
         # means Dial() never ran (the desk hung up first) and the attempt is withdrawn.

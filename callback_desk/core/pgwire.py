@@ -22,9 +22,6 @@ connection with asyncpg instead: the same DSN always reaches the same server as 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import os
 import socket
 import struct
@@ -402,6 +399,8 @@ class Connection:
                 if code == 3:
                     self._send(_msg(b"p", dsn.password.encode() + b"\0"))
                 elif code == 5:
+                    import hashlib  # lazy, as in _Scram
+
                     inner = hashlib.md5(dsn.password.encode() + dsn.user.encode()).hexdigest()
                     outer = hashlib.md5(inner.encode() + data[4:8]).hexdigest()
                     self._send(_msg(b"p", b"md5" + outer.encode() + b"\0"))
@@ -496,7 +495,9 @@ def _connect(host: str, port: int, timeout: float) -> Any:
             sock.close()
             raise
         return sock
-    sock = socket.create_connection((host, port), timeout=timeout)
+    # An ASCII name as bytes: getaddrinfo would otherwise load the idna codec (~1.5 ms).
+    address = host.encode("ascii") if host.isascii() else host
+    sock = socket.create_connection((address, port), timeout=timeout)  # type: ignore[arg-type]
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 
@@ -543,6 +544,10 @@ class _Scram:
     """SCRAM-SHA-256 without channel binding (RFC 5802, RFC 7677), as PostgreSQL runs it."""
 
     def __init__(self, password: str, nonce: str | None = None, name: str = "") -> None:
+        # hashlib/hmac/base64 are imported here, not at the top: a login without a password
+        # (trust, peer) needs none of them, and OpenSSL's hashlib is ~3 ms of a classic start.
+        import base64
+
         if not password.isascii():
             # asyncpg normalises non-ASCII passwords (SASLprep); let it.
             raise Unsupported("a non-ASCII password")
@@ -557,6 +562,10 @@ class _Scram:
         return f"n,,{self._first_bare}".encode()
 
     def final(self, server_first: bytes) -> bytes:
+        import base64
+        import hashlib
+        import hmac
+
         attrs = dict(part.split("=", 1) for part in server_first.decode().split(","))
         nonce, salt, rounds = attrs["r"], base64.b64decode(attrs["s"]), int(attrs["i"])
         if not nonce.startswith(self._nonce) or not 1 <= rounds <= 10_000_000:
@@ -571,6 +580,9 @@ class _Scram:
 
     def verify(self, server_final: bytes) -> None:
         """The server proves it knew the password too: a server that did not is not ours."""
+        import base64
+        import hmac
+
         server_key = hmac.digest(self._salted, b"Server Key", "sha256")
         expected = b"v=" + base64.b64encode(hmac.digest(server_key, self._auth, "sha256"))
         if not hmac.compare_digest(server_final.strip(), expected):

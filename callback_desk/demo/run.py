@@ -31,8 +31,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from agi.channel import PystChannel, SafeAGI
-from agi.classic import CLASSIC_BUGS
+from agi.channel import PYST_BUGS, PystChannel, SafeAGI
 from agi.config import load as load_agi
 from agi.runtime import open_callbacks
 from agi.session import run_session
@@ -246,7 +245,7 @@ async def desk_phone(settings: Settings, now: datetime, tz: ZoneInfo) -> str:
     phone = TextPhone(DESK, ["2", "*"], tz)
     async with open_callbacks(settings, cfg, max_size=1) as callbacks:
         channel = PystChannel(SafeAGI(phone, phone, threading.Event()))  # type: ignore[arg-type]
-        await run_session(channel, callbacks, cfg, tz, lambda: now, bugs=CLASSIC_BUGS)
+        await run_session(channel, callbacks, cfg, tz, lambda: now, bugs=PYST_BUGS)
     if phone.unexpected:
         raise DemoError(f"the menu sent an unexpected AGI command: {phone.unexpected[0]}")
     return phone.transcript()
