@@ -42,9 +42,11 @@ class FastAgiChannel(asyncio.Protocol):
         on_made: Callable[[FastAgiChannel], None],
         reply_timeout: float,
         call_timeout: float,
+        on_lost: Callable[[FastAgiChannel], None] = lambda _channel: None,
     ) -> None:
         self._on_env = on_env
         self._on_made = on_made
+        self._on_lost = on_lost
         self._reply_timeout = reply_timeout
         self._call_timeout = call_timeout
         self.transport: asyncio.Transport | None = None
@@ -89,7 +91,15 @@ class FastAgiChannel(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self._fail(ChannelGone("Asterisk closed the FastAGI connection"))
+        self._on_lost(self)
+
+    @property
+    def has_env(self) -> bool:
+        return self._env_done
 
     # -- the server's side -----------------------------------------------------------------
     def refuse(self, reason: str) -> None:

@@ -137,7 +137,11 @@ class FastAgiServer:
         call_timeout = self._cfg.dial_timeout + CALL_LIMIT
         self._server = await loop.create_server(
             lambda: FastAgiChannel(
-                self._environment, self._connected, self._cfg.reply_timeout, call_timeout
+                self._environment,
+                self._connected,
+                self._cfg.reply_timeout,
+                call_timeout,
+                self._lost,
             ),
             sock=listener,
         )
@@ -168,12 +172,22 @@ class FastAgiServer:
                 extra={"action": "agi_shed"},
             )
             self._forget(oldest)
-            oldest.close()
+            self._drop(oldest)
         loop = asyncio.get_running_loop()
         self._unproven[channel] = loop.call_later(
             self._cfg.env_timeout, self._env_timed_out, channel
         )
         self._channels.add(channel)
+
+    def _lost(self, channel: FastAgiChannel) -> None:
+        """The peer closed (or the connection was closed here): nothing of it is kept."""
+        if channel in self._unproven and not channel.has_env:
+            logger.warning(
+                "Refused a FastAGI connection: closed before the AGI environment ended",
+                extra={"action": "agi_refused_peer"},
+            )
+        self._forget(channel)
+        self._channels.discard(channel)
 
     def _forget(self, channel: FastAgiChannel) -> None:
         timer = self._unproven.pop(channel, None)
