@@ -75,7 +75,8 @@ class Session:
 
 class Views:
     """The dependencies and guards every view uses; one instance per application (the views
-    of ``views/*.py`` are its subclasses, joined in ``callback_desk.web.app.Inbox``)."""
+    of ``callback_desk/web/views/`` are its subclasses, joined in
+    ``callback_desk.web.app.Inbox``)."""
 
     def __init__(
         self,
