@@ -17,7 +17,7 @@ reply harmless are written once, here:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -138,7 +138,7 @@ def _parse(line: str) -> Result:
 
     Raises :class:`ChannelGone` for 511, ``result=-1`` and ``(hangup)``; :class:`AgiReplyError`
     for 510, a single-line 520 and anything that is not an AGI reply. A ``520-`` line starts a
-    usage block: :func:`usage_block` says how to read it to its end.
+    usage block: :class:`ReplyReader` reads it to its end.
     """
     match = _CODE.fullmatch(line)
     if match is None:
@@ -241,7 +241,3 @@ def parse_env(lines: Iterable[str]) -> dict[str, str]:
         if pair is not None:
             env[pair[0]] = pair[1]
     return env
-
-
-def env_block(env: Mapping[str, str]) -> str:
-    return "".join(f"{k}: {v}\n" for k, v in env.items()) + "\n"
