@@ -31,7 +31,8 @@ async def open_callbacks(
     """Callbacks over a small pool; a stand-in that raises when the database is down."""
     database = replace(settings.database, connect_timeout=cfg.db_timeout)
     try:
-        store = await Store.open(database, max_size=max_size)
+        # The desk's queries are single statements that leave no session state.
+        store = await Store.open(database, max_size=max_size, stateless=True)
     except StoreError as exc:
         logger.error("Database unavailable: %s", exc)
         yield UnavailableCallbacks(exc)

@@ -20,13 +20,23 @@ from callback_desk.core.sqlfiles import Migration, queries
 logger = logging.getLogger(__name__)
 
 
+async def _keep(_conn: asyncpg.Connection) -> None:
+    """Store.open(stateless=True): nothing to reset (asyncpg has rolled back any transaction)."""
+
+
 class Store:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self._q = queries()
 
     @classmethod
-    async def open(cls, settings: DatabaseSettings, *, max_size: int = 4) -> Store:
+    async def open(
+        cls, settings: DatabaseSettings, *, max_size: int = 4, stateless: bool = False
+    ) -> Store:
+        """A pool of at most ``max_size`` connections. ``stateless``: the caller's statements
+        leave no session state behind (no SET, LISTEN, cursors or advisory locks), so a
+        connection going back to the pool skips asyncpg's reset query, a round trip on every
+        query (the desk phone's menu: bench/agi.py). An open transaction is still rolled back."""
         async with mapped_errors("connecting to PostgreSQL"):
             pool = await asyncpg.create_pool(
                 settings.dsn.reveal(),
@@ -35,6 +45,7 @@ class Store:
                 timeout=settings.connect_timeout,
                 command_timeout=COMMAND_TIMEOUT,
                 server_settings=SERVER_SETTINGS,
+                reset=_keep if stateless else None,
             )
         return cls(pool)
 
