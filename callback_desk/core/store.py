@@ -4,171 +4,33 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import socket
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import asyncpg
 
 from callback_desk.core import migrate as migrations
 from callback_desk.core import roles
 from callback_desk.core.config import DatabaseSettings
-from callback_desk.core.exceptions import (
-    SchemaError,
-    StoreError,
-    StoreTimeout,
-    StoreUnavailable,
-    os_reason,
-)
+from callback_desk.core.connection import COMMAND_TIMEOUT, SERVER_SETTINGS
+from callback_desk.core.dberrors import Target, connection_error, mapped_errors
 from callback_desk.core.model import CallRecord
 from callback_desk.core.sqlfiles import Migration, queries
 
 logger = logging.getLogger(__name__)
 
-# Errors that mean "the database is not reachable right now", as opposed to "it said no".
-_UNAVAILABLE: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.InterfaceError,
-    asyncpg.AdminShutdownError,
-)
 
-
-# Per connection. JIT off: every query here is short and index-driven, but the planner's cost
-# estimates for the lateral look-ups cross jit_above_cost, and compiling them costs 0.25-0.35 s
-# for a query that runs in milliseconds. statement_timeout just under command_timeout: a slow
-# query is cancelled by the server and reported as StoreTimeout, while the client-side timeout
-# (a TimeoutError, which asyncpg also raises for a connect that hangs) keeps meaning
-# "unreachable". Migrations lift the limit for their own transaction (migrate.py).
-# force_custom_plan: asyncpg prepares every statement, and after five runs PostgreSQL may
-# switch to a generic plan, blind to "$3 IS NULL" (every line) and to the window's bounds; for
-# the awaiting query that plan is 15x slower (35 ms instead of 2.3 ms, bench/year.py). Planning
-# each run costs about 1-2 ms.
-COMMAND_TIMEOUT = 60.0
-SERVER_SETTINGS = {
-    "jit": "off",
-    "statement_timeout": f"{int(COMMAND_TIMEOUT - 5)}s",
-    "plan_cache_mode": "force_custom_plan",
-}
-
-
-@asynccontextmanager
-async def mapped_errors(what: str) -> AsyncIterator[None]:
-    """Translate asyncpg's exceptions into our tree at the boundary."""
-    try:
-        yield
-    except asyncpg.QueryCanceledError:
-        # statement_timeout (SERVER_SETTINGS): an answer that came too late, not an outage.
-        raise StoreTimeout(f"{what}: the database did not finish in time") from None
-    except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError) as exc:
-        raise SchemaError(
-            f"{what}: the database schema is missing or old; run 'callback-desk migrate'"
-        ) from exc
-    except _UNAVAILABLE as exc:
-        raise StoreUnavailable(f"{what}: the database is unreachable ({exc})") from exc
-    except asyncpg.PostgresError as exc:
-        # The server's message and DETAIL may quote row values ("Failing row contains (...)"
-        # with a caller's number and name): only the error's kind and the schema object it
-        # names cross this boundary, and the original is not chained (the CLI prints causes).
-        raise StoreError(f"{what}: {describe(exc)}") from None
-
-
-# What a refusal means, in words, by SQLSTATE (the server's own text may quote row values).
-_MEANINGS = {
-    "23505": "a row with the same key already exists",
-    "23503": "a row it refers to does not exist",
-    "23514": "a value breaks one of the table's rules",
-    "23502": "a required value is missing",
-    "22001": "a value is too long",
-    "42501": "permission denied (does this database role have its grants? callback-desk grant)",
-    "25006": "the database is read-only",
-    "40001": "a concurrent change conflicted; try again",
-    "40P01": "a concurrent change conflicted (deadlock); try again",
-    "53100": "the database server's disk is full",
-    "53200": "the database server is out of memory",
-    "53300": "the database server has too many connections",
-    "57014": "the statement was cancelled",
-}
-
-
-def describe(exc: asyncpg.PostgresError) -> str:
-    """``a value breaks one of the table's rules on calls, constraint calls_reason_check
-    (CheckViolationError, SQLSTATE 23514)``: the refusal in words and the schema object it
-    names, never the row (the server's message may quote it)."""
-    name = re.sub(r"(?<!^)(?=[A-Z])", " ", type(exc).__name__.removesuffix("Error")).lower()
-    text = _MEANINGS.get(exc.sqlstate or "", name)
-    table = getattr(exc, "table_name", None)
-    constraint = getattr(exc, "constraint_name", None)
-    if table:
-        text += f" on {table}"
-    if constraint:
-        text += f", constraint {constraint}"
-    return f"{text} ({type(exc).__name__}, SQLSTATE {exc.sqlstate})"
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a DSN points, for messages (never its password)."""
-
-    host: str
-    port: str
-    database: str
-    user: str
-
-    @classmethod
-    def of(cls, dsn: str) -> Target:
-        parts = urlsplit(dsn)
-        query = parse_qs(parts.query)
-        host = unquote(parts.hostname or "") or query.get("host", [""])[0]
-        port = str(parts.port or "") if parts.hostname else ""
-        user = unquote(parts.username or "") or query.get("user", [""])[0]
-        database = unquote(parts.path.lstrip("/")) or query.get("dbname", [""])[0] or user
-        return cls(host or "localhost", port or query.get("port", ["5432"])[0], database, user)
-
-    def __str__(self) -> str:
-        return f"socket {self.host}" if self.host.startswith("/") else f"{self.host}:{self.port}"
-
-
-def connection_error(exc: BaseException, target: Target, timeout: float) -> StoreError:
-    """Why connecting failed, in words: what the user can check or fix.
-
-    The server's messages at this stage name only the database, the role or the client
-    address (no row values), so they are quoted."""
-    if isinstance(exc, asyncpg.InvalidCatalogNameError):
-        return StoreUnavailable(f"database {target.database} does not exist on {target}")
-    if isinstance(
-        exc, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError
-    ):
-        return StoreUnavailable(f"{exc} (connecting to {target})")
-    if isinstance(exc, asyncpg.CannotConnectNowError | asyncpg.TooManyConnectionsError):
-        return StoreUnavailable(f"{target}: {exc}")
-    if isinstance(exc, socket.gaierror):
-        return StoreUnavailable(f"the database host {target.host} is unknown ({os_reason(exc)})")
-    if isinstance(exc, TimeoutError):
-        return StoreUnavailable(f"no answer from the database at {target} within {timeout:g} s")
-    if isinstance(exc, OSError):
-        return StoreUnavailable(
-            f"cannot connect to the database at {target}: {os_reason(exc)} "
-            "(is PostgreSQL running there, and listening on that address?)"
-        )
-    if isinstance(exc, asyncpg.PostgresError):
-        return StoreUnavailable(f"connecting to {target}: {describe(exc)}")
-    return StoreUnavailable(f"connecting to {target}: {exc}")
+async def _keep(_conn: asyncpg.Connection) -> None:
+    """Store.open(stateless=True): nothing to reset (asyncpg has rolled back any transaction)."""
 
 
 async def connect(settings: DatabaseSettings, **kwargs: Any) -> asyncpg.Connection:
-    """One connection, its failure in words (:func:`connection_error`)."""
+    """One connection; its failure in words (``dberrors.connection_error``)."""
     dsn = settings.dsn.reveal()
     try:
         return await asyncpg.connect(dsn, timeout=settings.connect_timeout, **kwargs)
-    except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise connection_error(exc, Target.of(dsn), settings.connect_timeout) from None
 
 
@@ -178,7 +40,14 @@ class Store:
         self._q = queries()
 
     @classmethod
-    async def open(cls, settings: DatabaseSettings, *, max_size: int = 4) -> Store:
+    async def open(
+        cls, settings: DatabaseSettings, *, max_size: int = 4, stateless: bool = False
+    ) -> Store:
+        """A pool of at most ``max_size`` connections. ``stateless``: the caller's statements
+        leave no session state behind (no SET, LISTEN, cursors or advisory locks), so a
+        connection going back to the pool skips asyncpg's reset query, a round trip on every
+        query (the desk phone's menu: bench/agi.py). An open transaction is still rolled back."""
+
         async def connected(*_args: Any, **kwargs: Any) -> asyncpg.Connection:
             # Every connection the pool makes, whenever it makes it (min_size=0: at first use),
             # fails in words that name the database and the server.
@@ -193,6 +62,7 @@ class Store:
                 timeout=settings.connect_timeout,
                 command_timeout=COMMAND_TIMEOUT,
                 server_settings=SERVER_SETTINGS,
+                reset=_keep if stateless else None,
                 connect=connected,
             )
         return cls(pool)

@@ -19,8 +19,9 @@ import pytest
 
 from callback_desk.cli import main
 from callback_desk.core.config import DatabaseSettings, Secret
+from callback_desk.core.dberrors import Target
 from callback_desk.core.exceptions import StoreError, StoreUnavailable
-from callback_desk.core.store import Store, Target
+from callback_desk.core.store import Store
 
 
 def _error_response(code: str, message: str) -> bytes:
