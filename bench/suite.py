@@ -24,6 +24,7 @@ FULL = Sizes(listener.ListenerSizes(), agi.AgiSizes(), hosted.YearSizes())
 QUICK = Sizes(
     listener.ListenerSizes(
         throughput_calls=1200,
+        dense_calls=6000,
         latency=((10.0, 60), (200.0, 600)),
         burst_calls=2000,
         flat_calls=100_000,
@@ -37,6 +38,7 @@ QUICK = Sizes(
 SMOKE = Sizes(
     listener.ListenerSizes(
         throughput_calls=24,
+        dense_calls=24,
         rounds=1,
         latency=((10.0, 4), (200.0, 24)),
         time_scale=0.02,
