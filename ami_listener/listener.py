@@ -44,6 +44,7 @@ from callback_desk.core.exceptions import (
 from callback_desk.core.model import CallRecord, Outcome
 
 logger = logging.getLogger(__name__)
+_DECIDED = {"action": "call_decided"}  # the per-call line's extra, built once
 
 # Events queued before reading from AMI pauses (back-pressure); reading resumes below half.
 MAX_QUEUED = 10_000
@@ -499,19 +500,23 @@ class Listener:
     # -- writer --------------------------------------------------------------------------------
 
     def _queue_writes(self, records: list[CallRecord]) -> None:
+        if not records:
+            return
+        self.stats["decided"] += len(records)
         for record in records:
-            self.stats["decided"] += 1
             # Missed calls at INFO (someone must act on them); the rest at DEBUG: most calls on
-            # a real PBX, and most of this line's cost.
-            logger.log(
-                logging.INFO if record.outcome == Outcome.MISSED else logging.DEBUG,
-                "Call %s from %s: %s (%s)",
-                record.linkedid,
-                phone.mask(record.number),
-                record.outcome,
-                record.reason,
-                extra={"action": "call_decided"},
-            )
+            # a real PBX, and most of this line's cost. Nothing is built for a line not logged.
+            level = logging.INFO if record.outcome == Outcome.MISSED else logging.DEBUG
+            if logger.isEnabledFor(level):
+                logger.log(
+                    level,
+                    "Call %s from %s: %s (%s)",
+                    record.linkedid,
+                    phone.mask(record.number),
+                    record.outcome,
+                    record.reason,
+                    extra=_DECIDED,
+                )
             if len(self._decided) >= MAX_UNSPOOLED:
                 lost = self._decided.popleft()
                 self.stats["dropped"] += 1
@@ -522,10 +527,9 @@ class Listener:
                     extra={"action": "write_dropped"},
                 )
             self._decided.append(record)
-        if records:
-            self._write_ready.set()
-            if len(self._decided) >= MAX_DECIDED and not self._spool_full:
-                self._decided_low.clear()
+        self._write_ready.set()
+        if len(self._decided) >= MAX_DECIDED and not self._spool_full:
+            self._decided_low.clear()
 
     async def _spool_writes(self) -> None:
         """Decided calls to disk, as soon as they are decided: never behind a slow database."""
