@@ -29,7 +29,6 @@ QUICK = Sizes(
         burst_calls=2000,
         flat_calls=100_000,
         flat_batch=10_000,
-        flat_open_cap=200,
     ),
     agi.AgiSizes(classic_sessions=50),
     hosted.YearSizes(calls=200_000, runs=3, menu_sessions=10),
