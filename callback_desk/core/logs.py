@@ -12,7 +12,7 @@ import time
 
 class ActionFormatter(logging.Formatter):
     """Appends ``action=<token>`` to lifecycle lines (``extra={"action": ...}``), so an operator
-    can grep the journal for ``action=db_down`` as the README documents."""
+    can grep the journal for ``action=db_down`` as docs/operations.md documents."""
 
     def __init__(self, fmt: str) -> None:
         super().__init__(fmt)

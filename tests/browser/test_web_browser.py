@@ -1,0 +1,215 @@
+"""The callback inbox in a real browser: Debian's Chromium driven by Playwright, against the real
+server (uvicorn on a socket), a real PostgreSQL and the strict fake AMI.
+
+Screenshots go to ``tmp_path``; with ``CALLBACK_DESK_SCREENSHOTS=1`` they are also written to
+``docs/`` (the documentation's pictures), so an ordinary test run leaves the tree clean.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from callback_desk.core.store import Store
+from fakes.ami_server import FakeAmi
+from tests.db.test_web import dispositions, originate_answers
+from tests.web_support import PASSWORD, add_caller, add_user, serving, web_settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+# Debian's Chromium, never a downloaded one: nothing is fetched at run time.
+LAUNCH: dict[str, Any] = {
+    "executable_path": str(CHROMIUM),
+    "args": [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ],
+}
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed")
+
+
+@pytest.fixture
+async def base_url(db_dsn: str, store: Store, ami: FakeAmi) -> AsyncIterator[str]:
+    async with serving(web_settings(db_dsn, ami.port), store) as url:
+        yield url
+
+
+async def sign_in_with_keyboard(page: Any, base_url: str, username: str) -> None:
+    from playwright.async_api import expect
+
+    await page.goto(f"{base_url}/")
+    await expect(page).to_have_url(f"{base_url}/sign-in")
+    await page.keyboard.type(username)
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Callers to call back")).to_be_visible()
+    await expect(page.locator("#live-state")).to_be_visible()  # the event stream is open
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(**LAUNCH)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+def keep(shot: Path) -> None:
+    if os.environ.get("CALLBACK_DESK_SCREENSHOTS") == "1":
+        DOCS.mkdir(exist_ok=True)
+        shutil.copy(shot, DOCS / shot.name)
+
+
+async def test_sign_in_live_call_handled_history_in_chromium(
+    base_url: str,
+    browser: Any,
+    store: Store,
+    ami: FakeAmi,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from playwright.async_api import expect
+
+    caplog.set_level(logging.INFO)
+
+    originate_answers(ami)
+    await add_user(store, "jane", extensions=("101",))
+    handled = await add_caller(
+        store, "h", "3125550188", line="2001", name="Robin", ago=timedelta(hours=3)
+    )
+    context = await browser.new_context(viewport={"width": 1200, "height": 900})
+    page = await context.new_page()
+    # The strict CSP must not be blocking anything of ours (Chromium reports it on the console).
+    console: list[str] = []
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+    await sign_in_with_keyboard(page, base_url, "jane")
+    await page.evaluate("window.notReloaded = true")
+
+    # A missed call recorded now (as the listener would) appears without a reload.
+    inserted = time.monotonic()
+    call_id = await add_caller(store, "live", "2125550123", line="2001", name="Sam Caller")
+    card = page.locator("section.caller", has_text="(212) 555-0123")
+    await expect(card).to_be_visible(timeout=10_000)
+    appeared = time.monotonic() - inserted
+    assert await page.evaluate("window.notReloaded") is True
+    await expect(card).to_contain_text("Sam Caller")
+    await expect(card).to_contain_text("Hi, this is Jane, I think I missed a call")
+
+    shot = tmp_path / "inbox-desktop.png"
+    await page.screenshot(path=str(shot), full_page=True)
+    keep(shot)
+    phone = await browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
+    )
+    await phone.add_cookies(await context.cookies())
+    small = await phone.new_page()
+    await small.goto(f"{base_url}/")
+    await expect(small.locator("section.caller")).to_have_count(2)
+    shot = tmp_path / "inbox-phone.png"
+    await small.screenshot(path=str(shot), full_page=True)
+    keep(shot)
+    await phone.close()
+
+    # Call from my desk phone: the strict fake AMI checks the Originate.
+    await card.get_by_role("button", name="Call from my desk phone").click()
+    await expect(page.get_by_role("status")).to_contain_text("Your desk phone answered")
+    sent = [a for a in ami.actions if a.get("action") == "Originate"]
+    assert len(sent) == 1
+    assert sent[0]["channel"] == "PJSIP/101"
+    assert sent[0]["context"] == "callback-desk-dial"
+    assert sent[0]["exten"] == str(call_id)
+    assert sent[0]["variable"] == "CALLBACK_DESK_EXTENSION=101"
+    # Only the desk's display shows whom it is about to call; the callee's caller ID is set by
+    # the dial context to [agi] callback_number (checked on the wire in tests/lab/test_web_lab.py).
+    assert sent[0]["callerid"] == '"Callback (212) 555-0123" <2125550123>'
+
+    # Mark the other caller handled, by keyboard: it leaves the list.
+    other = page.locator("section.caller", has_text="(312) 555-0188")
+    await other.get_by_role("button", name="Call from my desk phone").focus()
+    await page.keyboard.press("Tab")  # the next control is "Handled"
+    assert await page.evaluate("document.activeElement.textContent") == "Handled"
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("status")).to_contain_text("Marked as handled")
+    await expect(other).to_have_count(0)
+    assert await dispositions(store) == [(handled, "handled", "jane")]
+
+    # Resolved elsewhere (answered from the *47 menu): the caller leaves the page live.
+    await page.evaluate("window.notReloaded = true")
+    await store.pool.execute(
+        "INSERT INTO callback_attempts (call_id, extension, ended_at, dial_status, talk_seconds)"
+        " VALUES ($1, '101', now(), 'ANSWER', 42)",
+        call_id,
+    )
+    await expect(card).to_have_count(0, timeout=10_000)
+    assert await page.evaluate("window.notReloaded") is True
+    await expect(page.get_by_text("Nobody is waiting for a callback.")).to_be_visible()
+
+    await page.goto(f"{base_url}/week")
+    await expect(page.get_by_role("heading", name="The week")).to_be_visible()
+    await expect(page.locator("table.heat td")).to_have_count(7 * 24)
+    shot = tmp_path / "week.png"
+    await page.screenshot(path=str(shot), full_page=True)
+    keep(shot)
+
+    # The history: the missed call, the answered attempt and who placed it, the click.
+    await page.goto(f"{base_url}/callers/{call_id}")
+    history = page.locator("main")
+    await expect(history).to_contain_text("Caller history")
+    await expect(history).to_contain_text("ANSWER")
+    await expect(history).to_contain_text("42 s")
+    await expect(history).to_contain_text("jane — call (desk 101)")
+    await expect(page).to_have_title("Caller history — Callback inbox")
+    await context.close()
+    assert not [line for line in console if "error" in line or "Content Security" in line]
+    # The real server's logs (access log included) carry no number and no name.
+    server_logs = "\n".join(
+        r.getMessage() for r in caplog.records if r.name.startswith(("callback_desk", "uvicorn"))
+    )
+    assert "GET /callers/{call_id:int} 200" in server_logs
+    for private in ("5550123", "555-0123", "5550188", "Sam Caller", "Robin"):
+        assert private not in server_logs
+    print(f"\nnew missed call on screen {appeared:.2f}s after it was recorded")  # noqa: T201
+
+
+async def test_the_inbox_works_without_javascript(
+    base_url: str, browser: Any, store: Store
+) -> None:
+    from playwright.async_api import expect
+
+    await add_user(store, "jane", extensions=("101",))
+    call_id = await add_caller(store, "a", "2125550123", line="2001")
+    context = await browser.new_context(java_script_enabled=False)
+    page = await context.new_page()
+    await page.goto(f"{base_url}/sign-in")
+    await page.get_by_label("User name").fill("jane")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    card = page.locator("section.caller", has_text="(212) 555-0123")
+    await expect(card).to_be_visible()
+    await card.get_by_role("button", name="Never call back").click()
+    # Never is for good: a page asks first, and says whom.
+    await expect(page.get_by_role("heading", name="Never call back this caller?")).to_be_visible()
+    await expect(page.locator("main")).to_contain_text("(212) 555-0123")
+    await page.get_by_role("button", name="Yes, never call back").click()
+    await expect(page.get_by_role("status")).to_contain_text("Marked as never call back")
+    await expect(page.get_by_text("Nobody is waiting for a callback.")).to_be_visible()
+    assert await dispositions(store) == [(call_id, "never", "jane")]
+    await context.close()
