@@ -326,8 +326,8 @@ class ListenerSettings:
     # Calls followed at once; past it the oldest is closed as "unknown_end" (its row written, so
     # a missed caller stays listed). One Asterisk carries at most a few hundred calls at once:
     # the bound is only ever reached by calls whose end was never seen (lost Hangups), which
-    # max_call_seconds closes anyway. 5,000 keeps the listener flat under 100 MB at 1 % of
-    # calls never ending (python -m bench, memory); 20,000 took it to ~115 MB and rising.
+    # max_call_seconds closes anyway. At 1 % of calls never ending, 5,000 keeps the listener
+    # flat under 100 MB (python -m bench, memory); with 20,000 it grew for two million calls.
     max_open_calls: int = 5000
     # Log every AMI frame at DEBUG (contains phone numbers: for short debugging sessions only).
     trace: bool = False
