@@ -27,6 +27,9 @@ BEGIN
     RETURN NULL;
 END
 $$;
+CREATE FUNCTION public.in_scope(lines text[], did text, extensions text[]) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ((lines IS NULL) OR (did = ANY (lines)) OR (extensions && lines));
 CREATE FUNCTION public.line_extension(dial text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     RETURN "substring"(dial, '^(?:[A-Za-z0-9_-]+/)?(?:FM(?:GL|PR)-)?([^/@#]+)'::text);
