@@ -7,12 +7,14 @@ process (:mod:`bench.feed`) speaking AMI over TCP, built from calls recorded on 
 
 - **throughput**: the same burst to panoramisk's bare dispatch (:mod:`bench.bare`, a process
   whose callback only counts) and to the listener, alternately, in rounds; the listener's time
-  runs until its last row is committed, with ``settle_seconds = 0`` so no wait is counted.
+  runs until its last row is committed, with ``settle_seconds = 0`` so no wait is counted. Two
+  stream shapes, interleaved: recorded calls, and a dense stream where every call is a missed
+  call (6 frames + 4 VarSet, a distinct number each).
 - **latency**: calls at a steady rate, overlapping and timed as recorded; for each call, from
   the moment its last Hangup left the generator to the moment its row is visible (polled every
   2 ms), minus ``settle_seconds`` (the wait for late voicemail events, 2 s by default).
 - **memory**: the listener's resident memory after one big burst of recorded calls, and after
-  each batch of a long run of compact calls of which 1 % never end.
+  each batch of a long run of compact calls of which 1 % never end, at the default bounds.
 """
 
 from __future__ import annotations
