@@ -2,7 +2,7 @@
 
 The secret signs session cookies, CSRF tokens and the morning email's sign-in links. It comes
 from ``CALLBACK_DESK_WEB_SECRET`` or, better, ``secret_file`` (a file only the service can read);
-it is never in the TOML file itself, which is group-readable.
+written in the TOML file itself it is refused unless that file is as private as a key file.
 """
 
 from __future__ import annotations
@@ -54,7 +54,11 @@ def load(settings: Settings) -> WebSettings:
     link_hours = s.integer("link_hours", WebSettings.link_hours, minimum=1)
     max_failures = s.integer("max_failures", WebSettings.max_failures, minimum=1)
     lockout_minutes = s.integer("lockout_minutes", WebSettings.lockout_minutes, minimum=1)
-    inline = s.secret("secret", None)
+    inline = s.inline_secret(
+        "secret",
+        "move it to a file of its own named by secret_file (chmod 0640, group callback-desk), "
+        "or to CALLBACK_DESK_WEB_SECRET in the service's environment file",
+    )
     secret_file = s.text("secret_file", "")
     trusted_proxies = s.strings("trusted_proxies", WebSettings.trusted_proxies)
     s.finish()
