@@ -17,6 +17,8 @@ from callback_desk.core.exceptions import ConfigError
 
 # Shorter than this and a signing key can be brute-forced offline from one cookie.
 MIN_SECRET_CHARS = 32
+# A sign-in link in a mailbox is a key to the inbox: it must not outlive a long weekend.
+MAX_LINK_HOURS = 72
 _HOST = re.compile(r"[A-Za-z0-9.:_-]{1,253}")
 
 
@@ -67,6 +69,12 @@ def load(settings: Settings) -> WebSettings:
         raise ConfigError(f"[web] host = {host!r} is not an address")
     if port > 65535:
         raise ConfigError(f"[web] port = {port} is not a valid TCP port")
+    if link_hours > MAX_LINK_HOURS:
+        # The database refuses a longer one too (issue_sign_in_link, sql/0007_least_privilege.sql).
+        raise ConfigError(
+            f"[web] link_hours = {link_hours}: an email sign-in link may last "
+            f"{MAX_LINK_HOURS} hours at most"
+        )
     parts = urlsplit(public_url)
     if parts.scheme not in ("https", "http") or not parts.netloc or parts.query:
         raise ConfigError(
