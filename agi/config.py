@@ -230,7 +230,7 @@ def read_secret(cfg: AgiSettings) -> Secret:
     if path is None:
         raise ConfigError(
             "[agi] secret_file is not set: FastAGI would answer any local process "
-            '(README, "Calling back from the desk phone")'
+            '(docs/calling-back.md, "Install")'
         )
     secret = private_secret(
         "agi", "secret_file", path, "chmod 0640, owner callback-desk, group asterisk"

@@ -141,7 +141,7 @@ def dial_plan(number: CallbackNumber, cfg: AgiSettings) -> DialPlan:
 
     FreePBX recomputes caller ID on the trunk leg (macro-outbound-callerid), so CALLERID(num)
     alone is overwritten: TRUNKCIDOVERRIDE is what it honours — unless the trunk is set to
-    "Force Trunk CID", which wins over everything (see README, "Calling back"). ``__`` makes
+    "Force Trunk CID", which wins over everything (see docs/calling-back.md). ``__`` makes
     the variable reach the trunk channel through the Local channel.
     """
     if not cfg.callback_number:

@@ -2,7 +2,7 @@
 
 The stock set has no words for "callers waiting" or "next caller", so the defaults borrow the
 voicemail vocabulary ("you have 3 messages"); the key help is "To call this number, press 1"
-and the other keys are printed on the card by the phone (README, "Calling back"). Every entry can be
+and the other keys are printed on the card by the phone (docs/calling-back.md). Every entry can be
 replaced by the practice's own recordings with ``[agi.sounds] <step> = ["custom/..."]``.
 ``{n}`` is said as a number.
 """

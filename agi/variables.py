@@ -1,6 +1,6 @@
 """Dialplan variable names and values shared with extensions.conf.sample.
 
-Must stay in sync with extensions.conf.sample and README, "Calling back".
+Must stay in sync with extensions.conf.sample and docs/calling-back.md.
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
-"""``python -m bench [--quick] [--only SECTION ...]``: every benchmark, one table.
+"""``python -m bench [--quick] [--only SECTION ...] [--json [FILE]]``: every benchmark, one table.
 
 Each figure stands beside its goal. Sections: throughput, latency, memory (the listener), agi
 (AGI start), year (a year of a hosted PBX). ``--quick`` runs smaller sizes (minutes instead of a
-quarter of an hour); the README's table comes from a full run. Progress goes to stderr, the
-table to stdout. PostgreSQL: ``CALLBACK_DESK_BENCH_DSN`` or ``CALLBACK_DESK_TEST_DSN`` (a
-server where scratch databases may be created and dropped).
+quarter of an hour). Progress goes to stderr, the table to stdout; ``--json FILE`` also writes
+the run (date, commit, machine, load, every figure) to FILE, ``--json`` alone prints it instead
+of the table. The documentation's figures come from one such file, ``docs/benchmarks.json``
+(``python -m bench --json docs/benchmarks.json``, then ``python -m tools.docgen``). PostgreSQL:
+``CALLBACK_DESK_BENCH_DSN`` or ``CALLBACK_DESK_TEST_DSN`` (a server where scratch databases may
+be created and dropped).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import asyncio
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -24,10 +28,31 @@ import asyncpg
 
 from bench import scratch
 from bench.suite import FULL, QUICK, SECTIONS, run
-from bench.table import render
+from bench.table import Machine, Run, render
 
 
-async def machine(server: str) -> str:
+def commit() -> str:
+    """The code measured: ``git describe --always --dirty`` ("unknown" outside a checkout)."""
+    try:
+        proc = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return proc.stdout.strip() or "unknown"
+
+
+def load() -> tuple[float, float, float]:
+    one, five, fifteen = (round(x, 2) for x in os.getloadavg())
+    return (one, five, fifteen)
+
+
+async def machine(server: str) -> Machine:
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -46,11 +71,12 @@ async def machine(server: str) -> str:
         pg = await conn.fetchval("SHOW server_version")
     finally:
         await conn.close()
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {os.cpu_count()} cores ({cpu}), "
-        f"{ram:.1f} GiB RAM, PostgreSQL {pg}, Python {platform.python_version()}; "
-        f"load average at start {load}"
+    return Machine(
+        cores=os.cpu_count() or 0,
+        cpu=cpu,
+        ram_gib=round(ram, 1),
+        postgresql=str(pg),
+        python=platform.python_version(),
     )
 
 
@@ -74,22 +100,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="write profiles here: the listener under cProfile, the classic AGI's imports "
         "(slows what they measure)",
     )
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help="also write the run as JSON to FILE (date, commit, machine, load, figures); "
+        "without FILE, print the JSON instead of the table",
+    )
     args = parser.parse_args(argv)
     server = scratch.server_dsn()
     started = time.monotonic()
-    header = asyncio.run(machine(server))
+    date = f"{datetime.now(UTC):%Y-%m-%dT%H:%MZ}"
+    load_start = load()
+    host = asyncio.run(machine(server))
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
     sizes = QUICK if args.quick else FULL
     if args.memory_calls:
         sizes = replace(sizes, listener=replace(sizes.listener, flat_calls=args.memory_calls))
     figures = asyncio.run(run(server, sizes, args.only, args.profile))
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    minutes = (time.monotonic() - started) / 60
-    sys.stdout.write(
-        f"{header}; at the end {load}; {minutes:.1f} min{' (--quick)' if args.quick else ''}\n\n"
+    result = Run(
+        date=date,
+        commit=commit(),
+        machine=host,
+        load_start=load_start,
+        load_end=load(),
+        minutes=round((time.monotonic() - started) / 60, 1),
+        quick=args.quick,
+        sections=tuple(args.only),
+        figures=tuple(figures),
     )
-    sys.stdout.write(render(figures) + "\n")
+    if args.json == "-":
+        sys.stdout.write(result.to_json())
+        return 0
+    if args.json is not None:
+        Path(args.json).write_text(result.to_json(), encoding="utf-8")
+    sys.stdout.write(result.header() + "\n\n" + render(figures) + "\n")
     return 0
 
 

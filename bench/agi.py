@@ -8,7 +8,8 @@ harness's own clock, against a scratch database holding two weeks of a small pra
   plays Asterisk (:class:`fakes.agi_peer.AgiPeer`, strict), ``concurrency`` sessions at once,
   each timed from ``connect()`` to the prompt.
 - **classic AGI**: ``python -m agi --config … menu 100`` started per session, as Asterisk's
-  ``AGI()`` does (the README's agi-bin wrapper), timed from process start to the prompt.
+  ``AGI()`` does (the agi-bin wrapper of docs/calling-back.md), timed from process start to the
+  prompt.
 - **the floor**: the same interpreter running a ten-line script that reads the AGI
   environment and sends the prompt — what any Python classic AGI costs at least.
 

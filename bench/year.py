@@ -259,7 +259,7 @@ async def measure(dsn: str, end: datetime, *, repeat: int = 10) -> list[Figure]:
 
 
 async def plans(dsn: str, end: datetime) -> str:
-    """EXPLAIN ANALYZE of the main queries, as the README shows them."""
+    """EXPLAIN ANALYZE of the main queries, as docs/benchmarks.md shows their shape."""
     conn = await asyncpg.connect(dsn, server_settings=SERVER_SETTINGS)
     q = queries()
     since = end - timedelta(days=14)

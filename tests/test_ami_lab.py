@@ -32,7 +32,7 @@ LAB_CA = ROOT / "opt" / "pbx" / "etc" / "asterisk" / "keys" / "ami-ca.pem"
 
 # What each account may run, as Asterisk itself lists it (ListCommands applies the same check
 # as running the action: the account's write classes overlap the action's, or the action has
-# no class at all). README "What each AMI account can do" says the same; keep them in sync.
+# no class at all). docs/security.md, "Each AMI account", says the same; keep them in sync.
 # Actions every logged-in account may run (class 0), whatever its write classes:
 ANY_ACCOUNT = {
     "BridgeDestroy",
@@ -132,7 +132,7 @@ async def test_each_account_may_run_exactly_what_the_readme_says(lab: Lab) -> No
     listed = await commands(PRODUCT_USER["username"], PRODUCT_USER["secret"])
     available = {name.lower() for name in ANY_ACCOUNT | REPORTING}
     # Modules that are not loaded in the lab (IAX2, MeetMe, fax) list nothing; anything the
-    # lab lists beyond the documented set is a privilege the README does not mention.
+    # lab lists beyond the documented set is a privilege the documentation does not mention.
     assert listed <= available, sorted(listed - available)
     assert {"coreshowchannels", "dbget", "getvar", "pjsipunregister", "bridgekick"} <= listed
     assert "originate" not in listed and "hangup" not in listed and "command" not in listed

@@ -1,6 +1,6 @@
 """deploy/: the systemd units stay hardened (`systemd-analyze security --offline` rates each one
 under a threshold, and the directives that matter most are present in every unit); every unit,
-the cron file and the README's classic AGI script run the same program with the same config and
+the cron file and the documented classic AGI script run the same program with the same config and
 each component's own secrets file; the cron schedule is the timers' schedule; and every command
 they run exists."""
 
@@ -47,7 +47,9 @@ _SCORE = re.compile(r"Overall exposure level for \S+: (\d+(?:\.\d+)?)")
 def exposure(unit: Path) -> float:
     tool = shutil.which("systemd-analyze")
     if tool is None:
-        pytest.fail("systemd-analyze is missing: install the 'systemd' package (see README)")
+        pytest.fail(
+            "systemd-analyze is missing: install the 'systemd' package (see docs/development.md)"
+        )
     proc = subprocess.run(
         [tool, "security", "--offline=yes", "--no-pager", str(unit)],
         capture_output=True,
@@ -116,7 +118,7 @@ def test_lab_pbx_uses_the_sample_accounts() -> None:
     assert not any(line.startswith("read") and "user" in line for line in sample["callbackdesk"])
 
 
-# -- the same program, config and secrets everywhere (README, Installing) -----------------
+# -- the same program, config and secrets everywhere (docs/install.md) ---------------------
 
 PROGRAM = "/opt/callback-desk/.venv/bin/callback-desk"
 CONFIG = "/etc/callback-desk/callback-desk.toml"
@@ -172,7 +174,10 @@ def test_every_unit_runs_the_program_with_the_config_and_its_secrets_file(path: 
 
 def test_no_file_names_a_secrets_file_no_unit_loads() -> None:
     loaded = {unit(p)["Service"]["EnvironmentFile"].lstrip("-") for p in UNITS}
-    texts = [p.read_text() for p in DEPLOY.iterdir()] + [(ROOT / "README.md").read_text()]
+    docs = [(ROOT / "README.md").read_text()] + [
+        p.read_text() for p in (ROOT / "docs").glob("*.md")
+    ]
+    texts = [p.read_text() for p in DEPLOY.iterdir()] + docs
     for text in texts:
         assert set(re.findall(r"/etc/callback-desk/[\w.-]+\.env\b", text)) <= loaded
 
@@ -202,8 +207,8 @@ def test_cron_runs_what_the_timers_run_on_the_same_schedule() -> None:
 
 
 def test_the_classic_agi_script_loads_the_same_files() -> None:
-    readme = (ROOT / "README.md").read_text()
-    script = readme.split("**Classic AGI instead of FastAGI**")[1].split("```sh\n")[1]
+    page = (ROOT / "docs" / "calling-back.md").read_text()
+    script = page.split("## Classic AGI instead of FastAGI")[1].split("```sh\n")[1]
     script = script.split("```")[0]
     assert f". {secrets('agi')};" in script
     assert f"--config {CONFIG}" in script

@@ -59,7 +59,7 @@ async def test_ten_thousand_callers(store: Store, db_dsn: str) -> None:
         await conn.execute("ANALYZE calls")
     settings = make_settings(db_dsn, pbx={"timezone": "America/New_York"})
 
-    # Correctness at scale only; speed belongs in bench/ (see README, Benchmarks).
+    # Correctness at scale only; speed belongs in bench/ (see docs/benchmarks.md).
     outputs = {}
     for fmt in ("json", "text", "csv", "html"):
         out = io.StringIO()

@@ -5,7 +5,7 @@ end up exactly once, decided right.
 
 ``CALLBACK_DESK_SOAK_SECONDS`` sets how long calls are placed (default 60, CI); the faults sit at
 the same fractions of any length, so ``CALLBACK_DESK_SOAK_SECONDS=600`` is the long run. The
-figures are printed (``pytest -s``) for the README's "When things go wrong".
+figures are printed (``pytest -s``) for docs/operations.md, "What the lab tests prove".
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ async def test_steady_calls_through_db_cut_listener_kill_and_ami_cut_lose_nothin
     wrong = sorted(n for n in expected if n in got and got[n] != [expected[n]])
     gaps = await fetch(db_dsn, "SELECT source, filled_by, rows_added FROM listener_gaps")
     reconciled = sum(1 for r in rows if r["gap_id"] is not None)
-    print(  # noqa: T201  # the figures for the README
+    print(  # noqa: T201  # the figures for docs/operations.md
         f"\nsoak: {len(expected)} calls in {SECONDS:.0f} s (one every {INTERVAL} s); "
         + "; ".join(
             f"{f.name}: {f.ended - f.began:.0f} s, {len(f.calls)} calls placed" for f in faults

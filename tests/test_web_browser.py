@@ -2,7 +2,7 @@
 server (uvicorn on a socket), a real PostgreSQL and the strict fake AMI.
 
 Screenshots go to ``tmp_path``; with ``CALLBACK_DESK_SCREENSHOTS=1`` they are also written to
-``docs/`` (how the README's pictures are made), so an ordinary test run leaves the tree clean.
+``docs/`` (the documentation's pictures), so an ordinary test run leaves the tree clean.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import sys
 
 class ActionFormatter(logging.Formatter):
     """Appends ``action=<token>`` to lifecycle lines (``extra={"action": ...}``), so an operator
-    can grep the journal for ``action=db_down`` as the README documents."""
+    can grep the journal for ``action=db_down`` as docs/operations.md documents."""
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)

@@ -432,11 +432,13 @@ async def agi_checks(
         return [ok("FastAGI", f"{host}:{port} answers")]
     script = Path(host) if host.startswith("/") else options.agi_script.parent / host
     if not script.exists():
-        return [fail("classic AGI", f"{script} does not exist", "README, 'Classic AGI'")]
+        return [
+            fail("classic AGI", f"{script} does not exist", "docs/calling-back.md, 'Classic AGI'")
+        ]
     if not script.stat().st_mode & stat.S_IXOTH:
         return [fail("classic AGI", f"{script} is not executable", f"chmod 755 {script}")]
     try:
-        # The classic script loads the desk side's own secrets (README, "Classic AGI").
+        # The classic script loads the desk side's own secrets (docs/calling-back.md).
         agi_env = options.env_file.parent / "agi.env"
         readers = [p for p in (settings.path, agi_env) if p and p.exists()]
         blocked = [str(p) for p in readers if not readable_by(p, "asterisk")]
@@ -483,7 +485,7 @@ async def database_check(settings: Settings) -> Check:
             "callback-desk migrate"
             if behind
             else f"check [database] dsn (CALLBACK_DESK_DATABASE_DSN in {DEFAULT_ENV_FILE}) and "
-            "that PostgreSQL runs; README, 'Installing'",
+            "that PostgreSQL runs; docs/install.md",
         )
     return ok("database", "reachable, schema current")
 
@@ -533,7 +535,7 @@ async def run(options: DoctorOptions, environ: Mapping[str, str], out: TextIO) -
         report_settings(settings)
         smtp_settings(settings)
     except ConfigError as exc:
-        report(fail("config syntax", str(exc), "correct that key (README, 'Configuration')"))
+        report(fail("config syntax", str(exc), "correct that key (docs/configure.md)"))
         report(skip("everything else", "needs a valid configuration"))
         return summary(results, out)
     report(ok("config syntax", "every section parses"))
