@@ -13,7 +13,7 @@
 -- Applied by `callback-desk grant` and again by every `callback-desk migrate`, in one
 -- transaction: everything is revoked, then granted as written here, so the database always
 -- matches this file. A migration that adds a table or view adds its lines here in the same
--- change (tests/test_roles.py fails on a table that is not mentioned).
+-- change (tests/db/test_roles.py fails on a table that is not mentioned).
 REVOKE ALL ON ALL TABLES IN SCHEMA public
     FROM cbd_listener, cbd_desk, cbd_web, cbd_report, cbd_purge;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public

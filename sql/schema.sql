@@ -1,5 +1,5 @@
 -- The schema the migrations build, for reading (pg_dump --schema-only, normalised).
--- Generated: CALLBACK_DESK_WRITE_SCHEMA=1 .venv/bin/pytest tests/test_schema.py
+-- Generated: CALLBACK_DESK_WRITE_SCHEMA=1 .venv/bin/pytest tests/db/test_schema.py
 -- Never applied: the numbered migrations are the source of truth.
 CREATE FUNCTION public.call_evidence(outcome text, reason text) RETURNS integer
     LANGUAGE sql IMMUTABLE STRICT

@@ -1,4 +1,8 @@
-"""Shared fixtures: a real PostgreSQL per test (template database), and loop hygiene.
+"""Shared fixtures: a real PostgreSQL per test (template database), the lab, and loop hygiene.
+
+The tests are grouped by what they need: ``tests/unit`` nothing but Python (the fast set,
+``pytest tests/unit``), ``tests/db`` a real PostgreSQL (and MariaDB), ``tests/lab`` the real
+Asterisk lab, ``tests/browser`` Debian's Chromium.
 
 PostgreSQL: ``CALLBACK_DESK_TEST_DSN`` when set (CI points it at the machine's server); otherwise
 an embedded throwaway server from pgserver, so ``pytest`` passes on a fresh machine. The schema is
@@ -208,8 +212,17 @@ async def lab(lab_reason: str | None) -> AsyncIterator[Any]:
         await connected.close()
 
 
+# The suite's folders are its kinds (tests/unit, tests/db, tests/lab, tests/browser); each test
+# carries its folder's marker, so `-m "not lab"` or `-m unit` select across a mixed run.
+KINDS = ("unit", "db", "lab", "browser")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Every test that uses the lab carries the marker, so `-m "not lab"` runs the fast suite.
+    tests = Path(__file__).parent
     for item in items:
-        if "lab" in getattr(item, "fixturenames", ()):
+        kind = item.path.relative_to(tests).parts[0] if item.path.is_relative_to(tests) else ""
+        if kind in KINDS:
+            item.add_marker(kind)
+        # A test elsewhere that uses the lab carries the marker too.
+        if "lab" in getattr(item, "fixturenames", ()) and kind != "lab":
             item.add_marker(pytest.mark.lab)

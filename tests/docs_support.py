@@ -1,5 +1,5 @@
-"""The commands the documentation shows, read from its pages (tests/test_docs_commands.py and
-tests/test_docs_run.py check them).
+"""The commands the documentation shows, read from its pages (tests/unit/test_docs_commands.py and
+tests/db/test_docs_run.py check them).
 
 Every line of a ```sh block (continuation lines joined), every ``$ `` line of a plain block, and
 every inline span that is a command (`callback-desk ...`, `python -m ...`, `.venv/bin/...`).

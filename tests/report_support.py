@@ -1,4 +1,4 @@
-"""Shared helpers for tests/test_report_*.py: calls to record, and a strict SMTP sink."""
+"""Shared helpers for tests/db/test_report_*.py: calls to record, and a strict SMTP sink."""
 
 from __future__ import annotations
 

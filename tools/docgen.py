@@ -10,7 +10,7 @@ Two pages carry blocks that are generated, so that they cannot drift from what t
 
 A generated block sits between ``<!-- generated: NAME ... -->`` and ``<!-- end generated: NAME
 -->``; the prose around it is written by hand. ``--check`` changes nothing and exits 1 naming
-each page whose block differs (``tests/test_docs.py`` runs it).
+each page whose block differs (``tests/unit/test_docs.py`` runs it).
 """
 
 from __future__ import annotations

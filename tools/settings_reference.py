@@ -25,7 +25,7 @@ MINIMAL: dict[str, Any] = {"database": {"dsn": "postgresql://reference@127.0.0.1
 _MISSING = config._MISSING
 
 # Every feature's loader of its own section(s). A section in KNOWN_SECTIONS that none of these
-# reads fails tests/test_docs.py: add its loader here.
+# reads fails tests/unit/test_docs.py: add its loader here.
 FEATURE_LOADERS: tuple[Callable[[Settings], object], ...] = (
     agi_config.load,
     report_settings,

@@ -549,7 +549,8 @@ class Settings:
 # Names that are not settings but are read on purpose: the config path, and the test suite's.
 NON_SETTING_NAMES = frozenset(
     {f"{ENV_PREFIX}CONFIG", f"{ENV_PREFIX}TEST_DSN", f"{ENV_PREFIX}REQUIRE_LAB"}
-    # The gap tests' (tests/test_records.py, tests/test_gaps_lab.py, tests/test_soak_lab.py).
+    # The gap tests' (tests/db/test_records.py, tests/lab/test_gaps_lab.py,
+    # tests/lab/test_soak_lab.py).
     | {
         f"{ENV_PREFIX}{name}"
         for name in ("REQUIRE_MARIADB", "TEST_MYSQL_DSN", "LAB_PG", "LAB_MYSQL", "SOAK_SECONDS")

@@ -100,7 +100,7 @@ def supported_regions() -> frozenset[str]:
     process per session, and its first prompt, the count of callers, needs no number rules);
     settings only need the list of regions, which is phonenumbers' data package: one
     ``region_XX.py`` per region. Falls back to the import if that layout ever changes
-    (tests/test_phone.py compares the two).
+    (tests/unit/test_phone.py compares the two).
     """
     spec = importlib.util.find_spec("phonenumbers")
     for location in (spec.submodule_search_locations or []) if spec else []:

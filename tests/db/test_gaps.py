@@ -1,6 +1,6 @@
 """Gap detection over a real socket (fake AMI server) into a real PostgreSQL: a restart or an AMI
 cut is recorded as a gap, filled or not, and the report shows it. (Filling from real CEL/CDR
-rows: tests/test_records.py; end to end with real calls: tests/test_gaps_lab.py.)"""
+rows: tests/unit/test_records.py; end to end with real calls: tests/lab/test_gaps_lab.py.)"""
 
 from __future__ import annotations
 

@@ -26,8 +26,8 @@ from fakes.poll import until
 from fakes.proxy import CuttableProxy
 from fakes.settings import make_settings
 from tests.lab.lab import DID_DIRECT, DID_RINGGROUP, PRODUCT_USER, Lab
-from tests.test_gaps_lab import CDR_DSN, running
-from tests.test_two_listeners_lab import fetch, start_listener
+from tests.lab.test_gaps_lab import CDR_DSN, running
+from tests.lab.test_two_listeners_lab import fetch, start_listener
 
 pytestmark = pytest.mark.lab
 

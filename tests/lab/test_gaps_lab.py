@@ -27,7 +27,7 @@ from callback_desk.core.store import Store
 from fakes.poll import until
 from fakes.settings import make_settings
 from tests.lab.lab import DID_DIRECT, DID_IVR, DID_QUEUE, DID_RINGGROUP, PRODUCT_USER, Lab
-from tests.test_listener_lab import Pbx
+from tests.lab.test_listener_lab import Pbx
 
 pytestmark = pytest.mark.lab
 

@@ -26,11 +26,11 @@ from tests.docs_support import ROOT, program_of, shown_commands, simple_commands
 _ROOT_ON_A_PBX = (
     "changes a PBX server as root (users, files, services, PostgreSQL roles, Asterisk): the "
     "manual steps of docs/install.md, followed as far as a machine without a PBX allows by "
-    "tests/test_install.py and tests/test_deploy.py"
+    "tests/db/test_install.py and tests/unit/test_deploy.py"
 )
 _INSTALLS = (
     "creates a virtualenv or installs packages: the README's install command is the first step "
-    "of CI (.ci/run); installing the wheel in a fresh venv is tests/test_install.py"
+    "of CI (.ci/run); installing the wheel in a fresh venv is tests/db/test_install.py"
 )
 _CI = "a step of CI itself (.ci/run): the lint step and the test command"
 # Programs a test does not run, and why. Keep it small: a command that can run, runs.

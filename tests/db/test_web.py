@@ -446,7 +446,7 @@ def test_web_settings_name_the_key_that_is_wrong(tmp_path: Path) -> None:
     from callback_desk.core.exceptions import ConfigError
     from callback_desk.web.settings import load
 
-    sample = Path(__file__).resolve().parent.parent / "deploy" / "callback-desk.toml.sample"
+    sample = Path(__file__).resolve().parents[2] / "deploy" / "callback-desk.toml.sample"
     secret = tmp_path / "web.secret"
     secret.write_text("s" * 40 + "\n")
     secret.chmod(0o640)

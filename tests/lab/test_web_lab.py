@@ -1,7 +1,7 @@
 """End to end in the real Asterisk lab: a click in the browser rings the desk, the carrier sees
 only the neutral caller ID, and the caller leaves the open page live once the callback is answered.
 
-Uses the FastAGI server and settings of tests/test_agi_lab.py (the lab dialplan's
+Uses the FastAGI server and settings of tests/lab/test_agi_lab.py (the lab dialplan's
 [callback-desk-dial] context points at it). Run under the lab lock.
 """
 
@@ -15,9 +15,9 @@ import pytest
 from callback_desk.core.store import Store
 from fakes.settings import make_settings
 from tests.agi_support import add_missed
+from tests.browser.test_web_browser import CHROMIUM, browser, sign_in_with_keyboard
 from tests.lab.lab import PRODUCT_USER, Lab
-from tests.test_agi_lab import AGI, NEUTRAL_NAME, NEUTRAL_NUMBER, fastagi
-from tests.test_web_browser import CHROMIUM, browser, sign_in_with_keyboard
+from tests.lab.test_agi_lab import AGI, NEUTRAL_NAME, NEUTRAL_NUMBER, fastagi
 from tests.web_support import SECRET, add_user, serving
 
 pytestmark = [

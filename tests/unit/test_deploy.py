@@ -18,7 +18,7 @@ import pytest
 
 from callback_desk.cli import build_parser
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 UNITS = sorted(DEPLOY.glob("*.service"))
 # systemd-analyze's scale: 0 (locked down) to 10 (exposed); below 2.0 it says "OK". The units

@@ -1,5 +1,5 @@
 """``callback-desk doctor`` without the lab: files, manager.conf parsing and filter rules, and the
-exit code. The live checks run against the lab in tests/test_doctor_lab.py."""
+exit code. The live checks run against the lab in tests/lab/test_doctor_lab.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from callback_desk.cli import main
 from callback_desk.doctor import manager_conf
 from callback_desk.doctor.checks import SAMPLE_EVENTS, read_env_file
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_sample_account_passes_every_event_the_listener_reads() -> None:

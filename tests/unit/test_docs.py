@@ -3,7 +3,7 @@
 `mkdocs build --strict` (CI's lint step) checks the links and anchors inside docs/. These check
 the rest: the README stays a front page whose links exist; the Configure and Benchmarks pages
 are what their sources generate; no page quotes a benchmark figure by hand; every repository
-path a page names exists; every command a page shows runs (tests/test_docs_commands.py).
+path a page names exists; every command a page shows runs (tests/unit/test_docs_commands.py).
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ def lab_settings(dsn: str) -> Settings:
 
 
 # The lab PBX's dialplan reads this file (copied beside its extensions.conf) into the AGI URL.
-LAB_SECRET = Path(__file__).parent / "lab" / "etc" / "pbx" / "callback-desk-agi.secret"
+LAB_SECRET = Path(__file__).parent / "etc" / "pbx" / "callback-desk-agi.secret"
 
 
 @pytest.fixture

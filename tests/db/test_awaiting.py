@@ -21,7 +21,7 @@ from fakes.settings import make_settings
 from tests.report_support import call
 
 NY = ZoneInfo("America/New_York")
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 TUESDAY = datetime(2026, 12, 1, 8, 0, tzinfo=NY)
 
 

@@ -23,7 +23,7 @@ from callback_desk.doctor.checks import DoctorOptions, run
 from fakes.settings import make_settings
 from tests.report_support import Sink, self_signed, start_smtp
 
-LAB_ETC = Path(__file__).resolve().parent / "lab" / "etc" / "pbx"
+LAB_ETC = Path(__file__).resolve().parent / "etc" / "pbx"
 AGI_PORT = 4573  # the port of the lab dialplan's agi:// URL
 
 

@@ -1,6 +1,6 @@
 """``callback-desk demo``: the packaged morning, and the whole pipeline run from the command line.
 
-The embedded-PostgreSQL path (no --dsn) runs from the built wheel in tests/test_install.py.
+The embedded-PostgreSQL path (no --dsn) runs from the built wheel in tests/db/test_install.py.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 from callback_desk.cli import main
 from callback_desk.demo.morning import MORNING, Rewriter, load_trace, morning_day, plan
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NY = ZoneInfo("America/New_York")
 
 
@@ -90,7 +90,7 @@ def test_demo_shows_the_listener_the_report_and_the_menu(
     pg_server_dsn: str, demo_env: None, capsys
 ) -> None:
     # One run (it takes seconds): --keep, so the rows can be checked; without --keep nothing is
-    # left behind, checked on the embedded server from the wheel (tests/test_install.py).
+    # left behind, checked on the embedded server from the wheel (tests/db/test_install.py).
     code = main(["demo", "--keep", "--dsn", pg_server_dsn])
     out, err = capsys.readouterr()
     # Named from the output (other runs may make demo databases on a shared server meanwhile),

@@ -17,7 +17,6 @@ import pytest
 
 from callback_desk import __version__
 from callback_desk.cli import build_parser, main
-from fakes.agi_peer import SECRET
 
 BAD = "x!y"
 KEEP_ENV = {"CALLBACK_DESK_CONFIG", "CALLBACK_DESK_TEST_DSN", "CALLBACK_DESK_REQUIRE_LAB"}
@@ -149,38 +148,6 @@ def test_unknown_environment_variable_is_a_warning_naming_it(monkeypatch, capsys
     assert "CALLBACK_DESK_AMI_PROT" in warned[0] and "CALLBACK_DESK_REPROT_EMAIL_TO" in warned[1]
 
 
-def agi_secret(tmp_path, monkeypatch) -> None:
-    """`agi serve` refuses to start without its FastAGI secret (agi/server.py)."""
-    secret = tmp_path / "agi-secret"
-    secret.write_text(SECRET + "\n")
-    secret.chmod(0o600)
-    monkeypatch.setenv("CALLBACK_DESK_AGI_SECRET_FILE", str(secret))
-
-
-def test_fastagi_port_taken_says_where_exit_1(db_dsn: str, monkeypatch, capsys, tmp_path) -> None:
-    monkeypatch.setenv("CALLBACK_DESK_DATABASE_DSN", db_dsn)
-    agi_secret(tmp_path, monkeypatch)
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        code, _out, err = run(["agi", "serve", "--port", str(port)], capsys)
-    assert code == 1
-    last = err.splitlines()[-1]
-    assert f"127.0.0.1:{port}" in last and "Address already in use" in last
-    assert "Traceback" not in err
-
-
-def test_fastagi_host_not_on_this_machine_says_where_exit_1(
-    db_dsn, monkeypatch, capsys, tmp_path
-) -> None:
-    monkeypatch.setenv("CALLBACK_DESK_DATABASE_DSN", db_dsn)
-    agi_secret(tmp_path, monkeypatch)
-    code, _out, err = run(["agi", "serve", "--host", "192.0.2.1", "--port", "0"], capsys)
-    assert code == 1
-    assert "192.0.2.1:0" in err.splitlines()[-1] and "Traceback" not in err
-
-
 async def test_listener_logs_why_and_where_it_cannot_reach_ami(tmp_path) -> None:
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
@@ -212,17 +179,3 @@ async def test_listener_logs_why_and_where_it_cannot_reach_ami(tmp_path) -> None
             await proc.wait()
     [line] = [line for line in lines if "action=ami_unreachable" in line]
     assert f"127.0.0.1:{port}" in line and "Connection refused" in line
-
-
-def test_inbox_port_taken_says_where_exit_1(db_dsn: str, monkeypatch, capsys) -> None:
-    monkeypatch.setenv("CALLBACK_DESK_DATABASE_DSN", db_dsn)
-    monkeypatch.setenv("CALLBACK_DESK_WEB_SECRET", "s" * 40)
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        code, _out, err = run(["web", "--port", str(port)], capsys)
-    assert code == 1
-    assert err.splitlines()[-1] == (
-        f"callback-desk web: the inbox cannot listen on 127.0.0.1:{port}: Address already in use"
-    )

@@ -2,7 +2,7 @@
 
 Regenerate ``sql/schema.sql`` after adding a migration::
 
-    CALLBACK_DESK_WRITE_SCHEMA=1 .venv/bin/pytest -q tests/test_schema.py -k snapshot
+    CALLBACK_DESK_WRITE_SCHEMA=1 .venv/bin/pytest -q tests/db/test_schema.py -k snapshot
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 from callback_desk.core.model import DialStatus, Direction, Disposition, Outcome, Reason
 from callback_desk.core.sqlfiles import queries
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SNAPSHOT = REPO / "sql" / "schema.sql"
 CODE = ("callback_desk", "agi", "ami_listener", "bench")
 
@@ -98,7 +98,7 @@ async def test_schema_snapshot_is_what_the_migrations_build(db_dsn: str) -> None
     if os.environ.get("CALLBACK_DESK_WRITE_SCHEMA") == "1":
         header = (
             "-- The schema the migrations build, for reading (pg_dump --schema-only, normalised).\n"
-            "-- Generated: CALLBACK_DESK_WRITE_SCHEMA=1 .venv/bin/pytest tests/test_schema.py\n"
+            "-- Generated: CALLBACK_DESK_WRITE_SCHEMA=1 .venv/bin/pytest tests/db/test_schema.py\n"
             "-- Never applied: the numbered migrations are the source of truth.\n"
         )
         SNAPSHOT.write_text(header + current, "utf-8")

@@ -20,11 +20,11 @@ import pytest
 
 from callback_desk.core.store import Store
 from fakes.ami_server import FakeAmi
-from tests.test_web import dispositions, originate_answers
+from tests.db.test_web import dispositions, originate_answers
 from tests.web_support import PASSWORD, add_caller, add_user, serving, web_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 # Debian's Chromium, never a downloaded one: nothing is fetched at run time.
 LAUNCH: dict[str, Any] = {
     "executable_path": str(CHROMIUM),
@@ -138,7 +138,7 @@ async def test_sign_in_live_call_handled_history_in_chromium(
     assert sent[0]["exten"] == str(call_id)
     assert sent[0]["variable"] == "CALLBACK_DESK_EXTENSION=101"
     # Only the desk's display shows whom it is about to call; the callee's caller ID is set by
-    # the dial context to [agi] callback_number (checked on the wire in tests/test_web_lab.py).
+    # the dial context to [agi] callback_number (checked on the wire in tests/lab/test_web_lab.py).
     assert sent[0]["callerid"] == '"Callback (212) 555-0123" <2125550123>'
 
     # Mark the other caller handled, by keyboard: it leaves the list.

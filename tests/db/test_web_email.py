@@ -11,9 +11,9 @@ import pytest
 from callback_desk.core.store import Store
 from callback_desk.report.command import ReportOptions, run
 from callback_desk.web.app import sign_in_link
+from tests.db.test_report_mail import parsed, parts
+from tests.db.test_web import client_for
 from tests.report_support import Sink, start_smtp
-from tests.test_report_mail import parsed, parts
-from tests.test_web import client_for
 from tests.web_support import add_caller, add_user, csrf_of, web_settings
 
 # The report runs with cbd_report's rights: it issues links through issue_sign_in_link() and

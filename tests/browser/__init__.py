@@ -1,0 +1,1 @@
+"""The callback inbox in a real browser (Debian's Chromium via Playwright)."""

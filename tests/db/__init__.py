@@ -1,0 +1,1 @@
+"""Tests against real databases: PostgreSQL (every test its own database) and MariaDB."""
