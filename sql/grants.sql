@@ -8,7 +8,7 @@
 --   cbd_report    the morning report: reads; issues only the sign-in links its email carries
 --   cbd_purge     the retention job: deletes calls by age, closes callback attempts left open
 -- Writes with a rule that a grant cannot state (append-only attempts, deletion by age, links
--- only for whom the email goes to) are functions of sql/0007_least_privilege.sql, run with the
+-- only for whom the email goes to) are functions of sql/0008_least_privilege.sql, run with the
 -- owner's rights: a role may call exactly the ones granted here.
 -- Applied by `callback-desk grant` and again by every `callback-desk migrate`, in one
 -- transaction: everything is revoked, then granted as written here, so the database always

@@ -36,7 +36,7 @@ WHERE call_evidence(EXCLUDED.outcome, EXCLUDED.reason) > call_evidence(c.outcome
 RETURNING id;
 
 -- name: purge_calls
--- By age only: the function refuses a cut-off less than a day back (sql/0007_least_privilege.sql).
+-- By age only: the function refuses a cut-off less than a day back (sql/0008_least_privilege.sql).
 SELECT purge_calls_before($1);
 
 -- name: close_stale_attempts

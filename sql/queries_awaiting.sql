@@ -3,8 +3,8 @@
 
 -- name: awaiting
 -- One row per caller with a missed call in [$1, $2) not yet returned, summarised over those
--- unreturned calls. $3: the lines in scope (DIDs or extensions, matched against the DID dialled
--- and calls.extensions), NULL for every line. $4: calls at or after it count as new (the last
+-- unreturned calls. $3: the lines in scope (DIDs or extensions, as in_scope() matches them:
+-- sql/0007_line_scope.sql), NULL for every line. $4: calls at or after it count as new (the last
 -- business day's closing). $5: only calls the desk phone may dial (callable, with a number key).
 --
 -- A missed call is returned by the first later call from that number that reached someone, an
@@ -19,7 +19,7 @@ WITH recent AS (
     FROM calls m
     WHERE m.outcome = 'missed'
       AND m.started_at >= $1 AND m.started_at < $2
-      AND ($3::text[] IS NULL OR m.did = ANY ($3::text[]) OR m.extensions && $3::text[])
+      AND in_scope($3::text[], m.did, m.extensions)
       AND (NOT $5::boolean OR (m.callable AND m.number_key IS NOT NULL))
 ),
 settled AS (

@@ -14,7 +14,7 @@ RETURNING id;
 
 -- name: cb_finish_attempt
 -- Only a running attempt is finished: a replay never overwrites a recorded outcome (the
--- function's rule, sql/0007_least_privilege.sql: the desk may not change a finished attempt).
+-- function's rule, sql/0008_least_privilege.sql: the desk may not change a finished attempt).
 SELECT finish_callback_attempt($1, $2, $3);
 
 -- name: cb_discard_attempt

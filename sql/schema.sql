@@ -48,6 +48,9 @@ CREATE FUNCTION public.finish_callback_attempt(p_id bigint, p_status text, p_tal
     WHERE id = p_id AND dial_status IS NULL
     RETURNING id
 $$;
+CREATE FUNCTION public.in_scope(lines text[], did text, extensions text[]) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ((lines IS NULL) OR (did = ANY (lines)) OR (extensions && lines));
 CREATE FUNCTION public.issue_sign_in_link(p_email text, p_jti text, p_expires_at timestamp with time zone) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'

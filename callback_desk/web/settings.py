@@ -70,7 +70,7 @@ def load(settings: Settings) -> WebSettings:
     if port > 65535:
         raise ConfigError(f"[web] port = {port} is not a valid TCP port")
     if link_hours > MAX_LINK_HOURS:
-        # The database refuses a longer one too (issue_sign_in_link, sql/0007_least_privilege.sql).
+        # The database refuses a longer one too (issue_sign_in_link, sql/0008_least_privilege.sql).
         raise ConfigError(
             f"[web] link_hours = {link_hours}: an email sign-in link may last "
             f"{MAX_LINK_HOURS} hours at most"

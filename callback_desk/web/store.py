@@ -150,7 +150,7 @@ class WebStore:
 
     async def issue_link(self, address: str, jti: str, expires_at: datetime) -> int | None:
         """Record sign-in link ``jti`` for the user the email to ``address`` is for; that user's
-        id, or None when nobody there may have one (sql/0007_least_privilege.sql)."""
+        id, or None when nobody there may have one (sql/0008_least_privilege.sql)."""
         async with mapped_errors("issuing a sign-in link"):
             user_id: int | None = await self._pool.fetchval(
                 self._q["web_link_issue"], address, jti, expires_at
