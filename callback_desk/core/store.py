@@ -133,15 +133,16 @@ class Store:
             await self._pool.execute(self._q["fill_gap"], gap_id, filled_by, rows_added, detail, at)
 
     async def purge(self, before: datetime) -> int:
+        """Delete the calls that started before ``before`` (at least a day ago)."""
         async with mapped_errors("purging old calls"):
-            status = await self._pool.execute(self._q["purge_calls"], before)
-        return int(status.split()[-1])
+            gone: int = await self._pool.fetchval(self._q["purge_calls"], before)
+        return gone
 
     async def close_stale_attempts(self, before: datetime) -> int:
         """Mark callback attempts still open since before ``before`` as UNKNOWN."""
         async with mapped_errors("closing stale callback attempts"):
-            status = await self._pool.execute(self._q["close_stale_attempts"], before)
-        return int(status.split()[-1])
+            closed: int = await self._pool.fetchval(self._q["close_stale_attempts"], before)
+        return closed
 
 
 def storable(text: str) -> str:
