@@ -24,19 +24,20 @@ FULL = Sizes(listener.ListenerSizes(), agi.AgiSizes(), hosted.YearSizes())
 QUICK = Sizes(
     listener.ListenerSizes(
         throughput_calls=1200,
+        dense_calls=6000,
         latency=((10.0, 60), (200.0, 600)),
         burst_calls=2000,
         flat_calls=100_000,
         flat_batch=10_000,
-        flat_open_cap=200,
     ),
-    agi.AgiSizes(classic_sessions=50),
+    agi.AgiSizes(single=100, bursts=20, classic_sessions=50),
     hosted.YearSizes(calls=200_000, runs=3, menu_sessions=10),
 )
 # For the test suite: every path once, in seconds; the figures mean nothing.
 SMOKE = Sizes(
     listener.ListenerSizes(
         throughput_calls=24,
+        dense_calls=24,
         rounds=1,
         latency=((10.0, 4), (200.0, 24)),
         time_scale=0.02,
@@ -46,7 +47,7 @@ SMOKE = Sizes(
         flat_batch=200,
         flat_open_cap=2,
     ),
-    agi.AgiSizes(fastagi_sessions=8, concurrency=4, classic_sessions=1, waiting_callers=4),
+    agi.AgiSizes(held=3, single=2, bursts=2, concurrency=3, classic_sessions=1, waiting_callers=4),
     hosted.YearSizes(calls=2000, runs=1, menu_sessions=2),
 )
 

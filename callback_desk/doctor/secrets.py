@@ -8,21 +8,21 @@ key of their own. Root reads everything and is not counted.
 
 from __future__ import annotations
 
+import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from callback_desk.core.accounts import Accounts
+from callback_desk.core.config import exposed
 from callback_desk.core.layout import SecretFile
 
 
 @dataclass(frozen=True)
 class Access:
-    """Who may read a file by its mode bits, and who may write it besides its owner."""
+    """Who may read a file by its mode bits (root aside)."""
 
     readers: dict[str, str]  # user -> how ("owner", "group cbd-agi")
-    world_readable: bool
-    writable_by: str  # "" | "group <name>" | "every user"
 
 
 def access(mode: int, uid: int, gid: int, accounts: Accounts) -> Access:
@@ -35,12 +35,7 @@ def access(mode: int, uid: int, gid: int, accounts: Accounts) -> Access:
         for member in sorted(accounts.members(group)):
             if member != "root":
                 readers.setdefault(member, f"group {group}")
-    writable = ""
-    if mode & stat.S_IWOTH:
-        writable = "every user"
-    elif mode & stat.S_IWGRP:
-        writable = f"group {group}"
-    return Access(readers, bool(mode & stat.S_IROTH), writable)
+    return Access(readers)
 
 
 @dataclass(frozen=True)
@@ -51,24 +46,19 @@ class Finding:
     refuse: bool = False
 
 
-def judge(
-    spec: SecretFile, path: Path, mode: int, uid: int, gid: int, accounts: Accounts
-) -> Finding:
-    """Pure: the verdict on one secret file."""
+def judge(spec: SecretFile, path: Path, st: os.stat_result, accounts: Accounts) -> Finding:
+    """Pure (given the file's stat): the verdict on one secret file. What makes a secret file
+    unsafe for any reader is the core's one rule (:func:`exposed`); who else can read it, by
+    name, is the layout's (``spec.readers``)."""
+    mode, uid, gid = st.st_mode, st.st_uid, st.st_gid
     found = access(mode, uid, gid, accounts)
     owner, group = accounts.user_name(uid), accounts.group_name(gid)
     chmod = f"chown {spec.owner}:{spec.group} {path} && chmod {stat.S_IMODE(spec.mode):04o} {path}"
     have = f"{owner}:{group} {stat.S_IMODE(mode):04o}"
-    if found.writable_by:
-        return Finding(
-            False,
-            f"{path} ({have}) is writable by {found.writable_by}: anyone there could put a "
-            "secret of their own in its place",
-            chmod,
-            refuse=True,
-        )
-    if found.world_readable:
-        return Finding(False, f"{path} ({have}) is readable by every user", chmod)
+    problem = exposed(st)
+    if problem:
+        writable = bool(mode & (stat.S_IWGRP | stat.S_IWOTH))
+        return Finding(False, f"{path} ({have}) {problem}", chmod, refuse=writable)
     extra = {u: how for u, how in found.readers.items() if u not in spec.readers}
     if extra:
         who = ", ".join(f"{u} ({how})" for u, how in sorted(extra.items()))

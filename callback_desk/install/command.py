@@ -6,14 +6,13 @@ import asyncio
 import os
 import secrets as random
 from dataclasses import dataclass, replace
-from importlib.resources import files
-from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
 from typing import TextIO
 from urllib.parse import unquote, urlsplit
 
 from callback_desk import __version__
 from callback_desk.core import layout
+from callback_desk.core import samples as core_samples
 from callback_desk.core.config import Secret
 from callback_desk.core.exceptions import ConfigError, InstallError
 from callback_desk.install import database as db
@@ -35,36 +34,19 @@ class Request:
     drop_data: bool = False
 
 
-def deploy_dir() -> Traversable:
-    """The units, the cron file and the samples: in a wheel, ``callback_desk/deploy``; in a
-    source checkout, the repository's ``deploy/`` and top-level samples."""
-    packaged = files("callback_desk").joinpath("deploy")
-    if packaged.joinpath("callback-desk.toml.sample").is_file():
-        return packaged
-    checkout = Path(__file__).resolve().parents[2]
-    if (checkout / "deploy" / "callback-desk.toml.sample").is_file():
-        return checkout / "deploy"
-    raise InstallError("the deploy files are missing from this install; reinstall Callback Desk")
-
-
 def samples() -> p.Samples:
-    deploy = deploy_dir()
-    top = deploy if deploy.joinpath("manager.conf.sample").is_file() else Path(str(deploy)).parent
-
-    def text(where: Traversable | Path, name: str) -> str:
-        return where.joinpath(name).read_text("utf-8")
-
-    units = {
-        f.name: f.read_text("utf-8")
-        for f in deploy.iterdir()
-        if f.name.endswith((".service", ".timer"))
-    }
+    """The texts install starts from: the samples shipped with the program (core.samples)."""
+    shipped = core_samples.samples()
     return p.Samples(
-        config=text(deploy, "callback-desk.toml.sample"),
-        manager=text(top, "manager.conf.sample"),
-        extensions=text(top, "extensions.conf.sample"),
-        units=units,
-        cron=text(deploy, "callback-desk.cron"),
+        config=core_samples.sample_text("callback-desk.toml"),
+        manager=core_samples.sample_text("manager.conf"),
+        extensions=core_samples.sample_text("extensions.conf"),
+        units={
+            name: item.read_text("utf-8")
+            for name, item in shipped.items()
+            if name.endswith((".service", ".timer"))
+        },
+        cron=core_samples.sample_text("callback-desk.cron"),
     )
 
 

@@ -76,7 +76,7 @@ NOT_RUN: dict[str, str] = {
         ),
         _ROOT_ON_A_PBX,
     ),
-    **dict.fromkeys(("groupadd", "umask", "printf", "export", "awk"), _BY_HAND),
+    **dict.fromkeys(("groupadd", "umask", "printf", "export", "awk", "grep"), _BY_HAND),
     **dict.fromkeys(("pip", "python3 -m venv"), _INSTALLS),
     **dict.fromkeys(("pytest", "ruff", "mypy", "lint-imports", "mkdocs"), _CI),
     "labctl": "starts the Asterisk lab as root; only the lab's owner runs it, and CI (.ci/run)",

@@ -37,8 +37,12 @@ SPECS = {s.path.name: s for s in layout.secret_files()}
 WEB, AGI = SPECS["web.secret"], SPECS["agi-secret"]
 
 
+def stat_of(mode: int, uid: int, gid: int) -> os.stat_result:
+    return os.stat_result((0o100000 | mode, 0, 0, 1, uid, gid, 0, 0, 0, 0))
+
+
 def verdict(spec: layout.SecretFile, mode: int, uid: int, gid: int):
-    return judge(spec, Path(spec.path), 0o100000 | mode, uid, gid, ACCOUNTS)
+    return judge(spec, Path(spec.path), stat_of(mode, uid, gid), ACCOUNTS)
 
 
 def test_the_installed_modes_pass() -> None:
@@ -59,19 +63,22 @@ def test_the_issues_layout_is_caught_the_signing_key_readable_through_a_shared_g
 def test_a_member_who_should_not_be_there_is_named_with_the_command_that_removes_it() -> None:
     accounts = Accounts(ACCOUNTS.users, {**ACCOUNTS.groups, "cbd-web-key": (300, ("cbd-web",
                                          "cbd-report", "asterisk"))})  # fmt: skip
-    found = judge(WEB, Path(WEB.path), 0o100440, 0, 300, accounts)
+    found = judge(WEB, Path(WEB.path), stat_of(0o440, 0, 300), accounts)
     assert "readable by asterisk (group cbd-web-key)" in found.detail
     assert found.fix == "gpasswd -d asterisk cbd-web-key"
 
 
-@pytest.mark.parametrize(("mode", "who"), [(0o460, "group cbd-web-key"), (0o442, "every user")])
-def test_a_secret_others_may_write_is_refused(mode: int, who: str) -> None:
+@pytest.mark.parametrize(
+    ("mode", "words"), [(0o460, "is writable by group"), (0o442, "is writable by every local user")]
+)
+def test_a_secret_others_may_write_is_refused(mode: int, words: str) -> None:
     found = verdict(WEB, mode, 0, 300)
-    assert found.refuse and f"is writable by {who}" in found.detail
+    assert found.refuse and words in found.detail
 
 
 def test_world_readable_and_unreadable_are_both_wrong() -> None:
-    assert "readable by every user" in verdict(AGI, 0o444, 105, 201).detail
+    found = verdict(AGI, 0o444, 105, 201)
+    assert not found.ok and not found.refuse and "readable by every local user" in found.detail
     found = verdict(AGI, 0o400, 105, 201)
     assert not found.ok and "cbd-agi cannot read it" in found.detail
 
