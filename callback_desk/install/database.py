@@ -100,6 +100,11 @@ class Admin:
 
     @contextlib.asynccontextmanager
     async def connect(self, database: str = "postgres") -> AsyncIterator[asyncpg.Connection]:
+        if self.dsn is None and os.geteuid() != 0:
+            raise InstallError(
+                "reaching PostgreSQL as postgres needs root (a dry run too); run as root, or "
+                "name a server with --pg-admin DSN"
+            )
         if self.dsn is None and not SOCKET_DIR.is_dir():
             raise InstallError(
                 f"PostgreSQL is not running on this host (no {SOCKET_DIR}): "

@@ -253,7 +253,9 @@ def plan_install(
         groups = [layout.CONFIG_GROUP]
         if component.name in ("web", "report"):
             groups.append(layout.WEB_KEY_GROUP)
-        plan.append(a.User(component.user, tuple(groups), f"runs {component.why}"))
+        plan.append(
+            a.User(component.user, tuple(groups), f"the {component.name} service ({component.why})")
+        )
     # -- files -----------------------------------------------------------------------------------
     plan.append(
         a.Directory(
