@@ -144,10 +144,13 @@ async def store(owner_dsn: str) -> AsyncIterator[Store]:
 
 
 @pytest.fixture
-async def component_store(db_dsn: str) -> AsyncIterator[Store]:
+async def component_store(db_dsn: str, request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     """The test's database with the rights of the module's ``db_role`` (see ``db_dsn``)."""
     s = await Store.open(make_settings(db_dsn).database)
     try:
+        marker = request.node.get_closest_marker("db_role")
+        if marker:  # the role really is in force, not the owner's rights under another name
+            assert await s.pool.fetchval("SELECT current_user") == marker.args[0]
         yield s
     finally:
         await s.close()
