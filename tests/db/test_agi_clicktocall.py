@@ -195,8 +195,10 @@ def test_crlf_is_refused_in_every_action_value(where: str) -> None:
         request[where] = SMUGGLED
     elif where in ("display", "dial"):
         number = replace(number, **{where: SMUGGLED})
+    elif where == "desk_channel":
+        cfg = replace(cfg, desk_channel=SMUGGLED)
     else:
-        cfg = replace(cfg, **{where: SMUGGLED})
+        cfg = replace(cfg, originate_context=SMUGGLED)
     with pytest.raises(CallbackError, match="control characters"):
         originate_action(cfg, 7, request["extension"], number, request["channel_id"])
 

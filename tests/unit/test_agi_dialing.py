@@ -256,7 +256,10 @@ ABROAD_RULES = sorted(
 @cache
 def _home(region: str, number_format: str) -> AgiSettings:
     # Every region allowed and no length bound: every example number is one the desk may call.
-    return practice(region, *REGIONS, number_format=number_format, min_length=3, max_length=17)
+    home: AgiSettings = practice(
+        region, *REGIONS, number_format=number_format, min_length=3, max_length=17
+    )
+    return home
 
 
 def _dialled_from(home: str, e164: str, number_format: str = "national") -> str:

@@ -163,7 +163,7 @@ async def test_every_commit_is_fsynced_wal_with_synchronous_full(
     connect = sqlite3.connect
 
     def careless(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        db = connect(*args, **kwargs)
+        db: sqlite3.Connection = connect(*args, **kwargs)
         db.execute("PRAGMA synchronous = OFF")
         return db
 
