@@ -187,6 +187,7 @@ def _fail_on_loop_errors() -> Iterator[None]:
 
 # -- skips: a failure under CI ------------------------------------------------------------------
 
+
 # CALLBACK_DESK_CI=1 (.ci/run sets it): every skip is a failure, so a provisioning change
 # (Chromium, openssl, pg_dump, MariaDB, the lab...) cannot hide a test. Elsewhere a test whose
 # tool or server is missing is skipped, with the reason.
