@@ -15,17 +15,16 @@ applies the same rule per call, for history.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import asyncpg
-
 from callback_desk.core.config import AwaitingSettings
+from callback_desk.core.connection import Queryable
+from callback_desk.core.dberrors import mapped_errors
 from callback_desk.core.scope import sql_lines
 from callback_desk.core.sqlfiles import queries
-from callback_desk.core.store import mapped_errors
 
 DEFAULT_LOOKBACK = timedelta(days=AwaitingSettings.lookback_days)
 
@@ -58,7 +57,7 @@ class AwaitingCaller:
 
 
 async def awaiting(
-    db: asyncpg.Pool | asyncpg.Connection,
+    db: Queryable,
     *,
     scope: Sequence[str],
     now: datetime,
@@ -69,12 +68,34 @@ async def awaiting(
     """Callers awaiting a callback with a missed call in ``[now - lookback, now)``, most recent
     first. ``scope``: the lines to include (``("*",)`` for all; empty for none). ``callable_only``:
     leave out numbers a desk phone may not dial (withheld, malformed, not allowed)."""
+    rows = await awaiting_rows(
+        db,
+        scope=scope,
+        now=now,
+        lookback=lookback,
+        new_since=new_since,
+        callable_only=callable_only,
+    )
+    return [AwaitingCaller(**values(r)) for r in rows]
+
+
+async def awaiting_rows(
+    db: Queryable,
+    *,
+    scope: Sequence[str],
+    now: datetime,
+    lookback: timedelta = DEFAULT_LOOKBACK,
+    new_since: datetime | None = None,
+    callable_only: bool = False,
+) -> Sequence[Mapping[str, Any]]:
+    """:func:`awaiting`'s rows as the database returns them (the fields of
+    :class:`AwaitingCaller`), for a reader that needs a few of them fast: the desk menu."""
     if not scope:
         return []
     if lookback <= timedelta(0):
         raise ValueError(f"lookback must be positive, not {lookback}")
     async with mapped_errors("reading who is awaiting a callback"):
-        rows = await db.fetch(
+        rows: Sequence[Mapping[str, Any]] = await db.fetch(
             queries()["awaiting"],
             now - lookback,
             now,
@@ -82,10 +103,10 @@ async def awaiting(
             now if new_since is None else new_since,
             callable_only,
         )
-    return [AwaitingCaller(**values(r)) for r in rows]
+    return rows
 
 
-def values(record: asyncpg.Record, *, leave_out: Sequence[str] = ()) -> dict[str, Any]:
+def values(record: Mapping[str, Any], *, leave_out: Sequence[str] = ()) -> dict[str, Any]:
     """A caller row as keyword arguments of a frozen dataclass: arrays become tuples."""
     return {
         k: tuple(v) if isinstance(v, list) else v for k, v in record.items() if k not in leave_out
