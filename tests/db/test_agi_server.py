@@ -259,11 +259,11 @@ def test_peer_user_must_exist() -> None:
         FastAgiServer(None, cfg, make_settings().pbx.timezone, "127.0.0.1", 0, Secret(SECRET))  # type: ignore[arg-type]
 
 
-async def test_the_whole_office_in_the_menu_at_once(store: Store) -> None:
+async def test_the_whole_office_in_the_menu_at_once(store: Store, component_store: Store) -> None:
     # 40 desks have heard their first caller and are deciding (no key yet): with a thread per
     # session (the old server's 16) the 41st desk queued behind them for as long as they took.
     await add_caller(store)
-    async with server(store) as srv:
+    async with server(component_store) as srv:
         release = asyncio.Event()
         deciding = 0
 
@@ -289,10 +289,10 @@ async def test_the_whole_office_in_the_menu_at_once(store: Store) -> None:
 
 
 async def test_an_environment_too_long_is_refused(
-    store: Store, caplog: pytest.LogCaptureFixture
+    component_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    async with server(store, env_timeout=30.0) as srv:
+    async with server(component_store, env_timeout=30.0) as srv:
         reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
         writer.write(b"agi_x: " + b"y" * 20_000 + b"\n")  # no blank line, ever
         await writer.drain()
