@@ -55,6 +55,28 @@ CREATE TABLE IF NOT EXISTS open_calls (
 """
 
 
+def _side_files(path: Path) -> tuple[Path, ...]:
+    """SQLite's write-ahead log and shared-memory index beside the database file."""
+    return (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))
+
+
+def _owner_only(path: Path, *, create: bool) -> None:
+    """Mode 0600 for a spool file whatever the umask (it holds callers' numbers and names), and
+    for one an older version left wider; the state directory may be 0755 (made by hand, or by
+    systemd with another mode), so its mode cannot be what protects the files."""
+    flags = os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW | (os.O_CREAT if create else 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileNotFoundError:
+        if create:
+            raise
+        return
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
 @dataclass(frozen=True, slots=True)
 class Spooled:
     """A decided call on disk, waiting for PostgreSQL."""
@@ -64,8 +86,12 @@ class Spooled:
     record: CallRecord
 
 
+# One encoder for every call: json.dumps with an argument builds a new JSONEncoder per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def encode(record: CallRecord) -> str:
-    return json.dumps(
+    return _ENCODER.encode(
         [
             record.linkedid,
             record.direction,
@@ -81,8 +107,7 @@ def encode(record: CallRecord) -> str:
             record.ended_at.isoformat(),
             record.ring_seconds,
             record.reached_voicemail,
-        ],
-        ensure_ascii=False,
+        ]
     )
 
 
@@ -152,6 +177,9 @@ class Spool:
                 # systemd's StateDirectory= creates it; elsewhere we do, private to our user.
                 self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 self._lock(self.path.with_suffix(".lock"))
+                # SQLite creates its -wal and -shm files with the database file's mode.
+                for path in (self.path, *_side_files(self.path)):
+                    _owner_only(path, create=path == self.path)
             db = sqlite3.connect(where, isolation_level=None)
             db.execute("PRAGMA journal_mode = WAL")
             # FULL: the WAL is fsynced at every commit (NORMAL may lose the last commits at a
@@ -175,6 +203,7 @@ class Spool:
         SIGKILL, since the kernel drops the lock with the descriptor."""
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
+            os.fchmod(fd, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)

@@ -105,7 +105,7 @@ async def test_the_right_secret_opens_the_menu(store: Store, component_store: St
         peer = AgiPeer(env("menu", "100"), keys=["*"])
         async with asyncio.timeout(20):
             await desk_session(srv, peer)
-    assert "SAY DIGITS:12125550109" in peer.played and peer.status() == "OK"
+    assert "SAY DIGITS:2125550109" in peer.played and peer.status() == "OK"
 
 
 async def test_idle_sockets_do_not_keep_a_desk_waiting(
@@ -118,7 +118,7 @@ async def test_idle_sockets_do_not_keep_a_desk_waiting(
         peer = AgiPeer(env("menu", "100"), keys=["*"])
         async with asyncio.timeout(20):  # before the idle ones' env_timeout
             await desk_session(srv, peer)
-        assert peer.played[:3] == ["vm-youhave", "SAY NUMBER:1", "vm-messages"]
+        assert peer.played[:3] == ["vm-youhave", "SAY NUMBER:1", "call-waiting"]
         for _, w in idle:
             w.close()
 
@@ -250,7 +250,7 @@ async def test_peer_user_refuses_a_process_of_another_user_even_with_the_secret(
         peer = AgiPeer(env("menu", "100"), keys=["*"])
         async with asyncio.timeout(20):
             await desk_session(srv, peer)
-    assert peer.status() == "OK" and "SAY DIGITS:12125550109" in peer.played
+    assert peer.status() == "OK" and "SAY DIGITS:2125550109" in peer.played
 
 
 def test_peer_user_must_exist() -> None:
@@ -281,7 +281,7 @@ async def test_the_whole_office_in_the_menu_at_once(store: Store, component_stor
         late = AgiPeer(env("menu", "100"), keys=["*"])
         async with asyncio.timeout(20):
             await desk_session(srv, late)
-        assert late.played[:3] == ["vm-youhave", "SAY NUMBER:1", "vm-messages"]
+        assert late.played[:3] == ["vm-youhave", "SAY NUMBER:1", "call-waiting"]
         release.set()
         async with asyncio.timeout(30):
             await asyncio.gather(*sessions)

@@ -474,6 +474,7 @@ def test_web_settings_name_the_key_that_is_wrong(tmp_path: Path) -> None:
         ({"public_url": "callbacks.example.org"}, "public_url"),
         ({"secret_file": str(tmp_path / "missing")}, "secret_file"),
         ({"port": 70000}, "port"),
+        ({"link_hours": 73}, "72 hours at most"),
         ({"colour": "blue"}, "unknown key 'colour'"),
     ]
     for web, words in cases:
