@@ -218,6 +218,17 @@ class Spool:
             raise SpoolError("the spool is closed")
         return self._db
 
+    async def durability(self) -> tuple[str, int]:
+        """(journal_mode, synchronous) as SQLite reports them on the spool's own connection:
+        ``("wal", 2)``, 2 being FULL (per connection: nothing else can read it back)."""
+        return await self._run(self._durability)
+
+    def _durability(self) -> tuple[str, int]:
+        db = self._conn()
+        mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+        synchronous = db.execute("PRAGMA synchronous").fetchone()[0]
+        return str(mode), int(synchronous)
+
     @property
     def fill(self) -> float:
         """How full the file is, 0..1 (as of the last write)."""

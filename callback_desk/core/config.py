@@ -553,7 +553,7 @@ class Settings:
 
 # Names that are not settings but are read on purpose: the config path, and the test suite's.
 NON_SETTING_NAMES = frozenset(
-    {f"{ENV_PREFIX}CONFIG", f"{ENV_PREFIX}TEST_DSN", f"{ENV_PREFIX}REQUIRE_LAB"}
+    {f"{ENV_PREFIX}CONFIG", f"{ENV_PREFIX}TEST_DSN", f"{ENV_PREFIX}REQUIRE_LAB", f"{ENV_PREFIX}CI"}
     # The gap tests' (tests/db/test_records.py, tests/lab/test_gaps_lab.py,
     # tests/lab/test_soak_lab.py).
     | {

@@ -38,12 +38,16 @@ LAUNCH: dict[str, Any] = {
     ],
 }
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed")
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed"),
+    # The inbox connects with cbd_web's rights only (sql/grants.sql).
+    pytest.mark.db_role("cbd_web"),
+]
 
 
 @pytest.fixture
-async def base_url(db_dsn: str, store: Store, ami: FakeAmi) -> AsyncIterator[str]:
-    async with serving(web_settings(db_dsn, ami.port), store) as url:
+async def base_url(db_dsn: str, component_store: Store, ami: FakeAmi) -> AsyncIterator[str]:
+    async with serving(web_settings(db_dsn, ami.port), component_store) as url:
         yield url
 
 

@@ -48,8 +48,9 @@ class Mode:
 
 
 @pytest.fixture(params=["classic", "fastagi"])
-async def mode(request: pytest.FixtureRequest, db_dsn: str, store: Store, tmp_path: Path):
-    """A function running one AGI session against the peer, in the requested mode."""
+async def mode(request: pytest.FixtureRequest, db_dsn: str, component_store: Store, tmp_path: Path):
+    """A function running one AGI session against the peer, in the requested mode, with the
+    desk's database rights (cbd_desk) in both."""
     exit_codes: list[int] = []
 
     def make(dsn: str, agi: dict[str, object]) -> Callable[[AgiPeer], Awaitable[None]]:
@@ -75,7 +76,7 @@ async def mode(request: pytest.FixtureRequest, db_dsn: str, store: Store, tmp_pa
                 finally:
                     await down.close()
             else:
-                await run_fastagi(settings, Callbacks(store.pool), peer)
+                await run_fastagi(settings, Callbacks(component_store.pool), peer)
 
         return fastagi
 
@@ -306,8 +307,21 @@ async def test_hang_up_at_every_step_leaves_no_half_written_rows(
         assert [a["dial_status"] for a in attempts] == (["ANSWER"] if dialled else []), step
 
 
-def test_sighup_constant_exists() -> None:
-    assert signal.SIGHUP  # classic mode relies on it (POSIX only)
+async def test_classic_agi_outlives_the_sighup_of_a_hang_up(
+    db_dsn: str, store: Store, tmp_path: Path
+) -> None:
+    # Asterisk signals a classic AGI with SIGHUP when the channel hangs up (AGISIGHUP defaults
+    # to yes). Unhandled, SIGHUP ends a Python process at once: the attempt would stay open and
+    # the dialplan would never get its status. The desk hangs up during Dial() here.
+    await add_missed(store, A, 10)
+    config = tmp_path / "callback-desk.toml"
+    config.write_text(toml_text({"database": {"dsn": db_dsn}, "pbx": PBX, "agi": AGI}))
+    peer = AgiPeer(env("menu", "100"), keys=["1"], hangup_during_dial=True)
+    rc, err = await run_classic(config, peer)  # sends the script SIGHUP when the peer hangs up
+    assert peer.dead and peer.execs, "the channel hung up during Dial()"
+    assert (rc, peer.status()) == (0, "HANGUP"), (rc, -signal.SIGHUP, err)
+    row = await store.pool.fetchrow("SELECT dial_status, ended_at FROM callback_attempts")
+    assert row["dial_status"] == "CANCEL" and row["ended_at"] is not None
 
 
 @pytest.mark.parametrize("how", ["called_back", "never", "handled", "too_old"])

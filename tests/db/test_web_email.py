@@ -11,6 +11,7 @@ import pytest
 from callback_desk.core.store import Store
 from callback_desk.report.command import ReportOptions, run
 from callback_desk.web.links import sign_in_link
+from tests.conftest import as_role
 from tests.db.test_report_mail import parsed, parts
 from tests.db.test_web import client_for
 from tests.report_support import Sink, start_smtp
@@ -21,15 +22,18 @@ from tests.web_support import add_caller, add_user, csrf_of, web_settings
 pytestmark = pytest.mark.db_role("cbd_report")
 
 
-async def test_email_carries_a_sign_in_link_that_works_once(db_dsn: str, store: Store) -> None:
+async def test_email_carries_a_sign_in_link_that_works_once(owner_dsn: str, store: Store) -> None:
+    # Two components, each with its own rights (sql/grants.sql): the report mails the link as
+    # cbd_report, the inbox honours it as cbd_web.
+    report_dsn, web_dsn = as_role(owner_dsn, "cbd_report"), as_role(owner_dsn, "cbd_web")
     await add_user(store, "jane", email="Jane@example.org")
     await add_user(store, "boss", role="admin", extensions=("100",), email="boss@example.org")
     await add_caller(store, "a", "2125550123", line="2001")
     sink = Sink()
     server, port = await start_smtp(sink, starttls=False)
-    base = web_settings(db_dsn)
+    base = web_settings(web_dsn)
     sections = {
-        "database": {"dsn": db_dsn},
+        "database": {"dsn": report_dsn},
         "web": {
             "secret": base.section("web").secret("secret").reveal(),
             "public_url": "https://callbacks.test",
@@ -67,8 +71,13 @@ async def test_email_carries_a_sign_in_link_that_works_once(db_dsn: str, store: 
         other_plain, other_html = parts(other)
         assert "/link/" not in other_plain and "/link/" not in other_html
     path = url[0].removeprefix("https://callbacks.test")
-    async with client_for(web_settings(db_dsn), store) as browser:
-        page = await browser.get(path)
-        assert page.status_code == 200 and (await browser.get("/inbox/list")).status_code == 401
-        assert (await browser.post(path, data={"csrf": csrf_of(page.text)})).status_code == 303
-        assert "(212) 555-0123" in (await browser.get("/inbox/list")).text
+    inbox = await Store.open(web_settings(web_dsn).database)
+    try:
+        async with client_for(web_settings(web_dsn), inbox) as browser:
+            page = await browser.get(path)
+            assert page.status_code == 200
+            assert (await browser.get("/inbox/list")).status_code == 401
+            assert (await browser.post(path, data={"csrf": csrf_of(page.text)})).status_code == 303
+            assert "(212) 555-0123" in (await browser.get("/inbox/list")).text
+    finally:
+        await inbox.close()

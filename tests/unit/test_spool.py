@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -151,6 +152,27 @@ async def test_a_second_listener_on_the_same_spool_is_refused(tmp_path: Path) ->
         await first.close()
     again = await Spool.open(tmp_path, 1 << 20)  # free once the first one is closed
     await again.close()
+
+
+async def test_every_commit_is_fsynced_wal_with_synchronous_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A spooled call counts as recorded: with synchronous NORMAL (or OFF) a power cut can lose
+    # the last commits. The spool must set FULL itself, whatever SQLite's build default is:
+    # every connection here starts with OFF.
+    connect = sqlite3.connect
+
+    def careless(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        db: sqlite3.Connection = connect(*args, **kwargs)
+        db.execute("PRAGMA synchronous = OFF")
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", careless)
+    spool = await Spool.open(tmp_path, 1 << 20)
+    try:
+        assert await spool.durability() == ("wal", 2)  # 2 = FULL: the WAL fsynced per commit
+    finally:
+        await spool.close()
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o000])
