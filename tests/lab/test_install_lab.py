@@ -39,7 +39,7 @@ from tests.browser.test_web_browser import CHROMIUM, browser
 from tests.db.test_installer import TOOL_LEFTOVERS, changes
 from tests.install_support import system_venv, tree
 from tests.installed_services import Unit, as_root_in, run, running
-from tests.lab.lab import DID_DIRECT, Lab
+from tests.lab.lab import DID_DIRECT, Instance, Lab
 from tests.web_support import PASSWORD
 
 pytestmark = [
@@ -54,6 +54,8 @@ NEUTRAL_NUMBER = "+12125550100"
 NEUTRAL_NAME = "Appointments"
 # The lab's hand-made product pieces (tests/lab/NOTES.md): away while the installer's are in.
 HAND_MADE = ("manager_callback_desk_lab.conf", "extensions_callback_desk_lab.conf")
+TIMESTAMPS = "timestampevents = yes\n"
+SETTINGS = "manager show settings"
 RUNNING = [f"callback-desk-{c.name}.service" for c in layout.COMPONENTS if not c.timer]
 
 
@@ -61,7 +63,7 @@ RUNNING = [f"callback-desk-{c.name}.service" for c in layout.COMPONENTS if not c
 class Pbx:
     """One lab PBX as the installer meets it."""
 
-    instance: str  # the Lab's name for it
+    instance: Instance  # the Lab's name for it
     kind: str  # --pbx
     etc: PurePosixPath  # Asterisk's etc, inside the root
     dial_mode: str
@@ -83,9 +85,9 @@ def _admin(dsn: str, database: str = "postgres") -> str:
     return urlunsplit(urlsplit(dsn)._replace(path=f"/{database}"))
 
 
-async def _reload(lab: Lab, instance: str) -> None:
+async def _reload(lab: Lab, instance: Instance) -> None:
     for command in ("manager reload", "dialplan reload"):
-        await lab.command(instance, command)  # type: ignore[arg-type]
+        await lab.command(instance, command)
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +117,15 @@ async def plain_pbx(lab: Lab, tmp_path: Path) -> AsyncIterator[Pbx]:
                 st = (etc / name).stat()
                 shutil.copyfile(REPO_PBX / name, etc / name)
                 os.chown(etc / name, st.st_uid, st.st_gid)
+        # Timestamps off, as on a PBX whose admin never turned them on (Debian's default; said
+        # out loud here: Asterisk keeps a removed setting's old value until it restarts).
+        # install must turn them on, in [general](+), without touching the admin's line.
+        manager = etc / "manager.conf"
+        text = manager.read_text()
+        assert TIMESTAMPS in text
+        manager.write_text(text.replace(TIMESTAMPS, "timestampevents = no\n"))
         await _reload(lab, PLAIN.instance)
+        assert "Timestamp events:          No" in await lab.command(PLAIN.instance, SETTINGS)
         yield PLAIN
     finally:
         for child in etc.iterdir():
@@ -224,6 +234,10 @@ async def test_installed_on_plain_asterisk_end_to_end(
         code, out = await run(install)
         assert code == 0, out
         assert f"run             {pbx.cli} manager reload; {pbx.cli} dialplan reload" in out
+        # What manager.conf lacked, added to [general] without touching its lines; Asterisk
+        # applies it (the listener's call times are the PBX's).
+        assert "                | [general](+)\n                | timestampevents = yes" in out
+        assert "Timestamp events:          Yes" in await lab.command(pbx.instance, SETTINGS)
         # The admin's one edit: the inbox on a port free on this shared machine (the config is
         # theirs from now on; install keeps it).
         config = LAB_ROOT / str(layout.CONFIG).lstrip("/")
