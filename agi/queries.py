@@ -14,7 +14,7 @@ from datetime import datetime
 
 import asyncpg
 
-from callback_desk.core.awaiting import awaiting
+from callback_desk.core.awaiting import menu_rows
 from callback_desk.core.model import DialStatus, Disposition
 from callback_desk.core.scope import ALL_LINES, in_scope
 from callback_desk.core.sqlfiles import queries
@@ -59,13 +59,10 @@ class Callbacks:
         self, scope: Sequence[str], since: datetime, until: datetime
     ) -> list[WaitingCaller]:
         """Callers awaiting a callback in ``[since, until)`` whom a desk phone may dial."""
-        found = await awaiting(
-            self._pool, scope=scope, now=until, lookback=until - since, callable_only=True
-        )
+        rows = await menu_rows(self._pool, scope=scope, now=until, lookback=until - since)
         return [
-            WaitingCaller(c.last_call_id, c.number_key, c.number, c.calls, c.last_at)
-            for c in found
-            if c.number_key is not None  # callable_only guarantees it; mypy cannot know
+            WaitingCaller(r["last_call_id"], r["number_key"], r["number"], r["calls"], r["last_at"])
+            for r in rows
         ]
 
     async def missed_call(self, call_id: int) -> MissedCall | None:

@@ -9,8 +9,13 @@ caller missed on Friday at midday stays on every list until someone returns the 
 What is *new* is marked, not filtered: ``new_calls`` counts the caller's unreturned calls since
 ``new_since`` (the report passes the last business day's closing).
 
-The rule lives in ``sql/queries_awaiting.sql`` (query ``awaiting``); the ``missed_calls`` view
-applies the same rule per call, for history.
+The rule is kept, not recomputed: ``awaiting_rule()`` (``sql/0007_awaiting_state.sql``) says which
+missed calls await a callback, triggers on every table it reads keep exactly those calls in
+``awaiting_calls`` whoever writes, and ``awaiting_callers()`` summarises them per caller for a
+window and a set of lines. The queries of ``sql/queries_awaiting.sql`` read that summary: all of
+it (:func:`awaiting`, the report), what the desk menu reads out (:func:`menu_rows`), or one page
+of it (:func:`page`, the inbox). The ``missed_calls`` view applies the same rule per call, with
+when and how each call was returned, for history.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 
@@ -57,8 +62,29 @@ class AwaitingCaller:
         return self.new_calls > 0
 
 
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of the callers awaiting a callback, most urgent first (see :func:`page`)."""
+
+    callers: tuple[AwaitingCaller, ...]
+    total: int  # how many callers match, on every page
+    offset: int  # of the first caller shown
+
+
+Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
+
+
+def _window(
+    scope: Sequence[str], now: datetime, lookback: timedelta, new_since: datetime | None
+) -> tuple[datetime, datetime, list[str] | None, datetime]:
+    """The parameters every awaiting query shares ($1..$4)."""
+    if lookback <= timedelta(0):
+        raise ValueError(f"lookback must be positive, not {lookback}")
+    return now - lookback, now, sql_lines(scope), now if new_since is None else new_since
+
+
 async def awaiting(
-    db: asyncpg.Pool | asyncpg.Connection,
+    db: Db,
     *,
     scope: Sequence[str],
     now: datetime,
@@ -71,18 +97,60 @@ async def awaiting(
     leave out numbers a desk phone may not dial (withheld, malformed, not allowed)."""
     if not scope:
         return []
-    if lookback <= timedelta(0):
-        raise ValueError(f"lookback must be positive, not {lookback}")
+    window = _window(scope, now, lookback, new_since)
     async with mapped_errors("reading who is awaiting a callback"):
-        rows = await db.fetch(
-            queries()["awaiting"],
-            now - lookback,
-            now,
-            sql_lines(scope),
-            now if new_since is None else new_since,
-            callable_only,
-        )
+        rows = await db.fetch(queries()["awaiting"], *window, callable_only)
     return [AwaitingCaller(**values(r)) for r in rows]
+
+
+async def menu_rows(
+    db: Db, *, scope: Sequence[str], now: datetime, lookback: timedelta = DEFAULT_LOOKBACK
+) -> list[asyncpg.Record]:
+    """What the desk menu reads out of :func:`awaiting`'s callers whom a desk phone may dial,
+    in its order: ``last_call_id``, ``number_key``, ``number``, ``calls``, ``last_at``. A desk
+    hearing every line of a busy PBX has thousands: the rest of the summary is left unread."""
+    if not scope:
+        return []
+    window = _window(scope, now, lookback, None)
+    async with mapped_errors("reading who is awaiting a callback"):
+        rows: list[asyncpg.Record] = await db.fetch(queries()["awaiting_menu"], *window, True)
+    return rows
+
+
+async def page(
+    db: Db,
+    *,
+    scope: Sequence[str],
+    now: datetime,
+    lookback: timedelta = DEFAULT_LOOKBACK,
+    new_since: datetime | None = None,
+    digits: str | None = None,
+    size: int,
+    offset: int = 0,
+) -> Page:
+    """``size`` of :func:`awaiting`'s callers from ``offset``, most urgent first: the most calls,
+    then the most recent. ``digits``: only callers whose number ends with these digits."""
+    if size < 1 or offset < 0:
+        raise ValueError(f"a page needs a positive size and an offset >= 0, not {size}, {offset}")
+    if digits is not None and not (digits.isascii() and digits.isdigit()):
+        raise ValueError("digits must be ASCII digits")
+    if not scope:
+        return Page((), 0, 0)
+    window = _window(scope, now, lookback, new_since)
+    async with mapped_errors("reading who is awaiting a callback"):
+        rows = await db.fetch(queries()["awaiting_page"], *window, False, digits, size, offset)
+    total = rows[0]["total"] if rows else 0
+    if not rows and offset > 0:
+        # Past the end (callers were returned meanwhile): how many there are still.
+        total = await _count(db, window, digits)
+    callers = tuple(AwaitingCaller(**values(r, leave_out=("total",))) for r in rows)
+    return Page(callers, total, offset)
+
+
+async def _count(db: Db, window: tuple[Any, ...], digits: str | None) -> int:
+    async with mapped_errors("reading who is awaiting a callback"):
+        row = await db.fetchrow(queries()["awaiting_page"], *window, False, digits, 1, 0)
+    return int(row["total"]) if row else 0
 
 
 def values(record: asyncpg.Record, *, leave_out: Sequence[str] = ()) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callback_desk.core.awaiting import AwaitingCaller, awaiting, values
+from callback_desk.core.awaiting import AwaitingCaller, awaiting, page, values
 from callback_desk.core.scope import ALL_LINES, sql_lines
 from callback_desk.core.sqlfiles import queries
 from callback_desk.core.store import Store, mapped_errors
@@ -60,6 +60,32 @@ async def callers(
         found,
         key=lambda c: (not c.awaiting, -c.calls, -c.last_at.timestamp(), c.number_key or c.number),
     )
+
+
+async def callers_page(
+    conn: Any,
+    since: datetime,
+    until: datetime,
+    new_since: datetime,
+    *,
+    covers: Sequence[str] = (),
+    digits: str | None = None,
+    size: int,
+    offset: int = 0,
+) -> tuple[list[ReportCaller], int]:
+    """``size`` callers of :func:`callers` from ``offset`` (all awaiting a callback, the most
+    urgent first) and how many there are; ``digits``: only numbers ending with them."""
+    found = await page(
+        conn,
+        scope=tuple(covers) or (ALL_LINES,),
+        now=until,
+        lookback=until - since,
+        new_since=new_since,
+        digits=digits,
+        size=size,
+        offset=offset,
+    )
+    return [_from_awaiting(c) for c in found.callers], found.total
 
 
 async def week(
