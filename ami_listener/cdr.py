@@ -1,8 +1,9 @@
 """Decide calls from the PBX's own records (CEL or CDR rows), the way the tracker does from AMI.
 
 Pure: rows in, :class:`~callback_desk.core.model.CallRecord` out. Used to fill the gaps when no
-listener was logged in to AMI (``ami_listener.gaps``). The rules are the tracker's
-(shared/ASTERISK-NOTES.md 4a-4c), read from what each table can show:
+listener was logged in to AMI (``ami_listener.gaps``). Each path reads its rows into the
+evidence the tracker reads from AMI, and ``ami_listener/decision.py`` decides (the Asterisk
+behaviour behind the rules: docs/listener.md). What each table can show:
 
 CEL (``cel_pgsql`` / FreePBX's ``cel_odbc``: one row per channel event, with ``linkedid``)
 - answered: a non-holding bridge that two channels of the call entered (BRIDGE_ENTER), or the
@@ -32,14 +33,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ami_listener.decision import Evidence, decide
 from callback_desk.core import phone
 from callback_desk.core.model import CallRecord, DialStatus, Direction, Outcome, Reason
 
-# Reasons only reconciliation gives (the rest are the tracker's).
-VOICEMAIL_UNKNOWN = Reason.RECONCILED_VOICEMAIL_UNKNOWN  # reached VoiceMail; message or not
-UNANSWERED = Reason.RECONCILED_UNANSWERED  # CDR: rang, nobody answered; hung up or rang out?
-
 _MAX_RANG = 16
+
+# A dial leg's CDR disposition, as the DIALSTATUS it stands for; any other (NO ANSWER) could
+# be either NOANSWER or CANCEL.
+_CDR_DIAL_STATUS = {
+    "BUSY": DialStatus.BUSY,
+    "FAILED": DialStatus.CHANUNAVAIL,
+    "CONGESTION": DialStatus.CONGESTION,
+}
+_CDR_KNOWN = frozenset(_CDR_DIAL_STATUS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,15 +152,20 @@ def decide_cel(rows: Sequence[CelRow], rules: Rules) -> CallRecord | None:
     else:
         ring_seconds = 0.0
     if entry is not None:
-        outcome: Outcome
-        if answered:
-            outcome, reason = Outcome.ANSWERED, Reason.ANSWERED
-        else:
-            outcome = Outcome.MISSED
-            root_up = any(r.event == "ANSWER" for r in root)
-            reason = _cel_missed_reason(
-                reached_voicemail, "queue" in apps, _dial_status(root), ring_started, root_up
+        status = _dial_status(root)
+        outcome, reason = decide(
+            Evidence(
+                answered=answered,
+                voicemail_left=None,  # VM_MESSAGEFILE and MessageWaiting exist only on AMI
+                reached_voicemail=reached_voicemail,
+                reached_queue="queue" in apps,
+                caller_hung_up_while_ringing=status == DialStatus.CANCEL,
+                dial_statuses=frozenset({status} - {""}),
+                rang_unclear=False,
+                rang=ring_started is not None,
+                caller_channel_up=any(r.event == "ANSWER" for r in root),
             )
+        )
         return _record(
             linkedid,
             Direction.INBOUND,
@@ -208,28 +220,6 @@ def _json(text: str) -> dict[str, object]:
     return value if isinstance(value, dict) else {}
 
 
-def _cel_missed_reason(
-    voicemail: bool, queue: bool, status: str, ring_started: datetime | None, root_up: bool
-) -> Reason:
-    if voicemail:
-        return VOICEMAIL_UNKNOWN
-    if queue:
-        return Reason.QUEUE_ABANDONED
-    if status == DialStatus.CANCEL:
-        return Reason.HANGUP_WHILE_RINGING
-    if status == DialStatus.NOANSWER:
-        return Reason.NO_ANSWER
-    if status == DialStatus.BUSY:
-        return Reason.BUSY
-    if status in (DialStatus.CHANUNAVAIL, DialStatus.CONGESTION):
-        return Reason.UNAVAILABLE
-    if ring_started is not None:
-        return Reason.HANGUP_WHILE_RINGING
-    if root_up:
-        return Reason.IVR_HANGUP
-    return Reason.HANGUP_BEFORE_RINGING
-
-
 # -- CDR -----------------------------------------------------------------------------------------
 
 
@@ -256,12 +246,21 @@ def decide_cdr(rows: Sequence[CdrRow], rules: Rules) -> CallRecord | None:
     # A CDR's times cover the whole leg; the ringing itself is not recorded.
     ring_seconds = 0.0
     if entry is not None:
-        outcome: Outcome
-        if answered:
-            outcome, reason = Outcome.ANSWERED, Reason.ANSWERED
-        else:
-            outcome = Outcome.MISSED
-            reason = _cdr_missed_reason(reached_voicemail, "queue" in apps, dials, root)
+        dispositions = {r.disposition.upper() for r in dials}
+        outcome, reason = decide(
+            Evidence(
+                answered=answered,
+                voicemail_left=None,  # VM_MESSAGEFILE and MessageWaiting exist only on AMI
+                reached_voicemail=reached_voicemail,
+                reached_queue="queue" in apps,
+                caller_hung_up_while_ringing=False,  # NO ANSWER says neither way
+                dial_statuses=frozenset(_CDR_DIAL_STATUS[d] for d in dispositions & _CDR_KNOWN),
+                # NO ANSWER both when the caller hung up while it rang and when it rang out.
+                rang_unclear=bool(dispositions - _CDR_KNOWN),
+                rang=bool(dials),
+                caller_channel_up=any(r.disposition.upper() == "ANSWERED" for r in root),
+            )
+        )
         name, number = _split_clid(first.clid, first.src)
         return _record(
             linkedid,
@@ -279,26 +278,6 @@ def decide_cdr(rows: Sequence[CdrRow], rules: Rules) -> CallRecord | None:
             rules=rules,
         )
     return _outbound(linkedid, answered, first.dst, rang, started_at, ended_at, 0.0, rules)
-
-
-def _cdr_missed_reason(
-    voicemail: bool, queue: bool, dials: Sequence[CdrRow], root: Sequence[CdrRow]
-) -> Reason:
-    if voicemail:
-        return VOICEMAIL_UNKNOWN
-    if queue:
-        return Reason.QUEUE_ABANDONED
-    dispositions = {r.disposition.upper() for r in dials}
-    if "BUSY" in dispositions:
-        return Reason.BUSY
-    if dispositions and dispositions <= {"FAILED", "CONGESTION"}:
-        return Reason.UNAVAILABLE
-    if dials:
-        # NO ANSWER both when the caller hung up while it rang and when it rang out.
-        return UNANSWERED
-    if any(r.disposition.upper() == "ANSWERED" for r in root):
-        return Reason.IVR_HANGUP
-    return Reason.HANGUP_BEFORE_RINGING
 
 
 def _split_clid(clid: str, src: str) -> tuple[str, str]:

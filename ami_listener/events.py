@@ -1,6 +1,6 @@
 """Parse AMI frames into frozen, typed events. Pure: no I/O, no clock of its own.
 
-Facts this relies on (Asterisk 22, see shared/ASTERISK-NOTES.md):
+Facts this relies on (Asterisk 22; docs/listener.md, tests/lab/NOTES.md):
 - every channel snapshot carries ``Uniqueid`` and ``Linkedid``; DialBegin/DialEnd carry the
   caller's snapshot unprefixed and the called leg's prefixed with ``Dest``;
 - ``Timestamp`` (epoch seconds) is present when manager.conf has ``timestampevents=yes``;

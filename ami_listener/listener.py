@@ -2,9 +2,10 @@
 
 Tracked tasks; any unexpected failure of one ends :meth:`Listener.run` with
 :class:`ListenerFailed` (``listen`` exits 1 and systemd restarts it):
-- panoramisk's callback only enqueues (it must never raise or block: a raising callback drops
-  the AMI connection). Past ``MAX_QUEUED`` events it pauses reading the socket until the
-  consumer has caught up: the kernel's buffers hold the burst instead of our heap;
+- the AMI client (``callback_desk/core/ami.py``) hands each event frame to a synchronous sink
+  that only enqueues (it runs inside the client's read loop: it must never raise or block).
+  Past ``MAX_QUEUED`` events it pauses reading the socket until the consumer has caught up:
+  the kernel's buffers hold the burst instead of our heap;
 - the consumer parses, feeds the tracker in arrival order and wakes for settle deadlines;
 - the writer appends decided calls to the spool (fsynced on local disk: from then on they
   count as recorded), then commits the oldest spooled calls to PostgreSQL in batches and

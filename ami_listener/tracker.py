@@ -8,7 +8,8 @@ A call is everything sharing one ``Linkedid``. It opens on the root channel's Ne
 It is then decided after a settle window, because MessageWaiting travels on another Stasis
 topic and may trail the last Hangup.
 
-What counts (shared/ASTERISK-NOTES.md 4a-4c):
+What counts (docs/listener.md, "The Asterisk behaviour behind the rules"); the outcome and
+its reason are then decided from this evidence by ``ami_listener/decision.py``:
 - answered: DialEnd ANSWER on any leg, AgentConnect, or a non-holding bridge holding two
   channels of the call. The trunk channel going Up is *not* an answer (IVRs, queues and
   VoiceMail answer it). DialEnd CANCEL is ambiguous and only colours the reason.
@@ -25,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from ami_listener import events as ev
+from ami_listener.decision import Evidence, decide
 from callback_desk.core import phone
 from callback_desk.core.model import CallRecord, DialStatus, Direction, Outcome, Reason
 
@@ -460,15 +462,7 @@ class CallTracker:
         )
         key = phone.number_key(call.number, self._cfg.country)
         if call.inbound:
-            outcome: Outcome
-            if call.answered:
-                outcome, reason = Outcome.ANSWERED, Reason.ANSWERED
-            elif call.voicemail_left:
-                outcome, reason = Outcome.VOICEMAIL, Reason.VOICEMAIL_LEFT
-            else:
-                unknown = unknown_end or call.end_unseen
-                outcome = Outcome.MISSED
-                reason = Reason.UNKNOWN_END if unknown else _missed_reason(call)
+            outcome, reason = decide(_evidence(call, unknown_end))
             return [
                 CallRecord(
                     linkedid=call.linkedid,
@@ -512,22 +506,17 @@ class CallTracker:
         return []
 
 
-def _missed_reason(call: _Call) -> Reason:
-    if call.reached_voicemail:
-        return Reason.VOICEMAIL_GREETING
-    if call.reached_queue:
-        return Reason.QUEUE_ABANDONED
-    if call.root_hung_up_while_ringing:
-        return Reason.HANGUP_WHILE_RINGING
-    statuses = call.dial_statuses
-    if DialStatus.NOANSWER in statuses:
-        return Reason.NO_ANSWER
-    if DialStatus.BUSY in statuses:
-        return Reason.BUSY
-    if statuses & {DialStatus.CHANUNAVAIL, DialStatus.CONGESTION}:
-        return Reason.UNAVAILABLE
-    if call.ring_started is not None:
-        return Reason.HANGUP_WHILE_RINGING
-    if call.root_up:
-        return Reason.IVR_HANGUP
-    return Reason.HANGUP_BEFORE_RINGING
+def _evidence(call: _Call, unknown_end: bool) -> Evidence:
+    """What the AMI events showed of an inbound call (decided by ``decision.decide``)."""
+    return Evidence(
+        answered=call.answered,
+        voicemail_left=call.voicemail_left,
+        reached_voicemail=call.reached_voicemail,
+        reached_queue=call.reached_queue,
+        caller_hung_up_while_ringing=call.root_hung_up_while_ringing,
+        dial_statuses=frozenset(call.dial_statuses),
+        rang_unclear=False,  # DialEnd tells NOANSWER (rang out) from CANCEL (caller hung up)
+        rang=call.ring_started is not None,
+        caller_channel_up=call.root_up,
+        end_unseen=unknown_end or call.end_unseen,
+    )

@@ -30,9 +30,9 @@ from bench.table import Figure, ms, percentile
 from callback_desk.core.config import DatabaseSettings, Secret
 from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
 from callback_desk.core.store import Store
-from callback_desk.web.app import SESSION_COOKIE
 from callback_desk.web.auth import Passwords
 from callback_desk.web.store import WebStore
+from callback_desk.web.views.base import SESSION_COOKIE
 
 PASSWORD = "bench password 1"
 

@@ -27,7 +27,12 @@ from callback_desk.core.exceptions import CallbackDeskError, ConfigError, StoreU
 from callback_desk.core.store import Store
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from callback_desk.demo.inbox import InboxParts
+
+    # What add_subparsers returns: each configure_<command>_parser adds its subcommand to it.
+    Subcommands: TypeAlias = argparse._SubParsersAction[Parser]
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +98,8 @@ def parse_when(value: str) -> datetime:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The whole command line: each subcommand's options are set by its own
+    ``configure_<command>_parser``, beside the ``cmd_<command>`` that runs it."""
     common = _common()
     parser = Parser(
         prog="callback-desk",
@@ -102,9 +109,40 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"callback-desk {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    configure_migrate_parser(sub, common)
+    configure_grant_parser(sub, common)
+    configure_listen_parser(sub, common)
+    configure_report_parser(sub, common)
+    configure_purge_parser(sub, common)
+    configure_agi_parser(sub, common)
+    configure_call_parser(sub, common)
+    configure_web_parser(sub, common)
+    configure_user_parser(sub, common)
+    configure_demo_parser(sub, common)
+    configure_doctor_parser(sub, common)
+    return parser
+
+
+def configure_migrate_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser("migrate", parents=[common], help="create or upgrade the database schema")
     p.set_defaults(handler=cmd_migrate)
 
+
+async def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    store = await Store.open(settings.database, max_size=1)
+    try:
+        applied = await store.migrate()
+    finally:
+        await store.close()
+    if applied:
+        for migration in applied:
+            sys.stdout.write(f"applied {migration.name}\n")
+    else:
+        sys.stdout.write("schema is up to date\n")
+    return 0
+
+
+def configure_grant_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser(
         "grant",
         parents=[common],
@@ -112,9 +150,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_grant)
 
+
+async def cmd_grant(settings: Settings, _args: argparse.Namespace) -> int:
+    store = await Store.open(settings.database, max_size=1)
+    try:
+        await store.grant()
+    finally:
+        await store.close()
+    sys.stdout.write(f"roles {', '.join(roles.ROLES)} granted as sql/grants.sql says\n")
+    return 0
+
+
+def configure_listen_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser("listen", parents=[common], help="watch the PBX and record missed calls")
     p.set_defaults(handler=cmd_listen)
 
+
+async def cmd_listen(settings: Settings, _args: argparse.Namespace) -> int:
+    from ami_listener.gaps import watch
+    from ami_listener.listener import Listener  # the composition root may see every package
+    from ami_listener.spool import Spool
+
+    settings.ami.require_secret()
+    # The spool first: decided calls must have somewhere safe to go before we listen.
+    spool = await Spool.open(settings.listener.state_dir, settings.listener.spool_max_mb << 20)
+    try:
+        store = await Store.open(settings.database)
+        try:
+            try:
+                await store.check_schema()
+            except StoreUnavailable as exc:
+                # Start anyway: decided calls wait in the spool until the database is back.
+                logger.warning("Starting without the database: %s", exc)
+            listener = Listener(settings, store, watch(settings, store), spool=spool)
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, listener.stop)
+            await listener.run()
+        finally:
+            await store.close()
+    finally:
+        await spool.close()
+    return 0
+
+
+def configure_report_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser(
         "report",
         parents=[common],
@@ -176,10 +256,60 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_report)
 
+
+async def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
+    from callback_desk.report.command import ReportOptions, run
+    from callback_desk.report.settings import check_cover
+
+    options = ReportOptions(
+        since=args.since,
+        until=args.until,
+        include_returned=args.include_returned,
+        covers=tuple(check_cover(c, "--for") for c in args.covers),
+        format=args.format,
+        week=args.week,
+        email=args.email,
+        to=tuple(args.to),
+        email_when_empty=args.email_when_empty,
+    )
+    now = datetime.now(settings.pbx.timezone)
+    if not args.email:
+        # The web feature (starlette, jinja2: ~130 ms of imports) only matters for the email's
+        # sign-in links; a report on screen should not wait for it.
+        return await run(settings, options, sys.stdout, now)
+    from callback_desk.web.links import sign_in_link
+
+    async def links(store: Store, address: str) -> str | None:
+        return await sign_in_link(store, settings, address)
+
+    return await run(settings, options, sys.stdout, now, links)
+
+
+def configure_purge_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser("purge", parents=[common], help="delete calls older than the retention")
     p.add_argument("--days", type=positive_int, help="override [retention] days")
     p.set_defaults(handler=cmd_purge)
 
+
+async def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
+    days = args.days if args.days is not None else settings.retention.days
+    if days < 1:
+        raise ConfigError("--days must be at least 1")
+    store = await Store.open(settings.database, max_size=1)
+    try:
+        await store.check_schema()
+        now = datetime.now(settings.pbx.timezone)
+        removed = await store.purge(now - timedelta(days=days))
+        closed = await store.close_stale_attempts(now - timedelta(days=1))
+    finally:
+        await store.close()
+    sys.stdout.write(f"purged {removed} calls older than {days} days\n")
+    if closed:
+        sys.stdout.write(f"closed {closed} callback attempts left open for over a day\n")
+    return 0
+
+
+def configure_agi_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser(
         "agi",
         parents=[common],
@@ -201,6 +331,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--syslog", action="store_true", help="log to syslog instead of stderr")
     p.set_defaults(handler=cmd_agi)
 
+
+async def cmd_agi(settings: Settings, args: argparse.Namespace) -> int:
+    if args.syslog:
+        logs.configure(getattr(args, "verbose", 0) or 0, syslog_tag="callback-desk-agi")
+    if args.words == "serve":
+        from agi.server import serve
+
+        return await serve(settings, args.host, args.port)
+    from agi.classic import run_classic
+
+    return await run_classic(settings)
+
+
+def configure_call_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser(
         "call", parents=[common], help="click-to-call: ring a desk phone, then call a caller back"
     )
@@ -217,6 +361,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_call)
 
+
+async def cmd_call(settings: Settings, args: argparse.Namespace) -> int:
+    from agi.clicktocall import originate
+    from agi.config import load as load_agi
+
+    done = await originate(settings, args.call_id, args.extension)
+    opening = load_agi(settings).opening_line(args.extension)
+    sys.stdout.write(
+        f"desk {done.extension} answered; calling {done.number.display} "
+        f"(missed call {done.call_id}, channel {done.channel_id})\n"
+        f"opening line: {opening}\n"
+    )
+    return 0
+
+
+def configure_web_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser(
         "web", parents=[common], help="the callback inbox (web pages; settings: [web])"
     )
@@ -224,6 +384,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=tcp_port, help="listen port (overrides [web] port)")
     p.set_defaults(handler=cmd_web)
 
+
+async def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
+    from callback_desk.web.server import serve
+
+    return await serve(settings, args.host, args.port)
+
+
+def configure_user_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser("user", parents=[common], help="accounts of the callback inbox")
     p.add_argument("action", choices=["add", "passwd", "disable", "enable", "list"])
     p.add_argument("username", nargs="?", help="lower-case user name (not for 'list')")
@@ -242,6 +410,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_user)
 
+
+async def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
+    from callback_desk.web.accounts import run as accounts
+
+    if args.action != "list" and not args.username:
+        raise ConfigError(f"user {args.action} needs a user name")
+    return await accounts(
+        settings,
+        args.action,
+        args.username,
+        role=args.role,
+        extensions=args.extensions,
+        email=args.email,
+        password_stdin=args.password_stdin,
+    )
+
+
+def configure_demo_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser(
         "demo",
         parents=[common],
@@ -259,6 +445,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(standalone=cmd_demo)
 
+
+async def cmd_demo(args: argparse.Namespace) -> int:
+    from callback_desk.demo.run import DemoOptions, run
+
+    if not (getattr(args, "verbose", 0) or 0):
+        # The listener's own log lines would bury the demo's progress.
+        logging.getLogger().setLevel(logging.WARNING)
+    return await run(DemoOptions(keep=args.keep, dsn=args.dsn, inbox=_demo_inbox()), sys.stdout)
+
+
+def _demo_inbox() -> InboxParts:
+    """The real inbox and `user add`, handed to the demo (a sibling feature may not import them)."""
+    from callback_desk.demo.inbox import InboxParts
+    from callback_desk.web.accounts import run as accounts
+    from callback_desk.web.app import create_app
+
+    async def add_user(settings: Settings, username: str, desk: str, password: str) -> None:
+        await accounts(
+            settings,
+            "add",
+            username,
+            extensions=[desk],
+            password_stdin=True,
+            stdin=io.StringIO(password + "\n"),
+            out=io.StringIO(),
+        )
+
+    return InboxParts(app=create_app, add_user=add_user)
+
+
+def configure_doctor_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser(
         "doctor",
         parents=[common],
@@ -290,182 +507,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=positive_int, default=5, metavar="SECONDS", help="per network check"
     )
     p.set_defaults(standalone=cmd_doctor)
-    return parser
-
-
-async def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
-    store = await Store.open(settings.database, max_size=1)
-    try:
-        applied = await store.migrate()
-    finally:
-        await store.close()
-    if applied:
-        for migration in applied:
-            sys.stdout.write(f"applied {migration.name}\n")
-    else:
-        sys.stdout.write("schema is up to date\n")
-    return 0
-
-
-async def cmd_grant(settings: Settings, _args: argparse.Namespace) -> int:
-    store = await Store.open(settings.database, max_size=1)
-    try:
-        await store.grant()
-    finally:
-        await store.close()
-    sys.stdout.write(f"roles {', '.join(roles.ROLES)} granted as sql/grants.sql says\n")
-    return 0
-
-
-async def cmd_listen(settings: Settings, _args: argparse.Namespace) -> int:
-    from ami_listener.gaps import watch
-    from ami_listener.listener import Listener  # the composition root may see every package
-    from ami_listener.spool import Spool
-
-    settings.ami.require_secret()
-    # The spool first: decided calls must have somewhere safe to go before we listen.
-    spool = await Spool.open(settings.listener.state_dir, settings.listener.spool_max_mb << 20)
-    try:
-        store = await Store.open(settings.database)
-        try:
-            try:
-                await store.check_schema()
-            except StoreUnavailable as exc:
-                # Start anyway: decided calls wait in the spool until the database is back.
-                logger.warning("Starting without the database: %s", exc)
-            listener = Listener(settings, store, watch(settings, store), spool=spool)
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, listener.stop)
-            await listener.run()
-        finally:
-            await store.close()
-    finally:
-        await spool.close()
-    return 0
-
-
-async def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
-    from callback_desk.report.command import ReportOptions, run
-    from callback_desk.report.settings import check_cover
-
-    options = ReportOptions(
-        since=args.since,
-        until=args.until,
-        include_returned=args.include_returned,
-        covers=tuple(check_cover(c, "--for") for c in args.covers),
-        format=args.format,
-        week=args.week,
-        email=args.email,
-        to=tuple(args.to),
-        email_when_empty=args.email_when_empty,
-    )
-    now = datetime.now(settings.pbx.timezone)
-    if not args.email:
-        # The web feature (starlette, jinja2: ~130 ms of imports) only matters for the email's
-        # sign-in links; a report on screen should not wait for it.
-        return await run(settings, options, sys.stdout, now)
-    from callback_desk.web.app import sign_in_link
-
-    async def links(store: Store, address: str) -> str | None:
-        return await sign_in_link(store, settings, address)
-
-    return await run(settings, options, sys.stdout, now, links)
-
-
-async def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
-    days = args.days if args.days is not None else settings.retention.days
-    if days < 1:
-        raise ConfigError("--days must be at least 1")
-    store = await Store.open(settings.database, max_size=1)
-    try:
-        await store.check_schema()
-        now = datetime.now(settings.pbx.timezone)
-        removed = await store.purge(now - timedelta(days=days))
-        closed = await store.close_stale_attempts(now - timedelta(days=1))
-    finally:
-        await store.close()
-    sys.stdout.write(f"purged {removed} calls older than {days} days\n")
-    if closed:
-        sys.stdout.write(f"closed {closed} callback attempts left open for over a day\n")
-    return 0
-
-
-async def cmd_agi(settings: Settings, args: argparse.Namespace) -> int:
-    if args.syslog:
-        logs.configure(getattr(args, "verbose", 0) or 0, syslog_tag="callback-desk-agi")
-    if args.words == "serve":
-        from agi.server import serve
-
-        return await serve(settings, args.host, args.port)
-    from agi.classic import run_classic
-
-    return await run_classic(settings)
-
-
-async def cmd_call(settings: Settings, args: argparse.Namespace) -> int:
-    from agi.clicktocall import originate
-    from agi.config import load as load_agi
-
-    done = await originate(settings, args.call_id, args.extension)
-    opening = load_agi(settings).opening_line(args.extension)
-    sys.stdout.write(
-        f"desk {done.extension} answered; calling {done.number.display} "
-        f"(missed call {done.call_id}, channel {done.channel_id})\n"
-        f"opening line: {opening}\n"
-    )
-    return 0
-
-
-async def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
-    from callback_desk.web.server import serve
-
-    return await serve(settings, args.host, args.port)
-
-
-async def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
-    from callback_desk.web.accounts import run as accounts
-
-    if args.action != "list" and not args.username:
-        raise ConfigError(f"user {args.action} needs a user name")
-    return await accounts(
-        settings,
-        args.action,
-        args.username,
-        role=args.role,
-        extensions=args.extensions,
-        email=args.email,
-        password_stdin=args.password_stdin,
-    )
-
-
-async def cmd_demo(args: argparse.Namespace) -> int:
-    from callback_desk.demo.run import DemoOptions, run
-
-    if not (getattr(args, "verbose", 0) or 0):
-        # The listener's own log lines would bury the demo's progress.
-        logging.getLogger().setLevel(logging.WARNING)
-    return await run(DemoOptions(keep=args.keep, dsn=args.dsn, inbox=_demo_inbox()), sys.stdout)
-
-
-def _demo_inbox() -> InboxParts:
-    """The real inbox and `user add`, handed to the demo (a sibling feature may not import them)."""
-    from callback_desk.demo.inbox import InboxParts
-    from callback_desk.web.accounts import run as accounts
-    from callback_desk.web.app import create_app
-
-    async def add_user(settings: Settings, username: str, desk: str, password: str) -> None:
-        await accounts(
-            settings,
-            "add",
-            username,
-            extensions=[desk],
-            password_stdin=True,
-            stdin=io.StringIO(password + "\n"),
-            out=io.StringIO(),
-        )
-
-    return InboxParts(app=create_app, add_user=add_user)
 
 
 async def cmd_doctor(args: argparse.Namespace) -> int:

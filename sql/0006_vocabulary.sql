@@ -1,5 +1,5 @@
 -- The codes each column may hold, as CHECK constraints: the same lists as the StrEnums of
--- callback_desk/core/model.py (tests/test_vocabulary.py compares them), so a typo in code or
+-- callback_desk/core/model.py (tests/db/test_schema.py compares them), so a typo in code or
 -- a value from a newer or older writer fails loudly at the insert instead of hiding in a report.
 
 -- Dial() statuses that Asterisk does not document were stored as given until now.

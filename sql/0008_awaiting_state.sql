@@ -23,9 +23,6 @@
 -- tests/db/test_awaiting_state.py rebuilds the table from the base tables after a realistic
 -- mixed workload and after random sequences of writes, and compares.
 
--- The rule reads a number's missed calls from its last return on: this index makes that a range.
-CREATE INDEX calls_missed_number_idx ON calls (number_key, started_at) WHERE outcome = 'missed';
-
 CREATE FUNCTION awaiting_rule(p_keys text[], p_withheld bigint[])
 RETURNS SETOF calls
 LANGUAGE sql STABLE
@@ -54,6 +51,8 @@ AS $$
     SELECT m.*
     FROM (
         -- Returned by an event after it: a call at the very moment of the event still awaits.
+        -- Every call of a number after its last answered one is a missed one, so this is a
+        -- short range of calls_number_key_started_idx, however often the number called.
         SELECT m.*
         FROM reached r
         JOIN calls m ON m.number_key = r.number_key
@@ -117,7 +116,7 @@ BEGIN
     END IF;
     IF current_setting('transaction_isolation') = 'repeatable read' THEN
         RAISE EXCEPTION 'calls, callback attempts and dispositions are written at READ COMMITTED '
-            'or SERIALIZABLE: the awaiting state is kept per statement (sql/0007_awaiting_state.sql)'
+            'or SERIALIZABLE: the awaiting state is kept up to date statement by statement'
             USING ERRCODE = 'invalid_transaction_state';
     END IF;
     numbers := ARRAY(
@@ -269,10 +268,11 @@ $$;
 CREATE AGGREGATE concatenated(text[]) (SFUNC = array_cat, STYPE = text[]);
 
 -- The callers awaiting a callback with a missed call in [p_since, p_until) on p_lines (DIDs or
--- extensions; NULL: every line), each summarised over those calls: the latest call's number,
--- name, line and reason, how many calls and how many at or after p_new_since, the first and the
--- last, every dial string and extension they rang. p_callable_only: only calls a desk phone may
--- dial. One row per caller, unordered: the named queries order and page it.
+-- extensions, as in_scope() of sql/0007_line_scope.sql matches them; NULL: every line), each
+-- summarised over those calls: the latest call's number, name, line and reason, how many calls
+-- and how many at or after p_new_since, the first and the last, every dial string and extension
+-- they rang. p_callable_only: only calls a desk phone may dial. One row per caller, unordered:
+-- the named queries order and page it.
 --
 -- One pass, whatever the planner believes of the table's size: the window's calls sorted by
 -- caller (latest first) and every figure read off that sort; no join a wrong estimate could
@@ -301,7 +301,7 @@ AS $$
                concatenated(m.extensions) OVER everyone                 AS every_extension
         FROM awaiting_calls m
         WHERE m.started_at >= p_since AND m.started_at < p_until
-          AND (p_lines IS NULL OR m.did = ANY (p_lines) OR m.extensions && p_lines)
+          AND in_scope(p_lines, m.did, m.extensions)
           AND (NOT p_callable_only OR (m.callable AND m.number_key IS NOT NULL))
         -- One sort serves the window and DISTINCT ON: each caller's calls, the latest first
         -- (its values are the caller's); every figure is over all of them.

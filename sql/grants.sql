@@ -30,7 +30,7 @@ GRANT DELETE ON calls TO cbd_purge;
 -- missed_calls (view): every missed call and how it was returned.
 GRANT SELECT ON missed_calls TO cbd_desk, cbd_web, cbd_report;
 
--- awaiting_calls (0007_awaiting_state.sql): the missed calls awaiting a callback, read by every
+-- awaiting_calls (0008_awaiting_state.sql): the missed calls awaiting a callback, read by every
 -- list. Nobody writes it: the triggers on calls, callback_attempts and caller_dispositions keep
 -- it with the owner's rights, whichever role's statement fired them.
 GRANT SELECT ON awaiting_calls TO cbd_desk, cbd_web, cbd_report;

@@ -1,14 +1,14 @@
 -- Who is awaiting a callback: the one definition (callback_desk.core.awaiting), used by the
 -- report, the desk-phone menu and the inbox. Parameters are always bound.
 --
--- Which missed calls await a callback is the rule of sql/0007_awaiting_state.sql
+-- Which missed calls await a callback is the rule of sql/0008_awaiting_state.sql
 -- (awaiting_rule()), kept in the awaiting_calls table by triggers on every write;
 -- awaiting_callers() summarises those calls per caller for a window and a set of lines. These
 -- queries choose what to read of it, in which order, and how much.
 --
 -- Parameters shared by all of them: callers with a missed call in [$1, $2) not yet returned;
--- $3 the lines in scope (DIDs or extensions, matched against the DID dialled and
--- calls.extensions), NULL for every line; $4 calls at or after it count as new (the last
+-- $3 the lines in scope (DIDs or extensions, as in_scope() matches them:
+-- sql/0007_line_scope.sql), NULL for every line; $4 calls at or after it count as new (the last
 -- business day's closing); $5 only calls the desk phone may dial (callable, with a number key).
 
 -- name: awaiting

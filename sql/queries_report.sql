@@ -2,9 +2,8 @@
 -- is the core's 'awaiting' query (queries_awaiting.sql); these add history and the week.
 -- Parameters are always placeholders; caller ID never reaches SQL text.
 --
--- Filtering on one therapist ($n text[], NULL = everyone): a missed call matches when its DID is
--- in the list, or when one of the extensions it rang is (calls.extensions, the dial strings
--- normalised once by line_extension() in sql/0003_awaiting.sql).
+-- Filtering on one therapist ($n text[], NULL = everyone): in_scope() (sql/0007_line_scope.sql),
+-- the one definition of the line scope.
 
 -- name: report_returned
 -- Callers with missed calls in [$1, $2) none of which still awaits a callback (report --all),
@@ -13,7 +12,7 @@ WITH windowed AS (
     SELECT m.*, coalesce(m.number_key, m.number) AS caller
     FROM missed_calls m
     WHERE m.started_at >= $1 AND m.started_at < $2
-      AND ($3::text[] IS NULL OR m.did = ANY ($3::text[]) OR m.extensions && $3::text[])
+      AND in_scope($3::text[], m.did, m.extensions)
 ),
 grouped AS (
     SELECT caller,
@@ -59,9 +58,7 @@ SELECT extract(isodow FROM started_at AT TIME ZONE $3::text)::int AS weekday,
 FROM calls m
 WHERE m.outcome = 'missed' AND m.direction = 'inbound'
   AND m.started_at >= $1 AND m.started_at < $2
-  AND ($4::text[] IS NULL
-       OR m.did = ANY ($4::text[])
-       OR m.extensions && $4::text[])
+  AND in_scope($4::text[], m.did, m.extensions)
 GROUP BY 1, 2;
 
 -- name: report_week
@@ -75,9 +72,7 @@ WITH firsts AS (
            m.number_key, m.started_at, m.returned_at, m.returned_how
     FROM missed_calls m
     WHERE m.started_at >= $1 AND m.started_at < $2
-      AND ($3::text[] IS NULL
-           OR m.did = ANY ($3::text[])
-           OR m.extensions && $3::text[])
+      AND in_scope($3::text[], m.did, m.extensions)
     ORDER BY coalesce(m.number_key, m.number), m.started_at
 ),
 counted AS (

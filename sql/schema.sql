@@ -11,45 +11,30 @@ $$;
 CREATE FUNCTION public.awaiting_callers(p_since timestamp with time zone, p_until timestamp with time zone, p_lines text[], p_new_since timestamp with time zone, p_callable_only boolean) RETURNS TABLE(caller text, number text, number_key text, name text, callable boolean, calls bigint, new_calls bigint, first_at timestamp with time zone, last_at timestamp with time zone, last_call_id bigint, did text, reason text, reached_voicemail boolean, rang text[], extensions text[])
     LANGUAGE sql STABLE
     AS $$
-    WITH chosen AS MATERIALIZED (
-        SELECT m.*
-        FROM awaiting_calls m
-        WHERE m.started_at >= p_since AND m.started_at < p_until
-          AND (p_lines IS NULL OR m.did = ANY (p_lines) OR m.extensions && p_lines)
-          AND (NOT p_callable_only OR (m.callable AND m.number_key IS NOT NULL))
-    ),
-    summed AS (
-        -- One sort of the calls by caller, latest first; the figures are read off it.
-        SELECT m.*,
-               row_number() OVER latest                                 AS nth,
+    SELECT s.caller, s.number, s.number_key, s.name, s.any_callable, s.calls, s.new_calls,
+           s.first_at, s.last_at, s.call_id, s.did, s.reason, s.reached_voicemail,
+           -- A caller with one call (most) has that call's set, sorted already.
+           CASE WHEN s.calls = 1 THEN s.rang ELSE sorted_set(s.every_rang) END,
+           CASE WHEN s.calls = 1 THEN s.extensions ELSE sorted_set(s.every_extension) END
+    FROM (
+        SELECT DISTINCT ON (m.caller) m.*,
                bool_or(m.callable) OVER everyone                        AS any_callable,
                count(*) OVER everyone                                   AS calls,
                count(*) FILTER (WHERE m.started_at >= p_new_since) OVER everyone AS new_calls,
                min(m.started_at) OVER everyone                          AS first_at,
-               max(m.started_at) OVER everyone                          AS last_at
-        FROM chosen m
-        WINDOW everyone AS (PARTITION BY m.caller COLLATE "C"),
-               latest AS (PARTITION BY m.caller COLLATE "C"
-                          ORDER BY m.started_at DESC, m.call_id DESC)
-    ),
-    merged AS (
-        -- The lines of a caller with several calls (a few): the union of their calls' sets.
-        SELECT m.caller,
-               sorted_set(array_agg(r.dial) FILTER (WHERE r.dial IS NOT NULL)) AS rang,
-               sorted_set(array_agg(e.extension) FILTER (WHERE e.extension IS NOT NULL))
-                   AS extensions
-        FROM chosen m
-        LEFT JOIN LATERAL unnest(m.rang) AS r (dial) ON true
-        LEFT JOIN LATERAL unnest(m.extensions) AS e (extension) ON true
-        WHERE m.caller IN (SELECT c.caller FROM chosen c GROUP BY c.caller HAVING count(*) > 1)
-        GROUP BY m.caller
-    )
-    SELECT s.caller, s.number, s.number_key, s.name, s.any_callable, s.calls, s.new_calls,
-           s.first_at, s.last_at, s.call_id, s.did, s.reason, s.reached_voicemail,
-           coalesce(l.rang, s.rang), coalesce(l.extensions, s.extensions)
-    FROM summed s
-    LEFT JOIN merged l ON l.caller = s.caller
-    WHERE s.nth = 1
+               max(m.started_at) OVER everyone                          AS last_at,
+               concatenated(m.rang) OVER everyone                       AS every_rang,
+               concatenated(m.extensions) OVER everyone                 AS every_extension
+        FROM awaiting_calls m
+        WHERE m.started_at >= p_since AND m.started_at < p_until
+          AND in_scope(p_lines, m.did, m.extensions)
+          AND (NOT p_callable_only OR (m.callable AND m.number_key IS NOT NULL))
+        -- One sort serves the window and DISTINCT ON: each caller's calls, the latest first
+        -- (its values are the caller's); every figure is over all of them.
+        WINDOW everyone AS (PARTITION BY m.caller ORDER BY m.started_at DESC, m.call_id DESC
+                            ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+        ORDER BY m.caller, m.started_at DESC, m.call_id DESC
+    ) s
 $$;
 CREATE FUNCTION public.awaiting_rebuild() RETURNS void
     LANGUAGE sql
@@ -71,7 +56,7 @@ BEGIN
     END IF;
     IF current_setting('transaction_isolation') = 'repeatable read' THEN
         RAISE EXCEPTION 'calls, callback attempts and dispositions are written at READ COMMITTED '
-            'or SERIALIZABLE: the awaiting state is kept per statement (sql/0007_awaiting_state.sql)'
+            'or SERIALIZABLE: the awaiting state is kept up to date statement by statement'
             USING ERRCODE = 'invalid_transaction_state';
     END IF;
     numbers := ARRAY(
@@ -96,7 +81,7 @@ BEGIN
     gone AS (
         DELETE FROM awaiting_calls a
         -- A number's calls by their caller (the number key, when there is one): one index.
-        WHERE ((a.caller COLLATE "C" = ANY (numbers) AND a.number_key IS NOT NULL)
+        WHERE ((a.caller = ANY (numbers) AND a.number_key IS NOT NULL)
                OR a.call_id = ANY (p_calls))
           AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.id = a.call_id)
     )
@@ -171,6 +156,8 @@ CREATE FUNCTION public.awaiting_rule(p_keys text[], p_withheld bigint[]) RETURNS
     SELECT m.*
     FROM (
         -- Returned by an event after it: a call at the very moment of the event still awaits.
+        -- Every call of a number after its last answered one is a missed one, so this is a
+        -- short range of calls_number_key_started_idx, however often the number called.
         SELECT m.*
         FROM reached r
         JOIN calls m ON m.number_key = r.number_key
@@ -245,12 +232,19 @@ BEGIN
     RETURN NULL;
 END
 $$;
+CREATE FUNCTION public.in_scope(lines text[], did text, extensions text[]) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ((lines IS NULL) OR (did = ANY (lines)) OR (extensions && lines));
 CREATE FUNCTION public.sorted_set(items text[]) RETURNS text[]
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     RETURN ARRAY(SELECT DISTINCT i.i FROM unnest(sorted_set.items) i(i) ORDER BY i.i);
+CREATE AGGREGATE public.concatenated(text[]) (
+    SFUNC = array_cat,
+    STYPE = text[]
+);
 CREATE TABLE public.awaiting_calls (
     call_id bigint NOT NULL,
-    caller text NOT NULL,
+    caller text NOT NULL COLLATE pg_catalog."C",
     number text NOT NULL,
     name text NOT NULL,
     number_key text,
@@ -466,14 +460,13 @@ ALTER TABLE ONLY public.web_users
     ADD CONSTRAINT web_users_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.web_users
     ADD CONSTRAINT web_users_username_key UNIQUE (username);
-CREATE INDEX awaiting_calls_caller_idx ON public.awaiting_calls USING btree (caller COLLATE "C", started_at);
+CREATE INDEX awaiting_calls_caller_idx ON public.awaiting_calls USING btree (caller, started_at);
 CREATE INDEX awaiting_calls_started_idx ON public.awaiting_calls USING btree (started_at);
 CREATE INDEX callback_attempts_call_idx ON public.callback_attempts USING btree (call_id);
 CREATE INDEX callback_attempts_number_idx ON public.callback_attempts USING btree (number_key, started_at);
 CREATE INDEX caller_dispositions_call_idx ON public.caller_dispositions USING btree (call_id);
 CREATE INDEX caller_dispositions_number_idx ON public.caller_dispositions USING btree (number_key, decided_at);
 CREATE INDEX calls_contact_idx ON public.calls USING btree (number_key, started_at) WHERE (outcome = ANY (ARRAY['answered'::text, 'voicemail'::text]));
-CREATE INDEX calls_missed_number_idx ON public.calls USING btree (number_key, started_at) WHERE (outcome = 'missed'::text);
 CREATE INDEX calls_missed_started_idx ON public.calls USING btree (started_at) WHERE (outcome = 'missed'::text);
 CREATE INDEX calls_number_key_started_idx ON public.calls USING btree (number_key, started_at);
 CREATE INDEX listener_gaps_pbx_started_idx ON public.listener_gaps USING btree (pbx, started_at);

@@ -32,7 +32,7 @@
 
     Internal to one feature, never seen outside it:
     BadToken (callback_desk.web.auth)  a signed link or cookie is tampered, expired or replayed
-    Refused (callback_desk.web.app)    an inbox request becomes an HTTP error page (status, text)
+    Refused (callback_desk.web.views)  an inbox request becomes an HTTP error page (status, text)
 
 Each class docstring is its default message. Library exceptions are wrapped where they enter
 (``raise StoreUnavailable(...) from exc``) so callers handle our tree only.

@@ -1,7 +1,7 @@
 """Plain values shared by the listener, the store and the reports, and the codes they store.
 
 Each ``StrEnum`` below is the vocabulary of one column; the CHECK constraints of
-``sql/0006_vocabulary.sql`` admit exactly these values (tests/test_vocabulary.py compares them).
+``sql/0006_vocabulary.sql`` admit exactly these values (tests/db/test_schema.py compares them).
 """
 
 from __future__ import annotations

@@ -99,7 +99,7 @@ def supported_regions() -> frozenset[str]:
     Importing phonenumbers is a good part of the classic AGI's start (Asterisk starts one
     process per session, and its first prompt, the count of callers, needs no number rules);
     settings only need the list of regions, which is phonenumbers' data package: one
-    ``region_XX.py`` per region. Falls back to the import if that layout ever changes
+    ``region_<XX>.py`` per region. Falls back to the import if that layout ever changes
     (tests/unit/test_phone.py compares the two).
     """
     spec = importlib.util.find_spec("phonenumbers")

@@ -21,5 +21,6 @@ def sql_lines(scope: Sequence[str]) -> list[str] | None:
 
 
 def in_scope(scope: Sequence[str], did: str, extensions: Sequence[str]) -> bool:
-    """The Python twin of the queries' ``did = ANY($n) OR extensions && $n`` (same inputs)."""
+    """The Python twin of SQL's ``in_scope(lines, did, extensions)`` (sql/0007_line_scope.sql),
+    for one call already read (same inputs; the SQL takes NULL for every line)."""
     return ALL_LINES in scope or did in scope or any(e in scope for e in extensions)

@@ -1,7 +1,8 @@
 """``callback-desk web``: the inbox on uvicorn, behind the practice's TLS proxy.
 
-uvicorn's own access log is off (it would write raw paths); :class:`callback_desk.web.app.Guard`
-writes one line per request with the route's template instead. Forwarded headers are believed
+uvicorn's own access log is off (it would write raw paths);
+:class:`callback_desk.web.middleware.Guard` writes one line per request with the route's template
+instead. Forwarded headers are believed
 only from ``[web] trusted_proxies``, so the sign-in limit counts real client addresses.
 """
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from callback_desk.core.store import Store
-from callback_desk.web.app import PAGE_SIZE
+from callback_desk.web.views.callers import PAGE_SIZE
 from fakes.ami_server import FakeAmi
 from tests.db.test_web import dispositions, originate_answers
 from tests.report_support import call

@@ -20,7 +20,10 @@ import pytest
 
 from callback_desk.core.config import Settings
 from callback_desk.core.store import Store
-from callback_desk.web.app import SESSION_COOKIE, Guard, create_app, sign_in_link
+from callback_desk.web.app import create_app
+from callback_desk.web.links import sign_in_link
+from callback_desk.web.middleware import Guard
+from callback_desk.web.views.base import SESSION_COOKIE
 from fakes.ami_server import FakeAmi, Frame, frame
 from tests.web_support import (
     FAST,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from callback_desk.core.store import Store
 from callback_desk.report.command import ReportOptions, run
-from callback_desk.web.app import sign_in_link
+from callback_desk.web.links import sign_in_link
 from tests.db.test_report_mail import parsed, parts
 from tests.db.test_web import client_for
 from tests.report_support import Sink, start_smtp

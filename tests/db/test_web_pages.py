@@ -13,7 +13,9 @@ import httpx
 import pytest
 
 from callback_desk.core.store import Store
-from callback_desk.web.app import PAGE_SIZE, Guard, create_app
+from callback_desk.web.app import create_app
+from callback_desk.web.middleware import Guard
+from callback_desk.web.views.callers import PAGE_SIZE
 from fakes.ami_server import FakeAmi
 from tests.report_support import call
 from tests.web_support import FAST, add_user, csrf_of, sign_in, web_settings

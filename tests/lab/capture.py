@@ -16,7 +16,7 @@ nothing added, nothing re-encoded:
 
 Command line (lab running, see ``tests/lab/labctl``)::
 
-    .venv/bin/python -m tests.lab.capture tests/data/NAME.ami --seconds 30
+    .venv/bin/python -m tests.lab.capture tests/data/<name>.ami --seconds 30
     .venv/bin/python -m tests.lab.capture out.ami --user callbackdesk --secret labsecret
 
 The AMI user decides which event classes appear: ``lab`` sees everything, ``callbackdesk``
@@ -192,7 +192,7 @@ async def _main(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("out", help="output file, e.g. tests/data/NAME.ami")
+    parser.add_argument("out", help="output file, e.g. tests/data/<name>.ami")
     parser.add_argument("--seconds", type=float, default=None, help="stop after N s (default: ^C)")
     parser.add_argument("--user", default="lab")
     parser.add_argument("--secret", default="lab")

@@ -2,14 +2,14 @@
 
 `mkdocs build --strict` (CI's lint step) checks the links and anchors inside docs/. These check
 the rest: the README stays a front page whose links exist; the Configure and Benchmarks pages
-are what their sources generate; no page quotes a benchmark figure by hand; every repository
-path a page names exists; every command a page shows runs (tests/unit/test_docs_commands.py).
+are what their sources generate; no page quotes a benchmark figure by hand; every command a
+page shows runs (tests/unit/test_docs_commands.py). Every repository path a page names exists:
+tests/unit/test_references.py (pages, code comments and docstrings alike).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from pathlib import Path
 
@@ -147,50 +147,3 @@ def test_the_stray_figure_check_catches_the_old_contradiction() -> None:
         "1.692x",
         "2.299x",
     ]
-
-
-# -- paths: every repository path a page names exists ------------------------------------------
-
-# `agi/policy.py`, `sql/`, `tests/lab/labctl`: checked when the first part is a top-level folder
-# of the repository (`/etc/...`, `PJSIP/101`, `America/New_York` are not). A bare `name.py` or
-# `name.sql` must be a file somewhere in the repository.
-SLASHED = re.compile(r"`(\.?[\w-]+/[\w./-]*)`")
-BARE = re.compile(r"`([\w-]+\.(?:py|sql))`")
-# Paths that exist elsewhere than in the repository, each saying where.
-NOT_REPOSITORY_PATHS = {
-    "callback_desk/sql": "where the wheel carries sql/ (pyproject.toml, force-include)",
-}
-_SKIPPED_DIRS = {".git", ".venv", "site", "__pycache__", ".mypy_cache", ".ruff_cache"}
-
-
-def _repository_file_names() -> set[str]:
-    names: set[str] = set()
-    for _dirpath, dirnames, filenames in os.walk(ROOT):
-        dirnames[:] = [d for d in dirnames if d not in _SKIPPED_DIRS]
-        names.update(filenames)
-    return names
-
-
-def missing_paths(text: str, file_names: set[str]) -> list[str]:
-    missing = []
-    for path in SLASHED.findall(text):
-        first = path.split("/")[0]
-        if path.rstrip("/") in NOT_REPOSITORY_PATHS or not (ROOT / first).is_dir():
-            continue
-        if not (ROOT / path).exists():
-            missing.append(path)
-    missing += [name for name in BARE.findall(text) if name not in file_names]
-    return missing
-
-
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
-def test_every_repository_path_a_page_names_exists(page: Path) -> None:
-    missing = missing_paths(page.read_text(encoding="utf-8"), _repository_file_names())
-    assert not missing, f"{page.name} names paths that do not exist: {missing}"
-
-
-def test_the_path_check_finds_the_stale_references_of_issue_19() -> None:
-    text = (
-        "see `shared/ASTERISK-NOTES.md`... `tests/test_vocabulary.py`, `agi/policy.py`, `ghost.py`"
-    )
-    assert missing_paths(text, {"policy.py"}) == ["tests/test_vocabulary.py", "ghost.py"]

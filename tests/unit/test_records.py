@@ -31,8 +31,8 @@ RULES = cdr.Rules(frozenset({"from-pstn"}), "US")
 # What the listener decided live for the same calls (tests/lab/test_gaps_lab.py compares reports).
 CEL_EXPECTED = {
     "2125557701": ("inbound", "missed", "hangup_while_ringing"),
-    "2125557702": ("inbound", "missed", cdr.VOICEMAIL_UNKNOWN),  # hung up in the greeting
-    "2125557703": ("inbound", "missed", cdr.VOICEMAIL_UNKNOWN),  # left a message
+    "2125557702": ("inbound", "missed", "reconciled_voicemail_unknown"),  # hung up in the greeting
+    "2125557703": ("inbound", "missed", "reconciled_voicemail_unknown"),  # left a message
     "2125557704": ("inbound", "missed", "no_answer"),  # ring group, nobody
     "2125557705": ("inbound", "missed", "queue_abandoned"),
     "2125557706": ("inbound", "missed", "ivr_hangup"),
@@ -43,8 +43,8 @@ CEL_EXPECTED = {
 # A CDR cannot tell a caller who hung up while it rang from one it rang out on.
 CDR_EXPECTED = {
     **CEL_EXPECTED,
-    "2125557701": ("inbound", "missed", cdr.UNANSWERED),
-    "2125557704": ("inbound", "missed", cdr.UNANSWERED),
+    "2125557701": ("inbound", "missed", "reconciled_unanswered"),
+    "2125557704": ("inbound", "missed", "reconciled_unanswered"),
 }
 
 CEL_COLUMNS = (

@@ -1,0 +1,245 @@
+"""What every view of the inbox stands on: its dependencies, sessions, and the guards.
+
+Every page but sign-in is behind :meth:`Views.signed_in`; every POST goes through
+:meth:`Views.form`, which refuses a missing or wrong CSRF token before anything else happens.
+A caller outside the person's lines is a 403 and a log line, whatever the path
+(:meth:`Views.caller`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from agi.clicktocall import Originated
+from agi.config import AgiSettings
+from agi.config import load as load_agi
+from agi.queries import Callbacks, MissedCall
+from callback_desk.core.config import Settings
+from callback_desk.core.scope import ALL_LINES
+from callback_desk.core.store import Store
+from callback_desk.report import heatmap
+from callback_desk.report.model import display_number, e164, how, lines
+from callback_desk.report.render_text import clean, duration, when
+from callback_desk.report.settings import ReportSettings, report_settings
+from callback_desk.web.auth import BadToken, Passwords, SignInLimit, Tokens, new_id
+from callback_desk.web.live import Changes
+from callback_desk.web.middleware import route_template
+from callback_desk.web.settings import WebSettings
+from callback_desk.web.settings import load as load_web
+from callback_desk.web.store import User, WebStore
+
+logger = logging.getLogger(__name__)
+
+WEB = Path(__file__).resolve().parent.parent  # templates/
+# __Host-: the browser accepts it only Secure, for this host alone, on path / (no subdomain
+# or sibling site can set or shadow it).
+SESSION_COOKIE = "__Host-cbd_session"
+# What a redirect after an action may say; the query string carries only these codes.
+DONE = {
+    "ringing": "Your desk phone answered: the call to the caller is on its way.",
+    "handled": "Marked as handled.",
+    "never": "Marked as never call back.",
+    "signed-out": "Signed out.",
+}
+
+Dial = Callable[[Settings, int, str], Awaitable[Originated]]
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class Refused(Exception):
+    """A request the person may not make: rendered as a short page with this status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Session:
+    sid: str
+    user_id: int | None
+    issued_at: float
+
+
+class Views:
+    """The dependencies and guards every view uses; one instance per application (the views
+    of ``callback_desk/web/views/`` are its subclasses, joined in
+    ``callback_desk.web.app.Inbox``)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        passwords: Passwords | None = None,
+        clock: Callable[[], float] = time.time,
+        dial: Dial | None = None,
+    ) -> None:
+        self.settings = settings
+        self.ws: WebSettings = load_web(settings)
+        self.agi: AgiSettings = load_agi(settings)
+        self.rs: ReportSettings = report_settings(settings)
+        self.lookback = timedelta(days=settings.awaiting.lookback_days)
+        self.store = store
+        self.users = WebStore(store.pool)
+        self.callbacks = Callbacks(store.pool)
+        self.tokens = Tokens(self.ws.require_secret())
+        self.passwords = passwords or Passwords()
+        self.clock = clock
+        self.limit = SignInLimit(self.ws.max_failures, self.ws.lockout_minutes * 60.0, clock)
+        self.changes = Changes(settings.database.dsn)
+        self._dial = dial
+        # Verified against for an unknown user name, so timing does not tell which names exist.
+        self._dummy_hash = self.passwords.hash(new_id())
+        self.templates = Environment(
+            loader=FileSystemLoader(WEB / "templates"),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.templates.globals.update(
+            number=lambda c: display_number(c, settings.pbx.country),
+            dialable=e164,
+            lines=lines,
+            how=how,
+            clean=clean,
+            when=lambda moment: when(moment, self.rs.timezone),
+            duration=duration,
+            day_names=heatmap.DAY_NAMES,
+            level=heatmap.level,
+        )
+
+    # -- sessions and guards ---------------------------------------------------------------
+
+    def _session(self, request: Request) -> Session | None:
+        token = request.cookies.get(SESSION_COOKIE, "")
+        if not token:
+            return None
+        try:
+            payload = self.tokens.open("session", token, self.clock())
+        except BadToken:
+            return None
+        sid, uid, iat = payload.get("s"), payload.get("u"), payload.get("iat")
+        if not isinstance(sid, str) or not isinstance(iat, int | float):
+            return None
+        return Session(sid, uid if isinstance(uid, int) else None, float(iat))
+
+    def _set_session(self, response: Response, user_id: int | None) -> Session:
+        now = self.clock()
+        session = Session(new_id(), user_id, now)
+        lifetime = self.ws.session_minutes * 60 if user_id is not None else 3600
+        token = self.tokens.sign(
+            "session", {"s": session.sid, "u": user_id, "iat": now}, now + lifetime
+        )
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            max_age=lifetime,
+            path="/",
+            secure=True,
+            httponly=True,
+            samesite="strict",
+        )
+        return session
+
+    async def _user(self, session: Session | None) -> User | None:
+        if session is None or session.user_id is None:
+            return None
+        user = await self.users.user_by_id(session.user_id)
+        if user is None or user.disabled:
+            return None
+        # A password change signs out every session issued before it.
+        if session.issued_at < user.password_changed_at.timestamp():
+            return None
+        return user
+
+    async def form(self, request: Request) -> FormData:
+        """The POSTed form, once its CSRF token matches this browser's session."""
+        session = self._session(request)
+        form = await request.form()
+        token = form.get("csrf")
+        if (
+            session is None
+            or not isinstance(token, str)
+            or not self.tokens.csrf_ok(session.sid, token)
+        ):
+            logger.warning(
+                "Refused a POST to %s: missing or wrong CSRF token",
+                template_of(request),
+                extra={"action": "web_csrf"},
+            )
+            raise Refused(403, "This form has expired. Go back, reload the page and try again.")
+        return form
+
+    def scope(self, user: User) -> tuple[str, ...]:
+        """The lines a person's callers come in on: what their desk phones hear."""
+        if user.sees_all_lines:
+            return (ALL_LINES,)
+        found: list[str] = []
+        for ext in user.extensions:
+            for line in self.agi.scope(ext):
+                if line not in found:
+                    found.append(line)
+        return (ALL_LINES,) if ALL_LINES in found else tuple(found)
+
+    async def caller(self, user: User, call_id: int) -> MissedCall:
+        """The missed call, if this person may see it; 404 or 403 (logged) otherwise."""
+        call = await self.callbacks.missed_call(call_id)
+        if call is None:
+            raise Refused(404, "There is no such missed call.")
+        if not call.heard_by(self.scope(user)):
+            logger.warning(
+                "Refused user %s missed call %d: not on their lines",
+                user.username,
+                call_id,
+                extra={"action": "web_out_of_scope"},
+            )
+            await self.users.audit(user.username, "refused", call_id, "not on their lines")
+            raise Refused(403, "That caller is not on your lines.")
+        return call
+
+    def page(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        session = self._session(request)
+        response = HTMLResponse("", status_code=status)
+        if session is None:
+            session = self._set_session(response, None)
+        context.setdefault("user", None)
+        body = self.templates.get_template(name).render(
+            csrf=self.tokens.csrf(session.sid), **context
+        )
+        response.body = body.encode("utf-8")
+        response.headers["content-length"] = str(len(response.body))
+        return response
+
+    def signed_in(self, handler: Callable[[Request, User], Awaitable[Response]]) -> Handler:
+        async def guarded(request: Request) -> Response:
+            user = await self._user(self._session(request))
+            if user is None:
+                if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+                    return RedirectResponse("/sign-in", status_code=303)
+                raise Refused(401, "Please sign in.")
+            return await handler(request, user)
+
+        return guarded
+
+
+def template_of(request: Request) -> str:
+    return route_template(request.app, request.scope)
+
+
+def call_id(request: Request) -> int:
+    value = request.path_params["call_id"]
+    assert isinstance(value, int)
+    return value
