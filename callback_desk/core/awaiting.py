@@ -95,12 +95,35 @@ async def awaiting(
     """Callers awaiting a callback with a missed call in ``[now - lookback, now)``, most recent
     first. ``scope``: the lines to include (``("*",)`` for all; empty for none). ``callable_only``:
     leave out numbers a desk phone may not dial (withheld, malformed, not allowed)."""
+    rows = await awaiting_rows(
+        db,
+        scope=scope,
+        now=now,
+        lookback=lookback,
+        new_since=new_since,
+        callable_only=callable_only,
+    )
+    return [AwaitingCaller(**values(r)) for r in rows]
+
+
+async def awaiting_rows(
+    db: Db,
+    *,
+    scope: Sequence[str],
+    now: datetime,
+    lookback: timedelta = DEFAULT_LOOKBACK,
+    new_since: datetime | None = None,
+    callable_only: bool = False,
+) -> list[asyncpg.Record]:
+    """:func:`awaiting`'s rows as the database returns them (the fields of
+    :class:`AwaitingCaller`, ``caller`` included), for a reader that builds its own values from
+    thousands of them (a report of every line)."""
     if not scope:
         return []
     window = _window(scope, now, lookback, new_since)
     async with mapped_errors("reading who is awaiting a callback"):
-        rows = await db.fetch(queries()["awaiting"], *window, callable_only)
-    return [AwaitingCaller(**values(r)) for r in rows]
+        rows: list[asyncpg.Record] = await db.fetch(queries()["awaiting"], *window, callable_only)
+    return rows
 
 
 async def menu_rows(
