@@ -98,18 +98,20 @@ CREATE INDEX awaiting_calls_caller_idx ON awaiting_calls (caller, started_at);
 -- up), making awaiting_calls agree with it there.
 --
 -- Two writers touching one number at once (a missed call being written while someone marks the
--- caller handled) must not each decide from a snapshot without the other's row. Each takes a
--- transaction lock per number (hashed into 1,024 buckets, so a large statement takes a bounded
--- number of locks; always in the same order, so two statements cannot deadlock) before it reads:
--- the later one waits for the earlier to commit and then, at READ COMMITTED, sees its rows. At
--- REPEATABLE READ a writer's snapshot predates the lock, so such writes are refused; SERIALIZABLE
--- writers are kept apart by PostgreSQL itself.
+-- caller handled) must not each decide from a snapshot without the other's row. Each takes this
+-- state's one transaction lock before it reads: the later waits for the earlier to commit and
+-- then, at READ COMMITTED, sees its rows. One lock rather than one per number: a statement's
+-- cascades (retention deleting calls with their callbacks and dispositions) refresh in several
+-- steps, and locks per number taken in steps could deadlock with another writer's; writers queue
+-- only from their statement's end to their commit (milliseconds: the listener commits each batch
+-- at once, people's clicks are one statement each). At REPEATABLE READ a writer's snapshot
+-- predates the lock, so such writes are refused; SERIALIZABLE writers are kept apart by
+-- PostgreSQL itself.
 CREATE FUNCTION awaiting_refresh(p_keys text[], p_calls bigint[]) RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
     numbers text[];
-    bucket integer;
 BEGIN
     IF coalesce(cardinality(p_keys), 0) = 0 AND coalesce(cardinality(p_calls), 0) = 0 THEN
         RETURN;
@@ -119,19 +121,12 @@ BEGIN
             'or SERIALIZABLE: the awaiting state is kept up to date statement by statement'
             USING ERRCODE = 'invalid_transaction_state';
     END IF;
+    PERFORM pg_advisory_xact_lock(1128355649);  -- 'CAWA' in ASCII: this state's lock
     numbers := ARRAY(
         SELECT k FROM unnest(p_keys) AS k WHERE k IS NOT NULL
         UNION
         SELECT c.number_key FROM calls c WHERE c.id = ANY (p_calls) AND c.number_key IS NOT NULL
     );
-    FOR bucket IN
-        SELECT hashtext(k) & 1023 FROM unnest(numbers) AS k
-        UNION
-        SELECT hashint8(c) & 1023 FROM unnest(p_calls) AS c
-        ORDER BY 1
-    LOOP
-        PERFORM pg_advisory_xact_lock(1128416321, bucket);  -- 'CAWA': this state's lock space
-    END LOOP;
 
     WITH wanted AS MATERIALIZED (
         SELECT m.id, coalesce(m.number_key, m.number) AS caller, m.number, m.name, m.number_key,

@@ -49,7 +49,6 @@ CREATE FUNCTION public.awaiting_refresh(p_keys text[], p_calls bigint[]) RETURNS
     AS $$
 DECLARE
     numbers text[];
-    bucket integer;
 BEGIN
     IF coalesce(cardinality(p_keys), 0) = 0 AND coalesce(cardinality(p_calls), 0) = 0 THEN
         RETURN;
@@ -59,19 +58,12 @@ BEGIN
             'or SERIALIZABLE: the awaiting state is kept up to date statement by statement'
             USING ERRCODE = 'invalid_transaction_state';
     END IF;
+    PERFORM pg_advisory_xact_lock(1128355649);  -- 'CAWA' in ASCII: this state's lock
     numbers := ARRAY(
         SELECT k FROM unnest(p_keys) AS k WHERE k IS NOT NULL
         UNION
         SELECT c.number_key FROM calls c WHERE c.id = ANY (p_calls) AND c.number_key IS NOT NULL
     );
-    FOR bucket IN
-        SELECT hashtext(k) & 1023 FROM unnest(numbers) AS k
-        UNION
-        SELECT hashint8(c) & 1023 FROM unnest(p_calls) AS c
-        ORDER BY 1
-    LOOP
-        PERFORM pg_advisory_xact_lock(1128416321, bucket);  -- 'CAWA': this state's lock space
-    END LOOP;
     WITH wanted AS MATERIALIZED (
         SELECT m.id, coalesce(m.number_key, m.number) AS caller, m.number, m.name, m.number_key,
                m.callable, m.did, m.reason, m.reached_voicemail, sorted_set(m.rang) AS rang,

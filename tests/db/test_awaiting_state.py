@@ -222,8 +222,8 @@ async def test_a_caller_marked_while_their_call_is_written_is_not_left_waiting(
 ) -> None:
     """The listener writes a missed call from a number while, in another transaction, someone
     marks that number handled. Each statement decides from its own snapshot; without the
-    per-number lock the marking's trigger would not see the call and the call would stay on
-    every list although the rule says it was handled."""
+    state's lock the marking's trigger would not see the call and the call would stay on every
+    list although the rule says it was handled."""
     first = await asyncpg.connect(owner_dsn)
     second = await asyncpg.connect(owner_dsn)
     try:
@@ -242,7 +242,7 @@ async def test_a_caller_marked_while_their_call_is_written_is_not_left_waiting(
             )
         )
         await asyncio.sleep(0.3)
-        assert not marking.done(), "the marking did not wait for the writer of that number"
+        assert not marking.done(), "the marking did not wait for the other writer"
         await writing.commit()
         await marking
         await assert_kept(first)
