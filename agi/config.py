@@ -75,7 +75,10 @@ class AgiSettings:
     # FastAGI server
     listen_host: str = "127.0.0.1"
     listen_port: int = 4573
-    max_sessions: int = 16
+    # Sessions at once. A session waiting for a key costs a coroutine and a socket, not a
+    # thread, so the default covers every desk of an office pressing *47 together; the pool
+    # still opens at most 8 database connections.
+    max_sessions: int = 256
     # FastAGI peer authentication: the file holding the per-install secret the dialplan puts
     # in the AGI URL (agi://127.0.0.1:4573/<secret>); read by `agi serve` only (read_secret).
     secret_file: Path | None = None
@@ -84,7 +87,9 @@ class AgiSettings:
     env_timeout: float = 5.0
     reply_timeout: float = 60.0
     # Connections not yet in a session (sending their environment, or queued for a slot).
-    max_waiting: int = 32
+    # The whole office's connections arrive together, and each is unauthenticated until the
+    # loop has read it: a bound below the office's size shed real desks, not a flood.
+    max_waiting: int = 256
     # Optional second check: the local user whose processes may connect (e.g. "asterisk"),
     # read from the kernel's socket table (/proc/net/tcp*); "" = any user with the secret.
     peer_user: str = ""

@@ -1,7 +1,9 @@
 """The desk-phone menu and the callback dial: pure logic over an AGI-like and a desk-like object.
 
-Nothing here touches sockets, threads or asyncpg. ``agi`` is pyst2's ``AGI`` (in practice
-:class:`agi.channel.SafeAGI`); ``desk`` is a blocking view of the database (:class:`Desk`).
+Nothing here touches sockets, pipes or asyncpg: ``agi`` is an AGI channel (:class:`AgiLike`)
+and ``desk`` the database (:class:`Desk`), both awaited. The same coroutine runs on the FastAGI
+server's event loop and, in a classic AGI process, is stepped without one
+(:func:`agi.classic.drive`: there nothing it awaits ever suspends).
 
 Arguments (AGI(...,mode,arg)):  ``menu,<extension>``  or  ``dial,<missed call id>,<extension>``.
 The number to dial always comes from the database, by id; never from the channel.
@@ -11,25 +13,27 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
+from agi import protocol
 from agi import variables as var
 from agi.config import AgiSettings
-from agi.dialing import CallbackNumber, dial_plan
 from agi.exceptions import ChannelGone
-from agi.policy import authorize
 from agi.queries import Disposition, MissedCall, WaitingCaller
 from callback_desk.core.exceptions import CallbackError, OutOfScope, StoreError, UnknownCall
 from callback_desk.core.model import DialStatus
 from callback_desk.core.phone import mask
 
+if TYPE_CHECKING:
+    from agi.dialing import CallbackNumber
+
 logger = logging.getLogger(__name__)
 
-KEYS = "0123456789*#"
+KEYS = protocol.KEYS
 MENU_KEYS = ("1", "2", "3", "7", "#", "*")
 _EXTENSION = re.compile(r"[0-9]{1,10}", re.ASCII)
 _CALL_ID = re.compile(r"[0-9]{1,18}", re.ASCII)
@@ -41,34 +45,39 @@ _TALK = re.compile(r"[0-9]{1,6}", re.ASCII)
 
 
 class AgiLike(Protocol):
+    """One AGI channel: :class:`agi.fastagi.FastAgiChannel` (FastAGI) or
+    :class:`agi.classic.PystChannel` (pyst2, classic). A method returns the key pressed during
+    a prompt ('' for none) and raises :class:`ChannelGone` when the channel is gone."""
+
     env: dict[str, str]
 
-    def answer(self) -> None: ...
-    def stream_file(
-        self, filename: str, escape_digits: str = "", sample_offset: int = 0
+    async def answer(self) -> None: ...
+    async def stream_file(self, filename: str, escape_digits: str) -> str: ...
+    async def wait_for_digit(self, timeout: int) -> str: ...
+    async def say_number(self, number: int, escape_digits: str) -> str: ...
+    async def say_digits(self, digits: str, escape_digits: str) -> str: ...
+    async def say_datetime(
+        self, seconds: int, escape_digits: str, format: str, zone: str
     ) -> str: ...
-    def wait_for_digit(self, timeout: int = 2000) -> str: ...
-    def say_number(self, number: int | str, escape_digits: str = "") -> str: ...
-    def say_digits(self, digits: str, escape_digits: str = "") -> str: ...
-    def say_datetime(
-        self, seconds: int, escape_digits: str = "", format: str = "", zone: str = ""
-    ) -> str: ...
-    def set_variable(self, name: str, value: str) -> None: ...
-    def get_variable(self, name: str) -> str: ...
-    def appexec(self, application: str, options: str = "") -> str: ...
+    async def set_variable(self, name: str, value: str) -> None: ...
+    async def get_variable(self, name: str) -> str: ...
+    async def appexec(self, application: str, options: str) -> str: ...
 
 
 class Desk(Protocol):
-    """The database as the menu sees it (blocking calls)."""
+    """The database as the menu sees it: :class:`agi.queries.Callbacks` (asyncpg, FastAGI) or
+    :class:`agi.classic.WireDesk` (one synchronous connection, classic)."""
 
-    def waiting(
+    async def waiting(
         self, scope: Sequence[str], since: datetime, until: datetime
     ) -> list[WaitingCaller]: ...
-    def missed_call(self, call_id: int) -> MissedCall | None: ...
-    def start_attempt(self, call_id: int, extension: str, channel_id: str | None) -> int: ...
-    def finish_attempt(self, attempt_id: int, dial_status: str, talk_seconds: int) -> bool: ...
-    def discard_attempt(self, attempt_id: int) -> bool: ...
-    def dispose(
+    async def missed_call(self, call_id: int) -> MissedCall | None: ...
+    async def start_attempt(self, call_id: int, extension: str, channel_id: str | None) -> int: ...
+    async def finish_attempt(
+        self, attempt_id: int, dial_status: str, talk_seconds: int
+    ) -> bool: ...
+    async def discard_attempt(self, attempt_id: int) -> bool: ...
+    async def dispose(
         self, call_id: int, number_key: str | None, disposition: Disposition, extension: str
     ) -> int: ...
 
@@ -76,16 +85,18 @@ class Desk(Protocol):
 Clock = Callable[[], datetime]
 
 
-def handle(agi: AgiLike, desk: Desk, cfg: AgiSettings, tz: ZoneInfo, clock: Clock) -> str:
+async def handle(agi: AgiLike, desk: Desk, cfg: AgiSettings, tz: ZoneInfo, clock: Clock) -> str:
     """Run one AGI session to its end; returns (and sets) CALLBACK_DESK_STATUS. Never raises
     for a hang-up, a refused number or a database outage: the dialplan branches on the status."""
     session = _Session(agi, desk, cfg, tz, clock)
     mode = agi.env.get("agi_arg_1", "menu")
     try:
         if mode == "menu":
-            status = session.menu(agi.env.get("agi_arg_2", ""))
+            status = await session.menu(agi.env.get("agi_arg_2", ""))
         elif mode == "dial":
-            status = session.dial_by_id(agi.env.get("agi_arg_2", ""), agi.env.get("agi_arg_3", ""))
+            status = await session.dial_by_id(
+                agi.env.get("agi_arg_2", ""), agi.env.get("agi_arg_3", "")
+            )
         else:
             logger.error("Unknown AGI mode %r (expected menu or dial)", mode[:20])
             status = var.FAILED
@@ -94,13 +105,13 @@ def handle(agi: AgiLike, desk: Desk, cfg: AgiSettings, tz: ZoneInfo, clock: Cloc
         status = var.HANGUP
     except StoreError as exc:
         logger.error("Database trouble, apologising: %s", exc, extra={"action": "agi_db_down"})
-        session.say("sorry")
+        await session.say("sorry")
         status = var.FAILED
     except CallbackError as exc:
         logger.warning("Callback refused: %s", exc, extra={"action": "agi_refused"})
-        session.say("refused")
+        await session.say("refused")
         status = var.REFUSED
-    session.set_status(status)
+    await session.set_status(status)
     return status
 
 
@@ -116,66 +127,66 @@ class _Session:
         self.last_dialstatus = ""
 
     # -- output ----------------------------------------------------------------------------
-    def play(self, step: str, n: int | None = None) -> str:
+    async def play(self, step: str, n: int | None = None) -> str:
         """Play a menu step; returns a key pressed during it, or ''."""
         for sound in self.cfg.sounds[step]:
             if sound == "{n}":
-                key = self.agi.say_number(n if n is not None else 0, KEYS)
+                key = await self.agi.say_number(n if n is not None else 0, KEYS)
             else:
-                key = self.agi.stream_file(sound, KEYS)
+                key = await self.agi.stream_file(sound, KEYS)
             if key:
                 return key
         return ""
 
-    def say(self, step: str) -> None:
+    async def say(self, step: str) -> None:
         """Best effort, for the last words of a session: a hang-up here is not an error."""
         try:
-            self.play(step)
+            await self.play(step)
         except ChannelGone:
             pass
 
-    def set_status(self, status: str) -> None:
+    async def set_status(self, status: str) -> None:
         try:
-            self.agi.set_variable(var.STATUS, status)
-            self.agi.set_variable(var.DIALSTATUS, self.last_dialstatus)
+            await self.agi.set_variable(var.STATUS, status)
+            await self.agi.set_variable(var.DIALSTATUS, self.last_dialstatus)
         except ChannelGone:
             logger.info("Could not set %s=%s: the AGI session is gone", var.STATUS, status)
 
-    def ask(self, announce: Callable[[], str], early: str = "") -> str:
+    async def ask(self, announce: Callable[[], Awaitable[str]], early: str = "") -> str:
         """Announce, then wait for a key; repeats on silence, complains on a stray key.
         ``early`` is a key pressed before (during the count): a menu answered in advance.
         Returns '' when the retries are used up."""
         if early in MENU_KEYS:
             return early
         for _ in range(self.cfg.retries):
-            key = announce() or self.play("options")
+            key = await announce() or await self.play("options")
             if not key:
-                key = self.agi.wait_for_digit(int(self.cfg.digit_timeout * 1000))
+                key = await self.agi.wait_for_digit(int(self.cfg.digit_timeout * 1000))
             if key in MENU_KEYS:
                 return key
             if key:
-                self.play("invalid")
+                await self.play("invalid")
         return ""
 
-    def announce(self, caller: WaitingCaller) -> str:
-        key = self.play("number")
-        key = key or self.agi.say_digits(caller.number_key.removeprefix("+"), KEYS)
-        key = key or self.play("received")
-        key = key or self.agi.say_datetime(
+    async def announce(self, caller: WaitingCaller) -> str:
+        key = await self.play("number")
+        key = key or await self.agi.say_digits(caller.number_key.removeprefix("+"), KEYS)
+        key = key or await self.play("received")
+        key = key or await self.agi.say_datetime(
             int(caller.last_at.timestamp()),
             KEYS,
             when_format(caller.last_at, self.clock(), self.tz),
             self.tz.key,
         )
         if caller.calls > 1:
-            key = key or self.play("times", caller.calls)
+            key = key or await self.play("times", caller.calls)
         return key
 
     # -- modes -----------------------------------------------------------------------------
-    def menu(self, extension: str) -> str:
+    async def menu(self, extension: str) -> str:
         if not _EXTENSION.fullmatch(extension):
             raise OutOfScope("the menu needs the desk's extension as its second argument")
-        self.agi.answer()
+        await self.agi.answer()
         scope = self.cfg.scope(extension)
         logger.info(
             "Menu (feature code %s) for extension %s",
@@ -183,24 +194,24 @@ class _Session:
             extension,
             extra={"action": "agi_menu"},
         )
-        callers = self._waiting(scope)
+        callers = await self._waiting(scope)
         if not callers:
-            self.play("none")
-            self.play("goodbye")
+            await self.play("none")
+            await self.play("goodbye")
             return var.OK
-        early = self.play("count", len(callers))
+        early = await self.play("count", len(callers))
         i = 0
         while i < len(callers):
             caller = callers[i]
-            key, early = self.ask(partial(self.announce, caller), early), ""
+            key, early = await self.ask(partial(self.announce, caller), early), ""
             if key == "1":
-                self.call_back(caller.call_id, extension, None)
+                await self.call_back(caller.call_id, extension, None)
                 callers.pop(i)
             elif key == "2":
                 i += 1
             elif key in ("3", "7"):
                 disposition = Disposition.HANDLED if key == "3" else Disposition.NEVER
-                self.desk.dispose(caller.call_id, caller.number_key, disposition, extension)
+                await self.desk.dispose(caller.call_id, caller.number_key, disposition, extension)
                 logger.info(
                     "Extension %s marked %s as %s",
                     extension,
@@ -208,18 +219,18 @@ class _Session:
                     disposition,
                     extra={"action": "agi_disposition"},
                 )
-                self.play("marked")
+                await self.play("marked")
                 callers.pop(i)
             elif key == "#":
                 continue
             else:  # "*" or silence after the retries
-                self.play("goodbye")
+                await self.play("goodbye")
                 return var.OK
-        self.play("no_more")
-        self.play("goodbye")
+        await self.play("no_more")
+        await self.play("goodbye")
         return var.OK
 
-    def dial_by_id(self, raw_id: str, extension: str) -> str:
+    async def dial_by_id(self, raw_id: str, extension: str) -> str:
         if not _CALL_ID.fullmatch(raw_id) or not _EXTENSION.fullmatch(extension):
             raise UnknownCall("dial needs a missed-call id and the desk's extension")
         raw_channel = self.agi.env.get("agi_uniqueid", "")
@@ -230,33 +241,39 @@ class _Session:
                 len(raw_channel),
                 extra={"action": "agi_bad_channel_id"},
             )
-        self.call_back(int(raw_id), extension, channel_id)
+        await self.call_back(int(raw_id), extension, channel_id)
         return var.OK
 
-    def call_back(self, call_id: int, extension: str, channel_id: str | None) -> str:
+    async def call_back(self, call_id: int, extension: str, channel_id: str | None) -> str:
         """Re-read the call and apply the one callback policy (:mod:`agi.policy`) right before
         dialling: another desk may have returned it, or marked it never, a moment ago."""
-        number = authorize(
-            self.desk.missed_call(call_id), call_id, extension, self.cfg, self.clock()
-        )
-        return self.callback(call_id, number, extension, channel_id)
+        # Loaded when a desk first dials, not before the count: the classic AGI's start
+        # (agi/classic.py) needs neither the policy nor the dial rules.
+        from agi.policy import authorize
 
-    def _waiting(self, scope: Sequence[str]) -> list[WaitingCaller]:
+        number = authorize(
+            await self.desk.missed_call(call_id), call_id, extension, self.cfg, self.clock()
+        )
+        return await self.callback(call_id, number, extension, channel_id)
+
+    async def _waiting(self, scope: Sequence[str]) -> list[WaitingCaller]:
         if not scope:
             return []
         now = self.clock()
-        return self.desk.waiting(scope, now - timedelta(days=self.cfg.lookback_days), now)
+        return await self.desk.waiting(scope, now - timedelta(days=self.cfg.lookback_days), now)
 
-    def callback(
+    async def callback(
         self, call_id: int, number: CallbackNumber, extension: str, channel_id: str | None
     ) -> str:
         """Record the attempt, Dial(), record the outcome — even after a hang-up."""
+        from agi.dialing import dial_plan  # lazy, as authorize above
+
         plan = dial_plan(number, self.cfg)
         # DIALSTATUS is cleared first: app_dial always sets it, so an empty value afterwards
         # means Dial() never ran (the desk hung up first) and the attempt is withdrawn.
         for name, value in (*plan.variables, (var.DIAL_RESULT, "")):
-            self.agi.set_variable(name, value)
-        attempt = self.desk.start_attempt(call_id, extension, channel_id)
+            await self.agi.set_variable(name, value)
+        attempt = await self.desk.start_attempt(call_id, extension, channel_id)
         logger.info(
             "Extension %s calls back %s (missed call %d, attempt %d)",
             extension,
@@ -268,19 +285,19 @@ class _Session:
         status, talk, gone = "", 0, False
         try:
             try:
-                self.agi.appexec("Dial", plan.dial_args)
+                await self.agi.appexec("Dial", plan.dial_args)
             except ChannelGone:
                 gone = True  # the desk hung up during Dial(): its variables are still readable
-            status = dial_status(self.agi.get_variable(var.DIAL_RESULT))
-            talk = talk_seconds(self.agi.get_variable(var.ANSWERED_TIME))
+            status = dial_status(await self.agi.get_variable(var.DIAL_RESULT))
+            talk = talk_seconds(await self.agi.get_variable(var.ANSWERED_TIME))
         except ChannelGone:
             gone = True  # Asterisk closed the session: the outcome is unknown
             status = status or DialStatus.UNKNOWN
         finally:
             if status:
-                self.desk.finish_attempt(attempt, status, talk)
+                await self.desk.finish_attempt(attempt, status, talk)
             else:
-                self.desk.discard_attempt(attempt)
+                await self.desk.discard_attempt(attempt)
             self.last_dialstatus = status
             logger.info(
                 "Callback attempt %d ended: %s after %ds",

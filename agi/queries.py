@@ -3,7 +3,7 @@
 Who is waiting is :func:`callback_desk.core.awaiting.awaiting` (the one definition, shared with
 the report and the inbox); the rest lives in ``sql/queries_callbacks.sql`` (names prefixed
 ``cb_``). Errors come out as our :mod:`callback_desk.core.exceptions` tree via
-:func:`callback_desk.core.store.mapped_errors`.
+:func:`callback_desk.core.dberrors.mapped_errors`.
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-
 from callback_desk.core.awaiting import menu_rows
+from callback_desk.core.connection import Queryable
+from callback_desk.core.dberrors import mapped_errors
 from callback_desk.core.model import DialStatus, Disposition
 from callback_desk.core.scope import ALL_LINES, in_scope
 from callback_desk.core.sqlfiles import queries
-from callback_desk.core.store import mapped_errors
 
 __all__ = ["ALL_LINES", "Callbacks", "Disposition", "MissedCall", "WaitingCaller"]
 
@@ -51,7 +50,7 @@ class MissedCall:
 
 
 class Callbacks:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: Queryable) -> None:
         self._pool = pool
         self._q = queries()
 
@@ -59,6 +58,9 @@ class Callbacks:
         self, scope: Sequence[str], since: datetime, until: datetime
     ) -> list[WaitingCaller]:
         """Callers awaiting a callback in ``[since, until)`` whom a desk phone may dial."""
+        # The rows, not AwaitingCaller, and only what the menu reads out (awaiting_menu): a
+        # desk hearing every line has thousands of callers (bench/year.py), and building the
+        # rest was a tenth of a FastAGI session's CPU (bench/agi.py, cProfile).
         rows = await menu_rows(self._pool, scope=scope, now=until, lookback=until - since)
         return [
             WaitingCaller(r["last_call_id"], r["number_key"], r["number"], r["calls"], r["last_at"])

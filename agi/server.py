@@ -5,7 +5,7 @@ Who may talk to it: FastAGI itself has no authentication, and any local process 
 callback, mark callers "never"). So every connection must present the per-install secret
 (``[agi] secret_file``) as the AGI URL's path, ``agi://127.0.0.1:4573/<secret>``, which
 Asterisk sends as ``agi_network_script``. It is compared in constant time; a connection
-without it gets no command at all and is logged (``agi_refused_peer``).
+without it gets no command at all and is logged (``agi_refused_peer``, arguments masked).
 
 Holding out: a connection has ``env_timeout`` seconds to send its environment and
 ``reply_timeout`` to answer each command (a Dial gets the call's length); at most
@@ -13,31 +13,28 @@ Holding out: a connection has ``env_timeout`` seconds to send its environment an
 cannot keep Asterisk out) and at most ``max_waiting`` authenticated ones may queue for one of
 the ``max_sessions`` slots (more are refused). Every shed connection is logged (``agi_shed``).
 
-Speed: the environment is read and checked on the event loop; the session then runs in a worker
-thread that reads and writes the socket itself (no hop through the loop per command — that
-cost ~200 µs a command with 16 sessions). Only database calls hop onto the loop.
+Speed: every session is a coroutine on the one event loop (:mod:`agi.fastagi` says why not
+pyst2 in a thread), its database calls go straight to the asyncpg pool, and a menu waiting for
+a key costs a socket and a coroutine, so ``max_sessions`` can cover every desk of an office.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import hashlib
 import hmac
 import logging
 import pwd
 import signal
 import socket
-import threading
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from agi.config import AgiSettings, load, read_secret
-from agi.queries import Callbacks
-from agi.runtime import open_callbacks
+from agi.fastagi import CALL_LIMIT, FastAgiChannel
+from agi.handlers import Desk
+from agi.runtime import TimedDesk, open_callbacks
 from agi.session import run_session
 from callback_desk.core.config import Secret, Settings
 from callback_desk.core.exceptions import ConfigError, ListenError, os_reason
@@ -45,21 +42,8 @@ from callback_desk.core.phone import mask
 
 logger = logging.getLogger(__name__)
 
-_MAX_LINE = 64 * 1024
-_MAX_ENV = 16 * 1024
-# The longest call a callback may be (a Dial's reply comes when the call ends).
-CALL_LIMIT = 4 * 3600.0
 # What Asterisk sends that holds the secret; kept out of the session's environment.
 _SECRET_KEYS = ("agi_network_script", "agi_request")
-
-
-def parse_env(block: bytes) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for raw in block.decode("utf-8", "replace").split("\n"):
-        key, sep, value = raw.partition(":")
-        if sep and key.strip().startswith("agi_"):
-            env[key.strip()] = value.strip()
-    return env
 
 
 def authentic(env: Mapping[str, str], secret: Secret) -> bool:
@@ -103,61 +87,6 @@ def describe(env: Mapping[str, str]) -> str:
     return f"mode {mode}, arguments {', '.join(mask(a) for a in args[1:] if a) or 'none'}"
 
 
-class SocketChannel:
-    """The session's side of a FastAGI connection, used from one worker thread.
-
-    ``readline``/``write``/``flush`` as SafeAGI wants them, straight on the socket with a read
-    time limit per reply (:meth:`before_reply`); a limit reached or a closed socket reads as end
-    of input, which SafeAGI turns into ChannelGone.
-    """
-
-    def __init__(self, sock: socket.socket, buffered: bytes, cfg: AgiSettings) -> None:
-        self._sock = sock
-        self._buf = buffered
-        self._out: list[str] = []
-        self._reply = cfg.reply_timeout
-        self._call = cfg.dial_timeout + CALL_LIMIT
-        sock.settimeout(cfg.reply_timeout)
-
-    def before_reply(self, command: str) -> None:
-        self._sock.settimeout(self._call if command == "EXEC" else self._reply)
-
-    def readline(self) -> str:
-        while b"\n" not in self._buf:
-            if len(self._buf) > _MAX_LINE:
-                logger.warning("FastAGI reply line too long; ending the session")
-                return ""
-            try:
-                data = self._sock.recv(65536)
-            except TimeoutError:
-                logger.warning(
-                    "Asterisk sent no reply in time; ending the session",
-                    extra={"action": "agi_reply_timeout"},
-                )
-                return ""
-            except OSError:
-                return ""
-            if not data:
-                return ""
-            self._buf += data
-        line, _, self._buf = self._buf.partition(b"\n")
-        return line.decode("utf-8", "replace") + "\n"
-
-    def write(self, text: str) -> int:
-        self._out.append(text)
-        return len(text)
-
-    def flush(self) -> None:
-        data, self._out = "".join(self._out).encode("utf-8"), []
-        try:
-            self._sock.settimeout(self._reply)
-            self._sock.sendall(data)
-        except TimeoutError as exc:
-            raise ConnectionResetError("Asterisk stopped reading") from exc
-        except OSError as exc:
-            raise ConnectionResetError("the FastAGI connection is closed") from exc
-
-
 def _uid(user: str) -> int:
     try:
         return pwd.getpwnam(user).pw_uid
@@ -168,7 +97,7 @@ def _uid(user: str) -> int:
 class FastAgiServer:
     def __init__(
         self,
-        callbacks: Callbacks,
+        callbacks: Desk,
         cfg: AgiSettings,
         tz: ZoneInfo,
         host: str,
@@ -180,174 +109,152 @@ class FastAgiServer:
         if not self._secret.reveal():
             raise ConfigError("the FastAGI secret is empty")
         self._peer_uid = _uid(cfg.peer_user) if cfg.peer_user else None
-        self._callbacks = callbacks
+        self._desk = TimedDesk(callbacks, cfg.db_timeout)
         self._cfg = cfg
         self._tz = tz
         self._host = host
         self._port = port
-        self._listener: socket.socket | None = None
-        self._accepting: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(
-            max_workers=cfg.max_sessions, thread_name_prefix="fastagi"
-        )
+        self._server: asyncio.Server | None = None
         self._slots = asyncio.Semaphore(cfg.max_sessions)
         self._queued = 0
-        # Unauthenticated connections, oldest first (dicts keep insertion order).
-        self._unproven: dict[asyncio.Task[None], socket.socket] = {}
+        # Connections that have not sent their environment yet, oldest first (with the timer
+        # that ends them after env_timeout).
+        self._unproven: dict[FastAgiChannel, asyncio.TimerHandle] = {}
+        self._channels: set[FastAgiChannel] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._sockets: set[socket.socket] = set()
         self.port = 0
 
     async def start(self) -> None:
         try:
-            listener = socket.create_server((self._host, self._port), backlog=128)
+            listener = socket.create_server((self._host, self._port), backlog=512)
         except OSError as exc:  # port taken, address not on this host, name unresolvable
             # from None: the reason is in the message, the socket's wording of it would repeat it.
             raise ListenError(
                 f"FastAGI cannot listen on {self._host}:{self._port}: {os_reason(exc)}"
             ) from None
-        listener.setblocking(False)
-        self._listener = listener
         self.port = listener.getsockname()[1]
-        self._accepting = asyncio.create_task(self._accept())
+        loop = asyncio.get_running_loop()
+        call_timeout = self._cfg.dial_timeout + CALL_LIMIT
+        self._server = await loop.create_server(
+            lambda: FastAgiChannel(
+                self._environment,
+                self._connected,
+                self._cfg.reply_timeout,
+                call_timeout,
+                self._lost,
+            ),
+            sock=listener,
+        )
         logger.info(
             "FastAGI listening on %s:%d", self._host, self.port, extra={"action": "agi_listen"}
         )
 
     async def close(self) -> None:
-        if self._accepting is not None:
-            self._accepting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._accepting
-        if self._listener is not None:
-            self._listener.close()
-        # Shutting the sockets down ends every session at its next read (ChannelGone).
-        for sock in list(self._sockets):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+        if self._server is not None:
+            self._server.close()
+        # Closing the connections ends every session at its next command (ChannelGone).
+        for channel in list(self._channels):
+            channel.close()
+        for timer in self._unproven.values():
+            timer.cancel()
+        self._unproven.clear()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._executor.shutdown(wait=True)
+        if self._server is not None:
+            await self._server.wait_closed()
 
-    async def _accept(self) -> None:
-        assert self._listener is not None
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                conn, _ = await loop.sock_accept(self._listener)
-            except OSError as exc:  # EMFILE and the like: wait, do not spin
-                logger.error("FastAGI cannot accept: %s", exc, extra={"action": "agi_accept"})
-                await asyncio.sleep(0.5)
-                continue
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if len(self._unproven) >= self._cfg.max_waiting:
-                oldest = next(iter(self._unproven))
-                logger.warning(
-                    "FastAGI: %d connections have not sent an AGI environment; shedding the oldest",
-                    len(self._unproven),
-                    extra={"action": "agi_shed"},
-                )
-                oldest.cancel()
-                self._unproven.pop(oldest, None)
-            task = asyncio.create_task(self._serve(conn))
-            self._unproven[task] = conn
-            self._tasks.add(task)
-            self._sockets.add(conn)
-            # Also when the task is shed before it ever ran (its own finally never runs then).
-            task.add_done_callback(functools.partial(self._finished, conn=conn))
-
-    def _finished(self, task: asyncio.Task[None], *, conn: socket.socket) -> None:
-        self._tasks.discard(task)
-        self._unproven.pop(task, None)
-        self._sockets.discard(conn)
-        conn.close()
-
-    async def _read_env(self, conn: socket.socket) -> bytes:
-        loop = asyncio.get_running_loop()
-        data = b""
-        while b"\n\n" not in data:
-            if len(data) > _MAX_ENV:
-                raise ValueError("the AGI environment is too long")
-            chunk = await loop.sock_recv(conn, 4096)
-            if not chunk:
-                raise ConnectionResetError("closed before the AGI environment ended")
-            data += chunk
-        return data
-
-    async def _serve(self, conn: socket.socket) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        try:
-            try:
-                async with asyncio.timeout(self._cfg.env_timeout):
-                    data = await self._read_env(conn)
-            except TimeoutError:
-                logger.warning(
-                    "Refused a FastAGI connection: no AGI environment within %gs",
-                    self._cfg.env_timeout,
-                    extra={"action": "agi_refused_peer"},
-                )
-                return
-            except (OSError, ValueError) as exc:
-                logger.warning(
-                    "Refused a FastAGI connection: %s", exc, extra={"action": "agi_refused_peer"}
-                )
-                return
-            finally:
-                self._unproven.pop(task, None)
-            head, _, rest = data.partition(b"\n\n")
-            env = parse_env(head)
-            if self._peer_uid is not None and peer_uid(conn) != self._peer_uid:
-                logger.warning(
-                    "Refused a FastAGI request from a process not run by %s (%s)",
-                    self._cfg.peer_user,
-                    describe(env),
-                    extra={"action": "agi_refused_peer"},
-                )
-                return
-            if not authentic(env, self._secret):
-                logger.warning(
-                    "Refused a FastAGI request without the right secret (%s)",
-                    describe(env),
-                    extra={"action": "agi_refused_peer"},
-                )
-                return
-            await self._run(conn, env, rest)
-        finally:
-            conn.close()
-
-    async def _run(self, conn: socket.socket, env: Mapping[str, str], rest: bytes) -> None:
-        if self._slots.locked():
-            if self._queued >= self._cfg.max_waiting:
-                logger.warning(
-                    "FastAGI: all %d sessions busy and %d queued; refusing a session",
-                    self._cfg.max_sessions,
-                    self._queued,
-                    extra={"action": "agi_shed"},
-                )
-                return
-            logger.warning("All %d FastAGI sessions busy; queueing", self._cfg.max_sessions)
-        self._queued += 1
-        try:
-            await self._slots.acquire()
-        finally:
-            self._queued -= 1
-        try:
-            block = "".join(f"{k}: {v}\n" for k, v in env.items() if k not in _SECRET_KEYS)
-            channel = SocketChannel(conn, block.encode() + b"\n" + rest, self._cfg)
-            status = await run_session(
-                channel,  # type: ignore[arg-type]
-                channel,  # type: ignore[arg-type]
-                threading.Event(),
-                self._callbacks,
-                self._cfg,
-                self._tz,
-                lambda: datetime.now(self._tz),
-                self._executor,
-                channel.before_reply,
+    # -- before the environment ------------------------------------------------------------
+    def _connected(self, channel: FastAgiChannel) -> None:
+        if len(self._unproven) >= self._cfg.max_waiting:
+            oldest = next(iter(self._unproven))
+            logger.warning(
+                "FastAGI: %d connections have not sent an AGI environment; shedding the oldest",
+                len(self._unproven),
+                extra={"action": "agi_shed"},
             )
-            logger.info("FastAGI session ended: %s", status, extra={"action": "agi_session"})
+            self._forget(oldest)
+            self._drop(oldest)
+        loop = asyncio.get_running_loop()
+        self._unproven[channel] = loop.call_later(
+            self._cfg.env_timeout, self._env_timed_out, channel
+        )
+        self._channels.add(channel)
+
+    def _lost(self, channel: FastAgiChannel) -> None:
+        """The peer closed (or the connection was closed here): nothing of it is kept."""
+        if channel in self._unproven and not channel.has_env:
+            logger.warning(
+                "Refused a FastAGI connection: closed before the AGI environment ended",
+                extra={"action": "agi_refused_peer"},
+            )
+        self._forget(channel)
+        self._channels.discard(channel)
+
+    def _forget(self, channel: FastAgiChannel) -> None:
+        timer = self._unproven.pop(channel, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _env_timed_out(self, channel: FastAgiChannel) -> None:
+        self._unproven.pop(channel, None)
+        self._channels.discard(channel)
+        channel.refuse(f"no AGI environment within {self._cfg.env_timeout:g}s")
+
+    def _environment(self, channel: FastAgiChannel, env: dict[str, str]) -> None:
+        self._forget(channel)
+        if self._peer_uid is not None and peer_uid(channel.socket()) != self._peer_uid:
+            logger.warning(
+                "Refused a FastAGI request from a process not run by %s (%s)",
+                self._cfg.peer_user,
+                describe(env),
+                extra={"action": "agi_refused_peer"},
+            )
+            self._drop(channel)
+            return
+        if not authentic(env, self._secret):
+            logger.warning(
+                "Refused a FastAGI request without the right secret (%s)",
+                describe(env),
+                extra={"action": "agi_refused_peer"},
+            )
+            self._drop(channel)
+            return
+        for key in _SECRET_KEYS:
+            env.pop(key, None)
+        task = asyncio.get_running_loop().create_task(self._session(channel))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _drop(self, channel: FastAgiChannel) -> None:
+        self._channels.discard(channel)
+        channel.close()
+
+    # -- the session -----------------------------------------------------------------------
+    async def _session(self, channel: FastAgiChannel) -> None:
+        try:
+            if self._slots.locked():
+                if self._queued >= self._cfg.max_waiting:
+                    logger.warning(
+                        "FastAGI: all %d sessions busy and %d queued; refusing a session",
+                        self._cfg.max_sessions,
+                        self._queued,
+                        extra={"action": "agi_shed"},
+                    )
+                    return
+                logger.warning("All %d FastAGI sessions busy; queueing", self._cfg.max_sessions)
+            self._queued += 1
+            try:
+                await self._slots.acquire()
+            finally:
+                self._queued -= 1
+            try:
+                status = await run_session(
+                    channel, self._desk, self._cfg, self._tz, lambda: datetime.now(self._tz)
+                )
+                logger.info("FastAGI session ended: %s", status, extra={"action": "agi_session"})
+            finally:
+                self._slots.release()
         finally:
-            self._slots.release()
+            self._drop(channel)
 
 
 async def serve(settings: Settings, host: str | None = None, port: int | None = None) -> int:

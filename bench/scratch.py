@@ -111,6 +111,13 @@ def free_port() -> int:
         return port
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far, from /proc (clock ticks, 10 ms each)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mib(pid: int) -> float:
     """Resident memory of a process, from /proc (what ``top`` shows as RES)."""
     with open(f"/proc/{pid}/status", encoding="ascii") as status:
@@ -151,7 +158,14 @@ async def stop(proc: asyncio.subprocess.Process, timeout: float = 15) -> int:
 
 @contextlib.asynccontextmanager
 async def agi_server(config: Path, logfile: Path) -> AsyncIterator[int]:
-    """``callback-desk agi serve`` as its own process; yields its port once it accepts.
+    """``callback-desk agi serve`` as its own process; yields its port once it accepts."""
+    async with agi_server_process(config, logfile) as (port, _pid):
+        yield port
+
+
+@contextlib.asynccontextmanager
+async def agi_server_process(config: Path, logfile: Path) -> AsyncIterator[tuple[int, int]]:
+    """``callback-desk agi serve`` as its own process; yields its port and pid once it accepts.
 
     The server accepts only peers that present the FastAGI secret: the harness's peers present
     :data:`fakes.agi_peer.SECRET`, written here to a private file the server reads.
@@ -162,12 +176,14 @@ async def agi_server(config: Path, logfile: Path) -> AsyncIterator[int]:
     secret.chmod(0o600)
     argv = [*command("callback-desk"), "agi", "serve", "--config", str(config), "--port", str(port)]
     env = {**os.environ, "CALLBACK_DESK_AGI_SECRET_FILE": str(secret)}
-    async with server(argv, port, logfile, env=env):
-        yield port
+    async with server(argv, port, logfile, env=env) as proc:
+        yield port, proc.pid
 
 
 @contextlib.asynccontextmanager
-async def server(argv: list[str], port: int, logfile: Path, **kwargs: Any) -> AsyncIterator[None]:
+async def server(
+    argv: list[str], port: int, logfile: Path, **kwargs: Any
+) -> AsyncIterator[asyncio.subprocess.Process]:
     """A server process, from the moment it accepts connections on ``port`` until stopped."""
     proc = await spawn(argv, log=logfile, **kwargs)
     try:
@@ -182,7 +198,7 @@ async def server(argv: list[str], port: int, logfile: Path, **kwargs: Any) -> As
                     continue
                 probe.close()  # a connection that says nothing: servers shrug it off
                 break
-        yield
+        yield proc
     finally:
         await stop(proc)
 

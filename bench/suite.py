@@ -30,7 +30,7 @@ QUICK = Sizes(
         flat_batch=10_000,
         flat_open_cap=200,
     ),
-    agi.AgiSizes(classic_sessions=50),
+    agi.AgiSizes(single=100, bursts=20, classic_sessions=50),
     hosted.YearSizes(calls=200_000, runs=3, menu_sessions=10),
 )
 # For the test suite: every path once, in seconds; the figures mean nothing.
@@ -46,7 +46,7 @@ SMOKE = Sizes(
         flat_batch=200,
         flat_open_cap=2,
     ),
-    agi.AgiSizes(fastagi_sessions=8, concurrency=4, classic_sessions=1, waiting_callers=4),
+    agi.AgiSizes(held=3, single=2, bursts=2, concurrency=3, classic_sessions=1, waiting_callers=4),
     hosted.YearSizes(calls=2000, runs=1, menu_sessions=2),
 )
 

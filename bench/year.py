@@ -48,8 +48,8 @@ import asyncpg
 from agi.queries import Callbacks
 from callback_desk.core import migrate
 from callback_desk.core.awaiting import awaiting
+from callback_desk.core.connection import SERVER_SETTINGS
 from callback_desk.core.sqlfiles import queries
-from callback_desk.core.store import SERVER_SETTINGS
 
 DIDS = 500
 PRACTICE_DIDS = 5

@@ -339,9 +339,9 @@ async def cmd_agi(settings: Settings, args: argparse.Namespace) -> int:
         from agi.server import serve
 
         return await serve(settings, args.host, args.port)
-    from agi.classic import run_classic
+    from agi.classic import run_classic_async
 
-    return await run_classic(settings)
+    return await run_classic_async(settings)
 
 
 def configure_call_parser(sub: Subcommands, common: Parser) -> None:

@@ -145,7 +145,12 @@ class AgiPeer:
         args = parse_args(raw[len(name) :].strip())
         if args is None:
             self.unexpected.append(raw)
-            return ["520 Invalid command syntax.  Proper usage not available.", "520 End"]
+            # res_agi's usage block: "520-", the command's usage, "520 End of proper usage."
+            return [
+                "520-Invalid command syntax.  Proper usage follows:",
+                f"Usage: {name}",
+                "520 End of proper usage.",
+            ]
         unquoted = re.sub(r'"(?:[^"\\]|\\.)*"', "", raw[len(name) :]).split()
         if any(not _TOKEN.fullmatch(tok) for tok in unquoted):
             self.unexpected.append(raw)

@@ -72,9 +72,13 @@ async def run_cli(config: Path, *args: str, timeout: float = 60) -> tuple[int, s
     return proc.returncode, out.decode(), err.decode()
 
 
-async def run_classic(config: Path, peer: AgiPeer, timeout: float = 30) -> tuple[int, str]:
+async def run_classic(
+    config: Path, peer: AgiPeer, timeout: float = 30, python: tuple[str, ...] = ()
+) -> tuple[int, str]:
+    """``python [PYTHON...] -m agi --config CONFIG menu 100``: exit code and stderr."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
+        *python,
         "-m",
         "agi",
         "--config",

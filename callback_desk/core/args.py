@@ -1,4 +1,5 @@
-"""Command-line parsing shared by the entry points (the CLI and the classic AGI)."""
+"""Command-line parsing of the ``callback-desk`` entry point (the classic AGI, ``python -m agi``,
+parses its few options by hand, with the same one-line errors: agi/classic.py says why)."""
 
 from __future__ import annotations
 

@@ -20,17 +20,16 @@ when and how each call was returned, for history.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeAlias
-
-import asyncpg
+from typing import Any
 
 from callback_desk.core.config import AwaitingSettings
+from callback_desk.core.connection import Queryable
+from callback_desk.core.dberrors import mapped_errors
 from callback_desk.core.scope import sql_lines
 from callback_desk.core.sqlfiles import queries
-from callback_desk.core.store import mapped_errors
 
 DEFAULT_LOOKBACK = timedelta(days=AwaitingSettings.lookback_days)
 
@@ -71,9 +70,6 @@ class Page:
     offset: int  # of the first caller shown
 
 
-Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
-
-
 def _window(
     scope: Sequence[str], now: datetime, lookback: timedelta, new_since: datetime | None
 ) -> tuple[datetime, datetime, list[str] | None, datetime]:
@@ -84,7 +80,7 @@ def _window(
 
 
 async def awaiting(
-    db: Db,
+    db: Queryable,
     *,
     scope: Sequence[str],
     now: datetime,
@@ -107,14 +103,14 @@ async def awaiting(
 
 
 async def awaiting_rows(
-    db: Db,
+    db: Queryable,
     *,
     scope: Sequence[str],
     now: datetime,
     lookback: timedelta = DEFAULT_LOOKBACK,
     new_since: datetime | None = None,
     callable_only: bool = False,
-) -> list[asyncpg.Record]:
+) -> Sequence[Mapping[str, Any]]:
     """:func:`awaiting`'s rows as the database returns them (the fields of
     :class:`AwaitingCaller`, ``caller`` included), for a reader that builds its own values from
     thousands of them (a report of every line)."""
@@ -122,13 +118,15 @@ async def awaiting_rows(
         return []
     window = _window(scope, now, lookback, new_since)
     async with mapped_errors("reading who is awaiting a callback"):
-        rows: list[asyncpg.Record] = await db.fetch(queries()["awaiting"], *window, callable_only)
+        rows: Sequence[Mapping[str, Any]] = await db.fetch(
+            queries()["awaiting"], *window, callable_only
+        )
     return rows
 
 
 async def menu_rows(
-    db: Db, *, scope: Sequence[str], now: datetime, lookback: timedelta = DEFAULT_LOOKBACK
-) -> list[asyncpg.Record]:
+    db: Queryable, *, scope: Sequence[str], now: datetime, lookback: timedelta = DEFAULT_LOOKBACK
+) -> Sequence[Mapping[str, Any]]:
     """What the desk menu reads out of :func:`awaiting`'s callers whom a desk phone may dial,
     in its order: ``last_call_id``, ``number_key``, ``number``, ``calls``, ``last_at``. A desk
     hearing every line of a busy PBX has thousands: the rest of the summary is left unread."""
@@ -136,12 +134,14 @@ async def menu_rows(
         return []
     window = _window(scope, now, lookback, None)
     async with mapped_errors("reading who is awaiting a callback"):
-        rows: list[asyncpg.Record] = await db.fetch(queries()["awaiting_menu"], *window, True)
+        rows: Sequence[Mapping[str, Any]] = await db.fetch(
+            queries()["awaiting_menu"], *window, True
+        )
     return rows
 
 
 async def page(
-    db: Db,
+    db: Queryable,
     *,
     scope: Sequence[str],
     now: datetime,
@@ -170,13 +170,13 @@ async def page(
     return Page(callers, total, offset)
 
 
-async def _count(db: Db, window: tuple[Any, ...], digits: str | None) -> int:
+async def _count(db: Queryable, window: tuple[Any, ...], digits: str | None) -> int:
     async with mapped_errors("reading who is awaiting a callback"):
         row = await db.fetchrow(queries()["awaiting_page"], *window, False, digits, 1, 0)
     return int(row["total"]) if row else 0
 
 
-def values(record: asyncpg.Record, *, leave_out: Sequence[str] = ()) -> dict[str, Any]:
+def values(record: Mapping[str, Any], *, leave_out: Sequence[str] = ()) -> dict[str, Any]:
     """A caller row as keyword arguments of a frozen dataclass: arrays become tuples."""
     return {
         k: tuple(v) if isinstance(v, list) else v for k, v in record.items() if k not in leave_out

@@ -26,8 +26,8 @@
      ├── ListenError          a server cannot bind its address (taken, not ours, unresolvable)
      └── DemoError            `callback-desk demo` could not run (its database, listener, inbox)
 
-    ChannelGone (agi.exceptions)       the AGI channel hung up: pyst2's AGIHangup, kept in the
-                                       desk side because it belongs to pyst2's tree
+    ChannelGone (agi.exceptions)       the AGI channel hung up, or Asterisk closed the session
+    AgiReplyError (agi.exceptions)     Asterisk refused a command (510, 520) or did not speak AGI
     UnsafeAgiArgument (agi.exceptions) a value would break out of an AGI command line (a bug)
 
     Internal to one feature, never seen outside it:

@@ -7,10 +7,10 @@ with an optional leading ``+`` after removing common formatting characters.
 
 from __future__ import annotations
 
-import importlib.util
+import os
 import re
+import sys
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 # What PBXes and carriers put in CallerIDNum when the caller withheld their number.
@@ -139,12 +139,23 @@ def supported_regions() -> frozenset[str]:
     ``region_<XX>.py`` per region. Falls back to the import if that layout ever changes
     (tests/unit/test_phone.py compares the two).
     """
-    spec = importlib.util.find_spec("phonenumbers")
-    for location in (spec.submodule_search_locations or []) if spec else []:
-        names = {
-            p.stem.removeprefix("region_") for p in (Path(location) / "data").glob("region_*.py")
-        }
-        regions = frozenset(n for n in names if re.fullmatch(r"[A-Z]{2}", n))
+    # sys.path and os.listdir rather than importlib.util.find_spec and Path.glob: ~3 ms less of
+    # the classic AGI's start, for the same directory.
+    for entry in sys.path:
+        try:
+            files = os.listdir(os.path.join(entry or ".", "phonenumbers", "data"))
+        except OSError:
+            continue
+        regions = frozenset(
+            name[7:9]
+            for name in files
+            if len(name) == 12
+            and name.startswith("region_")
+            and name.endswith(".py")
+            and name[7:9].isascii()
+            and name[7:9].isalpha()
+            and name[7:9].isupper()
+        )
         if regions:
             return regions
     import phonenumbers  # lazy (see above)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -13,72 +12,16 @@ import asyncpg
 from callback_desk.core import migrate as migrations
 from callback_desk.core import roles
 from callback_desk.core.config import DatabaseSettings
-from callback_desk.core.exceptions import SchemaError, StoreError, StoreTimeout, StoreUnavailable
+from callback_desk.core.connection import COMMAND_TIMEOUT, SERVER_SETTINGS
+from callback_desk.core.dberrors import mapped_errors
 from callback_desk.core.model import CallRecord
 from callback_desk.core.sqlfiles import Migration, queries
 
 logger = logging.getLogger(__name__)
 
-# Errors that mean "the database is not reachable right now", as opposed to "it said no".
-_UNAVAILABLE: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.InterfaceError,
-    asyncpg.AdminShutdownError,
-)
 
-
-# Per connection. JIT off: every query here is short and index-driven, but the planner's cost
-# estimates for the lateral look-ups cross jit_above_cost, and compiling them costs 0.25-0.35 s
-# for a query that runs in milliseconds. statement_timeout just under command_timeout: a slow
-# query is cancelled by the server and reported as StoreTimeout, while the client-side timeout
-# (a TimeoutError, which asyncpg also raises for a connect that hangs) keeps meaning
-# "unreachable". Migrations lift the limit for their own transaction (migrate.py).
-# force_custom_plan: asyncpg prepares every statement, and after five runs PostgreSQL may
-# switch to a generic plan, blind to "$3 IS NULL" (every line) and to the window's bounds; for
-# the awaiting query that plan is 15x slower (35 ms instead of 2.3 ms, bench/year.py). Planning
-# each run costs about 1-2 ms.
-COMMAND_TIMEOUT = 60.0
-SERVER_SETTINGS = {
-    "jit": "off",
-    "statement_timeout": f"{int(COMMAND_TIMEOUT - 5)}s",
-    "plan_cache_mode": "force_custom_plan",
-}
-
-
-@asynccontextmanager
-async def mapped_errors(what: str) -> AsyncIterator[None]:
-    """Translate asyncpg's exceptions into our tree at the boundary."""
-    try:
-        yield
-    except asyncpg.QueryCanceledError:
-        # statement_timeout (SERVER_SETTINGS): an answer that came too late, not an outage.
-        raise StoreTimeout(f"{what}: the database did not finish in time") from None
-    except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError) as exc:
-        raise SchemaError(
-            f"{what}: the database schema is missing or old; run 'callback-desk migrate'"
-        ) from exc
-    except _UNAVAILABLE as exc:
-        raise StoreUnavailable(f"{what}: the database is unreachable ({exc})") from exc
-    except asyncpg.PostgresError as exc:
-        # The server's message and DETAIL may quote row values ("Failing row contains (...)"
-        # with a caller's number and name): only the error's kind and the schema object it
-        # names cross this boundary, and the original is not chained (the CLI prints causes).
-        raise StoreError(f"{what}: {describe(exc)}") from None
-
-
-def describe(exc: asyncpg.PostgresError) -> str:
-    """``CheckViolationError (SQLSTATE 23514) on calls, constraint calls_reason_check``."""
-    text = f"{type(exc).__name__} (SQLSTATE {exc.sqlstate})"
-    table = getattr(exc, "table_name", None)
-    constraint = getattr(exc, "constraint_name", None)
-    if table:
-        text += f" on {table}"
-    if constraint:
-        text += f", constraint {constraint}"
-    return text
+async def _keep(_conn: asyncpg.Connection) -> None:
+    """Store.open(stateless=True): nothing to reset (asyncpg has rolled back any transaction)."""
 
 
 class Store:
@@ -87,7 +30,13 @@ class Store:
         self._q = queries()
 
     @classmethod
-    async def open(cls, settings: DatabaseSettings, *, max_size: int = 4) -> Store:
+    async def open(
+        cls, settings: DatabaseSettings, *, max_size: int = 4, stateless: bool = False
+    ) -> Store:
+        """A pool of at most ``max_size`` connections. ``stateless``: the caller's statements
+        leave no session state behind (no SET, LISTEN, cursors or advisory locks), so a
+        connection going back to the pool skips asyncpg's reset query, a round trip on every
+        query (the desk phone's menu: bench/agi.py). An open transaction is still rolled back."""
         async with mapped_errors("connecting to PostgreSQL"):
             pool = await asyncpg.create_pool(
                 settings.dsn.reveal(),
@@ -96,6 +45,7 @@ class Store:
                 timeout=settings.connect_timeout,
                 command_timeout=COMMAND_TIMEOUT,
                 server_settings=SERVER_SETTINGS,
+                reset=_keep if stateless else None,
             )
         return cls(pool)
 

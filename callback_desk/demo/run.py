@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from agi.channel import PYST_BUGS, PystChannel, SafeAGI
 from agi.config import load as load_agi
 from agi.runtime import open_callbacks
 from agi.session import run_session
@@ -243,7 +244,8 @@ async def desk_phone(settings: Settings, now: datetime, tz: ZoneInfo) -> str:
     cfg = load_agi(settings)
     phone = TextPhone(DESK, ["2", "*"], tz)
     async with open_callbacks(settings, cfg, max_size=1) as callbacks:
-        await run_session(phone, phone, threading.Event(), callbacks, cfg, tz, lambda: now)  # type: ignore[arg-type]
+        channel = PystChannel(SafeAGI(phone, phone, threading.Event()))  # type: ignore[arg-type]
+        await run_session(channel, callbacks, cfg, tz, lambda: now, bugs=PYST_BUGS)
     if phone.unexpected:
         raise DemoError(f"the menu sent an unexpected AGI command: {phone.unexpected[0]}")
     return phone.transcript()

@@ -10,9 +10,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from callback_desk.core.awaiting import AwaitingCaller, awaiting_rows, page, values
+from callback_desk.core.dberrors import mapped_errors
 from callback_desk.core.scope import ALL_LINES, sql_lines
 from callback_desk.core.sqlfiles import queries
-from callback_desk.core.store import Store, mapped_errors
+from callback_desk.core.store import Store
 from callback_desk.report.model import ListenerGap, ReportCaller, WeekStats
 
 

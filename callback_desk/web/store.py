@@ -1,7 +1,7 @@
 """The inbox's own tables (users, sign-in links, audit) and the per-caller history.
 
 Statements live in ``sql/queries_web.sql`` (names prefixed ``web_``); errors come out as our
-exception tree through :func:`callback_desk.core.store.mapped_errors`.
+exception tree through :func:`callback_desk.core.dberrors.mapped_errors`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 import asyncpg
 
 from callback_desk.core.awaiting import values
+from callback_desk.core.dberrors import mapped_errors
 from callback_desk.core.exceptions import ConfigError
 from callback_desk.core.sqlfiles import queries
-from callback_desk.core.store import mapped_errors
 from callback_desk.web.auth import Role
 
 

@@ -251,3 +251,46 @@ def test_peer_user_must_exist() -> None:
     cfg = load(make_settings(agi={**AGI, "peer_user": "no-such-user-here"}))
     with pytest.raises(ConfigError, match="not a user on this host"):
         FastAgiServer(None, cfg, make_settings().pbx.timezone, "127.0.0.1", 0, Secret(SECRET))  # type: ignore[arg-type]
+
+
+async def test_the_whole_office_in_the_menu_at_once(store: Store) -> None:
+    # 40 desks have heard their first caller and are deciding (no key yet): with a thread per
+    # session (the old server's 16) the 41st desk queued behind them for as long as they took.
+    await add_caller(store)
+    async with server(store) as srv:
+        release = asyncio.Event()
+        deciding = 0
+
+        async def decide() -> None:
+            nonlocal deciding
+            deciding += 1
+            await release.wait()
+
+        desks = [
+            AgiPeer(env("menu", "100"), keys=["*"], before={"WAIT FOR DIGIT": decide})
+            for _ in range(40)
+        ]
+        sessions = [asyncio.create_task(desk_session(srv, d)) for d in desks]
+        await until(lambda: deciding == 40, timeout=30, what="40 menus waiting for a key")
+        late = AgiPeer(env("menu", "100"), keys=["*"])
+        async with asyncio.timeout(20):
+            await desk_session(srv, late)
+        assert late.played[:3] == ["vm-youhave", "SAY NUMBER:1", "vm-messages"]
+        release.set()
+        async with asyncio.timeout(30):
+            await asyncio.gather(*sessions)
+    assert all(d.status() == "OK" for d in desks)
+
+
+async def test_an_environment_too_long_is_refused(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with server(store, env_timeout=30.0) as srv:
+        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+        writer.write(b"agi_x: " + b"y" * 20_000 + b"\n")  # no blank line, ever
+        await writer.drain()
+        async with asyncio.timeout(10):
+            assert await reader.read() == b""
+        writer.close()
+    assert any("too long" in m for m in actions(caplog, "agi_refused_peer"))

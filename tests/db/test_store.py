@@ -185,8 +185,8 @@ async def test_stale_open_attempts_are_closed_as_unknown(store: Store) -> None:
 
 
 async def test_a_query_out_of_time_is_a_timeout_not_an_outage(store: Store) -> None:
+    from callback_desk.core.dberrors import mapped_errors
     from callback_desk.core.exceptions import StoreTimeout
-    from callback_desk.core.store import mapped_errors
 
     async with store.pool.acquire() as conn:
         await conn.execute("SET statement_timeout = 50")

@@ -1,0 +1,100 @@
+"""What the two modes share around the handler: the pure protocol's reading of any reply, the
+classic AGI's loop-less stepping, and the FastAGI desk's shared queries (the real database)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agi import protocol
+from agi.classic import drive
+from agi.exceptions import AgiReplyError, ChannelGone
+from agi.queries import Callbacks
+from agi.runtime import TimedDesk
+from callback_desk.core.exceptions import StoreTimeout
+from callback_desk.core.store import Store
+from tests.agi_support import add_missed
+
+
+@given(st.text(max_size=200))
+def test_any_reply_line_is_a_result_or_one_of_two_errors(line: str) -> None:
+    try:
+        protocol.parse_result(line)
+    except (ChannelGone, AgiReplyError):
+        pass
+
+
+@given(st.lists(st.text(alphabet="0123456789 -=resultHANGUP()\n", max_size=30), max_size=60))
+def test_the_reply_reader_ends_every_reply_or_asks_for_more(lines: list[str]) -> None:
+    hangups: list[bool] = []
+    reader = protocol.ReplyReader(lambda: hangups.append(True))
+    for line in lines:
+        try:
+            reader.feed(line.strip())
+        except (ChannelGone, AgiReplyError):
+            pass
+
+
+def test_drive_runs_a_coroutine_that_never_suspends_and_refuses_one_that_does() -> None:
+    async def answer() -> int:
+        return 42
+
+    assert drive(answer()) == 42
+    with pytest.raises(RuntimeError, match="suspend"):
+        drive(asyncio.sleep(0))
+
+
+class Counting:
+    """The real pool, counting the queries that reach it."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+        self.queries = 0
+        self.gate = asyncio.Event()
+
+    async def fetch(self, query: str, *args: Any) -> Sequence[Any]:
+        self.queries += 1
+        await self.gate.wait()
+        return list(await self._pool.fetch(query, *args))
+
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        return await self._pool.fetchrow(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        return await self._pool.fetchval(query, *args)
+
+
+async def test_desks_asking_the_same_question_at_once_share_one_query(store: Store) -> None:
+    await add_missed(store, "+12125550101", 10)
+    counting = Counting(store.pool)
+    desk = TimedDesk(Callbacks(counting), 5.0)
+    now = datetime.now(UTC)
+    since = now - timedelta(days=14)
+    asks = [asyncio.create_task(desk.waiting(("*",), since, now)) for _ in range(16)]
+    other = asyncio.create_task(desk.waiting(("2000",), since, now))  # another scope: its own
+    await asyncio.sleep(0.05)
+    asks[0].cancel()  # a desk hangs up mid-query: the others still get their answer
+    counting.gate.set()
+    answers = await asyncio.gather(*asks[1:], other)
+    assert counting.queries == 2
+    assert all([c.number_key for c in a] == ["+12125550101"] for a in answers)
+    assert answers[0] is not answers[1]  # each desk its own list
+    # Nothing is kept once answered: the next press asks again.
+    await desk.waiting(("*",), since, now)
+    assert counting.queries == 3
+
+
+async def test_a_shared_query_that_times_out_fails_every_desk_that_joined(store: Store) -> None:
+    counting = Counting(store.pool)  # the gate never opens
+    desk = TimedDesk(Callbacks(counting), 0.2)
+    now = datetime.now(UTC)
+    asks = [desk.waiting(("*",), now - timedelta(days=1), now) for _ in range(3)]
+    results = await asyncio.gather(*asks, return_exceptions=True)
+    assert counting.queries == 1
+    assert all(isinstance(r, StoreTimeout) for r in results)
