@@ -66,8 +66,12 @@ BEGIN
     );
     WITH wanted AS MATERIALIZED (
         SELECT m.id, coalesce(m.number_key, m.number) AS caller, m.number, m.name, m.number_key,
-               m.callable, m.did, m.reason, m.reached_voicemail, sorted_set(m.rang) AS rang,
-               sorted_set(m.extensions) AS extensions, m.started_at
+               m.callable, m.did, m.reason, m.reached_voicemail,
+               -- Most calls rang one phone: a set already.
+               CASE WHEN cardinality(m.rang) < 2 THEN m.rang ELSE sorted_set(m.rang) END,
+               CASE WHEN cardinality(m.extensions) < 2 THEN m.extensions
+                    ELSE sorted_set(m.extensions) END,
+               m.started_at
         FROM awaiting_rule(numbers, p_calls) m
     ),
     gone AS (
@@ -160,10 +164,13 @@ CREATE FUNCTION public.awaiting_rule(p_keys text[], p_withheld bigint[]) RETURNS
         FROM calls m
         WHERE m.id = ANY (p_withheld) AND m.number_key IS NULL AND m.outcome = 'missed'
     ) m
-    WHERE NOT EXISTS (
-        SELECT 1 FROM caller_dispositions d
+    -- Not marked on this very call. A scalar subquery, so that it stays a probe of
+    -- caller_dispositions_call_idx per candidate call (as an anti-join the planner may hash
+    -- every disposition ever made, for the handful of calls a statement touched).
+    WHERE (
+        SELECT count(*) FROM caller_dispositions d
         WHERE d.call_id = m.id AND (d.disposition = 'never' OR d.decided_at > m.started_at)
-    )
+    ) = 0
 $$;
 CREATE FUNCTION public.awaiting_truncated() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -183,13 +190,16 @@ DECLARE
     ids bigint[];
     old_keys text[];
     old_ids bigint[];
+    which text := CASE TG_TABLE_NAME WHEN 'calls' THEN 'number_key IS NULL' ELSE 'true' END;
 BEGIN
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        EXECUTE format('SELECT array_agg(number_key), array_agg(%I) FROM new_rows', TG_ARGV[0])
+        EXECUTE format('SELECT array_agg(number_key), array_agg(%I) FILTER (WHERE %s) FROM new_rows',
+                       TG_ARGV[0], which)
             INTO keys, ids;
     END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        EXECUTE format('SELECT array_agg(number_key), array_agg(%I) FROM old_rows', TG_ARGV[0])
+        EXECUTE format('SELECT array_agg(number_key), array_agg(%I) FILTER (WHERE %s) FROM old_rows',
+                       TG_ARGV[0], which)
             INTO old_keys, old_ids;
         keys := keys || old_keys;
         ids := ids || old_ids;
