@@ -37,7 +37,7 @@ DESK = "100"  # DID 2000 rings it: the busiest line of the generated year
 DESK_LINES = ["2000", DESK]
 FRONT_DESK = "900"  # no desk of the generated year: it hears every line
 PASSWORD = "bench horse battery staple"
-SEARCH = "0007"  # last digits the front desk searches by (about one generated number in 1,000)
+SEARCH = "0007"  # last digits the front desk searches by (one generated number in 10,000)
 
 
 @dataclass(frozen=True, slots=True)
