@@ -10,20 +10,22 @@ Facts this relies on (Asterisk 22; docs/listener.md, tests/lab/NOTES.md):
   frame parser (:func:`callback_desk.core.amiframe.parse_frame`) and panoramisk's Message answer to.
 
 Only the events the call tracker needs are parsed; the rest return ``None`` cheaply.
+
+The events are ``NamedTuple``s, not frozen dataclasses: equally immutable and typed, and built
+three times faster (a frozen dataclass's ``__init__`` pays an ``object.__setattr__`` per field),
+which counts at a dozen events per call (bench: ``python -m bench --only throughput``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from callback_desk.core.exceptions import MalformedEvent
 
 
-@dataclass(frozen=True, slots=True)
-class Channel:
+class Channel(NamedTuple):
     uniqueid: str
     linkedid: str
     name: str
@@ -33,59 +35,51 @@ class Channel:
     caller_name: str
 
 
-@dataclass(frozen=True, slots=True)
-class Newchannel:
+class Newchannel(NamedTuple):
     at: datetime
     channel: Channel
 
 
-@dataclass(frozen=True, slots=True)
-class Newstate:
+class Newstate(NamedTuple):
     at: datetime
     channel: Channel
     state: str
 
 
-@dataclass(frozen=True, slots=True)
-class Hangup:
+class Hangup(NamedTuple):
     at: datetime
     channel: Channel
     cause: str
 
 
-@dataclass(frozen=True, slots=True)
-class DialBegin:
+class DialBegin(NamedTuple):
     at: datetime
     caller: Channel | None  # absent when an Originate dials with no calling channel
     dest: Channel
     dial_string: str
 
 
-@dataclass(frozen=True, slots=True)
-class DialEnd:
+class DialEnd(NamedTuple):
     at: datetime
     caller: Channel | None
     dest: Channel
     status: str
 
 
-@dataclass(frozen=True, slots=True)
-class BridgeEnter:
+class BridgeEnter(NamedTuple):
     at: datetime
     channel: Channel
     bridge_id: str
     technology: str
 
 
-@dataclass(frozen=True, slots=True)
-class BridgeLeave:
+class BridgeLeave(NamedTuple):
     at: datetime
     channel: Channel
     bridge_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class VarSet:
+class VarSet(NamedTuple):
     at: datetime
     uniqueid: str
     linkedid: str
@@ -93,8 +87,7 @@ class VarSet:
     value: str
 
 
-@dataclass(frozen=True, slots=True)
-class AppStart:
+class AppStart(NamedTuple):
     """A dialplan application started on a channel (Newexten, or CEL APP_START)."""
 
     at: datetime
@@ -103,8 +96,7 @@ class AppStart:
     application: str
 
 
-@dataclass(frozen=True, slots=True)
-class QueueEvent:
+class QueueEvent(NamedTuple):
     """QueueCallerJoin / QueueCallerLeave / QueueCallerAbandon for the caller's channel."""
 
     at: datetime
@@ -113,28 +105,24 @@ class QueueEvent:
     queue: str
 
 
-@dataclass(frozen=True, slots=True)
-class AgentConnect:
+class AgentConnect(NamedTuple):
     at: datetime
     channel: Channel  # the queue caller
     queue: str
 
 
-@dataclass(frozen=True, slots=True)
-class MessageWaiting:
+class MessageWaiting(NamedTuple):
     at: datetime
     linkedid: str | None  # set only when a channel deposited or checked the message
     mailbox: str
 
 
-@dataclass(frozen=True, slots=True)
-class LinkedidEnd:
+class LinkedidEnd(NamedTuple):
     at: datetime
     linkedid: str
 
 
-@dataclass(frozen=True, slots=True)
-class FullyBooted:
+class FullyBooted(NamedTuple):
     """Sent after login; a low Uptime means Asterisk restarted while we were away."""
 
     at: datetime
@@ -198,10 +186,19 @@ def header(headers: Headers, key: str) -> str:
     return str(value)
 
 
-def _required(headers: Headers, key: str) -> str:
-    value = header(headers, key)
+Frame = dict[str, str]
+
+
+def _plain(headers: Headers) -> Frame:
+    """Any other mapping (panoramisk's Message: any key case, a list for a repeated key) as the
+    plain dict :func:`~callback_desk.core.amiframe.parse_frame` gives: lower-case keys, text."""
+    return {str(key).lower(): header(headers, key) for key in headers}
+
+
+def _required(h: Frame, key: str) -> str:
+    value = h.get(key, "")
     if not value:
-        raise MalformedEvent(f"{header(headers, 'event') or 'frame'} without {key}")
+        raise MalformedEvent(f"{h.get('event') or 'frame'} without {key}")
     return value
 
 
@@ -213,9 +210,8 @@ MAX_CLOCK_SKEW = 24 * 3600.0
 _CENTURY = 100 * 365.25 * 86400
 
 
-def _stamp(headers: Headers, received_at: float, max_skew: float) -> tuple[float, bool]:
+def _stamp(raw: str | None, received_at: float, max_skew: float) -> tuple[float, bool]:
     """The event's epoch time, and whether the receipt time had to stand in for its own."""
-    raw = header(headers, "timestamp")
     if not raw:
         return received_at, False
     try:
@@ -231,48 +227,44 @@ def _stamp(headers: Headers, received_at: float, max_skew: float) -> tuple[float
 
 _CHANNEL_FIELDS = ("uniqueid", "linkedid", "channel", "context", "exten", "calleridnum")
 # Header names per prefix, built once: a channel snapshot is read from most frames we parse.
-_CHANNEL_KEYS = {
-    prefix: tuple(prefix + name for name in (*_CHANNEL_FIELDS, "calleridname"))
-    for prefix in ("", "dest")
-}
+_CALLER = tuple((*_CHANNEL_FIELDS, "calleridname"))
+_DEST = tuple("dest" + name for name in _CALLER)
+_BLANKS = ("",) * len(_CALLER)
+assert Channel._fields == ("uniqueid", "linkedid", "name", "context", "exten", "caller_num",
+                           "caller_name")  # fmt: skip
 
 
-def _channel(headers: Headers, prefix: str = "") -> Channel:
-    get = headers.get
-    values = []
-    for key in _CHANNEL_KEYS[prefix]:
-        value = get(key)
-        # Our own frame parser gives str; panoramisk's Message may give a list (repeated key).
-        values.append(value if type(value) is str else header(headers, key))
-    if not values[0]:
-        _required(headers, prefix + "uniqueid")
-    if not values[1]:
-        _required(headers, prefix + "linkedid")
-    return Channel(*values)
+def _channel(h: Frame, keys: tuple[str, ...] = _CALLER) -> Channel:
+    # One C-level pass: dict.get(key, "") for each field, straight into the tuple.
+    channel = tuple.__new__(Channel, map(h.get, keys, _BLANKS))
+    if not channel[0] or not channel[1]:
+        _required(h, keys[0])
+        _required(h, keys[1])
+    return channel
 
 
-def _optional_caller(headers: Headers) -> Channel | None:
-    return _channel(headers) if header(headers, "uniqueid") else None
+def _optional_caller(h: Frame) -> Channel | None:
+    return _channel(h) if h.get("uniqueid") else None
 
 
-def _newexten(h: Headers, at: datetime) -> AppStart | None:
-    app = header(h, "application")
+def _newexten(h: Frame, at: datetime) -> AppStart | None:
+    app = h.get("application")
     if not app:
         return None
     return AppStart(at, _required(h, "uniqueid"), _required(h, "linkedid"), app)
 
 
-def _varset(h: Headers, at: datetime) -> VarSet | None:
-    variable = header(h, "variable")
+def _varset(h: Frame, at: datetime) -> VarSet | None:
+    variable = h.get("variable", "")
     if variable not in VARIABLES:
         return None
     return VarSet(
-        at, _required(h, "uniqueid"), _required(h, "linkedid"), variable, header(h, "value")
+        at, _required(h, "uniqueid"), _required(h, "linkedid"), variable, h.get("value", "")
     )
 
 
-def _cel(h: Headers, at: datetime) -> LinkedidEnd | AppStart | None:
-    name = header(h, "eventname")
+def _cel(h: Frame, at: datetime) -> LinkedidEnd | AppStart | None:
+    name = h.get("eventname")
     if name == "LINKEDID_END":
         return LinkedidEnd(at, _required(h, "linkedid"))
     if name == "APP_START":
@@ -280,40 +272,40 @@ def _cel(h: Headers, at: datetime) -> LinkedidEnd | AppStart | None:
             at,
             _required(h, "uniqueid"),
             _required(h, "linkedid"),
-            header(h, "application") or header(h, "appname"),
+            h.get("application") or h.get("appname", ""),
         )
     return None
 
 
-def _message_waiting(h: Headers, at: datetime) -> MessageWaiting:
-    return MessageWaiting(at, header(h, "linkedid") or None, header(h, "mailbox"))
+def _message_waiting(h: Frame, at: datetime) -> MessageWaiting:
+    return MessageWaiting(at, h.get("linkedid") or None, h.get("mailbox", ""))
 
 
-def _fully_booted(h: Headers, at: datetime) -> FullyBooted:
-    raw = header(h, "uptime")
+def _fully_booted(h: Frame, at: datetime) -> FullyBooted:
+    raw = h.get("uptime", "")
     # isdigit() alone admits "²" and other digits int() refuses.
     return FullyBooted(at, int(raw) if raw.isascii() and raw.isdigit() else None)
 
 
-def _queue(kind: str) -> Callable[[Headers, datetime], QueueEvent]:
-    def parse(h: Headers, at: datetime) -> QueueEvent:
-        return QueueEvent(at, kind, _channel(h), header(h, "queue"))
+def _queue(kind: str) -> Callable[[Frame, datetime], QueueEvent]:
+    def parse(h: Frame, at: datetime) -> QueueEvent:
+        return QueueEvent(at, kind, _channel(h), h.get("queue", ""))
 
     return parse
 
 
-_PARSERS: dict[str, Callable[[Headers, datetime], Event | None]] = {
+_PARSERS: dict[str, Callable[[Frame, datetime], Event | None]] = {
     "newchannel": lambda h, at: Newchannel(at, _channel(h)),
-    "newstate": lambda h, at: Newstate(at, _channel(h), header(h, "channelstatedesc")),
-    "hangup": lambda h, at: Hangup(at, _channel(h), header(h, "cause")),
+    "newstate": lambda h, at: Newstate(at, _channel(h), h.get("channelstatedesc", "")),
+    "hangup": lambda h, at: Hangup(at, _channel(h), h.get("cause", "")),
     "dialbegin": lambda h, at: DialBegin(
-        at, _optional_caller(h), _channel(h, "dest"), header(h, "dialstring")
+        at, _optional_caller(h), _channel(h, _DEST), h.get("dialstring", "")
     ),
     "dialend": lambda h, at: DialEnd(
-        at, _optional_caller(h), _channel(h, "dest"), header(h, "dialstatus")
+        at, _optional_caller(h), _channel(h, _DEST), h.get("dialstatus", "")
     ),
     "bridgeenter": lambda h, at: BridgeEnter(
-        at, _channel(h), _required(h, "bridgeuniqueid"), header(h, "bridgetechnology")
+        at, _channel(h), _required(h, "bridgeuniqueid"), h.get("bridgetechnology", "")
     ),
     "bridgeleave": lambda h, at: BridgeLeave(at, _channel(h), _required(h, "bridgeuniqueid")),
     "varset": _varset,
@@ -321,7 +313,7 @@ _PARSERS: dict[str, Callable[[Headers, datetime], Event | None]] = {
     "queuecallerjoin": _queue("join"),
     "queuecallerleave": _queue("leave"),
     "queuecallerabandon": _queue("abandon"),
-    "agentconnect": lambda h, at: AgentConnect(at, _channel(h), header(h, "queue")),
+    "agentconnect": lambda h, at: AgentConnect(at, _channel(h), h.get("queue", "")),
     "messagewaiting": _message_waiting,
     "cel": _cel,
     "fullybooted": _fully_booted,
@@ -342,9 +334,15 @@ def parse(headers: Headers, received_at: float, max_skew: float = MAX_CLOCK_SKEW
 def parse_checked(
     headers: Headers, received_at: float, max_skew: float = MAX_CLOCK_SKEW
 ) -> tuple[Event | None, bool]:
-    """:func:`parse`, and whether the frame's own Timestamp was replaced by ``received_at``."""
-    parser = _PARSERS.get(header(headers, "event").lower())
+    """:func:`parse`, and whether the frame's own Timestamp was replaced by ``received_at``.
+
+    A plain ``dict`` is taken to be :func:`~callback_desk.core.amiframe.parse_frame`'s (lower-case
+    keys, text values) and read as it is: the listener's path, once per frame. Any other
+    mapping is copied into that shape first.
+    """
+    h = headers if type(headers) is dict else _plain(headers)
+    parser = _PARSERS.get(h.get("event", "").lower())
     if parser is None:
         return None, False
-    stamp, skewed = _stamp(headers, received_at, max_skew)
-    return parser(headers, datetime.fromtimestamp(stamp, UTC)), skewed
+    stamp, skewed = _stamp(h.get("timestamp"), received_at, max_skew)
+    return parser(h, datetime.fromtimestamp(stamp, UTC)), skewed

@@ -22,14 +22,14 @@ import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from ami_listener import events as ev
 from ami_listener.gaps import GapWatch
 from ami_listener.spool import Spool, Spooled
 from ami_listener.tracker import CallTracker, TrackerConfig
 from callback_desk.core import phone
-from callback_desk.core.ami import AmiClient
+from callback_desk.core.ami import AmiClient, parse_frame
 from callback_desk.core.config import Settings
 from callback_desk.core.exceptions import (
     AmiError,
@@ -45,11 +45,14 @@ from callback_desk.core.exceptions import (
 from callback_desk.core.model import CallRecord, Outcome
 
 logger = logging.getLogger(__name__)
+_DECIDED = {"action": "call_decided"}  # the per-call line's extra, built once
 
 # Events queued before reading from AMI pauses (back-pressure); reading resumes below half.
 MAX_QUEUED = 10_000
-# Events handled between two yields to the event loop (the writer and pings get their turn).
-CONSUMER_BATCH = 500
+# Events handled between two yields to the event loop (the writer and pings get their turn):
+# about what one read of the socket brings (256 KiB), so that the queue does not keep growing
+# until reading pauses in a burst.
+CONSUMER_BATCH = 2000
 # Decided calls waiting for the spool before the consumer waits for the writer.
 MAX_DECIDED = 5_000
 # While the spool is full, decided calls wait in memory up to this many; beyond, each one
@@ -77,22 +80,23 @@ class CallSink(Protocol):
         ...
 
 
-def subscribe(client: AmiClient, sink: Callable[[Any], None], trace: bool = False) -> None:
-    """Route the events the tracker reads (``events.SUBSCRIBED``) to ``sink``.
+def subscribe(client: AmiClient, sink: Callable[[str], None], trace: bool = False) -> None:
+    """Route the frames of the events the tracker reads (``events.SUBSCRIBED``) to ``sink``, as
+    text: the consumer parses each one when it gets to it.
 
     One fast-path filter (a set lookup per frame) instead of a ``register_event`` per name.
     FullyBooted is one of them: the listener reads its Uptime after every login.
     """
     client.fast_events = frozenset(name.lower() for name in ev.SUBSCRIBED)
     client.fast_filters = dict(ev.RAW_FILTERS)
-    client.event_sink = _traced(sink) if trace else sink
+    client.frame_sink = _traced(sink) if trace else sink
 
 
-def _traced(sink: Callable[[Any], None]) -> Callable[[Any], None]:
-    def trace(headers: Any) -> None:
+def _traced(sink: Callable[[str], None]) -> Callable[[str], None]:
+    def trace(frame: str) -> None:
         # Whole frames carry phone numbers: only with [listener] trace = true, for short sessions.
-        logger.debug("AMI frame %r", dict(headers))
-        sink(headers)
+        logger.debug("AMI frame %r", parse_frame(frame))
+        sink(frame)
 
     return trace
 
@@ -138,7 +142,9 @@ class Listener:
                 max_open_calls=settings.listener.max_open_calls,
             )
         )
-        self._events: deque[tuple[Any, float]] = deque()
+        # AMI frames as text (parsed by the consumer when it gets to them) with the moment they
+        # arrived, and the reconcile's channel list after a reconnect, in stream order.
+        self._events: deque[tuple[str | LiveChannels, float]] = deque()
         self._event_ready = asyncio.Event()
         self._paused = False
         # Decided, not yet on disk (the consumer fills it, the writer empties it).
@@ -176,6 +182,7 @@ class Listener:
             "dropped": 0,
             "paused": 0,
             "clock_skewed": 0,
+            "over_bound": 0,
         }
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -328,8 +335,8 @@ class Listener:
 
     # -- AMI side ------------------------------------------------------------------------------
 
-    def _enqueue(self, headers: Any) -> None:
-        self._events.append((headers, time.time()))
+    def _enqueue(self, frame: str) -> None:
+        self._events.append((frame, time.time()))
         if len(self._events) >= MAX_QUEUED and not self._paused:
             self._pause(True)
         self._event_ready.set()
@@ -443,9 +450,9 @@ class Listener:
         while self._events:
             self._handle(self._events.popleft(), loop.time())
 
-    def _handle(self, item: tuple[Any, float], now: float) -> None:
+    def _handle(self, item: tuple[str | LiveChannels, float], now: float) -> None:
         message, received = item
-        if isinstance(message, LiveChannels):
+        if not isinstance(message, str):
             closed = self.tracker.reconcile(message.uniqueids, now)
             logger.info(
                 "Reconciled with the PBX after reconnecting: %d calls ended meanwhile",
@@ -455,7 +462,7 @@ class Listener:
             return
         self.stats["events"] += 1
         try:
-            event, skewed = ev.parse_checked(message, received, self._max_skew)
+            event, skewed = ev.parse_checked(parse_frame(message), received, self._max_skew)
         except MalformedEvent as exc:
             self.stats["malformed"] += 1
             logger.warning(
@@ -479,7 +486,22 @@ class Listener:
         if isinstance(event, ev.FullyBooted):
             self._after_reconnect(event)
             return
-        self._queue_writes(self.tracker.feed(event, now))
+        records = self.tracker.feed(event, now)
+        if records:  # only when a new call found max_open_calls open: the oldest were closed
+            self._over_bound(len(records))
+            self._queue_writes(records)
+
+    def _over_bound(self, closed: int) -> None:
+        before = self.stats["over_bound"]
+        self.stats["over_bound"] += closed
+        if before % 1000 == 0:
+            logger.warning(
+                "%d calls open at once ([listener] max_open_calls): the oldest was closed as "
+                "unknown_end (%d so far); a missed call stays listed until someone returns it",
+                self.tracker.open_calls,
+                self.stats["over_bound"],
+                extra={"action": "open_calls_bound"},
+            )
 
     def _after_reconnect(self, event: ev.FullyBooted) -> None:
         down_since, self._disconnected_at = self._disconnected_at, None
@@ -500,19 +522,23 @@ class Listener:
     # -- writer --------------------------------------------------------------------------------
 
     def _queue_writes(self, records: list[CallRecord]) -> None:
+        if not records:
+            return
+        self.stats["decided"] += len(records)
         for record in records:
-            self.stats["decided"] += 1
             # Missed calls at INFO (someone must act on them); the rest at DEBUG: most calls on
-            # a real PBX, and most of this line's cost.
-            logger.log(
-                logging.INFO if record.outcome == Outcome.MISSED else logging.DEBUG,
-                "Call %s from %s: %s (%s)",
-                record.linkedid,
-                phone.mask(record.number),
-                record.outcome,
-                record.reason,
-                extra={"action": "call_decided"},
-            )
+            # a real PBX, and most of this line's cost. Nothing is built for a line not logged.
+            level = logging.INFO if record.outcome == Outcome.MISSED else logging.DEBUG
+            if logger.isEnabledFor(level):
+                logger.log(
+                    level,
+                    "Call %s from %s: %s (%s)",
+                    record.linkedid,
+                    phone.mask(record.number),
+                    record.outcome,
+                    record.reason,
+                    extra=_DECIDED,
+                )
             if len(self._decided) >= MAX_UNSPOOLED:
                 lost = self._decided.popleft()
                 self.stats["dropped"] += 1
@@ -523,10 +549,9 @@ class Listener:
                     extra={"action": "write_dropped"},
                 )
             self._decided.append(record)
-        if records:
-            self._write_ready.set()
-            if len(self._decided) >= MAX_DECIDED and not self._spool_full:
-                self._decided_low.clear()
+        self._write_ready.set()
+        if len(self._decided) >= MAX_DECIDED and not self._spool_full:
+            self._decided_low.clear()
 
     async def _spool_writes(self) -> None:
         """Decided calls to disk, as soon as they are decided: never behind a slow database."""

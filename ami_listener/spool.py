@@ -64,8 +64,12 @@ class Spooled:
     record: CallRecord
 
 
+# One encoder for every call: json.dumps with an argument builds a new JSONEncoder per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def encode(record: CallRecord) -> str:
-    return json.dumps(
+    return _ENCODER.encode(
         [
             record.linkedid,
             record.direction,
@@ -81,8 +85,7 @@ def encode(record: CallRecord) -> str:
             record.ended_at.isoformat(),
             record.ring_seconds,
             record.reached_voicemail,
-        ],
-        ensure_ascii=False,
+        ]
     )
 
 

@@ -32,9 +32,17 @@ from callback_desk.core.model import CallRecord, DialStatus, Direction, Outcome,
 
 _MAX_RANG = 16  # dial strings kept per call; a runaway loop must not grow memory
 
-# How _Call fields travel in a snapshot (JSON): datetimes as ISO text, sets as lists.
+# How _Call fields travel in a snapshot (JSON): datetimes as ISO text, sets and tuples as lists.
 _DATETIMES = frozenset({"started_at", "last_at", "ring_started", "ring_ended", "ended_at"})
-_SETS = frozenset({"channels", "ringing", "dial_statuses", "bridges"})
+_SETS = frozenset({"channels", "ringing"})
+_FROZENSETS = frozenset({"dial_statuses", "bridges"})
+
+# Memory per open call counts (up to max_open_calls of them, most never ending after a PBX
+# crash): fields most calls never fill start as the one shared empty frozenset (a set costs 216
+# bytes even empty) or the empty tuple, and are replaced when they get a value; texts that
+# repeat from call to call (caller names, DIDs, dial strings) are kept once, up to _SHARED_MAX.
+_NONE: frozenset[str] = frozenset()
+_SHARED_MAX = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +51,7 @@ class TrackerConfig:
     country: str
     settle_seconds: float = 2.0
     max_call_seconds: float = 12 * 3600.0
-    max_open_calls: int = 20000
+    max_open_calls: int = 5000  # [listener] max_open_calls (config.py says why)
 
 
 @dataclass(slots=True)
@@ -66,12 +74,12 @@ class _Call:
     ringing: set[str] = field(default_factory=set)
     ring_started: datetime | None = None
     ring_ended: datetime | None = None
-    dial_statuses: set[str] = field(default_factory=set)
-    rang: list[str] = field(default_factory=list)
+    dial_statuses: frozenset[str] = _NONE
+    rang: tuple[str, ...] = ()
     ended_at: datetime | None = None
     settle_until: float | None = None
     end_unseen: bool = False  # its channels vanished while we were disconnected
-    bridges: set[str] = field(default_factory=set)  # bridges its channels entered
+    bridges: frozenset[str] = _NONE  # bridges its channels entered
 
 
 class CallTracker:
@@ -85,6 +93,7 @@ class CallTracker:
         # the order they ended. Stale entries (call reopened or gone) are skipped lazily.
         self._settling: list[tuple[float, int, str]] = []
         self._sequence = 0
+        self._texts: dict[str, str] = {}  # see _shared
 
     # -- introspection (tests, metrics) -------------------------------------------------------
 
@@ -245,7 +254,7 @@ class CallTracker:
                 value = getattr(call, f.name)
                 if f.name in _DATETIMES:
                     value = value.isoformat() if value is not None else None
-                elif f.name in _SETS:
+                elif f.name in _SETS or f.name in _FROZENSETS:
                     value = sorted(value)
                 elif f.name == "rang":
                     value = list(value)
@@ -279,8 +288,10 @@ class CallTracker:
                         value = datetime.fromisoformat(value) if value is not None else None
                     elif name in _SETS:
                         value = set(value)
+                    elif name in _FROZENSETS:
+                        value = frozenset(value) or _NONE
                     elif name == "rang":
-                        value = list(value)
+                        value = tuple(value)
                     values[name] = value
                 values["opened"] = now - float(item["opened"]) - away
                 missing = [
@@ -311,6 +322,15 @@ class CallTracker:
 
     # -- handlers ------------------------------------------------------------------------------
 
+    def _shared(self, text: str) -> str:
+        """One copy of a short text that many open calls hold (a caller name, a DID)."""
+        kept = self._texts.get(text)
+        if kept is not None:
+            return kept
+        if len(text) <= 64 and len(self._texts) < _SHARED_MAX:
+            self._texts[text] = text
+        return text
+
     def _call(self, linkedid: str, at: datetime) -> _Call | None:
         call = self._calls.get(linkedid)
         if call is not None and at > call.last_at:
@@ -328,7 +348,7 @@ class CallTracker:
             new = self._calls.get(channel.linkedid)
             if new is not None:
                 new.channels.add(channel.uniqueid)
-                self._channel_call[channel.uniqueid] = channel.linkedid
+                self._channel_call[channel.uniqueid] = new.linkedid
         call = self._call(channel.linkedid, at)
         if (
             call is not None
@@ -338,7 +358,7 @@ class CallTracker:
         ):
             # The root's Newchannel may predate its dialplan location on some channel drivers.
             call.inbound = True
-            call.exten = channel.exten
+            call.exten = self._shared(channel.exten)
         return call
 
     def _on_newchannel(self, at: datetime, channel: ev.Channel, now: float) -> list[CallRecord]:
@@ -354,16 +374,18 @@ class CallTracker:
                 started_at=at,
                 last_at=at,
                 number=channel.caller_num,
-                name=channel.caller_name,
-                exten=channel.exten,
+                name=self._shared(channel.caller_name),
+                exten=self._shared(channel.exten),
                 inbound=channel.context in self._cfg.inbound_contexts,
             )
             self._calls[channel.linkedid] = call
         if call is None:
             return decided  # a call that began before we were listening
         call.last_at = max(call.last_at, at)
-        call.channels.add(channel.uniqueid)
-        self._channel_call[channel.uniqueid] = channel.linkedid
+        # The call's own copy of the Linkedid where the texts are equal: one string, not two.
+        uid = call.linkedid if channel.uniqueid == call.linkedid else channel.uniqueid
+        call.channels.add(uid)
+        self._channel_call[uid] = call.linkedid
         if call.settle_until is not None:
             # A channel appeared after the call looked over (e.g. a late callback leg).
             call.settle_until = None
@@ -409,7 +431,7 @@ class CallTracker:
         call.ringing.add(dest.uniqueid)
         call.ring_started = call.ring_started or at
         if dial_string and dial_string not in call.rang and len(call.rang) < _MAX_RANG:
-            call.rang.append(dial_string)
+            call.rang = (*call.rang, self._shared(dial_string))
 
     def _on_dial_end(
         self, at: datetime, caller: ev.Channel | None, dest: ev.Channel, status: str
@@ -417,7 +439,8 @@ class CallTracker:
         call = self._dial_call(at, caller, dest)
         if call is None:
             return
-        call.dial_statuses.add(status)
+        if status not in call.dial_statuses:
+            call.dial_statuses = call.dial_statuses | {status}
         if status == DialStatus.ANSWER:
             call.answered = True
         if dest.uniqueid in call.ringing:
@@ -433,7 +456,8 @@ class CallTracker:
             return
         members = self._bridges.setdefault(bridge_id, set())
         members.add(channel.uniqueid)
-        call.bridges.add(bridge_id)
+        if bridge_id not in call.bridges:
+            call.bridges = call.bridges | {bridge_id}
         if technology != "holding_bridge":
             together = sum(1 for uid in members if self._channel_call.get(uid) == call.linkedid)
             if together >= 2:

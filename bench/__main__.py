@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--memory-calls",
         type=int,
         metavar="N",
-        help="calls in the long memory run (default 1,000,000; --quick 100,000)",
+        help="calls in the long memory run (default 2,000,000; --quick 100,000)",
     )
     parser.add_argument(
         "--profile",

@@ -7,7 +7,7 @@ stdout (see :class:`Feed`); it runs apart from the process it feeds so that gene
 stream never competes with the listener for the same event loop.
 
 Commands: ``{"cmd": "ports"}``, ``{"cmd": "logins", "target": T}``,
-``{"cmd": "burst", "target": T, "shape": "recorded"|"compact", "calls": N, "first": K}``,
+``{"cmd": "burst", "target": T, "shape": "recorded"|"dense"|"compact", "calls": N, "first": K}``,
 ``{"cmd": "paced", "target": T, "rate": R, "calls": N, "first": K, "scale": S, "out": PATH}``,
 ``{"cmd": "quit"}`` (answers with the actions the fakes did not expect; there must be none).
 """
@@ -113,6 +113,8 @@ class Feed:
             if cmd["shape"] == "recorded":
                 # Stamped now: the listener distrusts a PBX clock far from its own.
                 frames: Iterable[str] = stream.burst(cmd["calls"], cmd["first"], time.time())
+            elif cmd["shape"] == "dense":
+                frames = stream.compact(cmd["calls"], cmd["first"], never_end_every=0)
             else:
                 frames = stream.compact(cmd["calls"], cmd["first"], cmd.get("never_end_every", 100))
             if cmd.get("prerender", False):

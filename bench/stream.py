@@ -208,3 +208,19 @@ def rows(calls: int, first: int = 0) -> int:
     """Rows the recorded-shape calls ``first..first+calls`` leave."""
     per = rows_per_template()
     return sum(per[k % len(per)] for k in range(first, first + calls))
+
+
+def frames(shape: str, calls: int, first: int = 0) -> int:
+    """Frames in a burst of ``shape`` (bench.feed's burst shapes) for calls ``first..``."""
+    if shape == "recorded":
+        return sum(len(call(k, 0).frames) for k in range(first, first + calls))
+    if shape == "dense":
+        return sum(1 for _ in compact(calls, first, never_end_every=0))
+    return sum(1 for _ in compact(calls, first))
+
+
+def shape_rows(shape: str, calls: int, first: int = 0) -> int:
+    """Rows a burst of ``shape`` leaves once every call in it is decided."""
+    if shape == "recorded":
+        return rows(calls, first)
+    return compact_rows(calls, first, never_end_every=0 if shape == "dense" else 100)

@@ -24,11 +24,11 @@ FULL = Sizes(listener.ListenerSizes(), agi.AgiSizes(), hosted.YearSizes())
 QUICK = Sizes(
     listener.ListenerSizes(
         throughput_calls=1200,
+        dense_calls=6000,
         latency=((10.0, 60), (200.0, 600)),
         burst_calls=2000,
         flat_calls=100_000,
         flat_batch=10_000,
-        flat_open_cap=200,
     ),
     agi.AgiSizes(single=100, bursts=20, classic_sessions=50),
     hosted.YearSizes(calls=200_000, runs=3, menu_sessions=10),
@@ -37,6 +37,7 @@ QUICK = Sizes(
 SMOKE = Sizes(
     listener.ListenerSizes(
         throughput_calls=24,
+        dense_calls=24,
         rounds=1,
         latency=((10.0, 4), (200.0, 24)),
         time_scale=0.02,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import io
 import logging
 import os
@@ -183,6 +184,11 @@ async def cmd_listen(settings: Settings, _args: argparse.Namespace) -> int:
                 # Start anyway: decided calls wait in the spool until the database is back.
                 logger.warning("Starting without the database: %s", exc)
             listener = Listener(settings, store, watch(settings, store), spool=spool)
+            # A long-lived process that allocates a few dicts per AMI frame: what exists now
+            # (modules, settings) is never garbage, so the collector stops re-scanning it, and
+            # it runs every 10,000 net allocations instead of 700 (bursts left it 7 % of CPU).
+            gc.freeze()
+            gc.set_threshold(10_000, 10, 10)
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, listener.stop)

@@ -18,7 +18,8 @@ it could not encode, secret included, at ERROR. Here:
 - reconnects back off exponentially up to ``reconnect_max``; a refused login is logged as the
   configuration mistake it is;
 - events the listener reads take a fast path: one dict per frame, handed to a synchronous
-  sink; frames nobody reads are dropped unparsed (on a PBX most frames are noise).
+  sink, or the frame's text itself (``frame_sink``), parsed by the reader when it gets to it;
+  frames nobody reads are dropped unparsed (on a PBX most frames are noise).
 
 Replies are dicts with lower-case keys (``parse_frame``); an action answered by a list (an
 ``EventList``, an async ``Originate``) returns the response followed by its events.
@@ -51,11 +52,12 @@ from callback_desk.core.exceptions import (
     os_reason,
 )
 
-__all__ = ["AmiClient", "EventSink", "Frame", "parse_frame", "tls_context"]
+__all__ = ["AmiClient", "EventSink", "Frame", "FrameSink", "parse_frame", "tls_context"]
 
 logger = logging.getLogger(__name__)
 
 EventSink = Callable[[Frame], None]
+FrameSink = Callable[[str], None]
 EventCallback = Callable[["AmiClient", Frame], None]
 Reply = Frame | list[Frame]
 
@@ -185,6 +187,10 @@ class AmiClient:
         self._reconnect_max = reconnect_max
         self._on_state = on_state or (lambda state: None)
         self.event_sink: EventSink = event_sink or (lambda headers: None)
+        # When set, fast events go here as their text instead of to event_sink: a reader that
+        # queues them holds a string per frame rather than a dict of its headers (a third of
+        # the memory), and parses each one when it needs it (parse_frame).
+        self.frame_sink: FrameSink | None = None
         # Lower-case names of the events delivered to event_sink.
         self.fast_events = frozenset(name.lower() for name in fast_events)
         # Lower-case event name -> text its raw frame must contain to reach event_sink: a
@@ -454,7 +460,10 @@ class AmiClient:
             if name in self.fast_events:
                 needle = self.fast_filters.get(name)
                 if needle is None or needle in frame:
-                    self.event_sink(parse_frame(frame))
+                    if self.frame_sink is not None:
+                        self.frame_sink(frame)
+                    else:
+                        self.event_sink(parse_frame(frame))
             callbacks = self._callbacks.get(name)
             if callbacks:
                 headers = parse_frame(frame)

@@ -94,14 +94,14 @@ class FrameBuffer:
                 raise AmiFramingError("the peer is not an AMI server (no Asterisk banner)")
             self.banner = buf[len(BANNER) : end].decode("ascii", "replace").strip()
             pos = start = end + 2
-        frames = []
-        end = buf.find(_EOM, start)
-        while end >= 0:
-            text = buf[pos:end].decode("utf-8", "replace").strip("\r\n")
-            if text:
-                frames.append(text)
+        frames: list[str] = []
+        # Every frame this data completed, decoded and cut in one go (the end of a frame is
+        # ASCII, so it never splits a character): one decode per read, not one per frame.
+        end = buf.rfind(_EOM, start)
+        if end >= pos:
+            text = buf[pos:end].decode("utf-8", "replace")
+            frames = [f for f in (f.strip("\r\n") for f in text.split("\r\n\r\n")) if f]
             pos = end + 4
-            end = buf.find(_EOM, pos)
         if pos:
             del buf[:pos]
         if len(buf) > self._limit:

@@ -298,3 +298,29 @@ async def test_calls_that_ended_during_an_outage_are_closed_after_reconnecting(
     await ami.push(*missed_call("960.2")[3:])
     rows = await running.wait_rows(2)
     assert (rows[1]["linkedid"], rows[1]["reason"]) == ("960.2", "hangup_while_ringing")
+
+
+async def test_calls_past_max_open_calls_close_the_oldest_as_unknown_end(
+    ami: FakeAmi, store: Store, db_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Three calls that ring and never end (their Hangups lost), two allowed open: the oldest is
+    # recorded as a missed call whose end was not seen, and the operator is told why.
+    caplog.set_level(logging.WARNING)
+    h = await start(settings_for(ami, db_dsn, max_open_calls=2), store, db_dsn)
+    try:
+        for n in range(3):
+            await ami.push(*missed_call(f"700.{n}", num=f"212555017{n}")[:3])
+        [row] = await h.wait_rows(1)
+        assert (row["linkedid"], row["outcome"], row["reason"]) == (
+            "700.0",
+            "missed",
+            "unknown_end",
+        )
+        assert row["number_key"] == "+12125550170" and row["rang"] == ["100@phones"]
+        assert h.listener.stats["over_bound"] == 1 and h.listener.tracker.open_calls == 2
+        [warning] = [r for r in caplog.records if getattr(r, "action", "") == "open_calls_bound"]
+        assert "max_open_calls" in warning.getMessage() and "2125550170" not in caplog.text
+    finally:
+        await stop(h)
+    # At shutdown the two still open are saved for the next start, not written.
+    assert len(await h.rows()) == 1

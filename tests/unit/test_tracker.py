@@ -318,6 +318,56 @@ def test_open_calls_are_bounded() -> None:
     assert {r.reason for r in run.records} == {"unknown_end"}
 
 
+def test_past_the_bound_the_oldest_call_is_recorded_as_unknown_end_and_forgotten() -> None:
+    # What max_open_calls does to a call whose end never comes (a PBX crash lost its Hangup):
+    # it is decided as if max_call_seconds had passed, with everything seen so far, and then
+    # nothing of it stays in memory; events that still come for it are ignored.
+    run = Run(max_open_calls=2)
+    for n, root in enumerate(("a.1", "b.1")):
+        run.feed(msg("Newchannel", n, **chan(root, linked=root, num=f"212555010{n}")))
+        run.feed(msg("Newchannel", n, **chan(root + "1", linked=root, exten="100")))
+        run.feed(
+            msg(
+                "DialBegin",
+                n + 1,
+                **chan(root, linked=root),
+                **chan(root + "1", linked=root, prefix="Dest"),
+                DialString="100@phones",
+            )
+        )
+    assert run.records == [] and run.tracker.tracked_channels == 4
+    run.feed(msg("Newchannel", 5, **chan("c.1", linked="c.1")))  # a third: "a.1" must go
+    [record] = run.records
+    assert (record.linkedid, record.outcome, record.reason) == ("a.1", "missed", "unknown_end")
+    assert (record.number, record.number_key, record.callable) == (
+        "2125550100",
+        "+12125550100",
+        True,
+    )
+    assert (record.did, record.rang, record.started_at) == ("2000", ("100@phones",), T)
+    assert record.ended_at.timestamp() == T.timestamp() + 1  # its last event: the DialBegin
+    assert run.tracker.open_calls == 2 and run.tracker.tracked_channels == 3
+    # Its late events change nothing and pin nothing: no second record, no channel kept.
+    leg = chan("a.11", linked="a.1", prefix="Dest")
+    run.feed(msg("DialEnd", 9, **chan("a.1", linked="a.1"), **leg, DialStatus="ANSWER"))
+    run.feed(msg("Hangup", 9, **chan("a.11", linked="a.1"), Cause="16"))
+    run.feed(msg("Hangup", 9, **chan("a.1", linked="a.1"), Cause="16"))
+    assert len(run.advance(10)) == 1
+    assert run.tracker.open_calls == 2 and run.tracker.tracked_channels == 3
+
+
+def test_a_call_closed_by_the_bound_keeps_what_was_known_of_it() -> None:
+    run = Run(max_open_calls=1)
+    run.feed(msg("Newchannel", 0, **chan(ROOT)))
+    ring(run)
+    run.feed(
+        msg("DialEnd", 2, **chan(ROOT), **chan("1700000000.2", prefix="Dest"), DialStatus="ANSWER")
+    )
+    run.feed(msg("Newchannel", 3, **chan("d.1", linked="d.1")))
+    [record] = run.records
+    assert (record.outcome, record.reason) == ("answered", "answered")
+
+
 def test_events_of_calls_we_never_saw_start_are_ignored() -> None:
     run = Run()
     hangup(run, "stranger", 1)
