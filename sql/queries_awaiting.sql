@@ -29,12 +29,14 @@ ORDER BY c.last_at DESC, c.caller;
 -- name: awaiting_page
 -- One page of the inbox: $7 callers from the $8th, most urgent first (most calls, then the
 -- most recent), as 'awaiting' summarises them; $6 the last digits of their number (NULL:
--- everyone). total: how many callers match, on every row.
+-- everyone). total: how many callers match, on every row. The digits are matched on caller
+-- (the number key, else the number as received), which every call of a caller shares: the
+-- filter then applies to the calls themselves, before they are summarised.
 SELECT p.*, t.attempts, t.last_attempt_at
 FROM (
     SELECT c.*, count(*) OVER () AS total
     FROM awaiting_callers($1, $2, $3, $4, $5) c
-    WHERE $6::text IS NULL OR right(coalesce(c.number_key, c.number), length($6::text)) = $6::text
+    WHERE $6::text IS NULL OR right(c.caller, length($6::text)) = $6::text
     ORDER BY c.calls DESC, c.last_at DESC, c.caller
     LIMIT $7 OFFSET $8
 ) p

@@ -74,8 +74,10 @@ def _read(raw: str, country: str) -> tuple[str | None, bool]:
     return compact, False
 
 
+@lru_cache(maxsize=4096)
 def national_format(key: str | None, raw: str, country: str) -> str:
-    """The number as people in the practice's country write it; the raw value when unparseable."""
+    """The number as people in the practice's country write it; the raw value when unparseable.
+    Kept for the callers seen last: the inbox draws the same page again at every live update."""
     if key and key.startswith("+"):
         import phonenumbers  # lazy (supported_regions says why)
 
