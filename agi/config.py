@@ -296,7 +296,8 @@ def _sounds(table: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
             not isinstance(files, list)
             or not files
             or not all(
-                isinstance(f, str) and (f == "{n}" or re.fullmatch(r"[A-Za-z0-9_/-]{1,80}", f))
+                isinstance(f, str)
+                and (f in ("{n}", "{nth}") or re.fullmatch(r"[A-Za-z0-9_/-]{1,80}", f))
                 for f in files
             )
         ):

@@ -23,7 +23,9 @@ from agi import protocol
 from agi import variables as var
 from agi.config import AgiSettings
 from agi.exceptions import ChannelGone
+from agi.prompts import WHEN_OLDER, WHEN_RECENT, WHEN_THIS_WEEK, ordinal
 from agi.queries import Disposition, MissedCall, WaitingCaller
+from callback_desk.core import shown
 from callback_desk.core.exceptions import CallbackError, OutOfScope, StoreError, UnknownCall
 from callback_desk.core.model import DialStatus
 from callback_desk.core.phone import mask
@@ -34,7 +36,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 KEYS = protocol.KEYS
-MENU_KEYS = ("1", "2", "3", "7", "#", "*")
+# 6 is "next" as 2 is: the stock prompt that says "next" says "Press 6" (agi/prompts.py).
+MENU_KEYS = ("1", "2", "3", "6", "7", "#", "*")
+NEXT_KEYS = ("2", "6")
 _EXTENSION = re.compile(r"[0-9]{1,10}", re.ASCII)
 _CALL_ID = re.compile(r"[0-9]{1,18}", re.ASCII)
 # A channel id as Asterisk writes one ("1700000000.42") or click-to-call assigns it
@@ -130,13 +134,23 @@ class _Session:
     async def play(self, step: str, n: int | None = None) -> str:
         """Play a menu step; returns a key pressed during it, or ''."""
         for sound in self.cfg.sounds[step]:
-            if sound == "{n}":
+            if sound == "{n}" or (sound == "{nth}" and not ordinal(n or 0)):
                 key = await self.agi.say_number(n if n is not None else 0, KEYS)
+            elif sound == "{nth}":
+                key = ""
+                for part in ordinal(n or 0):
+                    key = key or await self.agi.stream_file(part, KEYS)
             else:
                 key = await self.agi.stream_file(sound, KEYS)
             if key:
                 return key
         return ""
+
+    async def play_count(self, waiting: int) -> str:
+        """How many callers are waiting, as a sentence: none, one, or several."""
+        if waiting == 0:
+            return await self.play("none")
+        return await self.play("count_one" if waiting == 1 else "count", waiting)
 
     async def say(self, step: str) -> None:
         """Best effort, for the last words of a session: a hang-up here is not an error."""
@@ -169,8 +183,14 @@ class _Session:
         return ""
 
     async def announce(self, caller: WaitingCaller) -> str:
+        # The number as the inbox and the report write it (core.shown): the national digits at
+        # home, "plus" and the international digits from abroad.
+        written = shown.number(caller.number_key, caller.number, self.cfg.country)
         key = await self.play("number")
-        key = key or await self.agi.say_digits(caller.number_key.removeprefix("+"), KEYS)
+        if written.startswith("+"):
+            key = key or await self.play("plus")
+        digits = "".join(ch for ch in written if ch.isascii() and ch.isdigit())
+        key = key or await self.agi.say_digits(digits, KEYS)
         key = key or await self.play("received")
         key = key or await self.agi.say_datetime(
             int(caller.last_at.timestamp()),
@@ -195,11 +215,10 @@ class _Session:
             extra={"action": "agi_menu"},
         )
         callers = await self._waiting(scope)
+        early = await self.play_count(len(callers))
         if not callers:
-            await self.play("none")
             await self.play("goodbye")
             return var.OK
-        early = await self.play("count", len(callers))
         i = 0
         while i < len(callers):
             caller = callers[i]
@@ -207,7 +226,7 @@ class _Session:
             if key == "1":
                 await self.call_back(caller.call_id, extension, None)
                 callers.pop(i)
-            elif key == "2":
+            elif key in NEXT_KEYS:
                 i += 1
             elif key in ("3", "7"):
                 disposition = Disposition.HANDLED if key == "3" else Disposition.NEVER
@@ -226,7 +245,9 @@ class _Session:
             else:  # "*" or silence after the retries
                 await self.play("goodbye")
                 return var.OK
-        await self.play("no_more")
+        # The end of the list: who is still waiting now (skipped, or called back without an
+        # answer), read again rather than counted here.
+        await self.play_count(len(await self._waiting(scope)))
         await self.play("goodbye")
         return var.OK
 
@@ -312,13 +333,13 @@ class _Session:
 
 
 def when_format(moment: datetime, now: datetime, tz: ZoneInfo) -> str:
-    """SAY DATETIME format: 'today/yesterday 3 15 PM', 'Tuesday 3 15 PM', 'March 4th 3 15 PM'."""
+    """SAY DATETIME format: 'today at 3 15 P.M.', 'Tuesday at 3 15 P.M.', 'March fourth at ...'."""
     days = (now.astimezone(tz).date() - moment.astimezone(tz).date()).days
     if days <= 1:
-        return "QIMp"
+        return WHEN_RECENT
     if days < 7:
-        return "AIMp"
-    return "BdIMp"
+        return WHEN_THIS_WEEK
+    return WHEN_OLDER
 
 
 def dial_status(raw: str) -> str:

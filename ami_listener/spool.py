@@ -55,6 +55,28 @@ CREATE TABLE IF NOT EXISTS open_calls (
 """
 
 
+def _side_files(path: Path) -> tuple[Path, ...]:
+    """SQLite's write-ahead log and shared-memory index beside the database file."""
+    return (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))
+
+
+def _owner_only(path: Path, *, create: bool) -> None:
+    """Mode 0600 for a spool file whatever the umask (it holds callers' numbers and names), and
+    for one an older version left wider; the state directory may be 0755 (made by hand, or by
+    systemd with another mode), so its mode cannot be what protects the files."""
+    flags = os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW | (os.O_CREAT if create else 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileNotFoundError:
+        if create:
+            raise
+        return
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
 @dataclass(frozen=True, slots=True)
 class Spooled:
     """A decided call on disk, waiting for PostgreSQL."""
@@ -155,6 +177,9 @@ class Spool:
                 # systemd's StateDirectory= creates it; elsewhere we do, private to our user.
                 self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 self._lock(self.path.with_suffix(".lock"))
+                # SQLite creates its -wal and -shm files with the database file's mode.
+                for path in (self.path, *_side_files(self.path)):
+                    _owner_only(path, create=path == self.path)
             db = sqlite3.connect(where, isolation_level=None)
             db.execute("PRAGMA journal_mode = WAL")
             # FULL: the WAL is fsynced at every commit (NORMAL may lose the last commits at a
@@ -178,6 +203,7 @@ class Spool:
         SIGKILL, since the kernel drops the lock with the descriptor."""
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
+            os.fchmod(fd, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
@@ -191,6 +217,17 @@ class Spool:
         if self._db is None:
             raise SpoolError("the spool is closed")
         return self._db
+
+    async def durability(self) -> tuple[str, int]:
+        """(journal_mode, synchronous) as SQLite reports them on the spool's own connection:
+        ``("wal", 2)``, 2 being FULL (per connection: nothing else can read it back)."""
+        return await self._run(self._durability)
+
+    def _durability(self) -> tuple[str, int]:
+        db = self._conn()
+        mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+        synchronous = db.execute("PRAGMA synchronous").fetchone()[0]
+        return str(mode), int(synchronous)
 
     @property
     def fill(self) -> float:

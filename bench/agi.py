@@ -1,8 +1,9 @@
 """AGI start: from the desk phone's session starting to the first prompt that says something.
 
-The first informative prompt is the count of callers waiting (``SAY NUMBER n``, or the "no
-messages" file when nobody waits): before it the desk hears nothing useful. Measured in the
-harness's own clock, against a scratch database holding two weeks of a small practice:
+The first informative prompt is the count of callers waiting (``SAY NUMBER n``, or the "no"
+of "There are currently no callers waiting" when nobody waits): before it the desk hears
+nothing useful. Measured in the harness's own clock, against a scratch database holding two
+weeks of a small practice:
 
 - **FastAGI, the whole office**: ``callback-desk agi serve`` as its own process on a real socket;
   the harness plays Asterisk (:class:`fakes.agi_peer.AgiPeer`, strict). First ``held`` menus are
@@ -90,7 +91,7 @@ class TimedPeer(AgiPeer):
 
 
 def _informative(raw: str) -> bool:
-    """The count of callers (``SAY NUMBER``), or the "no messages" word when nobody waits."""
+    """The count of callers (``SAY NUMBER``), or the word "no" (``vm-no``) when nobody waits."""
     if raw.startswith("SAY NUMBER "):
         return True
     if raw.startswith("STREAM FILE "):

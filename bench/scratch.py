@@ -68,6 +68,10 @@ async def database(server: str, label: str) -> AsyncIterator[str]:
 
 
 def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
+    # Private, as an install keeps a config that holds secrets: the inbox refuses an inline
+    # [web] secret in a file other users can read.
+    path.touch(mode=0o600)
+    path.chmod(0o600)
     path.write_text(toml_text(sections), encoding="utf-8")
     return path
 

@@ -73,17 +73,18 @@ def positive_int(value: str) -> int:
     return number
 
 
-def _common() -> Parser:
+def _common(config: bool = True) -> Parser:
     # SUPPRESS lets --config/-v appear before or after the subcommand without the subparser's
     # default overwriting a value given to the main parser.
     common = Parser(add_help=False)
-    common.add_argument(
-        "--config",
-        type=Path,
-        default=argparse.SUPPRESS,
-        metavar="PATH",
-        help=f"TOML config file (default {DEFAULT_CONFIG_PATH}; env: CALLBACK_DESK_CONFIG)",
-    )
+    if config:  # not for the commands that read no config file (demo, sample)
+        common.add_argument(
+            "--config",
+            type=Path,
+            default=argparse.SUPPRESS,
+            metavar="PATH",
+            help=f"TOML config file (default {DEFAULT_CONFIG_PATH}; env: CALLBACK_DESK_CONFIG)",
+        )
     common.add_argument(
         "-v",
         "--verbose",
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     configure_user_parser(sub, common)
     configure_demo_parser(sub, common)
     configure_doctor_parser(sub, common)
+    configure_sample_parser(sub, common)
     return parser
 
 
@@ -210,7 +212,7 @@ def configure_report_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser(
         "report",
         parents=[common],
-        help="callers awaiting a callback (terminal, CSV, JSON, HTML or email)",
+        help="list the callers awaiting a callback (terminal, CSV, JSON, HTML or email)",
         description="Callers awaiting a callback, most urgent first. Settings: [report], [smtp].",
     )
     p.add_argument(
@@ -325,7 +327,7 @@ def configure_agi_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser(
         "agi",
         parents=[common],
-        help="desk-phone menu: one classic AGI session on stdin/stdout, or 'agi serve' (FastAGI)",
+        help="run the desk-phone menu: one classic AGI session, or 'agi serve' (FastAGI)",
     )
     # Only 'serve' or nothing: anything else is a typo, not a session to run. The classic AGI
     # script (which Asterisk runs with the AGI() arguments appended) is `python -m agi`.
@@ -390,7 +392,7 @@ async def cmd_call(settings: Settings, args: argparse.Namespace) -> int:
 
 def configure_web_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser(
-        "web", parents=[common], help="the callback inbox (web pages; settings: [web])"
+        "web", parents=[common], help="serve the callback inbox (web pages; settings: [web])"
     )
     p.add_argument("--host", help="listen address (overrides [web] host)")
     p.add_argument("--port", type=tcp_port, help="listen port (overrides [web] port)")
@@ -404,7 +406,11 @@ async def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def configure_user_parser(sub: Subcommands, common: Parser) -> None:
-    p = sub.add_parser("user", parents=[common], help="accounts of the callback inbox")
+    p = sub.add_parser(
+        "user",
+        parents=[common],
+        help="add, change, disable, enable or list the accounts of the callback inbox",
+    )
     p.add_argument("action", choices=["add", "passwd", "disable", "enable", "list"])
     p.add_argument("username", nargs="?", help="lower-case user name (not for 'list')")
     p.add_argument("--role", default="therapist", help="therapist | frontdesk | admin")
@@ -442,13 +448,16 @@ async def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
 def configure_demo_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser(
         "demo",
-        parents=[common],
+        parents=[_common(config=False)],
         help="see it work: a simulated PBX plays a morning, then the report and the menu",
         description="No PBX and no PostgreSQL needed (embedded: pip install "
         "'callback-desk[demo]'). Reads no config file.",
     )
     p.add_argument(
-        "--keep", action="store_true", help="keep the demo database (and its server) afterwards"
+        "--keep",
+        action="store_true",
+        help="keep its database, settings and simulated PBX for `report` and `web` afterwards "
+        "(it prints how to use them and the one command that removes them)",
     )
     p.add_argument(
         "--dsn",
@@ -535,6 +544,28 @@ async def cmd_doctor(args: argparse.Namespace) -> int:
         timeout=float(args.timeout),
     )
     return await run(options, os.environ, sys.stdout)
+
+
+def configure_sample_parser(sub: Subcommands, _common_options: Parser) -> None:
+    p = sub.add_parser(
+        "sample",
+        parents=[_common(config=False)],
+        help="print a sample file an install is made from (no NAME: list them)",
+        description="The config file, the manager.conf and extensions.conf sections, the "
+        "systemd units and timers, cron and nginx (docs/install.md). Reads no config file.",
+    )
+    p.add_argument("name", nargs="?", metavar="NAME", help="e.g. manager.conf, callback-desk.toml")
+    p.set_defaults(standalone=cmd_sample)
+
+
+async def cmd_sample(args: argparse.Namespace) -> int:
+    from callback_desk.core.samples import sample_text, samples
+
+    if args.name is None:
+        sys.stdout.write("".join(f"{name}\n" for name in samples()))
+    else:
+        sys.stdout.write(sample_text(args.name))
+    return 0
 
 
 def _explain(exc: BaseException) -> str:

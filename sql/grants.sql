@@ -5,8 +5,11 @@
 --   cbd_desk      the AGI menu and click-to-call: reads who awaits a callback, records
 --                 callback attempts and the therapist's dispositions; cannot add or remove calls
 --   cbd_web       the web inbox: what the desk side may do, plus its own tables
---   cbd_report    the morning report: reads; writes only the sign-in links its email carries
---   cbd_purge     the retention job: deletes old calls, closes callback attempts left open
+--   cbd_report    the morning report: reads; issues only the sign-in links its email carries
+--   cbd_purge     the retention job: deletes calls by age, closes callback attempts left open
+-- Writes with a rule that a grant cannot state (append-only attempts, deletion by age, links
+-- only for whom the email goes to) are functions of sql/0008_least_privilege.sql, run with the
+-- owner's rights: a role may call exactly the ones granted here.
 -- Applied by `callback-desk grant` and again by every `callback-desk migrate`, in one
 -- transaction: everything is revoked, then granted as written here, so the database always
 -- matches this file. A migration that adds a table or view adds its lines here in the same
@@ -15,6 +18,22 @@ REVOKE ALL ON ALL TABLES IN SCHEMA public
     FROM cbd_listener, cbd_desk, cbd_web, cbd_report, cbd_purge;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public
     FROM cbd_listener, cbd_desk, cbd_web, cbd_report, cbd_purge;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public
+    FROM cbd_listener, cbd_desk, cbd_web, cbd_report, cbd_purge;
+-- PostgreSQL lets PUBLIC execute every new function: fine for the pure helpers
+-- (line_extension, call_evidence), never for one that runs with the owner's rights.
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN
+        SELECT p.oid FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'public' AND p.prosecdef
+    LOOP
+        EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+    END LOOP;
+END
+$$;
 GRANT USAGE ON SCHEMA public TO cbd_listener, cbd_desk, cbd_web, cbd_report, cbd_purge;
 
 -- Every process checks the schema version before it starts.
@@ -24,27 +43,37 @@ GRANT SELECT ON schema_migrations TO cbd_listener, cbd_desk, cbd_web, cbd_report
 -- trigger that copies a callback's number key into callback_attempts reads calls as the
 -- caller of the INSERT).
 GRANT SELECT, INSERT, UPDATE ON calls TO cbd_listener;
-GRANT SELECT ON calls TO cbd_desk, cbd_web, cbd_report, cbd_purge;
-GRANT DELETE ON calls TO cbd_purge;
+GRANT SELECT ON calls TO cbd_desk, cbd_web, cbd_report;
+-- Retention deletes by age only (a cut-off at least a day back); the attempts, dispositions and
+-- audit rows of a deleted call go with it.
+GRANT EXECUTE ON FUNCTION purge_calls_before(timestamptz) TO cbd_purge;
 
 -- missed_calls (view): every missed call and how it was returned.
 GRANT SELECT ON missed_calls TO cbd_desk, cbd_web, cbd_report;
 
--- awaiting_calls (0008_awaiting_state.sql): the missed calls awaiting a callback, read by every
+-- awaiting_calls (0009_awaiting_state.sql): the missed calls awaiting a callback, read by every
 -- list. Nobody writes it: the triggers on calls, callback_attempts and caller_dispositions keep
 -- it with the owner's rights, whichever role's statement fired them.
 GRANT SELECT ON awaiting_calls TO cbd_desk, cbd_web, cbd_report;
 
--- callback_attempts: opened and closed by the desk side; a desk may withdraw an attempt that
--- never dialled (dial_status still NULL), and may not move an attempt to another call.
-GRANT SELECT, INSERT, DELETE ON callback_attempts TO cbd_desk, cbd_web;
-GRANT UPDATE (ended_at, dial_status, talk_seconds) ON callback_attempts TO cbd_desk, cbd_web;
-GRANT SELECT ON callback_attempts TO cbd_report, cbd_purge;
-GRANT UPDATE (ended_at, dial_status, talk_seconds) ON callback_attempts TO cbd_purge;
+-- callback_attempts: append-only for the desk side. An attempt is opened running, now (the
+-- columns below only: no outcome, no start time of one's choosing), finished once, or withdrawn
+-- while it has not dialled; a finished attempt is never changed or deleted by a component.
+GRANT SELECT ON callback_attempts TO cbd_desk, cbd_web, cbd_report;
+GRANT INSERT (call_id, extension, channel_id) ON callback_attempts TO cbd_desk, cbd_web;
+GRANT EXECUTE ON FUNCTION finish_callback_attempt(bigint, text, integer),
+                          withdraw_callback_attempt(bigint)
+    TO cbd_desk, cbd_web;
+-- An attempt still running after a day is closed as UNKNOWN, never as an answered callback.
+GRANT EXECUTE ON FUNCTION close_stale_callback_attempts(timestamptz) TO cbd_purge;
 
 -- caller_dispositions: "handled" / "never" from a desk or the inbox; never edited afterwards.
-GRANT SELECT, INSERT ON caller_dispositions TO cbd_desk, cbd_web;
-GRANT SELECT ON caller_dispositions TO cbd_report;
+-- decided_at is the database's clock (its default), not the writer's; decided_by is '' from a
+-- desk phone (the extension says which) and the inbox user's name from the web.
+GRANT SELECT ON caller_dispositions TO cbd_desk, cbd_web, cbd_report;
+GRANT INSERT (call_id, number_key, disposition, extension) ON caller_dispositions TO cbd_desk;
+GRANT INSERT (call_id, number_key, disposition, extension, decided_by)
+    ON caller_dispositions TO cbd_web;
 
 -- Gaps (0005_gaps.sql): the listener's heartbeat and the holes it found and filled from the
 -- PBX's CDR/CEL; the report lists the gaps of its window.
@@ -54,9 +83,9 @@ GRANT SELECT ON listener_gaps TO cbd_report, cbd_web;
 
 -- The callback inbox (0004_web.sql). Its users are managed by `callback-desk web user ...`
 -- (run as the owner or as cbd_web). The report's email carries a single-use sign-in link for
--- each inbox user it mails: the one write the report role has.
+-- each inbox user it mails: the one write the report role has, through issue_sign_in_link()
+-- (it never reads web_users, whose rows carry the password hashes).
 GRANT SELECT, INSERT, UPDATE ON web_users TO cbd_web;
-GRANT SELECT ON web_users TO cbd_report;
 GRANT SELECT, INSERT, UPDATE ON web_sign_in_links TO cbd_web;
-GRANT INSERT ON web_sign_in_links TO cbd_report;
+GRANT EXECUTE ON FUNCTION issue_sign_in_link(text, text, timestamptz) TO cbd_report;
 GRANT SELECT, INSERT ON web_audit TO cbd_web;

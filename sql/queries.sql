@@ -36,11 +36,10 @@ WHERE call_evidence(EXCLUDED.outcome, EXCLUDED.reason) > call_evidence(c.outcome
 RETURNING id;
 
 -- name: purge_calls
-DELETE FROM calls WHERE started_at < $1;
+-- By age only: the function refuses a cut-off less than a day back (sql/0008_least_privilege.sql).
+SELECT purge_calls_before($1);
 
 -- name: close_stale_attempts
 -- A callback whose AGI died mid-dial (process killed, database gone) never got its outcome;
 -- after a day nobody will report it, so it is closed as UNKNOWN instead of "running" forever.
-UPDATE callback_attempts
-SET dial_status = 'UNKNOWN', ended_at = started_at, talk_seconds = 0
-WHERE dial_status IS NULL AND started_at < $1;
+SELECT close_stale_callback_attempts($1);

@@ -1,7 +1,7 @@
 -- Who is awaiting a callback: the one definition (callback_desk.core.awaiting), used by the
 -- report, the desk-phone menu and the inbox. Parameters are always bound.
 --
--- Which missed calls await a callback is the rule of sql/0008_awaiting_state.sql
+-- Which missed calls await a callback is the rule of sql/0009_awaiting_state.sql
 -- (awaiting_rule()), kept in the awaiting_calls table by triggers on every write;
 -- awaiting_callers() summarises those calls per caller for a window and a set of lines. These
 -- queries choose what to read of it, in which order, and how much.

@@ -13,16 +13,12 @@ VALUES ($1, $2, $3)
 RETURNING id;
 
 -- name: cb_finish_attempt
--- Only a running attempt is finished: a replay never overwrites a recorded outcome.
-UPDATE callback_attempts
-SET ended_at = now(), dial_status = $2, talk_seconds = $3
-WHERE id = $1 AND dial_status IS NULL
-RETURNING id;
+-- Only a running attempt is finished: a replay never overwrites a recorded outcome (the
+-- function's rule, sql/0008_least_privilege.sql: the desk may not change a finished attempt).
+SELECT finish_callback_attempt($1, $2, $3);
 
 -- name: cb_discard_attempt
-DELETE FROM callback_attempts
-WHERE id = $1 AND dial_status IS NULL
-RETURNING id;
+SELECT withdraw_callback_attempt($1);
 
 -- name: cb_dispose
 INSERT INTO caller_dispositions (call_id, number_key, disposition, extension)

@@ -13,11 +13,6 @@ FROM web_users WHERE username = $1;
 SELECT id, username, email, role, extensions, password_hash, disabled, password_changed_at
 FROM web_users WHERE id = $1;
 
--- name: web_user_by_email
-SELECT id, username, email, role, extensions, password_hash, disabled, password_changed_at
-FROM web_users WHERE lower(email) = lower($1) AND NOT disabled
-ORDER BY id LIMIT 1;
-
 -- name: web_users
 SELECT id, username, email, role, extensions, password_hash, disabled, password_changed_at
 FROM web_users ORDER BY username;
@@ -34,7 +29,8 @@ UPDATE web_users SET password_hash = $2 WHERE id = $1;
 UPDATE web_users SET disabled = $2 WHERE username = $1 RETURNING id;
 
 -- name: web_link_issue
-INSERT INTO web_sign_in_links (jti, user_id, expires_at) VALUES ($1, $2, $3);
+-- The morning report's one write (as cbd_report): whom the link is for is the database's call.
+SELECT issue_sign_in_link($1, $2, $3);
 
 -- name: web_link_consume
 -- Atomic: of two POSTs with the same link, exactly one gets the row.
@@ -53,8 +49,8 @@ RETURNING id;
 -- name: web_history_calls
 -- Every missed call from the caller of missed call $1 (by number; the call itself when the
 -- number is withheld), oldest first.
-SELECT m.id, m.number, m.name, m.did, m.rang, m.extensions, m.reason, m.started_at, m.ring_seconds,
-       m.reached_voicemail, m.returned_at, m.returned_how
+SELECT m.id, m.number, m.number_key, m.name, m.did, m.rang, m.extensions, m.reason, m.started_at,
+       m.ring_seconds, m.reached_voicemail, m.returned_at, m.returned_how
 FROM missed_calls m, calls target
 WHERE target.id = $1
   AND (m.id = target.id OR m.number_key = target.number_key)

@@ -234,12 +234,81 @@ BEGIN
     RETURN NULL;
 END
 $$;
+CREATE FUNCTION public.close_stale_callback_attempts(p_started_before timestamp with time zone) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    WITH closed AS (
+        UPDATE callback_attempts
+        SET dial_status = 'UNKNOWN', ended_at = started_at, talk_seconds = 0
+        WHERE dial_status IS NULL AND started_at < p_started_before
+        RETURNING 1
+    )
+    SELECT count(*) FROM closed
+$$;
+CREATE FUNCTION public.finish_callback_attempt(p_id bigint, p_status text, p_talk_seconds integer) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    UPDATE callback_attempts
+    SET ended_at = now(), dial_status = p_status, talk_seconds = p_talk_seconds
+    WHERE id = p_id AND dial_status IS NULL
+    RETURNING id
+$$;
 CREATE FUNCTION public.in_scope(lines text[], did text, extensions text[]) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN ((lines IS NULL) OR (did = ANY (lines)) OR (extensions && lines));
+CREATE FUNCTION public.issue_sign_in_link(p_email text, p_jti text, p_expires_at timestamp with time zone) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+DECLARE
+    found bigint;
+BEGIN
+    IF p_expires_at > now() + interval '3 days' THEN
+        RAISE EXCEPTION 'a sign-in link may be valid for 3 days at most'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    SELECT u.id INTO found
+    FROM web_users u
+    WHERE lower(u.email) = lower(p_email) AND u.email <> ''
+      AND NOT u.disabled AND u.role IN ('therapist', 'frontdesk')
+    ORDER BY u.id
+    LIMIT 1;
+    IF found IS NOT NULL THEN
+        INSERT INTO web_sign_in_links (jti, user_id, expires_at)
+        VALUES (p_jti, found, p_expires_at);
+    END IF;
+    RETURN found;
+END
+$$;
+CREATE FUNCTION public.purge_calls_before(p_before timestamp with time zone) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+DECLARE
+    gone bigint;
+BEGIN
+    IF p_before IS NULL OR p_before > now() - interval '23 hours' THEN
+        RAISE EXCEPTION 'purge deletes calls older than a day only (cut-off %)', p_before
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    DELETE FROM calls WHERE started_at < p_before;
+    GET DIAGNOSTICS gone = ROW_COUNT;
+    RETURN gone;
+END
+$$;
 CREATE FUNCTION public.sorted_set(items text[]) RETURNS text[]
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     RETURN ARRAY(SELECT DISTINCT i.i FROM unnest(sorted_set.items) i(i) ORDER BY i.i);
+CREATE FUNCTION public.withdraw_callback_attempt(p_id bigint) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    DELETE FROM callback_attempts
+    WHERE id = p_id AND dial_status IS NULL
+    RETURNING id
+$$;
 CREATE AGGREGATE public.concatenated(text[]) (
     SFUNC = array_cat,
     STYPE = text[]

@@ -18,7 +18,7 @@ import uuid
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -144,10 +144,13 @@ async def store(owner_dsn: str) -> AsyncIterator[Store]:
 
 
 @pytest.fixture
-async def component_store(db_dsn: str) -> AsyncIterator[Store]:
+async def component_store(db_dsn: str, request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     """The test's database with the rights of the module's ``db_role`` (see ``db_dsn``)."""
     s = await Store.open(make_settings(db_dsn).database)
     try:
+        marker = request.node.get_closest_marker("db_role")
+        if marker:  # the role really is in force, not the owner's rights under another name
+            assert await s.pool.fetchval("SELECT current_user") == marker.args[0]
         yield s
     finally:
         await s.close()
@@ -182,6 +185,55 @@ def _fail_on_loop_errors() -> Iterator[None]:
     assert not errors, f"unobserved loop errors: {errors}"
 
 
+# -- skips: a failure under CI ------------------------------------------------------------------
+
+
+# CALLBACK_DESK_CI=1 (.ci/run sets it): every skip is a failure, so a provisioning change
+# (Chromium, openssl, pg_dump, MariaDB, the lab...) cannot hide a test. Elsewhere a test whose
+# tool or server is missing is skipped, with the reason.
+def under_ci() -> bool:
+    return os.environ.get("CALLBACK_DESK_CI") == "1"
+
+
+def required(what: str) -> bool:
+    """Whether ``what`` (``LAB``, ``MARIADB``) must be there: under CI, or when
+    ``CALLBACK_DESK_REQUIRE_<what>=1`` asks for it alone."""
+    return under_ci() or os.environ.get(f"CALLBACK_DESK_REQUIRE_{what}") == "1"
+
+
+def unavailable(what: str, reason: str) -> NoReturn:
+    """Skip for ``reason``, or fail when ``what`` is :func:`required`."""
+    if required(what):
+        pytest.fail(f"{reason} (required: CALLBACK_DESK_CI=1 or CALLBACK_DESK_REQUIRE_{what}=1)")
+    pytest.skip(reason)
+
+
+def _as_failure(report: pytest.TestReport | pytest.CollectReport) -> None:
+    if isinstance(report.longrepr, tuple):  # (path, line, "Skipped: reason")
+        reason = report.longrepr[2]
+    else:
+        reason = str(report.longrepr)
+    report.outcome = "failed"
+    report.longrepr = f"skipped under CALLBACK_DESK_CI=1, where every skip fails: {reason}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    # An expected failure (xfail, strict in pyproject.toml) is reported as skipped: not a skip.
+    if report.skipped and not hasattr(report, "wasxfail") and under_ci():
+        _as_failure(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    report = yield
+    if report.skipped and under_ci():  # a module that skipped itself while being imported
+        _as_failure(report)
+    return report
+
+
 # -- the real Asterisk lab (tests/lab/labctl up) ------------------------------------------------
 
 
@@ -197,9 +249,7 @@ def lab_reason() -> str | None:
 async def lab(lab_reason: str | None) -> AsyncIterator[Any]:
     """A connected :class:`tests.lab.lab.Lab`, idle and with default behaviours."""
     if lab_reason:
-        if os.environ.get("CALLBACK_DESK_REQUIRE_LAB") == "1":
-            pytest.fail(f"CALLBACK_DESK_REQUIRE_LAB=1 but {lab_reason}")
-        pytest.skip(lab_reason)
+        unavailable("LAB", lab_reason)
     from tests.lab.lab import Lab
 
     connected = await Lab.connect()

@@ -9,7 +9,7 @@ caller missed on Friday at midday stays on every list until someone returns the 
 What is *new* is marked, not filtered: ``new_calls`` counts the caller's unreturned calls since
 ``new_since`` (the report passes the last business day's closing).
 
-The rule is kept, not recomputed: ``awaiting_rule()`` (``sql/0008_awaiting_state.sql``) says which
+The rule is kept, not recomputed: ``awaiting_rule()`` (``sql/0009_awaiting_state.sql``) says which
 missed calls await a callback, triggers on every table it reads keep exactly those calls in
 ``awaiting_calls`` whoever writes, and ``awaiting_callers()`` summarises them per caller for a
 window and a set of lines. The queries of ``sql/queries_awaiting.sql`` read that summary: all of

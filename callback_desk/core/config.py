@@ -10,6 +10,7 @@ the whole program reads one file with one set of rules.
 
 from __future__ import annotations
 
+import grp
 import os
 import stat
 import tomllib
@@ -86,8 +87,11 @@ class Section:
         table: Mapping[str, Any],
         environ: Mapping[str, str],
         seen: set[str] | None = None,
+        path: Path | None = None,
     ) -> None:
         self.name = name
+        # The config file the table was read from (None: built in memory, e.g. by tests).
+        self._path = path
         self._table = dict(table)
         self._environ = environ
         self._used: set[str] = set()
@@ -185,6 +189,23 @@ class Section:
             raise ConfigError(f"[{self.name}] {key} must be a string{self._where(key, from_env)}")
         return self._get(key, "string", default, cast)
 
+    def inline_secret(self, key: str, fix: str) -> Secret | None:
+        """A secret that may be written in the config file itself, refused there when the file
+        is not private (:func:`exposed`): every local user who can read the file would hold the
+        secret. ``fix`` says where to keep it instead. None when unset."""
+        raw, from_env = self._raw(key)
+        value = self.secret(key, None)
+        if value and raw is not _MISSING and not from_env and self._path is not None:
+            try:
+                problem = exposed(self._path.stat())
+            except OSError:
+                problem = None  # read a moment ago: a file gone since has nothing left to leak
+            if problem:
+                raise ConfigError(
+                    f"[{self.name}] {key} is written in {self._path}, which {problem}: {fix}"
+                )
+        return value
+
     def table(self, key: str) -> Mapping[str, Any]:
         """A nested table (``[section.key]``); not overridable from the environment."""
         self._used.add(key)
@@ -240,17 +261,38 @@ def _depth(root: Any) -> int:
 
 def private_secret(section: str, key: str, path: Path, fix: str) -> Secret:
     """The stripped text of a secret file, refused (one line naming the key) when it cannot be
-    read or any local user may read or write it: it signs, or authenticates, what a local
-    attacker must not forge. ``fix`` says which owner and mode the file should have."""
+    read, when any local user may read it, or when anyone but its owner may change it: it signs,
+    or authenticates, what a local attacker must not forge, and whoever can replace the key can
+    forge with a key of their own. ``fix`` says which owner and mode the file should have."""
     where = f"[{section}] {key} = {str(path)!r}"
     try:
-        mode = path.stat().st_mode
+        st = path.stat()
         text = path.read_text("utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{where} cannot be read ({exc})") from exc
-    if mode & (stat.S_IROTH | stat.S_IWOTH):
-        raise ConfigError(f"{where} is readable by every local user ({fix})")
+    problem = exposed(st)
+    if problem:
+        raise ConfigError(f"{where} {problem} ({fix})")
     return Secret(text)
+
+
+def exposed(st: os.stat_result) -> str | None:
+    """What makes a file that holds a secret unsafe, in words ("is readable by every local
+    user"), or None: world-readable, or writable by anyone but its owner (group or world)."""
+    if st.st_mode & stat.S_IWOTH:
+        return "is writable by every local user"
+    if st.st_mode & stat.S_IWGRP:
+        return f"is writable by group {_group_name(st.st_gid)}, whose members could replace it"
+    if st.st_mode & stat.S_IROTH:
+        return "is readable by every local user"
+    return None
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
 
 
 def _readable(section: str, key: str, name: str) -> Path:
@@ -372,7 +414,7 @@ class Settings:
 
     def section(self, name: str) -> Section:
         """A reader for a feature's own section (``[agi]``, ``[report]``, ``[smtp]``)."""
-        return Section(name, self._sections.get(name, {}), self._environ, self._seen)
+        return Section(name, self._sections.get(name, {}), self._environ, self._seen, self.path)
 
     @property
     def environment_names(self) -> frozenset[str]:
@@ -511,7 +553,7 @@ class Settings:
 
 # Names that are not settings but are read on purpose: the config path, and the test suite's.
 NON_SETTING_NAMES = frozenset(
-    {f"{ENV_PREFIX}CONFIG", f"{ENV_PREFIX}TEST_DSN", f"{ENV_PREFIX}REQUIRE_LAB"}
+    {f"{ENV_PREFIX}CONFIG", f"{ENV_PREFIX}TEST_DSN", f"{ENV_PREFIX}REQUIRE_LAB", f"{ENV_PREFIX}CI"}
     # The gap tests' (tests/db/test_records.py, tests/lab/test_gaps_lab.py,
     # tests/lab/test_soak_lab.py).
     | {

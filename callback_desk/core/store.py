@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -13,7 +14,7 @@ from callback_desk.core import migrate as migrations
 from callback_desk.core import roles
 from callback_desk.core.config import DatabaseSettings
 from callback_desk.core.connection import COMMAND_TIMEOUT, SERVER_SETTINGS
-from callback_desk.core.dberrors import mapped_errors
+from callback_desk.core.dberrors import Target, connection_error, mapped_errors
 from callback_desk.core.model import CallRecord
 from callback_desk.core.sqlfiles import Migration, queries
 
@@ -22,6 +23,15 @@ logger = logging.getLogger(__name__)
 
 async def _keep(_conn: asyncpg.Connection) -> None:
     """Store.open(stateless=True): nothing to reset (asyncpg has rolled back any transaction)."""
+
+
+async def connect(settings: DatabaseSettings, **kwargs: Any) -> asyncpg.Connection:
+    """One connection; its failure in words (``dberrors.connection_error``)."""
+    dsn = settings.dsn.reveal()
+    try:
+        return await asyncpg.connect(dsn, timeout=settings.connect_timeout, **kwargs)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise connection_error(exc, Target.of(dsn), settings.connect_timeout) from None
 
 
 class Store:
@@ -37,6 +47,13 @@ class Store:
         leave no session state behind (no SET, LISTEN, cursors or advisory locks), so a
         connection going back to the pool skips asyncpg's reset query, a round trip on every
         query (the desk phone's menu: bench/agi.py). An open transaction is still rolled back."""
+
+        async def connected(*_args: Any, **kwargs: Any) -> asyncpg.Connection:
+            # Every connection the pool makes, whenever it makes it (min_size=0: at first use),
+            # fails in words that name the database and the server.
+            kwargs.pop("timeout", None)
+            return await connect(settings, **kwargs)
+
         async with mapped_errors("connecting to PostgreSQL"):
             pool = await asyncpg.create_pool(
                 settings.dsn.reveal(),
@@ -46,6 +63,7 @@ class Store:
                 command_timeout=COMMAND_TIMEOUT,
                 server_settings=SERVER_SETTINGS,
                 reset=_keep if stateless else None,
+                connect=connected,
             )
         return cls(pool)
 
@@ -115,15 +133,16 @@ class Store:
             await self._pool.execute(self._q["fill_gap"], gap_id, filled_by, rows_added, detail, at)
 
     async def purge(self, before: datetime) -> int:
+        """Delete the calls that started before ``before`` (at least a day ago)."""
         async with mapped_errors("purging old calls"):
-            status = await self._pool.execute(self._q["purge_calls"], before)
-        return int(status.split()[-1])
+            gone: int = await self._pool.fetchval(self._q["purge_calls"], before)
+        return gone
 
     async def close_stale_attempts(self, before: datetime) -> int:
         """Mark callback attempts still open since before ``before`` as UNKNOWN."""
         async with mapped_errors("closing stale callback attempts"):
-            status = await self._pool.execute(self._q["close_stale_attempts"], before)
-        return int(status.split()[-1])
+            closed: int = await self._pool.fetchval(self._q["close_stale_attempts"], before)
+        return closed
 
 
 def storable(text: str) -> str:

@@ -4,7 +4,9 @@ Each trace holds one real call as Asterisk sent it over AMI. To play several as 
 each is moved to its time of day: ``Timestamp`` headers (and ``YYYY-MM-DD HH:MM:SS`` values)
 shift by the same amount, channel and bridge ids are renamed so that a trace played twice is two
 calls, and a trace can be replayed as another caller (the repeat caller who later got through).
-Nothing else in the frames changes.
+The lab's callers (+1 555-010-00xx: area code 555 does not exist, so no phone number library
+calls them valid and no callback policy may dial them) become valid numbers reserved for
+fiction (:data:`FICTIONAL`). Nothing else in the frames changes.
 """
 
 from __future__ import annotations
@@ -20,6 +22,25 @@ from zoneinfo import ZoneInfo
 _CHANNEL_IDS = frozenset({"uniqueid", "linkedid", "destuniqueid", "destlinkedid"})
 _BRIDGE_IDS = frozenset({"bridgeuniqueid"})
 _WALL_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+
+
+# The lab's numbers -> numbers in New York's area code 212 that can never ring anyone: NANPA
+# reserves 555-0100 through 555-0199 in every area code for fictional use, and phonenumbers
+# holds them valid (fixed line or mobile), so the one callback policy (agi.policy) allows them
+# and the demo's "Call from my desk phone" goes as far as the (simulated) phone system.
+FICTIONAL = {
+    "+15550100001": "+12125550101",
+    "+15550100002": "+12125550102",
+    "+15550100003": "+12125550103",
+    "+15550100004": "+12125550104",
+    "+15550100005": "+12125550105",
+    "+15550100006": "+12125550106",
+    "+15550100007": "+12125550107",
+    "+15550100008": "+12125550108",
+    "+15557654321": "+12125550199",  # whom desk 100 calls out to
+}
+# The practice's own neutral number for callbacks ([agi] callback_number), fictional too.
+CALLBACK_NUMBER = "+12125550100"
 
 
 @dataclass(frozen=True)
@@ -45,13 +66,13 @@ MORNING: tuple[DemoCall, ...] = (
     DemoCall(time(9, 27), "anonymous.ami", "(withheld)", "2000 direct line"),
     DemoCall(time(9, 40), "ringgroup_one_answers.ami", "Gary Group", "2001 ring group"),
     DemoCall(time(9, 52), "ringgroup_nobody.ami", "Nora Nobody, again", "2001 ring group"),
-    DemoCall(time(10, 15), "outbound_answered.ami", "desk 100", "+1 555-765-4321 (outbound)"),
+    DemoCall(time(10, 15), "outbound_answered.ami", "desk 100", "(212) 555-0199 (outbound)"),
     DemoCall(
         time(10, 31),
         "direct_answered.ami",
         "Rita Ringing, again",
         "2000 direct line",
-        caller=(("+15550100001", "Alice Answered"), ("+15550100002", "Rita Ringing")),
+        caller=(("+12125550101", "Alice Answered"), ("+12125550102", "Rita Ringing")),
     ),
 )
 # When the morning report is read, practice time.
@@ -102,6 +123,8 @@ class Rewriter:
         return [self.frame(frame) for frame in frames]
 
     def frame(self, frame: str) -> str:
+        for lab, fictional in FICTIONAL.items():
+            frame = frame.replace(lab, fictional)
         if self.caller is not None:
             (old_num, old_name), (new_num, new_name) = self.caller
             frame = frame.replace(old_num, new_num).replace(old_name, new_name)

@@ -1,9 +1,14 @@
 """A simulated PBX: the AMI side of Asterisk on a local socket, for the demo.
 
 It speaks the protocol the listener speaks to a real Asterisk (banner, Login with ActionID,
-FullyBooted, Ping, CoreShowChannels, Logoff) and sends recorded event frames as they are. An
-action it does not know is answered with an error, as Asterisk answers an action the account
-may not run, and logged: the demo must not depend on anything a real PBX would refuse.
+FullyBooted, Ping, CoreShowChannels, Logoff) and sends recorded event frames as they are. It
+answers click-to-call's ``Originate`` as Asterisk does when the desk phone picks up ("queued",
+then an ``OriginateResponse`` with Reason 4, answered); it dials nobody. An action it does not
+know is answered with an error, as Asterisk answers an action the account may not run, and
+logged: the demo must not depend on anything a real PBX would refuse.
+
+``demo --keep`` leaves one running (:mod:`callback_desk.demo.kept`) for the kept inbox's "Call
+from my desk phone".
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 
 from callback_desk.core.amiframe import parse_frame
+from callback_desk.core.phone import mask
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +39,12 @@ class SimulatedPbx:
         self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+    async def start(self, sock: socket.socket | None = None) -> None:
+        """Listen on 127.0.0.1 (an ephemeral port), or on ``sock`` when one is given."""
+        if sock is not None:
+            self._server = await asyncio.start_server(self._serve, sock=sock)
+        else:
+            self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
@@ -124,6 +135,9 @@ class SimulatedPbx:
                 ).encode()
             )
             return True
+        if name == "originate":
+            writer.write("".join(originated(action)).encode())
+            return True
         if name == "logoff":
             writer.write(
                 frame(
@@ -136,3 +150,29 @@ class SimulatedPbx:
             frame(Response="Error", ActionID=action_id, Message="Invalid/unknown command").encode()
         )
         return True
+
+
+def originated(action: dict[str, str]) -> list[str]:
+    """Asterisk's replies to an async Originate whose first leg (the desk phone) answered."""
+    action_id = action.get("actionid", "")
+    logger.info(
+        "Simulated PBX: %s answers, then would call %s (nothing is dialled)",
+        action.get("channel", "?")[:40],
+        mask(action.get("callerid", "").rpartition("<")[2].rstrip(">")),
+    )
+    return [
+        frame(Response="Success", ActionID=action_id, Message="Originate successfully queued"),
+        frame(
+            Event="OriginateResponse",
+            Privilege="call,all",
+            ActionID=action_id,
+            Response="Success",
+            Channel=action.get("channel", ""),
+            Context=action.get("context", ""),
+            Exten=action.get("exten", ""),
+            Reason="4",  # AST_CONTROL_ANSWER
+            Uniqueid=action.get("channelid", ""),
+            CallerIDNum="<unknown>",
+            CallerIDName="<unknown>",
+        ),
+    ]

@@ -2,8 +2,9 @@
 
 The real session (:func:`agi.session.run_session`, the same code a desk phone reaches with
 ``*47``) talks AGI to this object as it would to Asterisk over classic AGI's stdin/stdout. The
-commands it sends are turned into the words the stock prompts say; key presses come from a
-script. A command the menu has no business sending here is answered with 510, as Asterisk would.
+commands it sends are turned into the words the stock prompts say (:mod:`.speech`: their
+transcripts); key presses come from a script. A command the menu has no business sending here is
+answered with 510, as Asterisk would.
 """
 
 from __future__ import annotations
@@ -12,34 +13,15 @@ import shlex
 from collections import deque
 from collections.abc import Iterable
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-# What Asterisk's stock English prompts (asterisk-core-sounds-en) say.
-WORDS = {
-    "vm-youhave": "You have",
-    "vm-no": "no",
-    "vm-messages": "messages.",
-    "telephone-number": "Telephone number",
-    "vm-received": "received",
-    "with": "with",
-    "to-call-this-number": "To call this number,",
-    "vm-press": "press",
-    "digits/1": "1.",
-    "pm-invalid-option": "That option is invalid.",
-    "removed": "Removed.",
-    "vm-nomore": "No more messages.",
-    "vm-goodbye": "Goodbye.",
-    "im-sorry": "I'm sorry,",
-    "please-try-call-later": "please try your call later.",
-    "cannot-complete-as-dialed": "Your call cannot be completed as dialed.",
-}
+from callback_desk.demo.speech import said
 
 
 class TextPhone:
     """File-like stdin/stdout for :class:`agi.channel.SafeAGI`; collects what the phone says."""
 
-    def __init__(self, extension: str, keys: Iterable[str], tz: ZoneInfo) -> None:
-        self._tz = tz
+    def __init__(self, extension: str, keys: Iterable[str], now: datetime) -> None:
+        self._now = now  # Asterisk's clock: SAY DATETIME's "today" is relative to it
         self._keys = deque(keys)
         self._out = ""
         self._replies: deque[str] = deque(
@@ -76,19 +58,9 @@ class TextPhone:
         verb = " ".join(words[:2]).upper()
         if words[:1] == ["ANSWER"]:
             return "200 result=0"
-        if verb == "STREAM FILE":
-            self.said.append(WORDS.get(words[2], f"[{words[2]}]"))
-            return "200 result=0 endpos=8000"
-        if verb == "SAY NUMBER":
-            self.said.append(words[2])
-            return "200 result=0"
-        if verb == "SAY DIGITS":
-            self.said.append(" ".join(words[2]))
-            return "200 result=0"
-        if verb == "SAY DATETIME":
-            moment = datetime.fromtimestamp(int(words[2]), self._tz)
-            self.said.append(moment.strftime("%A at %-I:%M %p."))
-            return "200 result=0"
+        if verb in ("STREAM FILE", "SAY NUMBER", "SAY DIGITS", "SAY DATETIME"):
+            self.said.append(said(verb, words[2:], self._now))
+            return "200 result=0 endpos=8000" if verb == "STREAM FILE" else "200 result=0"
         if verb == "WAIT FOR":
             key = self._keys.popleft() if self._keys else "*"
             self.said.append(f"\n[presses {key}]\n")

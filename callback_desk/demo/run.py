@@ -1,26 +1,32 @@
 """``callback-desk demo``: the whole pipeline with no PBX and no PostgreSQL of one's own.
 
-An embedded PostgreSQL (pgserver, the ``demo`` extra) or a database created on ``--dsn``'s
+An embedded PostgreSQL (pgserver's programs, the ``demo`` extra: see
+:mod:`callback_desk.demo.embedded`) or a database created on ``--dsn``'s
 server; the schema applied by the real migrations; a simulated PBX speaking AMI on 127.0.0.1;
 the real listener logged in to it while it plays a morning recorded in the lab; then the real
 morning report, the real desk-phone menu and the real callback inbox (handed in by the CLI,
 see :mod:`callback_desk.demo.inbox`), as text. Everything it started is stopped and
-everything it created is removed on the way out, unless ``--keep``.
+everything it created is removed on the way out, unless ``--keep``: then its database, its
+settings and a simulated PBX stay for ``callback-desk report`` and ``callback-desk web``, and one
+``kill`` undoes them (:mod:`callback_desk.demo.kept`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import secrets
 import shutil
-import subprocess
+import signal
+import socket
+import sys
 import tempfile
 import threading
 import time
 import uuid
-import warnings
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,19 +35,18 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-import asyncpg
-
 from agi.channel import PYST_BUGS, PystChannel, SafeAGI
 from agi.config import load as load_agi
 from agi.runtime import open_callbacks
 from agi.session import run_session
 from ami_listener.listener import Listener
-from callback_desk.core.config import Settings
-from callback_desk.core.exceptions import ConfigError, DemoError, StoreUnavailable
+from callback_desk.core.config import DatabaseSettings, Secret, Settings
+from callback_desk.core.exceptions import DemoError
 from callback_desk.core.model import CallRecord, Outcome
-from callback_desk.core.store import Store
+from callback_desk.core.store import Store, connect
+from callback_desk.demo import embedded
 from callback_desk.demo.inbox import InboxParts, look
-from callback_desk.demo.morning import REPORT_AT, PlannedCall, morning_day, plan
+from callback_desk.demo.morning import CALLBACK_NUMBER, REPORT_AT, PlannedCall, morning_day, plan
 from callback_desk.demo.pbx import SimulatedPbx
 from callback_desk.demo.phone import TextPhone
 from callback_desk.report.command import ReportOptions
@@ -54,6 +59,11 @@ DESK = "100"
 USER = "jane"  # the inbox's demo user: a therapist at desk 100
 # Seconds between two calls of the morning, so that the terminal shows them one by one.
 PACE = 0.15
+CONFIG_NAME = "callback-desk.toml"
+HEADER = """\
+# The settings of a kept `callback-desk demo --keep`: its database, its simulated PBX (the
+# [ami] account), its practice (New York, US numbers). Use with CALLBACK_DESK_CONFIG=this file.
+"""
 
 
 @dataclass(frozen=True)
@@ -76,66 +86,54 @@ class Progress:
         self.say(f"  ✓ {text} ({time.monotonic() - self.started:.1f} s)")
 
 
-@contextlib.asynccontextmanager
-async def embedded_postgres(progress: Progress, keep: bool) -> AsyncIterator[str]:
-    try:
-        with warnings.catch_warnings():
-            # platformdirs warns at import time when XDG_RUNTIME_DIR is unset (root shells).
-            warnings.simplefilter("ignore")
-            import platformdirs
+@dataclass
+class Kept:
+    """What ``--keep`` leaves behind, and how to undo it (printed at the end)."""
 
-            # pgserver keeps a lock file in a runtime directory it creates on import: if it
-            # is not there yet, it is the demo's to remove afterwards.
-            runtime = platformdirs.user_runtime_path("python_PostgresServer")
-            created = [p for p in (runtime.parent, runtime) if not p.exists()]
-            import pgserver
-    except ImportError as exc:
-        raise ConfigError(
-            "the demo's embedded PostgreSQL is not installed: pip install 'callback-desk[demo]' "
-            "(or give a server with --dsn postgresql://...)"
-        ) from exc
-    data = Path(tempfile.mkdtemp(prefix="callback-desk-demo-"))
-    # 'delete' stops the server and removes its files; None leaves both for --keep.
-    try:
-        server = await asyncio.to_thread(
-            pgserver.get_server,  # type: ignore[attr-defined]
-            data,
-            cleanup_mode=None if keep else "delete",
+    directory: Path
+    dsn: str = ""
+    server: embedded.Embedded | None = None  # the embedded PostgreSQL
+    database: str = ""  # a database made on --dsn's server
+    pbx_pid: int = 0
+
+
+@contextlib.asynccontextmanager
+async def embedded_postgres(kept: Kept, progress: Progress, keep: bool) -> AsyncIterator[str]:
+    server = await asyncio.to_thread(embedded.start, kept.directory)
+    progress.step(
+        f"embedded PostgreSQL started in {kept.directory}"
+        + (
+            f" as user {server.user} (PostgreSQL does not run as root; no account was added)"
+            if server.user
+            else ""
         )
-    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-        # e.g. a TMPDIR so deep that PostgreSQL's socket path would be too long
-        for made in (data, *created[:1]):
-            shutil.rmtree(made, ignore_errors=True)
-        raise DemoError(f"the embedded PostgreSQL did not start in {data}: {exc}") from exc
-    progress.step(f"embedded PostgreSQL started in {data}")
+    )
+    finished = False
     try:
-        yield str(server.get_uri())
+        yield server.dsn
+        finished = True
     finally:
-        pid = server.get_pid()
-        await asyncio.to_thread(server.cleanup)
-        if not keep and created:
-            shutil.rmtree(created[0], ignore_errors=True)
-        if keep:
-            progress.say(
-                f"  Kept: PostgreSQL (pid {pid}) still runs on {data}; "
-                f"to stop and remove it: kill {pid} && rm -r {data}"
-            )
+        if keep and finished:
+            kept.server = server
+        else:
+            await asyncio.to_thread(server.stop)
 
 
 @contextlib.asynccontextmanager
-async def scratch_database(server_dsn: str, progress: Progress, keep: bool) -> AsyncIterator[str]:
+async def scratch_database(
+    server_dsn: str, kept: Kept, progress: Progress, keep: bool
+) -> AsyncIterator[str]:
     name = f"callback_desk_demo_{uuid.uuid4().hex[:8]}"
-    try:
-        conn = await asyncpg.connect(server_dsn, timeout=10)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        raise StoreUnavailable(f"cannot reach the PostgreSQL given with --dsn: {exc}") from exc
+    conn = await connect(DatabaseSettings(Secret(server_dsn), connect_timeout=10))
+    finished = False
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
         progress.step(f"database {name} created")
         yield urlunsplit(urlsplit(server_dsn)._replace(path="/" + name))
+        finished = True
     finally:
-        if keep:
-            progress.say(f'  Kept: database {name}; to remove it: DROP DATABASE "{name}"')
+        if keep and finished:
+            kept.database = name
         else:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.close()
@@ -174,26 +172,82 @@ class RecordingSink:
         return inserted
 
 
-def demo_settings(dsn: str, ami_port: int, ami_secret: str, web_secret: str) -> Settings:
-    return Settings.from_mapping(
-        {
-            "database": {"dsn": dsn},
-            "ami": {"port": ami_port, "secret": ami_secret, "ping_interval": 30},
-            "pbx": {
-                "name": "demo",
-                "inbound_contexts": ["from-pstn"],
-                "timezone": TIMEZONE,
-                "country": "US",
-            },
-            # The lab's voicemail events trail the last hang-up by well under this.
-            # A recorded day is replayed: its Timestamps are days old, and meant to be.
-            "listener": {"settle_seconds": 0.2, "max_clock_skew": 0},
-            "report": {"first_name": "Jane", "timezone": TIMEZONE},
-            "agi": {"callback_number": "+15550109999", "callback_name": "J Smith"},
-            "web": {"secret": web_secret},
+def demo_config(dsn: str, ami_port: int, ami_secret: str) -> dict[str, dict[str, Any]]:
+    """The demo's settings as the sections of a config file (the kept demo writes them)."""
+    return {
+        "database": {"dsn": dsn},
+        "ami": {"port": ami_port, "secret": ami_secret, "ping_interval": 30},
+        "pbx": {
+            "name": "demo",
+            "inbound_contexts": ["from-pstn"],
+            "timezone": TIMEZONE,
+            "country": "US",
         },
-        environ={},
-    )
+        # The lab's voicemail events trail the last hang-up by well under this.
+        # A recorded day is replayed: its Timestamps are days old, and meant to be.
+        "listener": {"settle_seconds": 0.2, "max_clock_skew": 0},
+        "report": {"first_name": "Jane", "timezone": TIMEZONE},
+        "agi": {"callback_number": CALLBACK_NUMBER, "callback_name": "J Smith"},
+    }
+
+
+def demo_settings(dsn: str, ami_port: int, ami_secret: str, web_secret: str) -> Settings:
+    config = demo_config(dsn, ami_port, ami_secret)
+    return Settings.from_mapping({**config, "web": {"secret": web_secret}}, environ={})
+
+
+def toml(config: dict[str, dict[str, Any]]) -> str:
+    """A config file for :func:`demo_config`'s values (strings, numbers, lists of strings)."""
+
+    def value(v: Any) -> str:
+        if isinstance(v, list):
+            return "[" + ", ".join(value(item) for item in v) + "]"
+        # A JSON string of printable text is a TOML basic string.
+        return json.dumps(v) if isinstance(v, str) else repr(v)
+
+    lines = []
+    for section, table in config.items():
+        lines += ["", f"[{section}]"] + [f"{key} = {value(v)}" for key, v in table.items()]
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+async def keep_running(kept: Kept, settings: Settings) -> None:
+    """Write the demo's settings into its directory and leave the simulated PBX running there,
+    in a process of its own that undoes everything when it is killed (demo.kept)."""
+    secret_file = kept.directory / "web.secret"
+    config_file = kept.directory / CONFIG_NAME
+    listening = socket.create_server(("127.0.0.1", 0))
+    with listening:
+        port = listening.getsockname()[1]
+        ami_secret = settings.ami.require_secret().reveal()
+        config = demo_config(kept.dsn, port, ami_secret)
+        config["web"] = {"secret_file": str(secret_file)}
+        for path, text in (
+            (secret_file, secrets.token_urlsafe(32) + "\n"),
+            (config_file, HEADER + toml(config)),
+        ):
+            # Both hold secrets: the owner's alone (the web secret is refused otherwise).
+            path.touch(mode=0o600)
+            path.write_text(text, "utf-8")
+        argv = [sys.executable, "-m", "callback_desk.demo.kept", "--config", str(config_file)]
+        argv += ["--fd", str(listening.fileno())]
+        if kept.server is not None:
+            argv += ["--postgres", str(kept.server.directory)]
+            argv += ["--install", str(kept.server.install)]
+            argv += ["--user", kept.server.user] if kept.server.user else []
+        pid = _detached(argv, listening, kept.directory / "kept.log")
+    try:
+        async with asyncio.timeout(10):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            banner = await reader.readline()
+            writer.close()
+    except (OSError, TimeoutError) as exc:
+        banner = repr(exc).encode()
+    if banner.startswith(b"Asterisk Call Manager/"):
+        kept.pbx_pid = pid
+    else:
+        os.kill(pid, signal.SIGKILL)
+        raise DemoError(f"the kept simulated PBX did not start (see {kept.directory / 'kept.log'})")
 
 
 async def play_morning(
@@ -242,7 +296,7 @@ async def _decided(sink: RecordingSink, planned: PlannedCall) -> None:
 async def desk_phone(settings: Settings, now: datetime, tz: ZoneInfo) -> str:
     """``*47`` on desk 100: hear the count and the first caller, press 2, hear the next, then *."""
     cfg = load_agi(settings)
-    phone = TextPhone(DESK, ["2", "*"], tz)
+    phone = TextPhone(DESK, ["2", "*"], now)
     async with open_callbacks(settings, cfg, max_size=1) as callbacks:
         channel = PystChannel(SafeAGI(phone, phone, threading.Event()))  # type: ignore[arg-type]
         await run_session(channel, callbacks, cfg, tz, lambda: now, bugs=PYST_BUGS)
@@ -276,12 +330,37 @@ async def run(options: DemoOptions, out: TextIO) -> int:
     p = Progress(out)
     tz = ZoneInfo(TIMEZONE)
     p.say("Callback Desk demo: a simulated PBX, an embedded database, the real listener.")
+    # Private: as root the embedded PostgreSQL makes it its own (demo.embedded); with --keep
+    # it holds the demo's settings and secrets.
+    kept = Kept(Path(tempfile.mkdtemp(prefix="callback-desk-demo-")))
+    try:
+        await _run(options, kept, p, tz, out)
+    except BaseException:
+        # Kept only when the demo finished: a failed run leaves nothing behind either.
+        if kept.pbx_pid:  # it stops the server and removes the directory itself
+            os.kill(kept.pbx_pid, signal.SIGTERM)
+        else:
+            if kept.server is not None:
+                await asyncio.to_thread(kept.server.stop)
+            shutil.rmtree(kept.directory, ignore_errors=True)
+        raise
+    if not options.keep:
+        shutil.rmtree(kept.directory, ignore_errors=True)
+    p.say(
+        f"Done in {time.monotonic() - p.started:.1f} s; "
+        + ("the demo was kept (see above)." if options.keep else "nothing left running or on disk.")
+    )
+    return 0
+
+
+async def _run(options: DemoOptions, kept: Kept, p: Progress, tz: ZoneInfo, out: TextIO) -> None:
     databases: Any = (
-        scratch_database(options.dsn, p, options.keep)
+        scratch_database(options.dsn, kept, p, options.keep)
         if options.dsn
-        else embedded_postgres(p, options.keep)
+        else embedded_postgres(kept, p, options.keep)
     )
     async with databases as dsn:
+        kept.dsn = dsn
         ami_secret = secrets.token_hex(8)
         pbx = SimulatedPbx("callbackdesk", ami_secret)
         await pbx.start()
@@ -311,25 +390,53 @@ async def run(options: DemoOptions, out: TextIO) -> int:
         p.say()
         if options.inbox is not None:
             await inbox(options.inbox, settings, p)
-        if options.keep:
-            p.say("  The demo's calls are still in the database; look again with:")
-            p.say(
-                f"    CALLBACK_DESK_CONFIG=/dev/null CALLBACK_DESK_DATABASE_DSN='{dsn}' "
-                f"callback-desk report --all --until {now:%Y-%m-%dT%H:%M}"
-            )
-            p.say(f"  and open the real inbox (you, at desk {DESK}) on http://localhost:8047 with:")
-            p.say(
-                f"    export CALLBACK_DESK_CONFIG=/dev/null CALLBACK_DESK_DATABASE_DSN='{dsn}' "
-                "CALLBACK_DESK_WEB_SECRET=$(openssl rand -hex 32)"
-            )
-            p.say(f"    callback-desk user add me --extension {DESK} && callback-desk web")
-        else:
-            p.say(
-                "  To open the real inbox in a browser: callback-desk demo --keep, then "
-                "callback-desk user add and callback-desk web (it prints how)."
-            )
+    if options.keep:
+        await keep_running(kept, settings)
+        say_kept(kept, now, p)
+    else:
+        p.say(
+            "  To open the real inbox in a browser: callback-desk demo --keep, then "
+            "callback-desk user add and callback-desk web (it prints how)."
+        )
+
+
+def _detached(argv: list[str], listening: socket.socket, log: Path) -> int:
+    """Start ``argv`` in a session of its own (the terminal's Ctrl-C and hang-up do not reach
+    it; nothing here waits for it), handing it ``listening``; its output goes to ``log``."""
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        listening.set_inheritable(True)
+        return os.posix_spawn(
+            argv[0],
+            argv,
+            os.environ,
+            setsid=True,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, fd, 1),
+                (os.POSIX_SPAWN_DUP2, fd, 2),
+            ],
+        )
+    finally:
+        os.close(fd)
+
+
+def say_kept(kept: Kept, now: datetime, p: Progress) -> None:
+    config = kept.directory / CONFIG_NAME
+    p.say(f"  Kept in {kept.directory}: the demo's settings ({CONFIG_NAME}), its database and")
+    p.say(f"  its simulated PBX. Look at the calls again ({TIMEZONE} time) with:")
+    p.say(f"    export CALLBACK_DESK_CONFIG={config}")
+    p.say(f"    callback-desk report --all --until {now:%Y-%m-%dT%H:%M}")
+    p.say(f"  and open the real inbox (you, at desk {DESK}) on http://localhost:8047 with:")
+    p.say(f"    callback-desk user add me --extension {DESK} && callback-desk web")
     p.say(
-        f"Done in {time.monotonic() - p.started:.1f} s; "
-        + ("the database was kept." if options.keep else "nothing left running or on disk.")
+        f'  There, "Call from my desk phone" reaches the simulated PBX, which answers as desk '
+        f"{DESK} would and dials nobody."
     )
-    return 0
+    what = "the simulated PBX" + (" and PostgreSQL" if kept.server is not None else "")
+    p.say(f"  To stop {what} and remove {kept.directory} (stop callback-desk web first):")
+    p.say(f"    kill {kept.pbx_pid}")
+    if kept.database:
+        p.say(
+            f'  The database {kept.database} stays on your server: DROP DATABASE "{kept.database}"'
+        )

@@ -320,8 +320,8 @@ def manager_file_checks(settings: Settings, options: DoctorOptions, local: bool)
             fail(
                 what,
                 f"no [{user}] account in {path} or its includes",
-                "add [callbackdesk] from manager.conf.sample (FreePBX: manager_custom.conf), "
-                "then manager reload",
+                "add [callbackdesk] from `callback-desk sample manager.conf` (FreePBX: "
+                "manager_custom.conf), then manager reload",
             ),
         ]
     missing, extra = NEEDED_READ - account.read, account.read - ALLOWED_READ
@@ -347,7 +347,8 @@ def manager_file_checks(settings: Settings, options: DoctorOptions, local: bool)
             fail(
                 "AMI event filters",
                 f"[{user}]'s eventfilter lines drop {', '.join(names)}, which the listener reads",
-                "use the eventfilter lines of manager.conf.sample, then manager reload",
+                "use the eventfilter lines of `callback-desk sample manager.conf`, then "
+                "manager reload",
             )
         )
     else:
@@ -375,8 +376,8 @@ def dialplan_checks(agi: AgiSettings, found: AmiFindings) -> list[Check]:
             fail(
                 "dialplan",
                 f"no {agi.feature_code} extension is loaded ({found.errors.get('feature', '')})",
-                "paste section A (FreePBX) or B of extensions.conf.sample, then "
-                "fwconsole reload / dialplan reload",
+                "paste section A (FreePBX) or B of `callback-desk sample extensions.conf`, "
+                "then fwconsole reload / dialplan reload",
             )
         )
     else:
@@ -388,7 +389,7 @@ def dialplan_checks(agi: AgiSettings, found: AmiFindings) -> list[Check]:
                 fail(
                     "dialplan",
                     f"context {context!r} is not loaded",
-                    f"paste [{context}] from extensions.conf.sample (or set [agi] "
+                    f"paste [{context}] from `callback-desk sample extensions.conf` (or set [agi] "
                     "originate_context to yours), then fwconsole reload / dialplan reload",
                 )
             )
@@ -515,7 +516,8 @@ async def run(options: DoctorOptions, environ: Mapping[str, str], out: TextIO) -
             fail(
                 "config file",
                 f"no file at {path}",
-                f"install -m 640 -g callback-desk deploy/callback-desk.toml.sample {path}",
+                f"callback-desk sample callback-desk.toml > {path} && chgrp callback-desk "
+                f"{path} && chmod 640 {path}",
             )
         )
     merged = dict(environ)

@@ -17,13 +17,12 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from callback_desk.core.exceptions import ConfigError, MailError
+from callback_desk.core.shown import line_of, number_of
 from callback_desk.report import render_html
 from callback_desk.report.model import (
     Report,
-    display_number,
     headline,
     how,
-    lines,
     masked_number,
 )
 from callback_desk.report.render_text import clean, span, week_sentences, when
@@ -52,15 +51,15 @@ def plain(report: Report, *, masked: bool) -> str:
             "",
         ]
     for c in report.callers:
-        number = masked_number(c) if masked else display_number(c, report.country)
+        number = masked_number(c) if masked else number_of(c, report.country)
         new = "  (new)" if c.awaiting and c.new else ""
         out.append(f"* {clean(number)}  {clean(c.name)}".rstrip() + new)
         detail = f"  {c.calls} call{'s' if c.calls != 1 else ''}, last {when(c.last_at, report.tz)}"
         if c.reached_voicemail:
             detail += ", reached the greeting"
         out.append(detail)
-        if lines(c):
-            out.append(f"  line {clean(lines(c))}")
+        if line_of(c):
+            out.append(f"  line {clean(line_of(c))}")
         if c.attempts:
             out.append(f"  {c.attempts} callback attempts so far")
         if not c.awaiting:

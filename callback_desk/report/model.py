@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from callback_desk.core.phone import national_format
-
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 RETURNED_HOW = {
     "inbound_answered": "they called again and got through",
@@ -139,12 +137,6 @@ def machine_number(caller: ReportCaller) -> str:
     return caller.number_key if caller.callable and caller.number_key else caller.number
 
 
-def display_number(caller: ReportCaller, country: str) -> str:
-    if not caller.number_key:
-        return caller.number or "(withheld)"
-    return national_format(caller.number_key, caller.number, country)
-
-
 def masked_number(caller: ReportCaller) -> str:
     """Only the last four digits, for email: ``•••• 0123``."""
     digits = [ch for ch in (caller.number_key or caller.number) if ch.isascii() and ch.isdigit()]
@@ -157,14 +149,6 @@ def how(code: str | None) -> str:
     if code is None:
         return "awaiting a callback"
     return RETURNED_HOW.get(code, code)
-
-
-def lines(caller: ReportCaller) -> str:
-    """The line and phones a caller rang: ``2000 → 100, 101``."""
-    extensions = ", ".join(caller.extensions)
-    if caller.did and extensions:
-        return f"{caller.did} → {extensions}"
-    return caller.did or extensions
 
 
 def count(n: int, noun: str) -> str:

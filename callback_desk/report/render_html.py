@@ -13,16 +13,15 @@ from __future__ import annotations
 import html
 from typing import Literal
 
+from callback_desk.core.shown import line_of, number_of
 from callback_desk.report import heatmap
 from callback_desk.report.model import (
     Report,
     ReportCaller,
     WeekStats,
-    display_number,
     e164,
     headline,
     how,
-    lines,
     masked_number,
 )
 from callback_desk.report.render_text import clean, gap_sentences, span, week_sentences, when
@@ -54,7 +53,7 @@ def esc(value: str) -> str:
 def _number(c: ReportCaller, report: Report, mask: bool) -> str:
     if mask:
         return esc(masked_number(c))
-    shown = esc(display_number(c, report.country))
+    shown = esc(number_of(c, report.country))
     dial = e164(c) if report.tel_links else None
     if dial is None:
         return shown
@@ -87,7 +86,7 @@ def _card(c: ReportCaller, report: Report, mask: bool) -> str:
         meta.insert(0, "<strong>new</strong>")
     if c.reached_voicemail:
         meta.append("reached the greeting and hung up")
-    line = lines(c)
+    line = line_of(c)
     if line:
         meta.append(f"line {esc(line)}")
     if c.attempts:

@@ -16,11 +16,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from callback_desk.core.shown import number_of
 from callback_desk.report.model import (
     Report,
     ReportCaller,
     WeekStats,
-    display_number,
     e164,
 )
 
@@ -66,7 +66,7 @@ def _entry(c: ReportCaller, tz: ZoneInfo, country: str | None) -> dict[str, Any]
         entry.update(
             {
                 "number_e164": e164(c),
-                "number_national": display_number(c, country) if country else None,
+                "number_national": number_of(c, country) if country else None,
                 "rang": list(c.rang),
                 "extensions": list(c.extensions),
                 "new_calls": c.new_calls,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from callback_desk.core.shown import line_of, number_of
 from callback_desk.report import heatmap
 from callback_desk.report.model import (
     GAP_SOURCE,
@@ -18,10 +19,8 @@ from callback_desk.report.model import (
     ReportCaller,
     WeekStats,
     count,
-    display_number,
     headline,
     how,
-    lines,
 )
 
 _NAME_WIDTH = 24
@@ -82,14 +81,14 @@ def duration(span: timedelta) -> str:
 
 def _row(c: ReportCaller, report: Report) -> list[str]:
     row = [
-        display_number(c, report.country),
+        number_of(c, report.country),
         c.name or "",
         str(c.calls),
         "new" if c.new else "",
         when(c.first_at, report.tz),
         when(c.last_at, report.tz),
         "yes" if c.reached_voicemail else "",
-        lines(c),
+        line_of(c),
         str(c.attempts) if c.attempts else "",
     ]
     if report.include_returned:

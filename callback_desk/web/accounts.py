@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import getpass
 import re
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -47,14 +49,53 @@ def check_user(role: str, extensions: Sequence[str], email: str) -> tuple[Role, 
 
 def read_password(from_stdin: bool, stdin: TextIO = sys.stdin) -> str:
     if from_stdin:
-        password = stdin.readline().rstrip("\r\n")
+        line = stdin.readline()
+        if not line:
+            raise ConfigError("no password on stdin (--password-stdin reads one line)")
+        password = line.rstrip("\r\n")
     else:
-        password = getpass.getpass("New password: ")
-        if getpass.getpass("Again: ") != password:
-            raise ConfigError("the two passwords differ")
+        password = _ask_twice()
     if len(password) < MIN_PASSWORD:
         raise ConfigError(f"the password must be at least {MIN_PASSWORD} characters long")
     return password
+
+
+def _ask_twice() -> str:
+    """The new password, typed twice at the terminal (never echoed)."""
+    if not _terminal():
+        # getpass would fall back to reading stdin, echoing it, and fail at its end.
+        raise ConfigError(
+            "no terminal to ask for the password: pipe one line in with --password-stdin"
+        )
+    # The CLI asks inside its event loop, whose SIGINT handler only cancels the running task
+    # at its next await: Ctrl-C at a blocking prompt would do nothing until Enter. Python's
+    # own handler raises KeyboardInterrupt in the read, getpass turns echo back on, and the CLI
+    # exits 130.
+    main = threading.current_thread() is threading.main_thread()  # signal.signal's condition
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler) if main else None
+    try:
+        password = getpass.getpass("New password: ")
+        again = getpass.getpass("Again: ")
+    except EOFError:  # Ctrl-D at the prompt
+        sys.stderr.write("\n")
+        raise ConfigError("no password given (end of input)") from None
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if again != password:
+        raise ConfigError("the two passwords differ")
+    return password
+
+
+def _terminal() -> bool:
+    try:
+        with open("/dev/tty", "rb"):
+            return True
+    except OSError:  # no controlling terminal (a service, a pipe from cron, ssh -T)
+        return sys.stdin.isatty()
 
 
 async def run(

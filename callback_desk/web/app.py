@@ -78,7 +78,9 @@ def create_app(
 
     async def refused(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Refused)
-        return inbox.page(request, "message.html", status=exc.status, message=exc.message)
+        return inbox.page(
+            request, exc.template, status=exc.status, message=exc.message, **exc.context
+        )
 
     async def not_found(request: Request, _exc: Exception) -> Response:
         return inbox.page(request, "message.html", status=404, message="There is no such page.")

@@ -2,7 +2,7 @@
 
 The secret signs session cookies, CSRF tokens and the morning email's sign-in links. It comes
 from ``CALLBACK_DESK_WEB_SECRET`` or, better, ``secret_file`` (a file only the service can read);
-it is never in the TOML file itself, which is group-readable.
+written in the TOML file itself it is refused unless that file is as private as a key file.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from callback_desk.core.exceptions import ConfigError
 
 # Shorter than this and a signing key can be brute-forced offline from one cookie.
 MIN_SECRET_CHARS = 32
+# A sign-in link in a mailbox is a key to the inbox: it must not outlive a long weekend.
+MAX_LINK_HOURS = 72
 _HOST = re.compile(r"[A-Za-z0-9.:_-]{1,253}")
 
 
@@ -54,7 +56,11 @@ def load(settings: Settings) -> WebSettings:
     link_hours = s.integer("link_hours", WebSettings.link_hours, minimum=1)
     max_failures = s.integer("max_failures", WebSettings.max_failures, minimum=1)
     lockout_minutes = s.integer("lockout_minutes", WebSettings.lockout_minutes, minimum=1)
-    inline = s.secret("secret", None)
+    inline = s.inline_secret(
+        "secret",
+        "move it to a file of its own named by secret_file (chmod 0640, group callback-desk), "
+        "or to CALLBACK_DESK_WEB_SECRET in the service's environment file",
+    )
     secret_file = s.text("secret_file", "")
     trusted_proxies = s.strings("trusted_proxies", WebSettings.trusted_proxies)
     s.finish()
@@ -63,6 +69,12 @@ def load(settings: Settings) -> WebSettings:
         raise ConfigError(f"[web] host = {host!r} is not an address")
     if port > 65535:
         raise ConfigError(f"[web] port = {port} is not a valid TCP port")
+    if link_hours > MAX_LINK_HOURS:
+        # The database refuses a longer one too (issue_sign_in_link, sql/0008_least_privilege.sql).
+        raise ConfigError(
+            f"[web] link_hours = {link_hours}: an email sign-in link may last "
+            f"{MAX_LINK_HOURS} hours at most"
+        )
     parts = urlsplit(public_url)
     if parts.scheme not in ("https", "http") or not parts.netloc or parts.query:
         raise ConfigError(

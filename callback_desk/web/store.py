@@ -40,6 +40,7 @@ class User:
 class HistoryCall:
     id: int
     number: str
+    number_key: str | None
     name: str
     did: str
     rang: tuple[str, ...]
@@ -128,11 +129,6 @@ class WebStore:
             r = await self._pool.fetchrow(self._q["web_user_by_id"], user_id)
         return None if r is None else _user(r)
 
-    async def user_by_email(self, address: str) -> User | None:
-        async with mapped_errors("reading a user"):
-            r = await self._pool.fetchrow(self._q["web_user_by_email"], address)
-        return None if r is None else _user(r)
-
     async def users(self) -> list[User]:
         async with mapped_errors("listing users"):
             rows = await self._pool.fetch(self._q["web_users"])
@@ -153,9 +149,14 @@ class WebStore:
             found = await self._pool.fetchval(self._q["web_user_disable"], username, disabled)
         return found is not None
 
-    async def issue_link(self, jti: str, user_id: int, expires_at: datetime) -> None:
+    async def issue_link(self, address: str, jti: str, expires_at: datetime) -> int | None:
+        """Record sign-in link ``jti`` for the user the email to ``address`` is for; that user's
+        id, or None when nobody there may have one (sql/0008_least_privilege.sql)."""
         async with mapped_errors("issuing a sign-in link"):
-            await self._pool.execute(self._q["web_link_issue"], jti, user_id, expires_at)
+            user_id: int | None = await self._pool.fetchval(
+                self._q["web_link_issue"], address, jti, expires_at
+            )
+        return user_id
 
     async def consume_link(self, jti: str) -> int | None:
         """The link's user, once; None when it was used already, expired or never issued."""

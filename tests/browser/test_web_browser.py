@@ -21,6 +21,7 @@ import pytest
 from callback_desk.core.store import Store
 from callback_desk.web.views.callers import PAGE_SIZE
 from fakes.ami_server import FakeAmi
+from tests.browser.axe import violations
 from tests.db.test_web import dispositions, originate_answers
 from tests.report_support import call
 from tests.web_support import PASSWORD, add_caller, add_user, serving, web_settings
@@ -40,12 +41,16 @@ LAUNCH: dict[str, Any] = {
     ],
 }
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed")
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed"),
+    # The inbox connects with cbd_web's rights only (sql/grants.sql).
+    pytest.mark.db_role("cbd_web"),
+]
 
 
 @pytest.fixture
-async def base_url(db_dsn: str, store: Store, ami: FakeAmi) -> AsyncIterator[str]:
-    async with serving(web_settings(db_dsn, ami.port), store) as url:
+async def base_url(db_dsn: str, component_store: Store, ami: FakeAmi) -> AsyncIterator[str]:
+    async with serving(web_settings(db_dsn, ami.port), component_store) as url:
         yield url
 
 
@@ -241,6 +246,7 @@ async def test_live_updates_keep_the_page_and_the_search_shown(
     await page.get_by_role("button", name="Next page").click()
     await expect(page.locator("main")).to_contain_text("Page 2 of 2")
     await expect(page.locator("section.caller")).to_have_count(10)
+    assert await violations(page) == []  # the pager and the search, at WCAG 2.2 A/AA
     await expect(page.locator("#live-state")).to_be_visible()
     await page.evaluate("window.notReloaded = true")
     last = page.locator("section.caller", has_text=f"(212) 555-{PAGE_SIZE + 9:04d}")
@@ -256,6 +262,7 @@ async def test_live_updates_keep_the_page_and_the_search_shown(
     await page.get_by_label("Find a caller by the last digits of their number").fill("0007")
     await page.get_by_role("button", name="Find").click()
     await expect(page.locator("section.caller")).to_have_count(1)
+    assert await violations(page) == []
     await expect(page.locator("#live-state")).to_be_visible()
     await page.evaluate("window.notReloaded = true")
     await store.record_call("pbx", call("new", now, "3125550007", did="2002"))

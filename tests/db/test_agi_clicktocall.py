@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -175,12 +176,31 @@ async def test_ami_down_and_login_refused(db_dsn: str, store: Store, ami: FakeAm
         await fresh.close()
 
 
-def test_crlf_is_refused_in_every_action_value() -> None:
+SMUGGLED = "x\r\nAction: Command\r\nCommand: core stop now"
+
+
+@pytest.mark.parametrize(
+    "where", ["extension", "channel_id", "display", "dial", "desk_channel", "originate_context"]
+)
+def test_crlf_is_refused_in_every_action_value(where: str) -> None:
+    # The attack: a second AMI action smuggled into any value the Originate carries, whether it
+    # comes from the request, the number or the settings. Each is refused before it is sent,
+    # whatever checked it upstream (the validator, the config loader, the inbox's form).
     with pytest.raises(CallbackError):
-        check_value("CallerID", "x\r\nAction: Command")
+        check_value("CallerID", SMUGGLED)
     cfg = load(make_settings(agi=AGI))
-    action = originate_action(cfg, 7, "100", validate("+12125550101", cfg), "cbd-1")
-    assert all("\r" not in v and "\n" not in v for v in action.values())
+    number = validate("+12125550101", cfg)
+    request = {"extension": "100", "channel_id": "cbd-1"}
+    if where in request:
+        request[where] = SMUGGLED
+    elif where in ("display", "dial"):
+        number = replace(number, **{where: SMUGGLED})
+    elif where == "desk_channel":
+        cfg = replace(cfg, desk_channel=SMUGGLED)
+    else:
+        cfg = replace(cfg, originate_context=SMUGGLED)
+    with pytest.raises(CallbackError, match="control characters"):
+        originate_action(cfg, 7, request["extension"], number, request["channel_id"])
 
 
 async def test_cli_call(db_dsn: str, store: Store, ami: FakeAmi, tmp_path: Path) -> None:

@@ -48,8 +48,9 @@ class Mode:
 
 
 @pytest.fixture(params=["classic", "fastagi"])
-async def mode(request: pytest.FixtureRequest, db_dsn: str, store: Store, tmp_path: Path):
-    """A function running one AGI session against the peer, in the requested mode."""
+async def mode(request: pytest.FixtureRequest, db_dsn: str, component_store: Store, tmp_path: Path):
+    """A function running one AGI session against the peer, in the requested mode, with the
+    desk's database rights (cbd_desk) in both."""
     exit_codes: list[int] = []
 
     def make(dsn: str, agi: dict[str, object]) -> Callable[[AgiPeer], Awaitable[None]]:
@@ -75,7 +76,7 @@ async def mode(request: pytest.FixtureRequest, db_dsn: str, store: Store, tmp_pa
                 finally:
                     await down.close()
             else:
-                await run_fastagi(settings, Callbacks(store.pool), peer)
+                await run_fastagi(settings, Callbacks(component_store.pool), peer)
 
         return fastagi
 
@@ -116,16 +117,19 @@ async def test_full_menu_walk(mode, db_dsn: str, store: Store) -> None:
 
     assert peer.unexpected == []
     assert peer.status() == "OK"
-    assert peer.played[:3] == ["vm-youhave", "SAY NUMBER:3", "vm-messages"]
+    assert peer.played[:3] == ["conf-thereare", "SAY NUMBER:3", "queue-quantity2"]
     # The newest caller comes first, digit by digit, with when they called.
-    first = peer.played.index("SAY DIGITS:12125550101")
+    first = peer.played.index("SAY DIGITS:2125550101")
     assert peer.played[first - 1] == "telephone-number"
     assert peer.played[first + 1] == "vm-received"
     assert peer.played[first + 2].startswith("SAY DATETIME:")
-    assert peer.played.count("SAY DIGITS:12125550101") == 2  # "#" repeated it
+    assert peer.played.count("SAY DIGITS:2125550101") == 2  # "#" repeated it
     assert "pm-invalid-option" in peer.played and "removed" in peer.played
-    assert "SAY NUMBER:2" in peer.played  # C called twice: "with 2"
-    assert peer.played[-2:] == ["vm-nomore", "vm-goodbye"]
+    # C called twice: "for second time" (tests/db/test_agi_menu_words.py has the words).
+    twice = peer.played.index("digits/h-2")
+    assert peer.played[twice - 1 : twice + 2] == ["vm-for", "digits/h-2", "time"]
+    # At the end, who still waits (B, skipped): "you have one call waiting", goodbye.
+    assert peer.played[-4:] == ["vm-youhave", "SAY NUMBER:1", "call-waiting", "vm-goodbye"]
     # Dial: the number from the database, the neutral caller ID, nothing else.
     assert peer.execs == [("Dial", "PJSIP/2125550103@carrier,45,g")]
     assert ("CALLERID(num)", "+12125550100") in peer.set_variables
@@ -168,7 +172,7 @@ async def test_silence_repeats_then_says_goodbye(mode, db_dsn: str, store: Store
     assert peer.unexpected == [] and peer.status() == "OK"
     waits = [c for c in peer.commands if c.name == "WAIT FOR DIGIT"]
     assert [c.args for c in waits] == [["1000"], ["1000"]]  # retries = 2, digit_timeout = 1 s
-    assert peer.played.count("SAY DIGITS:12125550101") == 2
+    assert peer.played.count("SAY DIGITS:2125550101") == 2
     assert peer.played[-1] == "vm-goodbye"
     assert await waiting_numbers(store) == [A]
 
@@ -177,11 +181,12 @@ async def test_a_key_pressed_during_the_count_answers_the_first_caller(
     mode, db_dsn: str, store: Store
 ) -> None:
     await add_missed(store, A, 10)
-    peer = AgiPeer(env("menu", "100"), keys=["*"], press={"vm-messages": "2"})
+    peer = AgiPeer(env("menu", "100"), keys=["*"], press={"call-waiting": "2"})
     await mode(db_dsn, AGI)(peer)
     # "2" during the count skipped A before it was announced; the list ended.
-    assert "SAY DIGITS:12125550101" not in peer.played
-    assert peer.played[-2:] == ["vm-nomore", "vm-goodbye"] and peer.keys == ["*"]
+    assert "SAY DIGITS:2125550101" not in peer.played
+    assert peer.played[-4:] == ["vm-youhave", "SAY NUMBER:1", "call-waiting", "vm-goodbye"]
+    assert peer.keys == ["*"]
 
 
 async def test_invalid_keys_use_up_the_retries(mode, db_dsn: str, store: Store) -> None:
@@ -195,7 +200,7 @@ async def test_invalid_keys_use_up_the_retries(mode, db_dsn: str, store: Store) 
 async def test_nobody_waiting(mode, db_dsn: str, store: Store) -> None:
     peer = AgiPeer(env("menu", "100"))
     await mode(db_dsn, AGI)(peer)
-    assert peer.played == ["vm-youhave", "vm-no", "vm-messages", "vm-goodbye"]
+    assert peer.played == ["conf-thereare", "vm-no", "queue-quantity2", "vm-goodbye"]
     assert peer.status() == "OK" and peer.unexpected == []
 
 
@@ -206,8 +211,8 @@ async def test_extension_hears_only_its_own_lines(mode, db_dsn: str, store: Stor
     peer = AgiPeer(env("menu", "101"), keys=["*"])
     peer.env["agi_arg_2"] = "101"
     await mode(db_dsn, scoped)(peer)
-    assert "SAY DIGITS:12125550102" in peer.played
-    assert "SAY DIGITS:12125550101" not in peer.played
+    assert "SAY DIGITS:2125550102" in peer.played
+    assert "SAY DIGITS:2125550101" not in peer.played
 
 
 async def test_database_down_apologises_and_takes_the_failure_path(mode) -> None:
@@ -302,8 +307,21 @@ async def test_hang_up_at_every_step_leaves_no_half_written_rows(
         assert [a["dial_status"] for a in attempts] == (["ANSWER"] if dialled else []), step
 
 
-def test_sighup_constant_exists() -> None:
-    assert signal.SIGHUP  # classic mode relies on it (POSIX only)
+async def test_classic_agi_outlives_the_sighup_of_a_hang_up(
+    db_dsn: str, store: Store, tmp_path: Path
+) -> None:
+    # Asterisk signals a classic AGI with SIGHUP when the channel hangs up (AGISIGHUP defaults
+    # to yes). Unhandled, SIGHUP ends a Python process at once: the attempt would stay open and
+    # the dialplan would never get its status. The desk hangs up during Dial() here.
+    await add_missed(store, A, 10)
+    config = tmp_path / "callback-desk.toml"
+    config.write_text(toml_text({"database": {"dsn": db_dsn}, "pbx": PBX, "agi": AGI}))
+    peer = AgiPeer(env("menu", "100"), keys=["1"], hangup_during_dial=True)
+    rc, err = await run_classic(config, peer)  # sends the script SIGHUP when the peer hangs up
+    assert peer.dead and peer.execs, "the channel hung up during Dial()"
+    assert (rc, peer.status()) == (0, "HANGUP"), (rc, -signal.SIGHUP, err)
+    row = await store.pool.fetchrow("SELECT dial_status, ended_at FROM callback_attempts")
+    assert row["dial_status"] == "CANCEL" and row["ended_at"] is not None
 
 
 @pytest.mark.parametrize("how", ["called_back", "never", "handled", "too_old"])
@@ -382,7 +400,7 @@ async def test_the_classic_agi_reaches_the_count_without_asyncio_or_asyncpg(
     config.write_text(toml_text({"database": {"dsn": db_dsn}, "pbx": PBX, "agi": AGI}))
     peer = AgiPeer(env("menu", "100"), keys=["*"])
     rc, err = await run_classic(config, peer, python=("-X", "importtime"))
-    assert rc == 0 and "SAY DIGITS:12125550101" in peer.played and peer.status() == "OK"
+    assert rc == 0 and "SAY DIGITS:2125550101" in peer.played and peer.status() == "OK"
     imported = {line.rpartition("|")[2].strip() for line in err.splitlines() if "|" in line}
     assert "agi.classic" in imported and "asterisk.agi" in imported  # pyst2 speaks AGI here
     assert not {m for m in imported if m.split(".")[0] in ("asyncio", "asyncpg")}
@@ -399,6 +417,6 @@ async def test_a_dsn_only_asyncpg_reads_runs_the_same_classic_menu(
     peer = AgiPeer(env("menu", "100"), keys=["3"])
     rc, err = await run_classic(config, peer, python=("-X", "importtime"))
     assert rc == 0, err
-    assert "SAY DIGITS:12125550101" in peer.played and peer.status() == "OK"
+    assert "SAY DIGITS:2125550101" in peer.played and peer.status() == "OK"
     assert await waiting_numbers(store) == []  # key 3 (handled) reached the database
     assert any(line.rpartition("|")[2].strip() == "asyncpg" for line in err.splitlines())

@@ -25,6 +25,9 @@ from fakes.poll import until
 from fakes.settings import make_settings
 from tests.agi_support import add_missed
 
+# The server connects with cbd_desk's rights only (sql/grants.sql); set-up uses the owner's.
+pytestmark = pytest.mark.db_role("cbd_desk")
+
 CALLER = "+12125550109"
 AGI = {
     "callback_number": "+12125550100",
@@ -40,10 +43,11 @@ async def add_caller(store: Store) -> None:
 
 
 @asynccontextmanager
-async def server(store: Store, **agi: object) -> AsyncIterator[FastAgiServer]:
+async def server(desk: Store, **agi: object) -> AsyncIterator[FastAgiServer]:
+    """The FastAGI server on ``desk``'s pool (the test's ``component_store``)."""
     settings = make_settings(pbx={"country": "US"}, agi={**AGI, **agi})
     srv = FastAgiServer(
-        Callbacks(store.pool),
+        Callbacks(desk.pool),
         load(settings),
         settings.pbx.timezone,
         "127.0.0.1",
@@ -74,13 +78,13 @@ def actions(caplog: pytest.LogCaptureFixture, action: str) -> list[str]:
 
 @pytest.mark.parametrize("presented", ["", "callback-desk", SECRET[:-1], SECRET + "x", "é" * 40])
 async def test_a_peer_without_the_secret_gets_no_command(
-    store: Store, caplog: pytest.LogCaptureFixture, presented: str
+    store: Store, component_store: Store, caplog: pytest.LogCaptureFixture, presented: str
 ) -> None:
     # The attack: a local process poses as Asterisk and asks desk 100's menu, to have the
     # waiting callers' numbers read out. It must get nothing, and be logged (masked).
     await add_caller(store)
     caplog.set_level(logging.INFO)
-    async with server(store) as srv:
+    async with server(component_store) as srv:
         reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
         fake = env("menu", "100", secret=presented)
         writer.write(("".join(f"{k}: {v}\n" for k, v in fake.items()) + "\n").encode())
@@ -95,34 +99,36 @@ async def test_a_peer_without_the_secret_gets_no_command(
     assert not actions(caplog, "agi_menu")
 
 
-async def test_the_right_secret_opens_the_menu(store: Store) -> None:
+async def test_the_right_secret_opens_the_menu(store: Store, component_store: Store) -> None:
     await add_caller(store)
-    async with server(store) as srv:
+    async with server(component_store) as srv:
         peer = AgiPeer(env("menu", "100"), keys=["*"])
         async with asyncio.timeout(20):
             await desk_session(srv, peer)
-    assert "SAY DIGITS:12125550109" in peer.played and peer.status() == "OK"
+    assert "SAY DIGITS:2125550109" in peer.played and peer.status() == "OK"
 
 
-async def test_idle_sockets_do_not_keep_a_desk_waiting(store: Store) -> None:
+async def test_idle_sockets_do_not_keep_a_desk_waiting(
+    store: Store, component_store: Store
+) -> None:
     # The attack: with max_sessions = 2, two idle sockets kept a real desk from any prompt.
     await add_caller(store)
-    async with server(store, max_sessions=2, env_timeout=30.0) as srv:
+    async with server(component_store, max_sessions=2, env_timeout=30.0) as srv:
         idle = [await asyncio.open_connection("127.0.0.1", srv.port) for _ in range(4)]
         peer = AgiPeer(env("menu", "100"), keys=["*"])
         async with asyncio.timeout(20):  # before the idle ones' env_timeout
             await desk_session(srv, peer)
-        assert peer.played[:3] == ["vm-youhave", "SAY NUMBER:1", "vm-messages"]
+        assert peer.played[:3] == ["vm-youhave", "SAY NUMBER:1", "call-waiting"]
         for _, w in idle:
             w.close()
 
 
 async def test_a_flood_of_idle_sockets_is_shed_oldest_first(
-    store: Store, caplog: pytest.LogCaptureFixture
+    store: Store, component_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
     await add_caller(store)
-    async with server(store, max_waiting=4, env_timeout=30.0) as srv:
+    async with server(component_store, max_waiting=4, env_timeout=30.0) as srv:
         flood = [await asyncio.open_connection("127.0.0.1", srv.port) for _ in range(40)]
 
         async def shed() -> bool:
@@ -146,10 +152,10 @@ async def test_a_flood_of_idle_sockets_is_shed_oldest_first(
 
 
 async def test_a_socket_that_sends_no_environment_is_closed(
-    store: Store, caplog: pytest.LogCaptureFixture
+    component_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    async with server(store, env_timeout=0.2) as srv:
+    async with server(component_store, env_timeout=0.2) as srv:
         reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
         writer.write(b"agi_network_script: x\n")  # starts, never finishes
         async with asyncio.timeout(10):
@@ -159,10 +165,10 @@ async def test_a_socket_that_sends_no_environment_is_closed(
 
 
 async def test_an_asterisk_that_stops_answering_ends_the_session(
-    store: Store, caplog: pytest.LogCaptureFixture
+    component_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    async with server(store, reply_timeout=1.0) as srv:
+    async with server(component_store, reply_timeout=1.0) as srv:
         reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
         block = "".join(f"{k}: {v}\n" for k, v in env("menu", "100").items()) + "\n"
         writer.write(block.encode())
@@ -176,11 +182,11 @@ async def test_an_asterisk_that_stops_answering_ends_the_session(
 
 
 async def test_sessions_queue_up_to_max_waiting_then_are_refused(
-    store: Store, caplog: pytest.LogCaptureFixture
+    component_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
     block = ("".join(f"{k}: {v}\n" for k, v in env("menu", "100").items()) + "\n").encode()
-    async with server(store, max_sessions=1, max_waiting=1) as srv:
+    async with server(component_store, max_sessions=1, max_waiting=1) as srv:
         conns = []
         for _ in range(3):
             reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
@@ -224,13 +230,13 @@ async def test_agi_serve_without_a_secret_exits_2(tmp_path: Path) -> None:
 
 
 async def test_peer_user_refuses_a_process_of_another_user_even_with_the_secret(
-    store: Store, caplog: pytest.LogCaptureFixture
+    store: Store, component_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The attack: a local process that learnt the secret (a log, a CDR) but is not Asterisk.
     # This test's process plays it: it is not "nobody".
     caplog.set_level(logging.INFO)
     await add_caller(store)
-    async with server(store, peer_user="nobody") as srv:
+    async with server(component_store, peer_user="nobody") as srv:
         reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
         block = "".join(f"{k}: {v}\n" for k, v in env("menu", "100").items()) + "\n"
         writer.write(block.encode())
@@ -240,11 +246,11 @@ async def test_peer_user_refuses_a_process_of_another_user_even_with_the_secret(
     assert any("not run by nobody" in m for m in actions(caplog, "agi_refused_peer"))
     # The same process is let in when it is the configured user.
     me = pwd.getpwuid(os.getuid()).pw_name
-    async with server(store, peer_user=me) as srv:
+    async with server(component_store, peer_user=me) as srv:
         peer = AgiPeer(env("menu", "100"), keys=["*"])
         async with asyncio.timeout(20):
             await desk_session(srv, peer)
-    assert peer.status() == "OK" and "SAY DIGITS:12125550109" in peer.played
+    assert peer.status() == "OK" and "SAY DIGITS:2125550109" in peer.played
 
 
 def test_peer_user_must_exist() -> None:
@@ -253,11 +259,11 @@ def test_peer_user_must_exist() -> None:
         FastAgiServer(None, cfg, make_settings().pbx.timezone, "127.0.0.1", 0, Secret(SECRET))  # type: ignore[arg-type]
 
 
-async def test_the_whole_office_in_the_menu_at_once(store: Store) -> None:
+async def test_the_whole_office_in_the_menu_at_once(store: Store, component_store: Store) -> None:
     # 40 desks have heard their first caller and are deciding (no key yet): with a thread per
     # session (the old server's 16) the 41st desk queued behind them for as long as they took.
     await add_caller(store)
-    async with server(store) as srv:
+    async with server(component_store) as srv:
         release = asyncio.Event()
         deciding = 0
 
@@ -275,7 +281,7 @@ async def test_the_whole_office_in_the_menu_at_once(store: Store) -> None:
         late = AgiPeer(env("menu", "100"), keys=["*"])
         async with asyncio.timeout(20):
             await desk_session(srv, late)
-        assert late.played[:3] == ["vm-youhave", "SAY NUMBER:1", "vm-messages"]
+        assert late.played[:3] == ["vm-youhave", "SAY NUMBER:1", "call-waiting"]
         release.set()
         async with asyncio.timeout(30):
             await asyncio.gather(*sessions)
@@ -283,10 +289,10 @@ async def test_the_whole_office_in_the_menu_at_once(store: Store) -> None:
 
 
 async def test_an_environment_too_long_is_refused(
-    store: Store, caplog: pytest.LogCaptureFixture
+    component_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    async with server(store, env_timeout=30.0) as srv:
+    async with server(component_store, env_timeout=30.0) as srv:
         reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
         writer.write(b"agi_x: " + b"y" * 20_000 + b"\n")  # no blank line, ever
         await writer.drain()

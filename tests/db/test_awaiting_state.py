@@ -1,4 +1,4 @@
-"""The kept "awaiting a callback" state (sql/0008_awaiting_state.sql) is the rule's answer, whoever
+"""The kept "awaiting a callback" state (sql/0009_awaiting_state.sql) is the rule's answer, whoever
 writes and in whatever order.
 
 After every step of a realistic day (the listener and a second listener, gap reconciliation, the

@@ -6,8 +6,13 @@ The embedded-PostgreSQL path (no --dsn) runs from the built wheel in tests/db/te
 from __future__ import annotations
 
 import asyncio
-import builtins
+import os
 import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
 from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -60,11 +65,12 @@ def test_a_replayed_caller_is_another_caller_throughout() -> None:
     rewriter = Rewriter(
         start=datetime(2026, 11, 27, 10, 31, tzinfo=NY),
         sequence=0,
-        caller=(("+15550100001", "Alice Answered"), ("+15550100002", "Rita Ringing")),
+        caller=(("+12125550101", "Alice Answered"), ("+12125550102", "Rita Ringing")),
     )
     text = "".join(rewriter.frames(load_trace("direct_answered.ami")))
     assert "+15550100001" not in text and "Alice" not in text
-    assert "CallerIDNum: +15550100002" in text
+    assert "+12125550101" not in text
+    assert "CallerIDNum: +12125550102" in text
 
 
 @pytest.mark.parametrize(
@@ -96,13 +102,19 @@ def test_demo_shows_the_listener_the_report_and_the_menu(
     # Named from the output (other runs may make demo databases on a shared server meanwhile),
     # and dropped whatever happens below.
     made = re.findall(r"database (callback_desk_demo_[0-9a-f]+) created", out)
+    # The kept simulated PBX (with --dsn, no PostgreSQL of its own): the printed kill stops it.
+    pids = [int(pid) for pid in re.findall(r"^    kill (\d+)$", out, re.M)]
     try:
         assert code == 0 and "Traceback" not in err, err
         [kept] = made
-        assert f"Kept: database {kept}" in out
+        assert f'The database {kept} stays on your server: DROP DATABASE "{kept}"' in out
         stored = asyncio.run(_rows(pg_server_dsn, kept))
     finally:
         asyncio.run(_drop(pg_server_dsn, made))
+        for pid in pids:
+            os.kill(pid, signal.SIGTERM)
+            os.waitpid(pid, 0)  # started by this process (main() ran here): reap it
+    assert len(pids) == 1
     # The listener's decisions, one line per call, as they happen.
     assert "Rita Ringing         → 2000 direct line            MISSED (hangup while ringing)" in out
     assert "MISSED (queue abandoned)" in out and "MISSED (ivr hangup)" in out
@@ -113,18 +125,22 @@ def test_demo_shows_the_listener_the_report_and_the_menu(
     assert "Nora Nobody" in report and "Rita" not in report and "Vera" not in report
     # The menu: the count (callable callers only), the first caller's number, the next.
     menu = out.split("The desk phone")[1]
-    assert "You have 4 messages." in menu
-    assert "Telephone number 1 5 5 5 0 1 0 0 0 0 6" in menu and "[presses 2]" in menu
+    assert "There are currently four callers waiting to speak with a representative." in menu
+    assert (
+        "Telephone number. two one two five five five zero one zero six received today at nine"
+        " fifty two A.M. for second Time. press 1 to call this number" in menu
+    )
+    assert "[presses 2]" in menu
     # The real inbox page, signed in to as jane at desk 100 (who hears every line): the
     # report's five callers, in the report's order, with the page's own buttons.
     inbox = out.split("The callback inbox")[1]
     cards = re.findall(r"^    (\S.*?)  (\S.*)$", inbox.split("The demo's calls")[0], re.M)
     assert cards == [
-        ("+1 555-010-0006", "Nora Nobody"),
-        ("anonymous", "Anonymous"),
-        ("+1 555-010-0008", "Ivy Menu"),
-        ("+1 555-010-0007", "Quinn Queue"),
-        ("+1 555-010-0003", "Greta Greeting"),
+        ("(212) 555-0106", "Nora Nobody"),
+        ("(withheld)", "Anonymous"),
+        ("(212) 555-0108", "Ivy Menu"),
+        ("(212) 555-0107", "Quinn Queue"),
+        ("(212) 555-0103", "Greta Greeting"),
     ]
     day = r"\w{3} \d{1,2} \w{3}"  # the latest weekday morning: the test's own day decides
     assert re.search(rf"2 calls · first {day} 08:26, last {day} 09:52 · line 2001 → 100", inbox)
@@ -159,14 +175,51 @@ async def _drop(server_dsn: str, databases: list[str]) -> None:
 
 
 def test_demo_without_the_extra_says_how_to_get_it(demo_env, monkeypatch, capsys) -> None:
-    real_import = builtins.__import__
-
-    def no_pgserver(name: str, *args, **kwargs):
-        if name == "pgserver":
-            raise ImportError("No module named 'pgserver'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_pgserver)
+    # As if pgserver were not installed: import and find_spec both see nothing.
+    monkeypatch.setitem(sys.modules, "pgserver", None)
     assert main(["demo"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "callback-desk[demo]" in err
+
+
+def test_demo_help_lists_only_options_it_reads(capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["demo", "--help"])
+    assert exited.value.code == 0
+    shown = capsys.readouterr().out
+    assert "--keep" in shown and "--dsn" in shown
+    assert "--config" not in shown  # it reads no config file
+
+
+def test_ctrl_c_during_the_demo_leaves_nothing_behind() -> None:
+    # A short TMPDIR of its own, as /tmp is (passable: as root the server runs as nobody).
+    scratch = Path(tempfile.mkdtemp(prefix="cbd-", dir="/tmp"))
+    scratch.chmod(0o711)
+    try:
+        _interrupt_the_demo(scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _interrupt_the_demo(scratch: Path) -> None:
+    demo = subprocess.Popen(
+        [str(Path(sys.executable).parent / "callback-desk"), "demo"],
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("CALLBACK_DESK_")},
+            "TMPDIR": str(scratch),
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert demo.stdout is not None
+    shown = ""
+    while "a morning's calls" not in shown:
+        line = demo.stdout.readline()
+        assert line, "the demo ended before the morning began"
+        shown += line
+    demo.send_signal(signal.SIGINT)  # as Ctrl-C: the database is up, the listener running
+    _out, err = demo.communicate(timeout=60)
+    assert demo.returncode == 130 and "Traceback" not in err, err
+    assert list(scratch.iterdir()) == []

@@ -70,6 +70,25 @@ def test_the_wheel_carries_migrations_demo_data_and_license(installed) -> None:
     assert not any(n.startswith("tests/") for n in names)
 
 
+def test_the_wheel_prints_every_sample_the_docs_and_doctor_name(installed, tmp_path) -> None:
+    bin_dir, wheel = installed
+    names = zipfile.ZipFile(wheel).namelist()
+    shipped = {
+        "manager.conf": ROOT / "manager.conf.sample",
+        "extensions.conf": ROOT / "extensions.conf.sample",
+        **{p.name.removesuffix(".sample"): p for p in (ROOT / "deploy").iterdir()},
+    }
+    assert "callback_desk/samples/deploy/callback-desk-listener.service" in names
+    listed = cli(bin_dir, tmp_path, "sample")
+    assert listed.returncode == 0 and listed.stdout.split() == sorted(shipped)
+    for name, source in shipped.items():
+        printed = cli(bin_dir, tmp_path, "sample", name)
+        assert printed.returncode == 0, printed.stderr
+        assert printed.stdout == source.read_text("utf-8"), name
+    wrong = cli(bin_dir, tmp_path, "sample", "manager.conf.sample")
+    assert wrong.returncode == 2 and "there are: callback-desk-agi.service" in wrong.stderr
+
+
 def test_the_installed_program_is_the_wheel_not_the_source_tree(installed, tmp_path) -> None:
     bin_dir, _wheel = installed
     where = subprocess.run(
@@ -98,6 +117,8 @@ def test_demo_from_the_wheel_leaves_nothing_behind(installed, tmp_path) -> None:
     bin_dir, _wheel = installed
     # A short TMPDIR of its own: PostgreSQL's socket path must stay under 108 bytes.
     scratch = Path(tempfile.mkdtemp(prefix="cbd-", dir="/tmp"))
+    # As /tmp is: as root the embedded PostgreSQL runs as nobody, who must pass through it.
+    scratch.chmod(0o711)
     try:
         _run_demo(bin_dir, tmp_path, scratch)
     finally:
@@ -107,7 +128,8 @@ def test_demo_from_the_wheel_leaves_nothing_behind(installed, tmp_path) -> None:
 def _run_demo(bin_dir: Path, tmp_path: Path, scratch: Path) -> None:
     demo = cli(bin_dir, tmp_path, "demo", TMPDIR=str(scratch))
     assert demo.returncode == 0, demo.stderr
-    assert "callers to call back" in demo.stdout and "You have 4 messages." in demo.stdout
+    assert "callers to call back" in demo.stdout
+    assert "There are currently four callers waiting" in demo.stdout
     assert "[Call from my desk phone]  [Handled]  [Never call back]" in demo.stdout
     assert "nothing left running or on disk" in demo.stdout
     assert list(scratch.iterdir()) == []

@@ -41,7 +41,7 @@ async def test_postgresql_inlines_it_and_keeps_the_index(owner_dsn: str) -> None
     conn = await asyncpg.connect(owner_dsn)
     try:
         await conn.execute("SET enable_seqscan = off")
-        # The awaiting queries read the kept state (sql/0008_awaiting_state.sql).
+        # The awaiting queries read the kept state (sql/0009_awaiting_state.sql).
         kept = "using awaiting_calls_"  # by time, or by caller with the time in the condition
         for name, args, index in [
             ("awaiting", (end - timedelta(days=14), end, ["2000", "101"], end, False), kept),

@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from ami_listener.listener import Listener
+from callback_desk.core.amiframe import FrameBuffer
 from callback_desk.core.exceptions import StoreUnavailable
 from callback_desk.core.model import CallRecord
 from callback_desk.core.store import Store
@@ -116,12 +117,21 @@ async def test_a_batch_in_one_write_keeps_its_order(ami: FakeAmi, running: Harne
 
 
 async def test_multibyte_character_split_across_reads_survives(
-    ami: FakeAmi, running: Harness
+    ami: FakeAmi, running: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     frames = "".join(missed_call("300.1", name="José Ärger 日本")).encode("utf-8")
     cut = frames.index("é".encode()) + 1  # in the middle of the two-byte é
+    read: list[bytes] = []
+    feed = FrameBuffer.feed
+
+    def spy(self: FrameBuffer, data: bytes) -> list[str]:
+        read.append(bytes(data))
+        return feed(self, data)
+
+    monkeypatch.setattr(FrameBuffer, "feed", spy)  # sees what each read of the socket gave
     await ami.push_bytes(frames[:cut])
-    await asyncio.sleep(0.05)  # let the first half be read on its own
+    # The second half leaves only once the first was read: the é is split between two reads.
+    await until(lambda: b"".join(read).endswith(frames[:cut]), what="the first half read")
     await ami.push_bytes(frames[cut:])
     [row] = await running.wait_rows(1)
     assert row["name"] == "José Ärger 日本"

@@ -30,6 +30,10 @@ from fakes.proxy import CuttableProxy
 from fakes.settings import make_settings
 from tests.listener_support import ListenProcess, spooled
 
+# The listener connects with cbd_listener's rights only (sql/grants.sql), in process and as the
+# `listen` subprocess; set-up and checks use the owner's (owner_dsn).
+pytestmark = pytest.mark.db_role("cbd_listener")
+
 
 def settings_for(ami: FakeAmi, dsn: str, state_dir: Path, **listener: Any) -> Any:
     return make_settings(
@@ -102,12 +106,12 @@ async def test_a_task_that_fails_ends_run_with_one_safe_line(ami: FakeAmi, tmp_p
 
 
 async def test_listen_exits_1_with_one_line_when_its_writer_fails(
-    ami: FakeAmi, db_dsn: str, tmp_path: Path
+    ami: FakeAmi, owner_dsn: str, db_dsn: str, tmp_path: Path
 ) -> None:
     proc = await ListenProcess(fake_ami_env(ami, db_dsn, tmp_path)).start()
     try:
         await until(lambda: ami.logins >= 1, timeout=15, what="listen logged in")
-        conn = await asyncpg.connect(db_dsn)
+        conn = await asyncpg.connect(owner_dsn)
         try:
             await conn.execute("DROP TABLE calls CASCADE")  # an admin's mistake mid-run
         finally:
@@ -124,7 +128,12 @@ async def test_listen_exits_1_with_one_line_when_its_writer_fails(
 
 
 async def test_incomplete_channel_list_is_logged_and_the_listener_goes_on(
-    ami: FakeAmi, store: Store, db_dsn: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ami: FakeAmi,
+    owner_dsn: str,
+    component_store: Store,
+    db_dsn: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
 
@@ -139,7 +148,7 @@ async def test_incomplete_channel_list_is_logged_and_the_listener_goes_on(
         ]
 
     ami.responders["coreshowchannels"] = truncated
-    listener = Listener(settings_for(ami, db_dsn, tmp_path), store)
+    listener = Listener(settings_for(ami, db_dsn, tmp_path), component_store)
     task = asyncio.create_task(listener.run())
     try:
         async with asyncio.timeout(10):
@@ -155,7 +164,7 @@ async def test_incomplete_channel_list_is_logged_and_the_listener_goes_on(
         assert listener.tracker.open_calls == 1 and not task.done()
         await until(lambda: ami.connected == 1, what="reconnected")
         await ami.push(*missed_call("3.1")[3:])
-        [row] = await wait_rows(db_dsn, 1)
+        [row] = await wait_rows(owner_dsn, 1)
         assert (row["linkedid"], row["reason"]) == ("3.1", "hangup_while_ringing")
     finally:
         listener.stop()
@@ -167,7 +176,7 @@ async def test_incomplete_channel_list_is_logged_and_the_listener_goes_on(
 
 
 async def test_calls_decided_while_the_database_is_down_survive_sigkill(
-    ami: FakeAmi, db_dsn: str, proxy: tuple[CuttableProxy, str], tmp_path: Path
+    ami: FakeAmi, owner_dsn: str, db_dsn: str, proxy: tuple[CuttableProxy, str], tmp_path: Path
 ) -> None:
     pg, via_proxy = proxy
     pg.cut()
@@ -180,22 +189,22 @@ async def test_calls_decided_while_the_database_is_down_survive_sigkill(
         await until(lambda: sorted(spooled(tmp_path)) == expected, what="5 calls spooled")
     finally:
         await first.kill()  # SIGKILL: no shutdown code runs
-    assert await rows(db_dsn) == []
+    assert await rows(owner_dsn) == []
     pg.restore()
     second = await ListenProcess(fake_ami_env(ami, via_proxy, tmp_path)).start()
     try:
-        got = await wait_rows(db_dsn, 5)
+        got = await wait_rows(owner_dsn, 5)
         code, err = await second.finish(signal.SIGTERM)
     finally:
         await second.kill()
     assert code == 0, err
     assert [r["linkedid"] for r in got] == expected  # in order, each once
-    assert len(await rows(db_dsn)) == 5
+    assert len(await rows(owner_dsn)) == 5
     assert spooled(tmp_path) == []  # committed calls are forgotten by the spool
 
 
 async def test_a_restart_mid_call_decides_the_call_from_what_follows(
-    ami: FakeAmi, store: Store, db_dsn: str, tmp_path: Path
+    ami: FakeAmi, owner_dsn: str, component_store: Store, db_dsn: str, tmp_path: Path
 ) -> None:
     settings = settings_for(ami, db_dsn, tmp_path)
     frames = answered_call("5.1")  # rings, then DialEnd ANSWER and hang-ups
@@ -204,7 +213,7 @@ async def test_a_restart_mid_call_decides_the_call_from_what_follows(
     async def run_once(push: list[str], live: list[str], rows_after: int = 0) -> None:
         ami.channels = live
         spool = await Spool.open(tmp_path, 1 << 20)
-        listener = Listener(settings, store, spool=spool)
+        listener = Listener(settings, component_store, spool=spool)
         task = asyncio.create_task(listener.run())
         try:
             async with asyncio.timeout(10):
@@ -213,7 +222,7 @@ async def test_a_restart_mid_call_decides_the_call_from_what_follows(
             # + FullyBooted, which counts as an event too
             await until(lambda: listener.stats["events"] > len(push), what="events read")
             if rows_after:
-                await wait_rows(db_dsn, rows_after)
+                await wait_rows(owner_dsn, rows_after)
         finally:
             listener.stop()
             async with asyncio.timeout(10):
@@ -222,11 +231,11 @@ async def test_a_restart_mid_call_decides_the_call_from_what_follows(
 
     # Both calls are ringing when the listener stops.
     await run_once(frames[:3] + frames_gone[:3], [])
-    assert await rows(db_dsn) == []
+    assert await rows(owner_dsn) == []
     # While it was down, 5.2's caller hung up (the PBX no longer lists its channels); 5.1 is
     # answered after the restart.
     await run_once(frames[3:], ["5.1", "5.11"], rows_after=2)
-    got = {r["linkedid"]: (r["outcome"], r["reason"]) for r in await rows(db_dsn)}
+    got = {r["linkedid"]: (r["outcome"], r["reason"]) for r in await rows(owner_dsn)}
     assert got == {"5.1": ("answered", "answered"), "5.2": ("missed", "unknown_end")}
 
 
@@ -289,10 +298,15 @@ class CountingStore:
 
 
 async def test_a_burst_is_written_in_batches_in_order_with_reading_paused(
-    ami: FakeAmi, store: Store, db_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ami: FakeAmi,
+    owner_dsn: str,
+    component_store: Store,
+    db_dsn: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(listener_module, "MAX_QUEUED", 200)
-    counting = CountingStore(store)
+    counting = CountingStore(component_store)
     listener = Listener(settings_for(ami, db_dsn, tmp_path, settle_seconds=0.0), counting)
     task = asyncio.create_task(listener.run())
     try:
@@ -301,7 +315,7 @@ async def test_a_burst_is_written_in_batches_in_order_with_reading_paused(
         calls = 2000
         frames = [f for i in range(calls) for f in missed_call(f"7.{i}", num=f"21255{i:05d}")]
         await ami.push(*frames)
-        got = await wait_rows(db_dsn, calls, timeout=60)
+        got = await wait_rows(owner_dsn, calls, timeout=60)
         assert [r["linkedid"] for r in got] == [f"7.{i}" for i in range(calls)]
         assert counting.statements < calls // 5  # batched, not one statement per call
         assert listener.stats["paused"] >= 1  # the burst waited in the kernel, not our heap
@@ -316,16 +330,16 @@ async def test_a_burst_is_written_in_batches_in_order_with_reading_paused(
 
 
 async def test_nul_in_caller_id_is_stored_replaced_and_the_call_kept(
-    ami: FakeAmi, store: Store, db_dsn: str, tmp_path: Path
+    ami: FakeAmi, owner_dsn: str, component_store: Store, db_dsn: str, tmp_path: Path
 ) -> None:
-    listener = Listener(settings_for(ami, db_dsn, tmp_path), store)
+    listener = Listener(settings_for(ami, db_dsn, tmp_path), component_store)
     task = asyncio.create_task(listener.run())
     try:
         async with asyncio.timeout(10):
             await listener.wait_logged_in()
         await ami.push(*missed_call("8.1", num="21255\x0050177", name="Ev\x00il\x07\x1b[2J"))
         await ami.push(*missed_call("8.2"))
-        got = await wait_rows(db_dsn, 2)
+        got = await wait_rows(owner_dsn, 2)
         assert got[0]["name"] == "Ev\ufffdil\x07\x1b[2J"  # other controls as received
         assert got[0]["number"] == "21255\ufffd50177" and got[0]["callable"] is False
     finally:
@@ -335,10 +349,15 @@ async def test_nul_in_caller_id_is_stored_replaced_and_the_call_kept(
 
 
 async def test_timestamp_far_in_the_future_is_replaced_by_the_receipt_time(
-    ami: FakeAmi, store: Store, db_dsn: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ami: FakeAmi,
+    owner_dsn: str,
+    component_store: Store,
+    db_dsn: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING)
-    listener = Listener(settings_for(ami, db_dsn, tmp_path), store)
+    listener = Listener(settings_for(ami, db_dsn, tmp_path), component_store)
     task = asyncio.create_task(listener.run())
     try:
         async with asyncio.timeout(10):
@@ -346,8 +365,8 @@ async def test_timestamp_far_in_the_future_is_replaced_by_the_receipt_time(
         frames = missed_call("9.1", num="2125550188")
         stamped = [f.replace("\r\n\r\n", "\r\nTimestamp: 253402300000.0\r\n\r\n") for f in frames]
         await ami.push(*stamped)
-        [row] = await wait_rows(db_dsn, 1)
-        conn = await asyncpg.connect(db_dsn)
+        [row] = await wait_rows(owner_dsn, 1)
+        conn = await asyncpg.connect(owner_dsn)
         try:
             skew = await conn.fetchval(
                 "SELECT abs(extract(epoch FROM now() - $1::timestamptz))", row["started_at"]
@@ -364,16 +383,21 @@ async def test_timestamp_far_in_the_future_is_replaced_by_the_receipt_time(
 
 
 async def test_a_call_postgresql_refuses_is_set_aside_and_its_values_never_logged(
-    ami: FakeAmi, store: Store, db_dsn: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ami: FakeAmi,
+    owner_dsn: str,
+    component_store: Store,
+    db_dsn: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    conn = await asyncpg.connect(db_dsn)
+    conn = await asyncpg.connect(owner_dsn)
     try:
         # PostgreSQL's own text would quote the row: "Failing row contains (..., Mallory...)".
         await conn.execute("ALTER TABLE calls ADD CONSTRAINT t CHECK (name <> 'Mallory Q')")
     finally:
         await conn.close()
-    listener = Listener(settings_for(ami, db_dsn, tmp_path), store)
+    listener = Listener(settings_for(ami, db_dsn, tmp_path), component_store)
     task = asyncio.create_task(listener.run())
     try:
         async with asyncio.timeout(10):
@@ -384,7 +408,7 @@ async def test_a_call_postgresql_refuses_is_set_aside_and_its_values_never_logge
             *missed_call("10.3"),
         )
         await until(lambda: listener.stats["rejected"] == 1, what="one call set aside")
-        got = await wait_rows(db_dsn, 2)
+        got = await wait_rows(owner_dsn, 2)
         assert [r["linkedid"] for r in got] == ["10.1", "10.3"]
         assert "CheckViolationError" in caplog.text and "23514" in caplog.text
         assert "Mallory" not in caplog.text and "2125550199" not in caplog.text
@@ -395,11 +419,16 @@ async def test_a_call_postgresql_refuses_is_set_aside_and_its_values_never_logge
 
 
 async def test_reconnect_without_reporting_warns_once_and_keeps_listening(
-    ami: FakeAmi, store: Store, db_dsn: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ami: FakeAmi,
+    owner_dsn: str,
+    component_store: Store,
+    db_dsn: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING)
     ami.channels = None  # CoreShowChannels: Permission denied
-    listener = Listener(settings_for(ami, db_dsn, tmp_path), store)
+    listener = Listener(settings_for(ami, db_dsn, tmp_path), component_store)
     task = asyncio.create_task(listener.run())
     try:
         async with asyncio.timeout(10):
@@ -408,7 +437,7 @@ async def test_reconnect_without_reporting_warns_once_and_keeps_listening(
             await ami.drop()
             await until(lambda n=logins: ami.logins >= n and ami.connected == 1, what="login")
         await ami.push(*missed_call("11.1"))
-        [row] = await wait_rows(db_dsn, 1)
+        [row] = await wait_rows(owner_dsn, 1)
         assert row["linkedid"] == "11.1"
         refused = [r for r in caplog.records if getattr(r, "action", "") == "reconcile_refused"]
         assert len(refused) == 1

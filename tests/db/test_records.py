@@ -20,6 +20,7 @@ import asyncpg
 import pytest
 
 from callback_desk.core.config import Secret
+from tests.conftest import unavailable
 from tests.unit.test_records import (
     CALLS_END,
     CALLS_START,
@@ -111,9 +112,7 @@ async def freepbx_cdrdb() -> AsyncIterator[str]:
     try:
         await _mysql(f"CREATE DATABASE {name}")
     except OSError as exc:
-        if os.environ.get("CALLBACK_DESK_REQUIRE_MARIADB") == "1":
-            pytest.fail(f"CALLBACK_DESK_REQUIRE_MARIADB=1 but MariaDB is unreachable: {exc}")
-        pytest.skip(f"no MariaDB at {MYSQL}: {exc}")
+        unavailable("MARIADB", f"no MariaDB at {MYSQL}: {exc}")
     try:
         await _mysql(FREEPBX_CDR, database=name)
         await _mysql(FREEPBX_CEL, database=name)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from callback_desk.core.exceptions import CallbackDeskError, MailError
+from callback_desk.core.exceptions import MailError
 from callback_desk.core.store import Store
 from callback_desk.report.command import ReportOptions, run
 from fakes.settings import make_settings
@@ -203,7 +203,7 @@ async def test_wrong_password_is_a_mail_error_without_the_password(
     calls: str, starttls_server: tuple[Sink, int], cert: tuple[Path, Path]
 ) -> None:
     sink, port = starttls_server
-    with pytest.raises(CallbackDeskError) as info:
+    with pytest.raises(MailError) as info:
         await send(calls, port, {"username": "desk", "password": "nope", "ca_file": str(cert[0])})
     assert "refused the SMTP login for desk" in str(info.value)
     assert "nope" not in str(info.value)

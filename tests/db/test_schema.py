@@ -7,6 +7,7 @@ Regenerate ``sql/schema.sql`` after adding a migration::
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -80,12 +81,51 @@ def _normalised(dump: str) -> str:
     return "\n".join(kept) + "\n"
 
 
-def _pg_dump(dsn: str) -> str:
-    binary = shutil.which("pg_dump")
-    if binary is None:
-        pytest.skip("pg_dump is not installed (postgresql-client)")
+def _major(version_text: str) -> int | None:
+    """15 from "pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)"."""
+    found = re.search(r"\(PostgreSQL\) (\d+)", version_text)
+    return int(found[1]) if found else None
+
+
+def pg_dump_candidates() -> list[Path]:
+    """Every pg_dump this machine has: the embedded server's own (pgserver), each installed
+    PostgreSQL's (Debian keeps one per major version), the one on PATH."""
+    found: list[Path] = []
+    spec = importlib.util.find_spec("pgserver")
+    if spec is not None and spec.origin is not None:
+        found.append(Path(spec.origin).parent / "pginstall" / "bin" / "pg_dump")
+    found += sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_dump"), reverse=True)
+    on_path = shutil.which("pg_dump")
+    if on_path is not None:
+        found.append(Path(on_path))
+    return [path for path in dict.fromkeys(found) if path.is_file()]
+
+
+def pg_dump_for(major: int) -> Path:
+    """A pg_dump of the server's own major version: an older one refuses a newer server, and a
+    newer one writes the dump in its own way. Fails, naming what it found, when there is none."""
+    seen = []
+    for binary in pg_dump_candidates():
+        version = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        if _major(version) == major:
+            return binary
+        seen.append(f"{binary} ({version or 'no version'})")
+    pytest.fail(
+        f"no pg_dump for PostgreSQL {major}: found {', '.join(seen) or 'none'} "
+        f"(install postgresql-client-{major}, or the test extra's pgserver for its own server)"
+    )
+
+
+async def _pg_dump(dsn: str) -> str:
+    conn = await asyncpg.connect(dsn)
+    try:
+        major = int(await conn.fetchval("SHOW server_version_num")) // 10000
+    finally:
+        await conn.close()
     result = subprocess.run(
-        [binary, "--schema-only", "--no-owner", "--no-privileges", "--dbname", dsn],
+        [pg_dump_for(major), "--schema-only", "--no-owner", "--no-privileges", "--dbname", dsn],
         check=True,
         capture_output=True,
         text=True,
@@ -94,7 +134,7 @@ def _pg_dump(dsn: str) -> str:
 
 
 async def test_schema_snapshot_is_what_the_migrations_build(db_dsn: str) -> None:
-    current = _pg_dump(db_dsn)
+    current = await _pg_dump(db_dsn)
     if os.environ.get("CALLBACK_DESK_WRITE_SCHEMA") == "1":
         header = (
             "-- The schema the migrations build, for reading (pg_dump --schema-only, normalised).\n"

@@ -138,7 +138,9 @@ async def test_unreachable_database_is_store_unavailable() -> None:
     )
     store = await Store.open(settings)
     try:
-        with pytest.raises(StoreUnavailable, match="unreachable"):
+        with pytest.raises(
+            StoreUnavailable, match=r"cannot connect to the database at 127\.0\.0\.1:9"
+        ):
             await store.record_call("pbx", call("1.1"))
     finally:
         await store.close()

@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -165,14 +165,14 @@ async def test_another_therapists_caller_is_refused_and_logged(
 
 
 async def test_every_post_refuses_a_missing_or_wrong_csrf_token(
-    db_dsn: str, store: Store, ami: FakeAmi
+    db_dsn: str, store: Store, component_store: Store, ami: FakeAmi
 ) -> None:
     await add_user(store, "jane", extensions=("101",))
     mine = await add_caller(store, "a", line="2001")
     settings = web_settings(db_dsn, ami.port)
-    async with client_for(settings, store) as other:
+    async with client_for(settings, component_store) as other:
         foreign = csrf_of((await other.get("/sign-in")).text)  # a valid token of another browser
-    async with client_for(settings, store) as web:
+    async with client_for(settings, component_store) as web:
         await sign_in(web, "jane")
         for action in ("call", "handled", "never"):
             for data in ({}, {"csrf": "0" * 64}, {"csrf": foreign}):
@@ -241,10 +241,12 @@ async def test_click_to_call_rings_my_desk_then_the_caller_through_the_strict_fa
     assert len([a for a in ami.actions if a.get("action") == "Originate"]) == 1
 
 
-async def test_sign_in_is_rate_limited_per_name(db_dsn: str, store: Store) -> None:
+async def test_sign_in_is_rate_limited_per_name(
+    db_dsn: str, store: Store, component_store: Store
+) -> None:
     await add_user(store, "jane")
     now = [time.time()]
-    async with client_for(web_settings(db_dsn), store, clock=lambda: now[0]) as web:
+    async with client_for(web_settings(db_dsn), component_store, clock=lambda: now[0]) as web:
         for _ in range(5):
             assert (await sign_in(web, "jane", "wrong password")).status_code == 401
         # Locked: even the right password is refused, and not checked.
@@ -255,18 +257,20 @@ async def test_sign_in_is_rate_limited_per_name(db_dsn: str, store: Store) -> No
         assert (await sign_in(web, "jane")).status_code == 303
 
 
-async def test_sign_in_is_rate_limited_per_address(db_dsn: str, store: Store) -> None:
+async def test_sign_in_is_rate_limited_per_address(
+    db_dsn: str, store: Store, component_store: Store
+) -> None:
     await add_user(store, "jane")
-    async with client_for(web_settings(db_dsn), store) as web:
+    async with client_for(web_settings(db_dsn), component_store) as web:
         for n in range(20):  # 4 x max_failures, spread over names so no name locks
             assert (await sign_in(web, f"guess{n}", "wrong password")).status_code == 401
         assert (await sign_in(web, "jane")).status_code == 429
-    async with client_for(web_settings(db_dsn), store, ip="10.0.0.6") as elsewhere:
+    async with client_for(web_settings(db_dsn), component_store, ip="10.0.0.6") as elsewhere:
         assert (await sign_in(elsewhere, "jane")).status_code == 303
 
 
 async def test_email_link_shows_a_button_and_only_the_post_signs_in_once(
-    db_dsn: str, store: Store, caplog: pytest.LogCaptureFixture
+    db_dsn: str, store: Store, component_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     await add_user(store, "jane", email="jane@example.org")
     settings = web_settings(db_dsn)
@@ -275,12 +279,12 @@ async def test_email_link_shows_a_button_and_only_the_post_signs_in_once(
     assert await sign_in_link(store, settings, "nobody@example.org") is None
     path = url.removeprefix("https://callbacks.test")
     with caplog.at_level(logging.INFO, logger="callback_desk.web.access"):
-        async with client_for(settings, store) as scanner:
+        async with client_for(settings, component_store) as scanner:
             # A mail scanner fetching the link signs nobody in and consumes nothing.
             shown = await scanner.get(path)
             assert shown.status_code == 200 and "Open my inbox" in shown.text
             assert (await scanner.get("/inbox/list")).status_code == 401
-        async with client_for(settings, store) as browser:
+        async with client_for(settings, component_store) as browser:
             shown = await browser.get(path)
             used = await browser.post(path, data={"csrf": csrf_of(shown.text)})
             assert used.status_code == 303 and used.headers["location"] == "/"
@@ -297,7 +301,9 @@ async def test_email_link_shows_a_button_and_only_the_post_signs_in_once(
     assert not any(token in r.getMessage() for r in server)
 
 
-async def test_tampered_and_expired_links_are_refused(db_dsn: str, store: Store) -> None:
+async def test_tampered_and_expired_links_are_refused(
+    db_dsn: str, store: Store, component_store: Store
+) -> None:
     await add_user(store, "jane", email="jane@example.org")
     settings = web_settings(db_dsn)
     url = await sign_in_link(store, settings, "jane@example.org")
@@ -305,32 +311,32 @@ async def test_tampered_and_expired_links_are_refused(db_dsn: str, store: Store)
     path = url.removeprefix("https://callbacks.test")
     payload, _, signature = path.removeprefix("/link/").partition(".")
     forged = f"/link/{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
-    async with client_for(settings, store) as web:
+    async with client_for(settings, component_store) as web:
         page = await web.get(forged)
         assert page.status_code == 403
         csrf = csrf_of((await web.get("/sign-in")).text)
         post = await web.post(forged, data={"csrf": csrf})
         assert post.status_code == 403 and (await web.get("/inbox/list")).status_code == 401
     later = time.time() + 12 * 3600 + 60  # [web] link_hours = 12
-    async with client_for(settings, store, clock=lambda: later) as web:
+    async with client_for(settings, component_store, clock=lambda: later) as web:
         page = await web.get(path)
         assert page.status_code == 403 and "not valid any more" in page.text
         csrf = csrf_of((await web.get("/sign-in")).text)
         post = await web.post(path, data={"csrf": csrf})
         assert post.status_code == 403 and (await web.get("/inbox/list")).status_code == 401
     # The link was never consumed by those attempts: it still works once, now.
-    async with client_for(settings, store) as web:
+    async with client_for(settings, component_store) as web:
         page = await web.get(path)
         assert (await web.post(path, data={"csrf": csrf_of(page.text)})).status_code == 303
 
 
 async def test_sessions_expire_and_a_new_password_signs_out_old_sessions(
-    db_dsn: str, store: Store
+    db_dsn: str, store: Store, component_store: Store
 ) -> None:
     await add_user(store, "jane")
     now = [time.time()]
     settings = web_settings(db_dsn, session_minutes=60)
-    async with client_for(settings, store, clock=lambda: now[0]) as web:
+    async with client_for(settings, component_store, clock=lambda: now[0]) as web:
         await sign_in(web, "jane")
         cookie = next(c for c in web.cookies.jar if c.name == SESSION_COOKIE)
         assert cookie.secure and cookie.has_nonstandard_attr("HttpOnly")
@@ -436,13 +442,19 @@ async def test_history_is_read_only_and_lists_calls_attempts_and_decisions(
 
 async def test_week_page_is_drawn_from_the_report(web: httpx.AsyncClient, store: Store) -> None:
     await add_user(store, "desk", role="frontdesk", extensions=("100",))
-    await add_caller(store, "a", "2125550123", line="2001")
-    await add_caller(store, "b", "3125550188", line="2002")
+    # Two callers in one hour of the heat map (half past, well clear of its edges), a third two
+    # hours earlier: the busiest cell is the darkest, the other half as dark.
+    now = datetime.now(UTC)
+    busy = now.replace(minute=30, second=0, microsecond=0) - timedelta(hours=3)
+    await add_caller(store, "a", "2125550123", line="2001", ago=now - busy)
+    await add_caller(store, "b", "3125550188", line="2002", ago=now - busy)
+    await add_caller(store, "c", "4155550177", line="2001", ago=now - busy + timedelta(hours=2))
     await sign_in(web, "desk")
     page = (await web.get("/week")).text
-    assert "<strong>2</strong> missed calls from <strong>2</strong> callers" in page
-    assert page.count('class="l4"') == 1 or page.count('class="l4"') == 2
-    assert "Callers who never got through: <strong>2</strong>" in page
+    assert "<strong>3</strong> missed calls from <strong>3</strong> callers" in page
+    assert page.count('class="l4"') == 1 and page.count('class="l2"') == 1
+    assert page.count('class="l1"') == page.count('class="l3"') == 0
+    assert "Callers who never got through: <strong>3</strong>" in page
 
 
 def test_web_settings_name_the_key_that_is_wrong(tmp_path: Path) -> None:
@@ -462,6 +474,7 @@ def test_web_settings_name_the_key_that_is_wrong(tmp_path: Path) -> None:
         ({"public_url": "callbacks.example.org"}, "public_url"),
         ({"secret_file": str(tmp_path / "missing")}, "secret_file"),
         ({"port": 70000}, "port"),
+        ({"link_hours": 73}, "72 hours at most"),
         ({"colour": "blue"}, "unknown key 'colour'"),
     ]
     for web, words in cases:
@@ -488,7 +501,7 @@ def test_sign_in_limit_forgets_failures_outside_its_window() -> None:
 
 
 async def test_forwarded_addresses_count_only_from_a_trusted_proxy(
-    db_dsn: str, store: Store
+    db_dsn: str, store: Store, component_store: Store
 ) -> None:
     """The sign-in limit per address must not be dodged with a made-up X-Forwarded-For."""
     await add_user(store, "jane")
@@ -507,12 +520,12 @@ async def test_forwarded_addresses_count_only_from_a_trusted_proxy(
     # max_failures=1: one failure per name, four per address.
     settings = web_settings(db_dsn, max_failures=1)
     # Not behind a trusted proxy: every made-up address is still this client's address.
-    async with serving(settings, store, trusted=()) as base:
+    async with serving(settings, component_store, trusted=()) as base:
         for n in range(4):
             assert await attempt(base, f"198.51.100.{n}", f"guess{n}", "wrong password") == 401
         assert await attempt(base, "198.51.100.99", "jane", PASSWORD) == 429
     # Behind the trusted proxy (127.0.0.1 here), the forwarded address is the client's.
-    async with serving(settings, store) as base:
+    async with serving(settings, component_store) as base:
         for n in range(4):
             assert await attempt(base, "198.51.100.7", f"guess{n}", "wrong password") == 401
         assert await attempt(base, "198.51.100.7", "jane", PASSWORD) == 429

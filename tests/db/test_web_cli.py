@@ -28,7 +28,12 @@ async def run(config: Path, *args: str, stdin: str = "") -> tuple[int, str, str]
         stderr=asyncio.subprocess.PIPE,
         cwd=REPO,
     )
-    out, err = await proc.communicate(stdin.encode())
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), 60)
+    except TimeoutError:
+        proc.kill()  # e.g. a server that should have refused to start
+        await proc.wait()
+        raise AssertionError(f"callback-desk {' '.join(args)} did not exit") from None
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
 
@@ -150,3 +155,19 @@ async def test_web_command_serves_and_stops_on_sigterm(db_dsn: str, tmp_path: Pa
     assert proc.returncode in (0, -signal.SIGTERM), err_bytes.decode()
     assert "Application shutdown complete" in err_bytes.decode()
     assert "GET /sign-in 200" in err_bytes.decode()
+
+
+async def test_web_refuses_a_key_others_could_replace_or_read(db_dsn: str, tmp_path: Path) -> None:
+    config = write_config(tmp_path, db_dsn)
+    key = tmp_path / "web.secret"
+    key.chmod(0o660)  # group-writable: anyone in the group could swap in a key of their own
+    rc, _, err = await run(config, "web")
+    assert rc == 2 and err.count("\n") == 1, err
+    assert "secret_file" in err and "is writable by group" in err and "chmod 0640" in err
+    inline = tmp_path / "inline.toml"
+    inline.write_text(toml_text({"database": {"dsn": db_dsn}, "web": {"secret": SECRET}}))
+    inline.chmod(0o644)
+    rc, _, err = await run(inline, "web")
+    assert rc == 2 and err.count("\n") == 1, err
+    assert "[web] secret is written in" in err and "readable by every local user" in err
+    assert "secret_file" in err and SECRET not in err

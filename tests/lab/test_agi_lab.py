@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +26,7 @@ from fakes.agi_runner import run_cli, toml_text
 from fakes.poll import until
 from fakes.settings import make_settings
 from tests.agi_support import add_missed
+from tests.conftest import unavailable
 from tests.lab.lab import CLICK_TO_CALL_USER, PRODUCT_USER, Lab, lab_available
 
 pytestmark = pytest.mark.lab
@@ -53,9 +53,7 @@ AGI = {
 async def lab() -> AsyncIterator[Lab]:
     reason = await lab_available()
     if reason:
-        if os.environ.get("CALLBACK_DESK_REQUIRE_LAB") == "1":
-            pytest.fail(f"the lab is required but not running: {reason}")
-        pytest.skip(reason)
+        unavailable("LAB", f"the lab is not running: {reason}")
     lab = await Lab.connect()
     try:
         await lab.reset_behaviours()

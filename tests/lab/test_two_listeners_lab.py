@@ -122,24 +122,39 @@ async def test_when_two_listeners_disagree_the_decision_with_more_evidence_wins(
     lab: Lab, store: Store, db_dsn: str
 ) -> None:
     """Listener A loses its AMI link while a call rings and ends (it can only say
-    ``unknown_end``); listener B saw the end but decides later. B's decision replaces A's."""
+    ``unknown_end``); listener B saw the end but decides later. B's decision replaces A's.
+
+    The order is made by events, not by settle windows raced against a clock: B's window is
+    an hour, so B decides only when it stops (a listener decides the calls it saw end before it
+    exits), and it is stopped once A's row is there."""
     proxy = await CuttableProxy("127.0.0.1", 5038).start()
     other = await Store.open(make_settings(db_dsn).database)
     a = Listener(lab_settings(db_dsn, port=proxy.port, settle=1.0), store)
-    b = Listener(lab_settings(db_dsn, port=5038, settle=8.0), other)
+    b = Listener(lab_settings(db_dsn, port=5038, settle=3600.0), other)
     number = "2125556650"
+
+    def b_saw_it_end() -> bool:
+        return any(c["ended_at"] is not None for c in b.tracker.snapshot(0.0))
+
     try:
-        async with running(a), running(b):
-            await lab.set_behaviour("phones", "100", "ring")
-            call = await lab.inbound_call(DID_DIRECT, number, "Caller", ring_timeout_ms=4000)
-            await until(lambda: a.tracker.open_calls >= 1, timeout=15, what="A following it")
-            proxy.cut()
-            await lab.wait_call_ended(call, timeout=30)
-            await lab.wait_pbx_idle(30)
-            proxy.restore()
-            # A reconnects, finds the call's channels gone and closes it without a seen end.
-            first = await row_when(db_dsn, number, lambda r: r["reason"] == "unknown_end")
-            # B, which saw the hang-up, writes later and wins.
+        async with running(a):
+            async with running(b):
+                await lab.set_behaviour("phones", "100", "ring")
+                call = await lab.inbound_call(DID_DIRECT, number, "Caller", ring_timeout_ms=4000)
+                await until(lambda: a.tracker.open_calls >= 1, timeout=15, what="A following it")
+                proxy.cut()
+                await lab.wait_call_ended(call, timeout=30)
+                await lab.wait_pbx_idle(30)
+                await until(b_saw_it_end, timeout=15, what="B seeing the call end")
+                proxy.restore()
+                # A reconnects, finds the call's channels gone and closes it without a seen end.
+                first = await row_when(db_dsn, number, lambda r: r["reason"] == "unknown_end")
+                assert not await fetch(
+                    db_dsn,
+                    "SELECT 1 FROM calls WHERE number = $1 AND reason <> 'unknown_end'",
+                    number,
+                )
+            # B stopped: it decided the call it saw end, wrote it after A, and wins.
             final = await row_when(db_dsn, number, lambda r: r["reason"] != "unknown_end")
     finally:
         await proxy.close()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import re
+from functools import cache
 
 import phonenumbers
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from phonenumbers import PhoneMetadata
 
-from agi.config import load
-from agi.dialing import dial_plan, validate
+from agi.config import AgiSettings, load
+from agi.dialing import allowed_types, dial_plan, validate
 from callback_desk.core.exceptions import ConfigError, NotCallable
 from fakes.settings import make_settings
 
@@ -129,7 +132,7 @@ def test_us_numbers_normalise(raw: str) -> None:
 
 def test_allow_pattern_narrows_further() -> None:
     only_212 = cfg(allow=r"\+1212\d{7}")
-    assert validate("+12125550123", only_212)
+    assert validate("+12125550123", only_212).e164 == "+12125550123"
     with pytest.raises(NotCallable):
         validate("+12025550199", only_212)
 
@@ -224,29 +227,87 @@ def test_a_foreign_number_is_dialled_in_international_form(
 
 
 REGIONS = sorted(phonenumbers.SUPPORTED_REGIONS)
+E164 = phonenumbers.PhoneNumberFormat.E164
+
+
+def _country_code(region: str) -> int:
+    return phonenumbers.country_code_for_region(region)
+
+
+# phonenumbers' example number of every region for every type the desk may call (fixed line,
+# mobile, toll free, VoIP, personal): (region, E.164).
+EXAMPLES = [
+    (region, phonenumbers.format_number(number, E164))
+    for region in REGIONS
+    for kind in sorted(allowed_types())
+    if (number := phonenumbers.example_number_for_type(region, kind)) is not None
+]
+# One region for each distinct way of dialling abroad (international prefix, preferred
+# prefix): how a number from elsewhere is dialled depends on nothing else of the home region.
+ABROAD_RULES = sorted(
+    {
+        (meta.international_prefix or "", meta.preferred_international_prefix or ""): region
+        for region in reversed(REGIONS)
+        if (meta := PhoneMetadata.metadata_for_region(region)) is not None
+    }.items()
+)
+
+
+@cache
+def _home(region: str, number_format: str) -> AgiSettings:
+    # Every region allowed and no length bound: every example number is one the desk may call.
+    home: AgiSettings = practice(
+        region, *REGIONS, number_format=number_format, min_length=3, max_length=17
+    )
+    return home
+
+
+def _dialled_from(home: str, e164: str, number_format: str = "national") -> str:
+    """What the desk dials for ``e164`` from ``home``; it must be callable there."""
+    number = validate(e164, _home(home, number_format))
+    assert STRICT.fullmatch(number.dial)
+    return number.dial
+
+
+def _read_back(dial: str, home: str) -> str:
+    return phonenumbers.format_number(phonenumbers.parse(dial, home), E164)
+
+
+def test_every_example_number_dialled_at_home_is_the_callers_number() -> None:
+    # Every example number of every region, dialled from its own region and from every other
+    # region sharing its country code (the North American plan, +44, +7, ...): the cases where
+    # national digits are dialled, and a wrong digit reaches another subscriber.
+    assert len(EXAMPLES) > 1000 and {r for r, _ in EXAMPLES} == set(REGIONS)
+    checked = 0
+    for region, e164 in EXAMPLES:
+        for home in (h for h in REGIONS if _country_code(h) == _country_code(region)):
+            for number_format in ("national", "e164"):
+                dial = _dialled_from(home, e164, number_format)
+                assert _read_back(dial, home) == e164, (region, home, e164, dial)
+                checked += 1
+    assert checked > 2 * len(EXAMPLES)
+
+
+def test_every_example_number_dialled_from_abroad_is_the_callers_number() -> None:
+    # Every example number once more from a region with another country code; the homes take
+    # the distinct ways of dialling abroad in turn, so each way dials ~25 numbers.
+    assert len(ABROAD_RULES) > 30
+    rules = itertools.cycle(home for _, home in ABROAD_RULES)
+    for region, e164 in EXAMPLES:
+        home = next(h for h in rules if _country_code(h) != _country_code(region))
+        dial = _dialled_from(home, e164)
+        assert _read_back(dial, home) == e164, (region, home, e164, dial)
 
 
 @settings(max_examples=300, deadline=None)
 @given(
     home=st.sampled_from(REGIONS),
-    foreign=st.sampled_from(REGIONS),
-    kind=st.sampled_from(
-        [phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE]
-    ),
+    example=st.sampled_from(EXAMPLES),
     number_format=st.sampled_from(["national", "e164"]),
 )
-def test_the_dialled_string_read_back_at_home_is_the_callers_number(
-    home: str, foreign: str, kind: int, number_format: str
+def test_any_example_number_dialled_from_any_region_is_the_callers_number(
+    home: str, example: tuple[str, str], number_format: str
 ) -> None:
-    example_number = phonenumbers.example_number_for_type(foreign, kind)
-    if example_number is None:
-        return
-    e164 = phonenumbers.format_number(example_number, phonenumbers.PhoneNumberFormat.E164)
-    cfg_ = practice(home, foreign, number_format=number_format, min_length=3, max_length=17)
-    try:
-        number = validate(e164, cfg_)
-    except NotCallable:
-        return  # not allowed (type, length): nothing is dialled, which is safe
-    read_back = phonenumbers.parse(number.dial, home)
-    assert phonenumbers.format_number(read_back, phonenumbers.PhoneNumberFormat.E164) == e164
-    assert STRICT.fullmatch(number.dial)
+    # Random pairs beyond the two exhaustive walks above (245 homes x 1071 numbers in all).
+    _region, e164 = example
+    assert _read_back(_dialled_from(home, e164, number_format), home) == e164

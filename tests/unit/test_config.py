@@ -126,3 +126,55 @@ def test_cli_unknown_flag_exits_2(capsys) -> None:
     with pytest.raises(SystemExit) as info:
         main(["report", "--formt", "json"])
     assert info.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("mode", "refused"),
+    [
+        (0o600, None),
+        (0o640, None),
+        # Anyone in the group could put a key of their own in place and forge with it.
+        (0o660, "is writable by group"),
+        (0o620, "is writable by group"),
+        (0o602, "is writable by every local user"),
+        (0o644, "is readable by every local user"),
+    ],
+)
+def test_a_secret_file_others_may_change_or_read_is_refused(
+    tmp_path: Path, mode: int, refused: str | None
+) -> None:
+    from callback_desk.core.config import private_secret
+
+    key = tmp_path / "key"
+    key.write_text("k" * 40 + "\n")
+    key.chmod(mode)
+    if refused is None:
+        assert private_secret("web", "secret_file", key, "chmod 0640").reveal() == "k" * 40
+        return
+    with pytest.raises(ConfigError) as caught:
+        private_secret("web", "secret_file", key, "chmod 0640, group callback-desk")
+    message = str(caught.value)
+    assert message.startswith(f"[web] secret_file = {str(key)!r} {refused}")
+    assert message.endswith("(chmod 0640, group callback-desk)") and "\n" not in message
+    assert "k" * 10 not in message
+
+
+def test_an_inline_secret_is_refused_in_a_config_file_others_can_read(tmp_path: Path) -> None:
+    from callback_desk.web.settings import load
+
+    config = write(tmp_path, GOOD + '\n[web]\nsecret = "' + "w" * 40 + '"\n')
+    config.chmod(0o644)
+    with pytest.raises(ConfigError) as caught:
+        load(Settings.load(config, environ={}))
+    message = str(caught.value)
+    assert message.startswith(f"[web] secret is written in {config}, which is readable by every")
+    assert "secret_file" in message and "CALLBACK_DESK_WEB_SECRET" in message
+    assert "w" * 10 not in message
+    # The same file kept private (0640, as the install guide writes it) may hold it...
+    config.chmod(0o640)
+    assert load(Settings.load(config, environ={})).require_secret().reveal() == "w" * 40
+    # ...and the environment never counts as the file.
+    config.write_text(GOOD, "utf-8")
+    config.chmod(0o644)
+    env = {"CALLBACK_DESK_WEB_SECRET": "e" * 40}
+    assert load(Settings.load(config, environ=env)).require_secret().reveal() == "e" * 40

@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # Paths named on purpose that are not in this repository, and where they are.
 ELSEWHERE = {
     "callback_desk/sql": "where the wheel carries sql/ (pyproject.toml, force-include)",
+    "callback_desk/samples": "where the wheel carries deploy/ and the PBX samples (force-include)",
+    "tests/browser/node_modules": "where npm ci installs axe-core (tests/browser/package.json)",
     "site/index.html": "what `mkdocs build` writes (not committed)",
     "installlib/SQL/cdr.sql": "FreePBX's framework repository",
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -151,3 +152,50 @@ async def test_a_second_listener_on_the_same_spool_is_refused(tmp_path: Path) ->
         await first.close()
     again = await Spool.open(tmp_path, 1 << 20)  # free once the first one is closed
     await again.close()
+
+
+async def test_every_commit_is_fsynced_wal_with_synchronous_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A spooled call counts as recorded: with synchronous NORMAL (or OFF) a power cut can lose
+    # the last commits. The spool must set FULL itself, whatever SQLite's build default is:
+    # every connection here starts with OFF.
+    connect = sqlite3.connect
+
+    def careless(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        db: sqlite3.Connection = connect(*args, **kwargs)
+        db.execute("PRAGMA synchronous = OFF")
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", careless)
+    spool = await Spool.open(tmp_path, 1 << 20)
+    try:
+        assert await spool.durability() == ("wal", 2)  # 2 = FULL: the WAL fsynced per commit
+    finally:
+        await spool.close()
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000])
+async def test_spool_files_are_private_whatever_the_umask(tmp_path: Path, umask: int) -> None:
+    """The spool holds callers' numbers and names: 0600 even in a state directory someone made
+    0755, under a permissive umask, and for files an older version left wider."""
+    import os
+
+    state = tmp_path / "state"
+    state.mkdir(mode=0o755)
+    state.chmod(0o755)
+    (state / f"{FILENAME}-wal").write_bytes(b"")  # left 0644 by an older version
+    (state / f"{FILENAME}-wal").chmod(0o644)
+    before = os.umask(umask)
+    try:
+        spool = await Spool.open(state, 1 << 20)
+        try:
+            await spool.append("pbx", [record("a")])
+            await spool.save_open([{"linkedid": "x"}], 1.0)
+            modes = {p.name: p.stat().st_mode & 0o777 for p in state.iterdir()}
+        finally:
+            await spool.close()
+    finally:
+        os.umask(before)
+    assert {FILENAME, f"{FILENAME}-wal", "listener-spool.lock"} <= set(modes)
+    assert modes == dict.fromkeys(modes, 0o600)

@@ -18,7 +18,7 @@ from callback_desk.core.exceptions import (
     UnknownCall,
 )
 from callback_desk.core.model import Disposition
-from callback_desk.core.phone import national_format
+from callback_desk.core.shown import number_of
 from callback_desk.web.store import User
 from callback_desk.web.views.base import Refused, Views, call_id
 
@@ -64,7 +64,7 @@ class ActionViews(Views):
 
     async def confirm_never(self, request: Request, user: User) -> Response:
         call = await self.caller(user, call_id(request))
-        shown = national_format(call.number_key, call.number, self.settings.pbx.country)
+        shown = number_of(call, self.settings.pbx.country)
         return self.page(
             request, "never.html", user=user, call=call, number=shown if call.number_key else ""
         )

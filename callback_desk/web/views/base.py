@@ -27,9 +27,10 @@ from agi.config import load as load_agi
 from agi.queries import Callbacks, MissedCall
 from callback_desk.core.config import Settings
 from callback_desk.core.scope import ALL_LINES
+from callback_desk.core.shown import line_of, number_of
 from callback_desk.core.store import Store
 from callback_desk.report import heatmap
-from callback_desk.report.model import display_number, e164, how, lines
+from callback_desk.report.model import e164, how
 from callback_desk.report.render_text import clean, duration, when
 from callback_desk.report.settings import ReportSettings, report_settings
 from callback_desk.web.auth import BadToken, Passwords, SignInLimit, Tokens, new_id
@@ -58,12 +59,17 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 class Refused(Exception):
-    """A request the person may not make: rendered as a short page with this status."""
+    """A request the person may not make: rendered as a short page with this status
+    (``message.html``, or a page of its own with more to say)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(
+        self, status: int, message: str, template: str = "message.html", **context: Any
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.template = template
+        self.context = context
 
 
 @dataclass(frozen=True)
@@ -110,9 +116,9 @@ class Views:
             lstrip_blocks=True,
         )
         self.templates.globals.update(
-            number=lambda c: display_number(c, settings.pbx.country),
+            number=lambda c: number_of(c, settings.pbx.country),
             dialable=e164,
-            lines=lines,
+            lines=line_of,
             how=how,
             clean=clean,
             when=lambda moment: when(moment, self.rs.timezone),
@@ -170,6 +176,22 @@ class Views:
         session = self._session(request)
         form = await request.form()
         token = form.get("csrf")
+        if session is None and not secure_context(request):
+            # The session cookie is Secure (and __Host-): a browser keeps it only for HTTPS or
+            # this computer's own addresses, so over plain HTTP on a LAN name no form can ever
+            # come back with it. Say so, instead of "this form has expired" forever.
+            logger.warning(
+                "Refused a POST to %s over plain HTTP: the browser kept no Secure cookie",
+                template_of(request),
+                extra={"action": "web_plain_http"},
+            )
+            raise Refused(
+                400,
+                "This page was opened over plain HTTP.",
+                template="plain_http.html",
+                public_url=self.ws.public_url,
+                local_url=f"http://localhost:{self.ws.port}/",
+            )
         if (
             session is None
             or not isinstance(token, str)
@@ -233,6 +255,22 @@ class Views:
             return await handler(request, user)
 
         return guarded
+
+
+# Where a browser keeps a Secure cookie over plain HTTP too: this computer (a secure context).
+_LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def secure_context(request: Request) -> bool:
+    """Whether the browser that sent ``request`` keeps Secure cookies for this address: HTTPS
+    (as the TLS proxy in front says, X-Forwarded-Proto from a trusted proxy), or this computer."""
+    host = (request.url.hostname or "").lower()
+    return (
+        request.url.scheme == "https"
+        or host in _LOCAL_NAMES
+        or host.endswith(".localhost")
+        or host.startswith("127.")
+    )
 
 
 def template_of(request: Request) -> str:

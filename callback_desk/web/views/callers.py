@@ -10,6 +10,9 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from agi.policy import authorize
+from agi.queries import MissedCall
+from callback_desk.core.exceptions import CallbackError
 from callback_desk.core.scope import ALL_LINES, in_scope
 from callback_desk.report import query
 from callback_desk.report.command import ReportOptions, window
@@ -99,6 +102,33 @@ class CallerViews(Views):
     def _opening(self, user: User) -> str:
         return self.agi.opening_line(user.extensions[0] if user.extensions else "")
 
+    def _desks(self, user: User, callers: list[ReportCaller]) -> dict[int, list[str]]:
+        """For each caller card, the person's desk phones that may call it back: the one
+        callback policy (agi.policy.authorize) that click-to-call applies when the button is
+        pressed, asked before it is shown (no button that can only answer "cannot be called")."""
+        now = datetime.now(UTC)
+        allowed: dict[int, list[str]] = {}
+        for c in callers:
+            call = MissedCall(
+                id=c.last_call_id,
+                number=c.number,
+                number_key=c.number_key,
+                callable=c.callable,
+                did=c.did,
+                extensions=tuple(c.extensions),
+                started_at=c.last_at,
+                returned_at=None,  # the list holds callers awaiting a callback only
+            )
+            desks = []
+            for extension in user.extensions:
+                try:
+                    authorize(call, call.id, extension, self.agi, now)
+                except CallbackError:
+                    continue
+                desks.append(extension)
+            allowed[c.last_call_id] = desks
+        return allowed
+
     async def inbox(self, request: Request, user: User) -> Response:
         """``GET /``: the first page, or ``?page=N`` (page numbers are not sensitive)."""
         return await self._inbox(request, user, Wanted.of(request.query_params.get("page")))
@@ -111,11 +141,13 @@ class CallerViews(Views):
 
     async def _inbox(self, request: Request, user: User, wanted: Wanted) -> Response:
         done = DONE.get(request.query_params.get("done", ""), "")
+        listing = await self._listing(user, wanted)
         return self.page(
             request,
             "inbox.html",
             user=user,
-            listing=await self._listing(user, wanted),
+            listing=listing,
+            desks=self._desks(user, listing.callers),
             opening=self._opening(user),
             done=done,
             days=self.lookback.days,
@@ -130,11 +162,13 @@ class CallerViews(Views):
             wanted = Wanted.of(form.get("page"), form.get("digits"))
         else:
             wanted = Wanted.of(request.query_params.get("page"))
+        listing = await self._listing(user, wanted)
         return self.page(
             request,
             "callers.html",
             user=user,
-            listing=await self._listing(user, wanted),
+            listing=listing,
+            desks=self._desks(user, listing.callers),
             opening=self._opening(user),
         )
 
