@@ -114,14 +114,7 @@ async def awaiting_rows(
     """:func:`awaiting`'s rows as the database returns them (the fields of
     :class:`AwaitingCaller`, ``caller`` included), for a reader that builds its own values from
     thousands of them (a report of every line)."""
-    if not scope:
-        return []
-    window = _window(scope, now, lookback, new_since)
-    async with mapped_errors("reading who is awaiting a callback"):
-        rows: Sequence[Mapping[str, Any]] = await db.fetch(
-            queries()["awaiting"], *window, callable_only
-        )
-    return rows
+    return await _fetch(db, "awaiting", scope, now, lookback, new_since, callable_only)
 
 
 async def menu_rows(
@@ -130,13 +123,24 @@ async def menu_rows(
     """What the desk menu reads out of :func:`awaiting`'s callers whom a desk phone may dial,
     in its order: ``last_call_id``, ``number_key``, ``number``, ``calls``, ``last_at``. A desk
     hearing every line of a busy PBX has thousands: the rest of the summary is left unread."""
+    return await _fetch(db, "awaiting_menu", scope, now, lookback, None, True)
+
+
+async def _fetch(
+    db: Queryable,
+    query: str,
+    scope: Sequence[str],
+    now: datetime,
+    lookback: timedelta,
+    new_since: datetime | None,
+    *more: Any,
+) -> Sequence[Mapping[str, Any]]:
+    """One of the awaiting queries for a window and scope; no rows for an empty scope."""
     if not scope:
         return []
-    window = _window(scope, now, lookback, None)
+    window = _window(scope, now, lookback, new_since)
     async with mapped_errors("reading who is awaiting a callback"):
-        rows: Sequence[Mapping[str, Any]] = await db.fetch(
-            queries()["awaiting_menu"], *window, True
-        )
+        rows: Sequence[Mapping[str, Any]] = await db.fetch(queries()[query], *window, *more)
     return rows
 
 
@@ -157,23 +161,17 @@ async def page(
         raise ValueError(f"a page needs a positive size and an offset >= 0, not {size}, {offset}")
     if digits is not None and not (digits.isascii() and digits.isdigit()):
         raise ValueError("digits must be ASCII digits")
-    if not scope:
-        return Page((), 0, 0)
-    window = _window(scope, now, lookback, new_since)
-    async with mapped_errors("reading who is awaiting a callback"):
-        rows = await db.fetch(queries()["awaiting_page"], *window, False, digits, size, offset)
+    args = (False, digits, size, offset)
+    rows = await _fetch(db, "awaiting_page", scope, now, lookback, new_since, *args)
     total = rows[0]["total"] if rows else 0
     if not rows and offset > 0:
         # Past the end (callers were returned meanwhile): how many there are still.
-        total = await _count(db, window, digits)
+        first = await _fetch(
+            db, "awaiting_page", scope, now, lookback, new_since, False, digits, 1, 0
+        )
+        total = first[0]["total"] if first else 0
     callers = tuple(AwaitingCaller(**values(r, leave_out=("total",))) for r in rows)
     return Page(callers, total, offset)
-
-
-async def _count(db: Queryable, window: tuple[Any, ...], digits: str | None) -> int:
-    async with mapped_errors("reading who is awaiting a callback"):
-        row = await db.fetchrow(queries()["awaiting_page"], *window, False, digits, 1, 0)
-    return int(row["total"]) if row else 0
 
 
 def values(record: Mapping[str, Any], *, leave_out: Sequence[str] = ()) -> dict[str, Any]:
