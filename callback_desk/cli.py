@@ -13,11 +13,12 @@ import gc
 import io
 import logging
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from callback_desk import __version__
@@ -128,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     configure_user_parser(sub, common)
     configure_demo_parser(sub, common)
     configure_doctor_parser(sub, common)
+    configure_install_parser(sub, common)
+    configure_uninstall_parser(sub, common)
     configure_sample_parser(sub, common)
     return parser
 
@@ -544,6 +547,176 @@ async def cmd_doctor(args: argparse.Namespace) -> int:
         timeout=float(args.timeout),
     )
     return await run(options, os.environ, sys.stdout)
+
+
+def _install_common(p: argparse.ArgumentParser) -> None:
+    """Options install and uninstall share: where, which PBX, how to reach PostgreSQL."""
+    p.add_argument("--dry-run", action="store_true", help="show every change, make none")
+    p.add_argument(
+        "--root",
+        type=Path,
+        default=Path("/"),
+        metavar="DIR",
+        help="install into this directory as if it were / (a package build or a lab): files "
+        "and config only; the database only with --pg-admin, Asterisk reloads only with "
+        "--asterisk-cli",
+    )
+    p.add_argument(
+        "--asterisk-etc",
+        metavar="DIR",
+        help="Asterisk's configuration directory, as seen inside --root (default /etc/asterisk)",
+    )
+    p.add_argument(
+        "--pbx",
+        choices=["freepbx", "asterisk", "none"],
+        help="what to install for (default: detected: FreePBX by /etc/freepbx.conf or "
+        "fwconsole, else Asterisk by manager.conf and extensions.conf)",
+    )
+    p.add_argument(
+        "--pg-admin",
+        metavar="DSN",
+        help="PostgreSQL as its administrator (default: the local server as postgres, over its "
+        "socket)",
+    )
+    p.add_argument(
+        "--database", default="callback_desk", metavar="NAME", help="(default %(default)s)"
+    )
+    p.add_argument(
+        "--asterisk-cli",
+        metavar="CMD",
+        help="how to run an Asterisk CLI command (default 'asterisk -rx'; none with --root)",
+    )
+
+
+def _install_request(args: argparse.Namespace) -> Any:
+    import shlex
+
+    from callback_desk.install.command import Request
+    from callback_desk.install.plan import InstallOptions
+
+    if getattr(args, "config", None) is not None:
+        raise ConfigError(f"{args.command} writes /etc/callback-desk/callback-desk.toml: "
+                          "--config does not apply")  # fmt: skip
+    root = args.root.resolve()
+    if not root.is_dir():
+        raise ConfigError(f"--root {args.root}: not a directory")
+    on_this_host = root == Path("/")
+    if args.asterisk_cli is not None:
+        cli: tuple[str, ...] | None = tuple(shlex.split(args.asterisk_cli))
+    else:
+        cli = ("asterisk", "-rx") if on_this_host else None
+    new = {
+        key: getattr(args, key, None)
+        for key in ("callback_number", "callback_name", "trunk", "desk_context",
+                    "desk_channel", "timezone", "country")
+    }  # fmt: skip
+    options = InstallOptions(
+        root=root,
+        dry_run=args.dry_run,
+        database=args.database,
+        db_host=getattr(args, "db_host", "127.0.0.1"),
+        db_port=getattr(args, "db_port", 5432),
+        with_database=on_this_host or args.pg_admin is not None,
+        asterisk_cli=cli,
+        systemctl=shutil.which("systemctl") is not None,
+        **new,
+    )
+    return Request(
+        install=options,
+        pg_admin=args.pg_admin,
+        pbx=args.pbx,
+        init=getattr(args, "init", None),
+        asterisk_etc=PurePosixPath(args.asterisk_etc) if args.asterisk_etc else None,
+        drop_data=getattr(args, "drop_data", False),
+    )
+
+
+def _quiet_core(args: argparse.Namespace) -> None:
+    if not (getattr(args, "verbose", 0) or 0):
+        # The installer says each step itself; the migrations' own log lines would repeat it.
+        logging.getLogger("callback_desk.core").setLevel(logging.WARNING)
+
+
+def configure_install_parser(sub: Subcommands, _common_options: Parser) -> None:
+    p = sub.add_parser(
+        "install",
+        # It writes the config (/etc/callback-desk/callback-desk.toml); it reads no other.
+        parents=[_common(config=False)],
+        help="set up Callback Desk on this PBX server, as root, then run the doctor",
+        description="Users, config, secrets, the database, AMI accounts, the dialplan and the "
+        "services; every change said on screen (--dry-run: said, not made). A second run "
+        "changes nothing and says 'unchanged'; an existing config is kept. After 'pip install "
+        "--upgrade' it is the upgrade. 'callback-desk uninstall' takes it all away again.",
+    )
+    _install_common(p)
+    p.add_argument(
+        "--init",
+        choices=["systemd", "cron"],
+        help="services as systemd units and timers, or the cron file (default: systemd when "
+        "it runs the system)",
+    )
+    p.add_argument("--db-host", default="127.0.0.1", help="where the services reach PostgreSQL")
+    p.add_argument("--db-port", type=tcp_port, default=5432)
+    new = p.add_argument_group("for a new config (an existing one is kept as it is)")
+    new.add_argument("--callback-number", metavar="NUMBER", help="[agi] callback_number")
+    new.add_argument("--callback-name", metavar="NAME", help="[agi] callback_name")
+    new.add_argument(
+        "--trunk", metavar="ENDPOINT", help="plain Asterisk: the trunk callbacks leave on"
+    )
+    new.add_argument(
+        "--desk-context", metavar="NAME", help="plain Asterisk: the desk phones' context (*47)"
+    )
+    new.add_argument("--desk-channel", metavar="TEMPLATE", help="[agi] desk_channel")
+    new.add_argument("--timezone", metavar="ZONE", help="[pbx] timezone (default: the system's)")
+    new.add_argument("--country", metavar="CC", help="[pbx] country")
+    p.set_defaults(standalone=cmd_install)
+
+
+async def cmd_install(args: argparse.Namespace) -> int:
+    from callback_desk.install.command import install
+
+    _quiet_core(args)
+    request = _install_request(args)
+    await install(request, sys.stdout)
+    if request.install.dry_run or request.install.root != Path("/"):
+        return 0
+    sys.stdout.write("\ncallback-desk doctor:\n")
+    sys.stdout.flush()
+    return await cmd_doctor(
+        argparse.Namespace(
+            env_file=Path("/etc/callback-desk/listener.env"),
+            asterisk_etc=Path(str(request.asterisk_etc or "/etc/asterisk")),
+            agi_script=Path("/var/lib/asterisk/agi-bin/callback-desk-agi"),
+            timeout=5,
+            verbose=getattr(args, "verbose", 0),
+        )
+    )
+
+
+def configure_uninstall_parser(sub: Subcommands, _common_options: Parser) -> None:
+    p = sub.add_parser(
+        "uninstall",
+        parents=[_common(config=False)],
+        help="remove what install added (its marked lines, its manifest); keep the database",
+        description="Says what it keeps: the database with the call records, a file changed "
+        "since install, a directory that is not empty (--drop-data: those too).",
+    )
+    _install_common(p)
+    p.add_argument(
+        "--drop-data",
+        action="store_true",
+        help="also drop the database and the roles install created, and remove files changed "
+        "since install",
+    )
+    p.set_defaults(standalone=cmd_uninstall)
+
+
+async def cmd_uninstall(args: argparse.Namespace) -> int:
+    from callback_desk.install.command import uninstall
+
+    _quiet_core(args)
+    await uninstall(_install_request(args), sys.stdout)
+    return 0
 
 
 def configure_sample_parser(sub: Subcommands, _common_options: Parser) -> None:

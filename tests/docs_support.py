@@ -60,8 +60,14 @@ def shown_commands() -> list[Shown]:
     ]
 
 
+_SUBSTITUTION = re.compile(r"\$\(([^()]*)\)")
+
+
 def simple_commands(line: str) -> list[list[str]]:
-    """The simple commands of a shell line, each as its words (comments and redirections out)."""
+    """The simple commands of a shell line, each as its words (comments and redirections out).
+    A command substitution, ``$(...)``, is a command of its own."""
+    inner = [c for found in _SUBSTITUTION.findall(line) for c in simple_commands(found)]
+    line = _SUBSTITUTION.sub("SUBSTITUTED", line)
     # A pipe inside backquoted Markdown alternatives (`add\\|passwd`) is not a shell pipe.
     line = line.replace("\\|", "|ALT|")
     try:
@@ -78,7 +84,7 @@ def simple_commands(line: str) -> list[list[str]]:
             continue
         else:
             commands[-1].append(word.replace("|ALT|", "|"))
-    return [c for c in commands if c]
+    return [c for c in commands if c] + inner
 
 
 def program_of(words: list[str]) -> tuple[str, list[str]]:
@@ -86,7 +92,7 @@ def program_of(words: list[str]) -> tuple[str, list[str]]:
     rest = list(words)
     while rest:
         head = rest[0]
-        if re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", head) or head in ("env", "exec"):
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", head) or head in ("env", "exec"):
             rest.pop(0)
         elif head == "sudo":
             rest.pop(0)

@@ -24,7 +24,8 @@
      │    └── DeskUnavailable     the desk phone did not answer click-to-call
      ├── MailError            the mail server refused the report
      ├── ListenError          a server cannot bind its address (taken, not ours, unresolvable)
-     └── DemoError            `callback-desk demo` could not run (its database, listener, inbox)
+     ├── DemoError            `callback-desk demo` could not run (its database, listener, inbox)
+     └── InstallError         `callback-desk install`/`uninstall` could not make a change
 
     ChannelGone (agi.exceptions)       the AGI channel hung up, or Asterisk closed the session
     AgiReplyError (agi.exceptions)     Asterisk refused a command (510, 520) or did not speak AGI
@@ -148,3 +149,7 @@ class ListenError(CallbackDeskError):
 
 class DemoError(CallbackDeskError):
     """The demo could not run."""
+
+
+class InstallError(CallbackDeskError):
+    """The installer could not make a change."""

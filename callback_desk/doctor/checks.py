@@ -20,13 +20,15 @@ import pwd
 import re
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
 from typing import Literal, TextIO
 
 from agi.config import AgiSettings
 from agi.config import load as load_agi
 from ami_listener import events
+from callback_desk.core import layout
+from callback_desk.core.accounts import Accounts
 from callback_desk.core.ami import AmiClient, Frame
 from callback_desk.core.config import DEFAULT_CONFIG_PATH, ENV_PREFIX, Settings
 from callback_desk.core.exceptions import (
@@ -39,7 +41,7 @@ from callback_desk.core.exceptions import (
     os_reason,
 )
 from callback_desk.core.store import Store
-from callback_desk.doctor import manager_conf
+from callback_desk.doctor import manager_conf, secrets
 from callback_desk.report.mail import check_blocking
 from callback_desk.report.settings import report_settings, smtp_settings
 
@@ -78,6 +80,7 @@ class Check:
     what: str
     detail: str
     fix: str = ""
+    refuse: bool = False  # so wrong that the doctor exits 2 (a secret others may write)
 
     def line(self) -> str:
         text = f"{MARKS[self.status]} {self.what}: {self.detail}"
@@ -557,13 +560,58 @@ async def run(options: DoctorOptions, environ: Mapping[str, str], out: TextIO) -
     report(*manager_file_checks(settings, options, _local(settings.ami.host)))
     report(*dialplan_checks(agi, found))
     report(*await agi_checks(settings, agi, found, options))
+    # The classic AGI runs as asterisk and reads the desk side's login: then asterisk reads it.
+    classic = agi_target(agi, found)[0] == "classic"
+    report(*secret_checks(settings, agi, options, classic=classic))
     report(await smtp_check(settings, options.timeout))
     return summary(results, out)
 
 
 def summary(results: list[Check], out: TextIO) -> int:
+    """Exit code: 0 all passed, 1 something failed, 2 a secret others may replace."""
     failed = sum(1 for c in results if c.status == "fail")
     out.write(
         f"{failed} of {len(results)} checks failed\n" if failed else "Everything checked is fine.\n"
     )
+    if any(c.refuse for c in results):
+        return 2
     return 1 if failed else 0
+
+
+def secret_checks(
+    settings: Settings, agi: AgiSettings, options: DoctorOptions, classic: bool = False
+) -> list[Check]:
+    """Each secret of the install (core.layout) readable by its readers only (with the classic
+    AGI, ``asterisk`` reads the desk side's secrets file too)."""
+    accounts = Accounts.read(Path("/"))
+    web_path = settings.section("web").text("secret_file", "") or str(layout.WEB_SECRET)
+    specs = layout.secret_files(
+        PurePosixPath(str(agi.secret_file or layout.AGI_SECRET)),
+        PurePosixPath(web_path),
+        pbx_local="asterisk" in accounts.users,
+    )
+    checks = []
+    for spec in specs:
+        # The secrets files live beside the one --env-file names (the services' own paths).
+        path = (
+            options.env_file.parent / spec.path.name
+            if spec.path.parent == layout.ETC and spec.path.suffix == ".env"
+            else Path(spec.path)
+        )
+        what = f"secret {spec.path.name}"
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            checks.append(skip(what, f"no {path}"))
+            continue
+        except PermissionError:
+            checks.append(skip(what, f"{path} cannot be looked at by this user", "run as root"))
+            continue
+        if classic and spec.path == layout.BY_NAME["agi"].env_file:
+            spec = replace(spec, readers=spec.readers | {layout.ASTERISK})
+        found = secrets.judge(spec, path, st, accounts)
+        if found.ok:
+            checks.append(ok(what, found.detail))
+        else:
+            checks.append(Check("fail", what, found.detail, found.fix, refuse=found.refuse))
+    return checks

@@ -105,15 +105,24 @@ def _strip_comment(line: str) -> str:
     return "".join(out).strip()
 
 
-def load(path: Path) -> ManagerConf:
-    """Read ``path`` and what it includes. Raises OSError when ``path`` itself cannot be read."""
+Filter = Callable[[Path, str], str]
+
+
+def load(path: Path, text_filter: Filter | None = None) -> ManagerConf:
+    """Read ``path`` and what it includes. Raises OSError when ``path`` itself cannot be read.
+    ``text_filter`` sees each file's text first (the installer leaves out its own lines)."""
     conf = ManagerConf()
-    _read(path, conf, section=None, depth=0, required=True)
+    _read(path, conf, section=None, depth=0, required=True, text_filter=text_filter)
     return conf
 
 
 def _read(
-    path: Path, conf: ManagerConf, section: str | None, depth: int, required: bool
+    path: Path,
+    conf: ManagerConf,
+    section: str | None,
+    depth: int,
+    required: bool,
+    text_filter: Filter | None = None,
 ) -> str | None:
     try:
         text = path.read_text("utf-8", errors="replace")
@@ -121,6 +130,8 @@ def _read(
         if required:
             raise
         return section
+    if text_filter is not None:
+        text = text_filter(path, text)
     conf.files.append(path)
     for raw in text.splitlines():
         include = _INCLUDE.match(raw.strip())
@@ -128,7 +139,9 @@ def _read(
             target = include.group(2).strip()
             pattern = target if target.startswith("/") else str(path.parent / target)
             for found in sorted(glob.glob(pattern)) or [pattern]:
-                section = _read(Path(found), conf, section, depth + 1, include.group(1) is None)
+                section = _read(
+                    Path(found), conf, section, depth + 1, include.group(1) is None, text_filter
+                )
             continue
         line = _strip_comment(raw)
         if not line:

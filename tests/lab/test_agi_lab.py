@@ -1,7 +1,7 @@
 """The AGI and click-to-call against the real Asterisk lab (tests/lab; ``sudo labctl up``).
 
-Needs the lab PBX dialplan block "Callback Desk AGI" (tests/lab/etc/pbx/extensions.conf): *47 in
-[from-internal] and the [callback-desk-dial] context, both pointing at FastAGI
+Needs the lab PBX's hand-made dialplan (tests/lab/etc/pbx/extensions_callback_desk_lab.conf):
+*47 in [from-internal] and the [callback-desk-dial] context, both pointing at FastAGI
 127.0.0.1:4573 — which this module serves in-process against the test database.
 Skipped without the lab unless CALLBACK_DESK_REQUIRE_LAB=1.
 """

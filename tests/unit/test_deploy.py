@@ -112,7 +112,9 @@ def _accounts(path: Path) -> dict[str, list[str]]:
 def test_lab_pbx_uses_the_sample_accounts() -> None:
     # The lab tests prove the sample's classes and filters only while the two agree.
     sample = _accounts(DEPLOY.parent / "manager.conf.sample")
-    lab = _accounts(DEPLOY.parent / "tests" / "lab" / "etc" / "pbx" / "manager.conf")
+    lab = _accounts(
+        DEPLOY.parent / "tests" / "lab" / "etc" / "pbx" / "manager_callback_desk_lab.conf"
+    )
     for name in ("callbackdesk", "callbackdesk-call"):
         assert lab[name] == sample[name], name
     assert not any(line.startswith("read") and "user" in line for line in sample["callbackdesk"])
@@ -169,7 +171,9 @@ def test_every_unit_runs_the_program_with_the_config_and_its_secrets_file(path: 
     assert argv[1] in commands()
     assert argv[argv.index("--config") + 1] == CONFIG
     assert service["EnvironmentFile"] == f"-{secrets(path.stem.removeprefix('callback-desk-'))}"
-    assert (service["User"], service["Group"]) == ("callback-desk", "callback-desk")
+    # Each component its own user: one user's processes can read each other's environment.
+    user = f"cbd-{path.stem.removeprefix('callback-desk-')}"
+    assert (service["User"], service["Group"]) == (user, user)
 
 
 def test_no_file_names_a_secrets_file_no_unit_loads() -> None:
@@ -200,7 +204,10 @@ def test_cron_runs_what_the_timers_run_on_the_same_schedule() -> None:
     assert jobs == timers
     for _schedule, _user, command in cron_jobs():
         assert f". {secrets(cron_command(command)[1])};" in command
-    assert {user for _s, user, _c in cron_jobs()} == {"callback-desk"}
+    assert {(user, cron_command(command)[1]) for _s, user, command in cron_jobs()} == {
+        ("cbd-report", "report"),
+        ("cbd-purge", "purge"),
+    }
     assert "purge" in {argv[1] for argv in jobs.values()}
     cron_tz = re.search(r"^CRON_TZ=(\S+)", (DEPLOY / "callback-desk.cron").read_text(), re.M)
     assert cron_tz is not None and tz == {cron_tz.group(1)}
