@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from callback_desk.core.awaiting import awaiting_rows
+from callback_desk.core.awaiting import menu_rows
 from callback_desk.core.connection import Queryable
 from callback_desk.core.dberrors import mapped_errors
 from callback_desk.core.model import DialStatus, Disposition
@@ -58,15 +58,13 @@ class Callbacks:
         self, scope: Sequence[str], since: datetime, until: datetime
     ) -> list[WaitingCaller]:
         """Callers awaiting a callback in ``[since, until)`` whom a desk phone may dial."""
-        # The rows, not AwaitingCaller: the menu reads 5 of their 17 fields, and building
-        # the rest was a tenth of a FastAGI session's CPU (bench/agi.py, cProfile).
-        rows = await awaiting_rows(
-            self._pool, scope=scope, now=until, lookback=until - since, callable_only=True
-        )
+        # The rows, not AwaitingCaller, and only what the menu reads out (awaiting_menu): a
+        # desk hearing every line has thousands of callers (bench/year.py), and building the
+        # rest was a tenth of a FastAGI session's CPU (bench/agi.py, cProfile).
+        rows = await menu_rows(self._pool, scope=scope, now=until, lookback=until - since)
         return [
             WaitingCaller(r["last_call_id"], r["number_key"], r["number"], r["calls"], r["last_at"])
             for r in rows
-            if r["number_key"] is not None  # callable_only guarantees it
         ]
 
     async def missed_call(self, call_id: int) -> MissedCall | None:

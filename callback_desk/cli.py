@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any
 from callback_desk import __version__
 from callback_desk.core import logs, roles
 from callback_desk.core.args import Parser
-from callback_desk.core.config import DEFAULT_CONFIG_PATH, Settings, unknown_environment
+from callback_desk.core.config import (
+    DEFAULT_CONFIG_PATH,
+    ENV_PREFIX,
+    NON_SETTING_NAMES,
+    Settings,
+    unknown_environment,
+)
 from callback_desk.core.exceptions import CallbackDeskError, ConfigError, StoreUnavailable
 from callback_desk.core.store import Store
 
@@ -760,6 +766,10 @@ def _section_readers() -> tuple[Callable[[Settings], object], ...]:
 def warn_unknown_environment(environ: Mapping[str, str]) -> None:
     """Log a warning per ``CALLBACK_DESK_*`` variable no setting reads (a typo is otherwise
     ignored in silence). The names are collected by reading every section with defaults."""
+    # Nothing that could name a setting: the probe would import every feature's settings (a
+    # tenth of a short command's start, the morning report's) to warn about nothing.
+    if not any(n.startswith(ENV_PREFIX) and n not in NON_SETTING_NAMES for n in environ):
+        return
     probe = Settings.from_mapping({"database": {"dsn": "postgresql://probe/"}}, environ={})
     for read in _section_readers():
         try:

@@ -51,6 +51,11 @@ GRANT EXECUTE ON FUNCTION purge_calls_before(timestamptz) TO cbd_purge;
 -- missed_calls (view): every missed call and how it was returned.
 GRANT SELECT ON missed_calls TO cbd_desk, cbd_web, cbd_report;
 
+-- awaiting_calls (0009_awaiting_state.sql): the missed calls awaiting a callback, read by every
+-- list. Nobody writes it: the triggers on calls, callback_attempts and caller_dispositions keep
+-- it with the owner's rights, whichever role's statement fired them.
+GRANT SELECT ON awaiting_calls TO cbd_desk, cbd_web, cbd_report;
+
 -- callback_attempts: append-only for the desk side. An attempt is opened running, now (the
 -- columns below only: no outcome, no start time of one's choosing), finished once, or withdrawn
 -- while it has not dialled; a finished attempt is never changed or deleted by a component.

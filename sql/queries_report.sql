@@ -43,16 +43,12 @@ lines AS (
 )
 SELECT g.*, coalesce(l.rang, '{}') AS rang,
        coalesce(array_remove(l.extensions, NULL), '{}') AS extensions,
-       coalesce(t.attempts, 0) AS attempts, t.last_attempt_at
+       t.attempts, t.last_attempt_at
 FROM grouped g
 LEFT JOIN lines l USING (caller)
-LEFT JOIN LATERAL (
-    -- Callbacks placed towards the caller since their first missed call in the window (the
-    -- same summary as the 'awaiting' query's, over returned calls).
-    SELECT count(*) AS attempts, max(a.started_at) AS last_attempt_at
-    FROM callback_attempts a
-    WHERE a.number_key = g.number_key AND a.started_at >= g.first_at
-) t ON true;
+-- Callbacks placed towards the caller since their first missed call in the window (the same
+-- summary as the 'awaiting' query's, over returned calls).
+CROSS JOIN LATERAL attempts_since(g.number_key, g.first_at) t;
 
 -- name: report_heatmap
 -- Missed inbound calls in [$1, $2) by ISO weekday (1 = Monday) and hour in time zone $3.

@@ -1,6 +1,213 @@
 -- The schema the migrations build, for reading (pg_dump --schema-only, normalised).
 -- Generated: CALLBACK_DESK_WRITE_SCHEMA=1 .venv/bin/pytest tests/db/test_schema.py
 -- Never applied: the numbered migrations are the source of truth.
+CREATE FUNCTION public.attempts_since(p_number_key text, p_since timestamp with time zone) RETURNS TABLE(attempts bigint, last_attempt_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT count(*), max(a.started_at)
+    FROM callback_attempts a
+    WHERE a.number_key = p_number_key AND a.started_at >= p_since
+$$;
+CREATE FUNCTION public.awaiting_callers(p_since timestamp with time zone, p_until timestamp with time zone, p_lines text[], p_new_since timestamp with time zone, p_callable_only boolean) RETURNS TABLE(caller text, number text, number_key text, name text, callable boolean, calls bigint, new_calls bigint, first_at timestamp with time zone, last_at timestamp with time zone, last_call_id bigint, did text, reason text, reached_voicemail boolean, rang text[], extensions text[])
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT s.caller, s.number, s.number_key, s.name, s.any_callable, s.calls, s.new_calls,
+           s.first_at, s.last_at, s.call_id, s.did, s.reason, s.reached_voicemail,
+           -- A caller with one call (most) has that call's set, sorted already.
+           CASE WHEN s.calls = 1 THEN s.rang ELSE sorted_set(s.every_rang) END,
+           CASE WHEN s.calls = 1 THEN s.extensions ELSE sorted_set(s.every_extension) END
+    FROM (
+        SELECT DISTINCT ON (m.caller) m.*,
+               bool_or(m.callable) OVER everyone                        AS any_callable,
+               count(*) OVER everyone                                   AS calls,
+               count(*) FILTER (WHERE m.started_at >= p_new_since) OVER everyone AS new_calls,
+               min(m.started_at) OVER everyone                          AS first_at,
+               max(m.started_at) OVER everyone                          AS last_at,
+               concatenated(m.rang) OVER everyone                       AS every_rang,
+               concatenated(m.extensions) OVER everyone                 AS every_extension
+        FROM awaiting_calls m
+        WHERE m.started_at >= p_since AND m.started_at < p_until
+          AND in_scope(p_lines, m.did, m.extensions)
+          AND (NOT p_callable_only OR (m.callable AND m.number_key IS NOT NULL))
+        -- One sort serves the window and DISTINCT ON: each caller's calls, the latest first
+        -- (its values are the caller's); every figure is over all of them.
+        WINDOW everyone AS (PARTITION BY m.caller ORDER BY m.started_at DESC, m.call_id DESC
+                            ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+        ORDER BY m.caller, m.started_at DESC, m.call_id DESC
+    ) s
+$$;
+CREATE FUNCTION public.awaiting_rebuild() RETURNS void
+    LANGUAGE sql
+    AS $$
+    SELECT awaiting_refresh(
+        ARRAY(SELECT DISTINCT number_key FROM calls
+              WHERE outcome = 'missed' AND number_key IS NOT NULL),
+        ARRAY(SELECT id FROM calls WHERE outcome = 'missed' AND number_key IS NULL))
+$$;
+CREATE FUNCTION public.awaiting_refresh(p_keys text[], p_calls bigint[]) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    numbers text[];
+BEGIN
+    IF coalesce(cardinality(p_keys), 0) = 0 AND coalesce(cardinality(p_calls), 0) = 0 THEN
+        RETURN;
+    END IF;
+    IF current_setting('transaction_isolation') = 'repeatable read' THEN
+        RAISE EXCEPTION 'calls, callback attempts and dispositions are written at READ COMMITTED '
+            'or SERIALIZABLE: the awaiting state is kept up to date statement by statement'
+            USING ERRCODE = 'invalid_transaction_state';
+    END IF;
+    PERFORM pg_advisory_xact_lock(1128355649);  -- 'CAWA' in ASCII: this state's lock
+    numbers := ARRAY(
+        SELECT k FROM unnest(p_keys) AS k WHERE k IS NOT NULL
+        UNION
+        SELECT c.number_key FROM calls c WHERE c.id = ANY (p_calls) AND c.number_key IS NOT NULL
+    );
+    WITH wanted AS MATERIALIZED (
+        SELECT m.id, coalesce(m.number_key, m.number) AS caller, m.number, m.name, m.number_key,
+               m.callable, m.did, m.reason, m.reached_voicemail,
+               -- Most calls rang one phone: a set already.
+               CASE WHEN cardinality(m.rang) < 2 THEN m.rang ELSE sorted_set(m.rang) END,
+               CASE WHEN cardinality(m.extensions) < 2 THEN m.extensions
+                    ELSE sorted_set(m.extensions) END,
+               m.started_at
+        FROM awaiting_rule(numbers, p_calls) m
+    ),
+    gone AS (
+        DELETE FROM awaiting_calls a
+        -- A number's calls by their caller (the number key, when there is one): one index.
+        WHERE ((a.caller = ANY (numbers) AND a.number_key IS NOT NULL)
+               OR a.call_id = ANY (p_calls))
+          AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.id = a.call_id)
+    )
+    INSERT INTO awaiting_calls AS a (call_id, caller, number, name, number_key, callable, did,
+                                     reason, reached_voicemail, rang, extensions, started_at)
+    SELECT * FROM wanted
+    ON CONFLICT (call_id) DO UPDATE
+    SET caller = EXCLUDED.caller, number = EXCLUDED.number, name = EXCLUDED.name,
+        number_key = EXCLUDED.number_key, callable = EXCLUDED.callable, did = EXCLUDED.did,
+        reason = EXCLUDED.reason, reached_voicemail = EXCLUDED.reached_voicemail,
+        rang = EXCLUDED.rang, extensions = EXCLUDED.extensions, started_at = EXCLUDED.started_at
+    -- A row the statement left as it was is not rewritten (no dead tuple per refresh).
+    WHERE (a.*) IS DISTINCT FROM (EXCLUDED.*);
+END
+$$;
+CREATE FUNCTION public.line_extension(dial text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN "substring"(dial, '^(?:[A-Za-z0-9_-]+/)?(?:FM(?:GL|PR)-)?([^/@#]+)'::text);
+CREATE FUNCTION public.line_extensions(dials text[]) RETURNS text[]
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN ARRAY(SELECT e.e FROM unnest(line_extensions.dials) WITH ORDINALITY u(dial, i), LATERAL public.line_extension(u.dial) e(e) WHERE (e.e IS NOT NULL) GROUP BY e.e ORDER BY (min(u.i)));
+CREATE TABLE public.calls (
+    id bigint NOT NULL,
+    pbx text NOT NULL,
+    linkedid text NOT NULL,
+    direction text NOT NULL,
+    outcome text NOT NULL,
+    reason text NOT NULL,
+    number text NOT NULL,
+    name text DEFAULT ''::text NOT NULL,
+    number_key text,
+    callable boolean NOT NULL,
+    did text DEFAULT ''::text NOT NULL,
+    rang text[] DEFAULT '{}'::text[] NOT NULL,
+    started_at timestamp with time zone NOT NULL,
+    ended_at timestamp with time zone NOT NULL,
+    ring_seconds real DEFAULT 0 NOT NULL,
+    reached_voicemail boolean DEFAULT false NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    extensions text[] GENERATED ALWAYS AS (public.line_extensions(rang)) STORED NOT NULL,
+    gap_id bigint,
+    CONSTRAINT calls_direction_check CHECK ((direction = ANY (ARRAY['inbound'::text, 'outbound'::text]))),
+    CONSTRAINT calls_outcome_check CHECK ((outcome = ANY (ARRAY['answered'::text, 'voicemail'::text, 'missed'::text]))),
+    CONSTRAINT calls_reason_check CHECK ((reason = ANY (ARRAY['answered'::text, 'voicemail_left'::text, 'voicemail_greeting'::text, 'queue_abandoned'::text, 'hangup_while_ringing'::text, 'no_answer'::text, 'busy'::text, 'unavailable'::text, 'ivr_hangup'::text, 'hangup_before_ringing'::text, 'unknown_end'::text, 'reconciled_voicemail_unknown'::text, 'reconciled_unanswered'::text]))),
+    CONSTRAINT calls_ring_seconds_check CHECK ((ring_seconds >= (0)::double precision)),
+    CONSTRAINT calls_time_order CHECK ((ended_at >= started_at))
+);
+CREATE FUNCTION public.awaiting_rule(p_keys text[], p_withheld bigint[]) RETURNS SETOF public.calls
+    LANGUAGE sql STABLE
+    AS $$
+    WITH reached AS (
+        -- When each number was last reached or marked, and whether it was marked never.
+        SELECT n.number_key, greatest(c.at, a.at, d.at) AS until_at,
+               coalesce(d.never, false) AS never
+        FROM (SELECT DISTINCT k FROM unnest(p_keys) AS k WHERE k IS NOT NULL) n (number_key)
+        CROSS JOIN LATERAL (
+            SELECT max(c.started_at) AS at
+            FROM calls c
+            WHERE c.number_key = n.number_key AND c.outcome IN ('answered', 'voicemail')
+        ) c
+        CROSS JOIN LATERAL (
+            SELECT max(a.started_at) AS at
+            FROM callback_attempts a
+            WHERE a.number_key = n.number_key AND a.dial_status = 'ANSWER'
+        ) a
+        CROSS JOIN LATERAL (
+            SELECT max(d.decided_at) AS at, bool_or(d.disposition = 'never') AS never
+            FROM caller_dispositions d
+            WHERE d.number_key = n.number_key
+        ) d
+    )
+    SELECT m.*
+    FROM (
+        -- Returned by an event after it: a call at the very moment of the event still awaits.
+        -- Every call of a number after its last answered one is a missed one, so this is a
+        -- short range of calls_number_key_started_idx, however often the number called.
+        SELECT m.*
+        FROM reached r
+        JOIN calls m ON m.number_key = r.number_key
+        WHERE m.outcome = 'missed' AND NOT r.never
+          AND m.started_at >= coalesce(r.until_at, '-infinity')
+        UNION ALL
+        SELECT m.*
+        FROM calls m
+        WHERE m.id = ANY (p_withheld) AND m.number_key IS NULL AND m.outcome = 'missed'
+    ) m
+    -- Not marked on this very call. A scalar subquery, so that it stays a probe of
+    -- caller_dispositions_call_idx per candidate call (as an anti-join the planner may hash
+    -- every disposition ever made, for the handful of calls a statement touched).
+    WHERE (
+        SELECT count(*) FROM caller_dispositions d
+        WHERE d.call_id = m.id AND (d.disposition = 'never' OR d.decided_at > m.started_at)
+    ) = 0
+$$;
+CREATE FUNCTION public.awaiting_truncated() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM awaiting_rebuild();
+    RETURN NULL;
+END
+$$;
+CREATE FUNCTION public.awaiting_written() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+DECLARE
+    keys text[];
+    ids bigint[];
+    old_keys text[];
+    old_ids bigint[];
+    which text := CASE TG_TABLE_NAME WHEN 'calls' THEN 'number_key IS NULL' ELSE 'true' END;
+BEGIN
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        EXECUTE format('SELECT array_agg(number_key), array_agg(%I) FILTER (WHERE %s) FROM new_rows',
+                       TG_ARGV[0], which)
+            INTO keys, ids;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        EXECUTE format('SELECT array_agg(number_key), array_agg(%I) FILTER (WHERE %s) FROM old_rows',
+                       TG_ARGV[0], which)
+            INTO old_keys, old_ids;
+        keys := keys || old_keys;
+        ids := ids || old_ids;
+    END IF;
+    PERFORM awaiting_refresh(keys, ids);
+    RETURN NULL;
+END
+$$;
 CREATE FUNCTION public.call_evidence(outcome text, reason text) RETURNS integer
     LANGUAGE sql IMMUTABLE STRICT
     AS $$
@@ -75,12 +282,6 @@ BEGIN
     RETURN found;
 END
 $$;
-CREATE FUNCTION public.line_extension(dial text) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN "substring"(dial, '^(?:[A-Za-z0-9_-]+/)?(?:FM(?:GL|PR)-)?([^/@#]+)'::text);
-CREATE FUNCTION public.line_extensions(dials text[]) RETURNS text[]
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN ARRAY(SELECT e.e FROM unnest(line_extensions.dials) WITH ORDINALITY u(dial, i), LATERAL public.line_extension(u.dial) e(e) WHERE (e.e IS NOT NULL) GROUP BY e.e ORDER BY (min(u.i)));
 CREATE FUNCTION public.purge_calls_before(p_before timestamp with time zone) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -97,6 +298,9 @@ BEGIN
     RETURN gone;
 END
 $$;
+CREATE FUNCTION public.sorted_set(items text[]) RETURNS text[]
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN ARRAY(SELECT DISTINCT i.i FROM unnest(sorted_set.items) i(i) ORDER BY i.i);
 CREATE FUNCTION public.withdraw_callback_attempt(p_id bigint) RETURNS bigint
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -105,6 +309,24 @@ CREATE FUNCTION public.withdraw_callback_attempt(p_id bigint) RETURNS bigint
     WHERE id = p_id AND dial_status IS NULL
     RETURNING id
 $$;
+CREATE AGGREGATE public.concatenated(text[]) (
+    SFUNC = array_cat,
+    STYPE = text[]
+);
+CREATE TABLE public.awaiting_calls (
+    call_id bigint NOT NULL,
+    caller text NOT NULL COLLATE pg_catalog."C",
+    number text NOT NULL,
+    name text NOT NULL,
+    number_key text,
+    callable boolean NOT NULL,
+    did text NOT NULL,
+    reason text NOT NULL,
+    reached_voicemail boolean NOT NULL,
+    rang text[] NOT NULL,
+    extensions text[] NOT NULL,
+    started_at timestamp with time zone NOT NULL
+);
 CREATE TABLE public.callback_attempts (
     id bigint NOT NULL,
     call_id bigint NOT NULL,
@@ -144,32 +366,6 @@ ALTER TABLE public.caller_dispositions ALTER COLUMN id ADD GENERATED ALWAYS AS I
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
-);
-CREATE TABLE public.calls (
-    id bigint NOT NULL,
-    pbx text NOT NULL,
-    linkedid text NOT NULL,
-    direction text NOT NULL,
-    outcome text NOT NULL,
-    reason text NOT NULL,
-    number text NOT NULL,
-    name text DEFAULT ''::text NOT NULL,
-    number_key text,
-    callable boolean NOT NULL,
-    did text DEFAULT ''::text NOT NULL,
-    rang text[] DEFAULT '{}'::text[] NOT NULL,
-    started_at timestamp with time zone NOT NULL,
-    ended_at timestamp with time zone NOT NULL,
-    ring_seconds real DEFAULT 0 NOT NULL,
-    reached_voicemail boolean DEFAULT false NOT NULL,
-    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
-    extensions text[] GENERATED ALWAYS AS (public.line_extensions(rang)) STORED NOT NULL,
-    gap_id bigint,
-    CONSTRAINT calls_direction_check CHECK ((direction = ANY (ARRAY['inbound'::text, 'outbound'::text]))),
-    CONSTRAINT calls_outcome_check CHECK ((outcome = ANY (ARRAY['answered'::text, 'voicemail'::text, 'missed'::text]))),
-    CONSTRAINT calls_reason_check CHECK ((reason = ANY (ARRAY['answered'::text, 'voicemail_left'::text, 'voicemail_greeting'::text, 'queue_abandoned'::text, 'hangup_while_ringing'::text, 'no_answer'::text, 'busy'::text, 'unavailable'::text, 'ivr_hangup'::text, 'hangup_before_ringing'::text, 'unknown_end'::text, 'reconciled_voicemail_unknown'::text, 'reconciled_unanswered'::text]))),
-    CONSTRAINT calls_ring_seconds_check CHECK ((ring_seconds >= (0)::double precision)),
-    CONSTRAINT calls_time_order CHECK ((ended_at >= started_at))
 );
 ALTER TABLE public.calls ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.calls_id_seq
@@ -309,6 +505,8 @@ ALTER TABLE public.web_users ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MAXVALUE
     CACHE 1
 );
+ALTER TABLE ONLY public.awaiting_calls
+    ADD CONSTRAINT awaiting_calls_pkey PRIMARY KEY (call_id);
 ALTER TABLE ONLY public.callback_attempts
     ADD CONSTRAINT callback_attempts_channel_id_key UNIQUE (channel_id);
 ALTER TABLE ONLY public.callback_attempts
@@ -333,6 +531,8 @@ ALTER TABLE ONLY public.web_users
     ADD CONSTRAINT web_users_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.web_users
     ADD CONSTRAINT web_users_username_key UNIQUE (username);
+CREATE INDEX awaiting_calls_caller_idx ON public.awaiting_calls USING btree (caller, started_at);
+CREATE INDEX awaiting_calls_started_idx ON public.awaiting_calls USING btree (started_at);
 CREATE INDEX callback_attempts_call_idx ON public.callback_attempts USING btree (call_id);
 CREATE INDEX callback_attempts_number_idx ON public.callback_attempts USING btree (number_key, started_at);
 CREATE INDEX caller_dispositions_call_idx ON public.caller_dispositions USING btree (call_id);
@@ -342,10 +542,23 @@ CREATE INDEX calls_missed_started_idx ON public.calls USING btree (started_at) W
 CREATE INDEX calls_number_key_started_idx ON public.calls USING btree (number_key, started_at);
 CREATE INDEX listener_gaps_pbx_started_idx ON public.listener_gaps USING btree (pbx, started_at);
 CREATE INDEX web_audit_call_idx ON public.web_audit USING btree (call_id);
+CREATE TRIGGER callback_attempts_awaiting_deleted AFTER DELETE ON public.callback_attempts REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.awaiting_written('call_id');
+CREATE TRIGGER callback_attempts_awaiting_inserted AFTER INSERT ON public.callback_attempts REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.awaiting_written('call_id');
+CREATE TRIGGER callback_attempts_awaiting_truncated AFTER TRUNCATE ON public.callback_attempts FOR EACH STATEMENT EXECUTE FUNCTION public.awaiting_truncated();
+CREATE TRIGGER callback_attempts_awaiting_updated AFTER UPDATE ON public.callback_attempts REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.awaiting_written('call_id');
 CREATE TRIGGER callback_attempts_changed AFTER INSERT OR DELETE OR UPDATE ON public.callback_attempts FOR EACH STATEMENT EXECUTE FUNCTION public.callback_desk_changed();
 CREATE TRIGGER callback_attempts_number_key BEFORE INSERT OR UPDATE OF call_id ON public.callback_attempts FOR EACH ROW EXECUTE FUNCTION public.callback_attempts_number_key();
+CREATE TRIGGER caller_dispositions_awaiting_deleted AFTER DELETE ON public.caller_dispositions REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.awaiting_written('call_id');
+CREATE TRIGGER caller_dispositions_awaiting_inserted AFTER INSERT ON public.caller_dispositions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.awaiting_written('call_id');
+CREATE TRIGGER caller_dispositions_awaiting_truncated AFTER TRUNCATE ON public.caller_dispositions FOR EACH STATEMENT EXECUTE FUNCTION public.awaiting_truncated();
+CREATE TRIGGER caller_dispositions_awaiting_updated AFTER UPDATE ON public.caller_dispositions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.awaiting_written('call_id');
 CREATE TRIGGER caller_dispositions_changed AFTER INSERT OR DELETE OR UPDATE ON public.caller_dispositions FOR EACH STATEMENT EXECUTE FUNCTION public.callback_desk_changed();
+CREATE TRIGGER calls_awaiting_deleted AFTER DELETE ON public.calls REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.awaiting_written('id');
+CREATE TRIGGER calls_awaiting_inserted AFTER INSERT ON public.calls REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.awaiting_written('id');
+CREATE TRIGGER calls_awaiting_updated AFTER UPDATE ON public.calls REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.awaiting_written('id');
 CREATE TRIGGER calls_changed AFTER INSERT OR DELETE OR UPDATE ON public.calls FOR EACH STATEMENT EXECUTE FUNCTION public.callback_desk_changed();
+ALTER TABLE ONLY public.awaiting_calls
+    ADD CONSTRAINT awaiting_calls_call_id_fkey FOREIGN KEY (call_id) REFERENCES public.calls(id) ON DELETE CASCADE;
 ALTER TABLE ONLY public.callback_attempts
     ADD CONSTRAINT callback_attempts_call_id_fkey FOREIGN KEY (call_id) REFERENCES public.calls(id) ON DELETE CASCADE;
 ALTER TABLE ONLY public.caller_dispositions

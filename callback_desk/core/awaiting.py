@@ -9,8 +9,13 @@ caller missed on Friday at midday stays on every list until someone returns the 
 What is *new* is marked, not filtered: ``new_calls`` counts the caller's unreturned calls since
 ``new_since`` (the report passes the last business day's closing).
 
-The rule lives in ``sql/queries_awaiting.sql`` (query ``awaiting``); the ``missed_calls`` view
-applies the same rule per call, for history.
+The rule is kept, not recomputed: ``awaiting_rule()`` (``sql/0009_awaiting_state.sql``) says which
+missed calls await a callback, triggers on every table it reads keep exactly those calls in
+``awaiting_calls`` whoever writes, and ``awaiting_callers()`` summarises them per caller for a
+window and a set of lines. The queries of ``sql/queries_awaiting.sql`` read that summary: all of
+it (:func:`awaiting`, the report), what the desk menu reads out (:func:`menu_rows`), or one page
+of it (:func:`page`, the inbox). The ``missed_calls`` view applies the same rule per call, with
+when and how each call was returned, for history.
 """
 
 from __future__ import annotations
@@ -56,6 +61,24 @@ class AwaitingCaller:
         return self.new_calls > 0
 
 
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of the callers awaiting a callback, most urgent first (see :func:`page`)."""
+
+    callers: tuple[AwaitingCaller, ...]
+    total: int  # how many callers match, on every page
+    offset: int  # of the first caller shown
+
+
+def _window(
+    scope: Sequence[str], now: datetime, lookback: timedelta, new_since: datetime | None
+) -> tuple[datetime, datetime, list[str] | None, datetime]:
+    """The parameters every awaiting query shares ($1..$4)."""
+    if lookback <= timedelta(0):
+        raise ValueError(f"lookback must be positive, not {lookback}")
+    return now - lookback, now, sql_lines(scope), now if new_since is None else new_since
+
+
 async def awaiting(
     db: Queryable,
     *,
@@ -89,21 +112,66 @@ async def awaiting_rows(
     callable_only: bool = False,
 ) -> Sequence[Mapping[str, Any]]:
     """:func:`awaiting`'s rows as the database returns them (the fields of
-    :class:`AwaitingCaller`), for a reader that needs a few of them fast: the desk menu."""
+    :class:`AwaitingCaller`, ``caller`` included), for a reader that builds its own values from
+    thousands of them (a report of every line)."""
+    return await _fetch(db, "awaiting", scope, now, lookback, new_since, callable_only)
+
+
+async def menu_rows(
+    db: Queryable, *, scope: Sequence[str], now: datetime, lookback: timedelta = DEFAULT_LOOKBACK
+) -> Sequence[Mapping[str, Any]]:
+    """What the desk menu reads out of :func:`awaiting`'s callers whom a desk phone may dial,
+    in its order: ``last_call_id``, ``number_key``, ``number``, ``calls``, ``last_at``. A desk
+    hearing every line of a busy PBX has thousands: the rest of the summary is left unread."""
+    return await _fetch(db, "awaiting_menu", scope, now, lookback, None, True)
+
+
+async def _fetch(
+    db: Queryable,
+    query: str,
+    scope: Sequence[str],
+    now: datetime,
+    lookback: timedelta,
+    new_since: datetime | None,
+    *more: Any,
+) -> Sequence[Mapping[str, Any]]:
+    """One of the awaiting queries for a window and scope; no rows for an empty scope."""
     if not scope:
         return []
-    if lookback <= timedelta(0):
-        raise ValueError(f"lookback must be positive, not {lookback}")
+    window = _window(scope, now, lookback, new_since)
     async with mapped_errors("reading who is awaiting a callback"):
-        rows: Sequence[Mapping[str, Any]] = await db.fetch(
-            queries()["awaiting"],
-            now - lookback,
-            now,
-            sql_lines(scope),
-            now if new_since is None else new_since,
-            callable_only,
-        )
+        rows: Sequence[Mapping[str, Any]] = await db.fetch(queries()[query], *window, *more)
     return rows
+
+
+async def page(
+    db: Queryable,
+    *,
+    scope: Sequence[str],
+    now: datetime,
+    lookback: timedelta = DEFAULT_LOOKBACK,
+    new_since: datetime | None = None,
+    digits: str | None = None,
+    size: int,
+    offset: int = 0,
+) -> Page:
+    """``size`` of :func:`awaiting`'s callers from ``offset``, most urgent first: the most calls,
+    then the most recent. ``digits``: only callers whose number ends with these digits."""
+    if size < 1 or offset < 0:
+        raise ValueError(f"a page needs a positive size and an offset >= 0, not {size}, {offset}")
+    if digits is not None and not (digits.isascii() and digits.isdigit()):
+        raise ValueError("digits must be ASCII digits")
+    args = (False, digits, size, offset)
+    rows = await _fetch(db, "awaiting_page", scope, now, lookback, new_since, *args)
+    total = rows[0]["total"] if rows else 0
+    if not rows and offset > 0:
+        # Past the end (callers were returned meanwhile): how many there are still.
+        first = await _fetch(
+            db, "awaiting_page", scope, now, lookback, new_since, False, digits, 1, 0
+        )
+        total = first[0]["total"] if first else 0
+    callers = tuple(AwaitingCaller(**values(r, leave_out=("total",))) for r in rows)
+    return Page(callers, total, offset)
 
 
 def values(record: Mapping[str, Any], *, leave_out: Sequence[str] = ()) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callback_desk.core.awaiting import AwaitingCaller, awaiting, values
+from callback_desk.core.awaiting import AwaitingCaller, awaiting_rows, page, values
 from callback_desk.core.dberrors import mapped_errors
 from callback_desk.core.scope import ALL_LINES, sql_lines
 from callback_desk.core.sqlfiles import queries
@@ -34,6 +34,31 @@ def _from_awaiting(c: AwaitingCaller) -> ReportCaller:
     return ReportCaller(**shared, returned_at=None, returned_how=None)
 
 
+def _awaiting_row(r: Any) -> ReportCaller:
+    """A row of the core's ``awaiting`` query as a report caller, field by field: a report of
+    every line builds tens of thousands of them."""
+    return ReportCaller(
+        number=r["number"],
+        number_key=r["number_key"],
+        name=r["name"],
+        calls=r["calls"],
+        first_at=r["first_at"],
+        last_at=r["last_at"],
+        reached_voicemail=r["reached_voicemail"],
+        did=r["did"],
+        reason=r["reason"],
+        last_call_id=r["last_call_id"],
+        callable=r["callable"],
+        rang=tuple(r["rang"]),
+        extensions=tuple(r["extensions"]),
+        attempts=r["attempts"],
+        last_attempt_at=r["last_attempt_at"],
+        returned_at=None,
+        returned_how=None,
+        new_calls=r["new_calls"],
+    )
+
+
 async def callers(
     conn: Any,
     since: datetime,
@@ -48,8 +73,8 @@ async def callers(
     Most urgent first: awaiting, then most calls, then most recent."""
     scope = tuple(covers) or (ALL_LINES,)
     found = [
-        _from_awaiting(c)
-        for c in await awaiting(
+        _awaiting_row(r)
+        for r in await awaiting_rows(
             conn, scope=scope, now=until, lookback=until - since, new_since=new_since
         )
     ]
@@ -61,6 +86,32 @@ async def callers(
         found,
         key=lambda c: (not c.awaiting, -c.calls, -c.last_at.timestamp(), c.number_key or c.number),
     )
+
+
+async def callers_page(
+    conn: Any,
+    since: datetime,
+    until: datetime,
+    new_since: datetime,
+    *,
+    covers: Sequence[str] = (),
+    digits: str | None = None,
+    size: int,
+    offset: int = 0,
+) -> tuple[list[ReportCaller], int]:
+    """``size`` callers of :func:`callers` from ``offset`` (all awaiting a callback, the most
+    urgent first) and how many there are; ``digits``: only numbers ending with them."""
+    found = await page(
+        conn,
+        scope=tuple(covers) or (ALL_LINES,),
+        now=until,
+        lookback=until - since,
+        new_since=new_since,
+        digits=digits,
+        size=size,
+        offset=offset,
+    )
+    return [_from_awaiting(c) for c in found.callers], found.total
 
 
 async def week(

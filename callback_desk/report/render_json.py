@@ -35,6 +35,8 @@ def dumps(value: Any) -> str:
     # No indent: json's C encoder runs only without one, and a report may list 15,000 callers
     # (3.6 s with indent=2, a tenth of that without). Use `jq .` to read it.
     text = json.dumps(value, ensure_ascii=False)
+    if text.isascii():  # every deceptive character is outside ASCII: nothing to look for
+        return text
     return _DECEPTIVE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
 
 

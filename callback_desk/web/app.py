@@ -40,7 +40,8 @@ def routes(inbox: Inbox) -> list[Route | Mount]:
     signed_in = inbox.signed_in
     return [
         Route("/", signed_in(inbox.inbox)),
-        Route("/inbox/list", signed_in(inbox.inbox_list)),
+        Route("/", signed_in(inbox.search), methods=["POST"]),
+        Route("/inbox/list", signed_in(inbox.inbox_list), methods=["GET", "POST"]),
         Route("/events", signed_in(inbox.events)),
         Route("/week", signed_in(inbox.week)),
         Route("/callers/{call_id:int}", signed_in(inbox.history)),

@@ -12,15 +12,18 @@ import os
 import shutil
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from callback_desk.core.store import Store
+from callback_desk.web.views.callers import PAGE_SIZE
 from fakes.ami_server import FakeAmi
+from tests.browser.axe import violations
 from tests.db.test_web import dispositions, originate_answers
+from tests.report_support import call
 from tests.web_support import PASSWORD, add_caller, add_user, serving, web_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -217,3 +220,59 @@ async def test_the_inbox_works_without_javascript(
     await expect(page.get_by_text("Nobody is waiting for a callback.")).to_be_visible()
     assert await dispositions(store) == [(call_id, "never", "jane")]
     await context.close()
+
+
+async def test_live_updates_keep_the_page_and_the_search_shown(
+    base_url: str, browser: Any, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A front desk with more callers than a page: on page 2 a caller returned elsewhere leaves
+    live; searching by the last digits, a new call from a matching number arrives live; the
+    digits never reach the address bar or the server's logs."""
+    from playwright.async_api import expect
+
+    caplog.set_level(logging.INFO)
+    await add_user(store, "desk", role="frontdesk", extensions=("100",))
+    now = datetime.now(UTC)
+    await store.record_calls(
+        "pbx",
+        [
+            call(f"p{i}", now - timedelta(minutes=i + 1), f"212555{i:04d}", did="2001")
+            for i in range(PAGE_SIZE + 10)
+        ],
+    )
+    context = await browser.new_context()
+    page = await context.new_page()
+    await sign_in_with_keyboard(page, base_url, "desk")
+    await page.get_by_role("button", name="Next page").click()
+    await expect(page.locator("main")).to_contain_text("Page 2 of 2")
+    await expect(page.locator("section.caller")).to_have_count(10)
+    assert await violations(page) == []  # the pager and the search, at WCAG 2.2 A/AA
+    await expect(page.locator("#live-state")).to_be_visible()
+    await page.evaluate("window.notReloaded = true")
+    last = page.locator("section.caller", has_text=f"(212) 555-{PAGE_SIZE + 9:04d}")
+    await expect(last).to_be_visible()
+    await store.pool.execute(
+        "INSERT INTO caller_dispositions (number_key, disposition) VALUES ($1, 'handled')",
+        f"+1212555{PAGE_SIZE + 9:04d}",
+    )
+    await expect(last).to_have_count(0, timeout=10_000)
+    await expect(page.locator("section.caller")).to_have_count(9)
+    assert await page.evaluate("window.notReloaded") is True
+
+    await page.get_by_label("Find a caller by the last digits of their number").fill("0007")
+    await page.get_by_role("button", name="Find").click()
+    await expect(page.locator("section.caller")).to_have_count(1)
+    assert await violations(page) == []
+    await expect(page.locator("#live-state")).to_be_visible()
+    await page.evaluate("window.notReloaded = true")
+    await store.record_call("pbx", call("new", now, "3125550007", did="2002"))
+    await expect(page.locator("section.caller")).to_have_count(2, timeout=10_000)
+    await expect(page.locator("section.caller").first).to_contain_text("(312) 555-0007")
+    assert await page.evaluate("window.notReloaded") is True
+    assert "0007" not in page.url
+    await context.close()
+    server_logs = "\n".join(
+        r.getMessage() for r in caplog.records if r.name.startswith(("callback_desk", "uvicorn"))
+    )
+    assert "POST /inbox/list 200" in server_logs
+    assert "0007" not in server_logs and "555" not in server_logs

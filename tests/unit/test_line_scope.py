@@ -19,5 +19,16 @@ def test_no_named_query_writes_the_line_scope_out() -> None:
 
 
 def test_the_queries_that_filter_by_line_all_use_in_scope() -> None:
-    scoped = {name for name, sql in queries().items() if "in_scope(" in sql}
-    assert scoped == {"awaiting", "report_returned", "report_heatmap", "report_week"}
+    # The awaiting queries filter by line in awaiting_callers() (sql/0009_awaiting_state.sql),
+    # which calls in_scope() itself.
+    scoped = {
+        name for name, sql in queries().items() if "in_scope(" in sql or "awaiting_callers(" in sql
+    }
+    assert scoped == {
+        "awaiting",
+        "awaiting_menu",
+        "awaiting_page",
+        "report_returned",
+        "report_heatmap",
+        "report_week",
+    }

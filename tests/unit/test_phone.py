@@ -88,3 +88,50 @@ def test_supported_regions_without_the_import_match_phonenumbers() -> None:
     from callback_desk.core.phone import supported_regions
 
     assert supported_regions() == phonenumbers.SUPPORTED_REGIONS
+
+
+def _every_example_key() -> list[str]:
+    """The E.164 form of phonenumbers' example number of every type in every region, and the
+    numbers around the paths parse() takes that the direct one must not (a national prefix at
+    the start, leading zeros, a country code that is not one)."""
+    import phonenumbers
+
+    keys = set()
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        for kind in range(12):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                keys.add(phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164))
+    for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+        for national in ("0", "00", "01234567", "1", "12125550123", "8005553535", "81234567890"):
+            keys.add(f"+{code}{national}")
+    return sorted(keys | {"+12125550123", "+112125550123", "+78005553535", "+88", "+999123"})
+
+
+def test_a_number_key_is_parsed_as_phonenumbers_parses_it() -> None:
+    import phonenumbers
+
+    keys = _every_example_key()
+    assert len(keys) > 2000
+    for key in keys:
+        try:
+            expected = phonenumbers.parse(key, None)
+        except phonenumbers.NumberParseException as exc:
+            with pytest.raises(phonenumbers.NumberParseException) as raised:
+                phone.parse_key(key)
+            assert raised.value.error_type == exc.error_type, key
+            continue
+        assert phone.parse_key(key) == expected, key
+
+
+@given(st.from_regex(r"\+[1-9][0-9]{3,16}", fullmatch=True))
+def test_any_plus_digits_are_parsed_as_phonenumbers_parses_them(key: str) -> None:
+    import phonenumbers
+
+    try:
+        expected = phonenumbers.parse(key, None)
+    except phonenumbers.NumberParseException:
+        with pytest.raises(phonenumbers.NumberParseException):
+            phone.parse_key(key)
+        return
+    assert phone.parse_key(key) == expected

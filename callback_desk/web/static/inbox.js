@@ -10,11 +10,26 @@
   let reading = false;
   let again = false;
 
+  // The page shown, and the search shown: its digits are posted with the form's CSRF token,
+  // never put in the address (numbers stay out of URLs and logs).
+  function request() {
+    const options = {credentials: "same-origin", cache: "no-store"};
+    const search = document.getElementById("search");
+    if (list.dataset.digits && search) {
+      const body = new FormData();
+      body.set("csrf", search.elements.csrf.value);
+      body.set("digits", list.dataset.digits);
+      body.set("page", list.dataset.page || "1");
+      return [list.dataset.live, Object.assign(options, {method: "POST", body: body})];
+    }
+    return [list.dataset.live + "?page=" + encodeURIComponent(list.dataset.page || "1"), options];
+  }
+
   async function refresh() {
     if (reading) { again = true; return; }
     reading = true;
     try {
-      const response = await fetch(list.dataset.live, {credentials: "same-origin", cache: "no-store"});
+      const response = await fetch(...request());
       if (response.status === 401) { window.location.assign("/sign-in"); return; }
       if (response.ok) {
         // Keep keyboard focus on the same control when the list is redrawn.

@@ -1,9 +1,10 @@
-"""The pages: the inbox (and its live list), a caller's history, the week."""
+"""The pages: the inbox in pages (and its live list), a caller's history, the week."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from starlette.requests import Request
@@ -19,20 +20,84 @@ from callback_desk.report.model import ReportCaller
 from callback_desk.web.store import User
 from callback_desk.web.views.base import DONE, Views, call_id
 
+# Callers per page of the inbox: a front desk hearing every line of a hosted PBX may have
+# thousands waiting, and no page should carry them all.
+PAGE_SIZE = 50
+# The most digits a search keeps (E.164 numbers have at most 15).
+_MAX_DIGITS = 15
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """Which page of the inbox a request asks for, and the digits it searches by."""
+
+    number: int = 1
+    digits: str | None = None
+    typed: str = ""  # what was typed in the search box, to show it back ("" when nothing)
+
+    @classmethod
+    def of(cls, page: object, typed: object = None) -> Wanted:
+        """From a query or form value each; anything that is not a page number is page 1.
+        The search keeps the digits typed (spaces, dashes and brackets are how people write
+        numbers) and no more than a number has."""
+        raw = page if isinstance(page, str) else ""
+        number = int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) < 7 else 1
+        text = typed[:64].strip() if isinstance(typed, str) else ""
+        digits = "".join(ch for ch in text if ch.isascii() and ch.isdigit())[-_MAX_DIGITS:]
+        return cls(max(number, 1), digits or None, text)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What the list shows: a page of callers, how many there are, which page this is."""
+
+    callers: list[ReportCaller]
+    total: int
+    number: int
+    digits: str | None
+    size: int = PAGE_SIZE
+
+    @property
+    def first(self) -> int:
+        return (self.number - 1) * self.size + 1 if self.callers else 0
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.callers) - 1 if self.callers else 0
+
+    @property
+    def pages(self) -> int:
+        return max((self.total - 1) // self.size + 1, 1)
+
 
 class CallerViews(Views):
     # -- pages -----------------------------------------------------------------------------
 
-    async def _callers(self, user: User) -> list[ReportCaller]:
-        """The report's list with the report's defaults (the core's one definition of
-        "awaiting", over ``[awaiting] lookback_days``), on this person's lines."""
+    async def _listing(self, user: User, wanted: Wanted) -> Listing:
+        """One page of the report's list with the report's defaults (the core's one definition
+        of "awaiting", over ``[awaiting] lookback_days``), on this person's lines, most urgent
+        first. A page past the end (callers returned meanwhile) shows the last one."""
         scope = self.scope(user)
         if not scope:
-            return []
+            return Listing([], 0, 1, wanted.digits)
         now = datetime.fromtimestamp(self.clock(), self.rs.timezone)
         win = window(ReportOptions(), self.rs, now, self.lookback)
+        number = wanted.number
         async with query.reading(self.store) as conn:
-            return await query.callers(conn, win.since, win.until, win.new_since, covers=scope)
+            while True:
+                callers, total = await query.callers_page(
+                    conn,
+                    win.since,
+                    win.until,
+                    win.new_since,
+                    covers=scope,
+                    digits=wanted.digits,
+                    size=PAGE_SIZE,
+                    offset=(number - 1) * PAGE_SIZE,
+                )
+                if callers or total == 0 or number == 1:
+                    return Listing(callers, total, number, wanted.digits)
+                number = (total - 1) // PAGE_SIZE + 1
 
     def _opening(self, user: User) -> str:
         return self.agi.opening_line(user.extensions[0] if user.extensions else "")
@@ -65,27 +130,45 @@ class CallerViews(Views):
         return allowed
 
     async def inbox(self, request: Request, user: User) -> Response:
-        callers = await self._callers(user)
+        """``GET /``: the first page, or ``?page=N`` (page numbers are not sensitive)."""
+        return await self._inbox(request, user, Wanted.of(request.query_params.get("page")))
+
+    async def search(self, request: Request, user: User) -> Response:
+        """``POST /``: callers by the last digits of their number, or another page of them.
+        The digits come in the form body, never in the URL (nor in the access log)."""
+        form = await self.form(request)
+        return await self._inbox(request, user, Wanted.of(form.get("page"), form.get("digits")))
+
+    async def _inbox(self, request: Request, user: User, wanted: Wanted) -> Response:
         done = DONE.get(request.query_params.get("done", ""), "")
+        listing = await self._listing(user, wanted)
         return self.page(
             request,
             "inbox.html",
             user=user,
-            callers=callers,
-            desks=self._desks(user, callers),
+            listing=listing,
+            desks=self._desks(user, listing.callers),
             opening=self._opening(user),
             done=done,
             days=self.lookback.days,
+            typed=wanted.typed,
         )
 
     async def inbox_list(self, request: Request, user: User) -> Response:
-        callers = await self._callers(user)
+        """The list alone, for the page's live update: ``GET`` with ``?page=N``, or ``POST``
+        with the search's form (digits and page in the body)."""
+        if request.method == "POST":
+            form = await self.form(request)
+            wanted = Wanted.of(form.get("page"), form.get("digits"))
+        else:
+            wanted = Wanted.of(request.query_params.get("page"))
+        listing = await self._listing(user, wanted)
         return self.page(
             request,
             "callers.html",
             user=user,
-            callers=callers,
-            desks=self._desks(user, callers),
+            listing=listing,
+            desks=self._desks(user, listing.callers),
             opening=self._opening(user),
         )
 
