@@ -89,3 +89,14 @@ GRANT SELECT, INSERT, UPDATE ON web_users TO cbd_web;
 GRANT SELECT, INSERT, UPDATE ON web_sign_in_links TO cbd_web;
 GRANT EXECUTE ON FUNCTION issue_sign_in_link(text, text, timestamptz) TO cbd_report;
 GRANT SELECT, INSERT ON web_audit TO cbd_web;
+
+-- Sessions of the inbox (0010_sessions.sql): the inbox reads them (an admin's list of where a
+-- user is signed in; ids are hashes) and writes them only through these functions: start one
+-- for an enabled user, check one (ending it when idle or too old), sign one out, end all of a
+-- user's. A new password or a disabled user ends them by a trigger, whoever changed the row.
+GRANT SELECT ON web_sessions TO cbd_web;
+GRANT EXECUTE ON FUNCTION web_session_start(text, bigint, text),
+                          web_session_user(text, interval, interval, boolean),
+                          web_session_sign_out(text),
+                          web_sessions_end(bigint, text)
+    TO cbd_web;

@@ -80,3 +80,28 @@ JOIN calls t ON t.id = w.call_id, calls target
 WHERE target.id = $1
   AND (t.id = target.id OR t.number_key = target.number_key)
 ORDER BY w.at, w.id;
+
+-- name: web_session_start
+-- A session row for a sign-in (sql/0010_sessions.sql); false when the user is disabled or gone.
+SELECT web_session_start($1, $2, $3);
+
+-- name: web_session_user
+-- The user of a live session (the function ends it when idle or too old), or no row.
+SELECT u.id, u.username, u.email, u.role, u.extensions, u.password_hash, u.disabled,
+       u.password_changed_at
+FROM web_session_user($1, $2, $3, $4) AS s (user_id)
+JOIN web_users u ON u.id = s.user_id
+WHERE NOT u.disabled;
+
+-- name: web_session_sign_out
+SELECT web_session_sign_out($1);
+
+-- name: web_sessions_end
+SELECT web_sessions_end($1, $2);
+
+-- name: web_sessions_of
+-- A user's sessions, newest first (open and ended), for an admin.
+SELECT created_at, last_seen_at, agent, ended_at, ended_why
+FROM web_sessions WHERE user_id = $1
+ORDER BY created_at DESC
+LIMIT $2;

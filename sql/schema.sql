@@ -301,6 +301,90 @@ $$;
 CREATE FUNCTION public.sorted_set(items text[]) RETURNS text[]
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     RETURN ARRAY(SELECT DISTINCT i.i FROM unnest(sorted_set.items) i(i) ORDER BY i.i);
+CREATE FUNCTION public.web_session_key(p_id text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ SELECT encode(sha256(convert_to(p_id, 'UTF8')), 'hex') $$;
+CREATE FUNCTION public.web_session_sign_out(p_id text) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    UPDATE web_sessions SET ended_at = now(), ended_why = 'signed-out'
+    WHERE id = web_session_key(p_id) AND ended_at IS NULL
+    RETURNING true
+$$;
+CREATE FUNCTION public.web_session_start(p_id text, p_user bigint, p_agent text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+BEGIN
+    IF length(p_id) < 16 THEN
+        RAISE EXCEPTION 'a session id has at least 16 characters'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    DELETE FROM web_sessions
+    WHERE user_id = p_user AND ended_at < now() - interval '30 days';
+    INSERT INTO web_sessions (id, user_id, agent)
+    SELECT web_session_key(p_id), u.id, p_agent
+    FROM web_users u
+    WHERE u.id = p_user AND NOT u.disabled;
+    RETURN FOUND;
+END
+$$;
+CREATE FUNCTION public.web_session_user(p_id text, p_idle interval, p_lifetime interval, p_active boolean) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+DECLARE
+    s web_sessions;
+BEGIN
+    SELECT * INTO s FROM web_sessions WHERE id = web_session_key(p_id) FOR UPDATE;
+    IF NOT FOUND OR s.ended_at IS NOT NULL THEN
+        RETURN NULL;
+    END IF;
+    IF now() >= s.created_at + p_lifetime THEN
+        UPDATE web_sessions SET ended_at = now(), ended_why = 'expired' WHERE id = s.id;
+        RETURN NULL;
+    END IF;
+    IF now() >= s.last_seen_at + p_idle THEN
+        UPDATE web_sessions SET ended_at = now(), ended_why = 'idle' WHERE id = s.id;
+        RETURN NULL;
+    END IF;
+    IF p_active THEN
+        UPDATE web_sessions SET last_seen_at = now() WHERE id = s.id;
+    END IF;
+    RETURN s.user_id;
+END
+$$;
+CREATE FUNCTION public.web_sessions_end(p_user bigint, p_why text) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+DECLARE
+    ended integer;
+BEGIN
+    UPDATE web_sessions SET ended_at = now(), ended_why = p_why
+    WHERE user_id = p_user AND ended_at IS NULL;
+    GET DIAGNOSTICS ended = ROW_COUNT;
+    RETURN ended;
+END
+$$;
+CREATE FUNCTION public.web_user_sessions_void() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+BEGIN
+    IF NEW.password_changed_at IS DISTINCT FROM OLD.password_changed_at
+       OR (NEW.disabled AND NOT OLD.disabled) THEN
+        PERFORM web_sessions_end(
+            NEW.id, CASE WHEN NEW.disabled AND NOT OLD.disabled THEN 'disabled' ELSE 'password' END
+        );
+        UPDATE web_sign_in_links SET expires_at = now()
+        WHERE user_id = NEW.id AND used_at IS NULL AND expires_at > now();
+    END IF;
+    RETURN NULL;
+END
+$$;
 CREATE FUNCTION public.withdraw_callback_attempt(p_id bigint) RETURNS bigint
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -477,6 +561,19 @@ ALTER TABLE public.web_audit ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MAXVALUE
     CACHE 1
 );
+CREATE TABLE public.web_sessions (
+    id text NOT NULL,
+    user_id bigint NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    agent text DEFAULT ''::text NOT NULL,
+    ended_at timestamp with time zone,
+    ended_why text,
+    CONSTRAINT web_sessions_agent_check CHECK ((agent ~ '^[A-Za-z0-9 ]{0,40}$'::text)),
+    CONSTRAINT web_sessions_check CHECK (((ended_at IS NULL) = (ended_why IS NULL))),
+    CONSTRAINT web_sessions_ended_why_check CHECK ((ended_why = ANY (ARRAY['signed-out'::text, 'everywhere'::text, 'password'::text, 'disabled'::text, 'idle'::text, 'expired'::text]))),
+    CONSTRAINT web_sessions_id_check CHECK ((id ~ '^[0-9a-f]{64}$'::text))
+);
 CREATE TABLE public.web_sign_in_links (
     jti text NOT NULL,
     user_id bigint NOT NULL,
@@ -525,6 +622,8 @@ ALTER TABLE ONLY public.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
 ALTER TABLE ONLY public.web_audit
     ADD CONSTRAINT web_audit_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY public.web_sessions
+    ADD CONSTRAINT web_sessions_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.web_sign_in_links
     ADD CONSTRAINT web_sign_in_links_pkey PRIMARY KEY (jti);
 ALTER TABLE ONLY public.web_users
@@ -542,6 +641,7 @@ CREATE INDEX calls_missed_started_idx ON public.calls USING btree (started_at) W
 CREATE INDEX calls_number_key_started_idx ON public.calls USING btree (number_key, started_at);
 CREATE INDEX listener_gaps_pbx_started_idx ON public.listener_gaps USING btree (pbx, started_at);
 CREATE INDEX web_audit_call_idx ON public.web_audit USING btree (call_id);
+CREATE INDEX web_sessions_open_idx ON public.web_sessions USING btree (user_id) WHERE (ended_at IS NULL);
 CREATE TRIGGER callback_attempts_awaiting_deleted AFTER DELETE ON public.callback_attempts REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.awaiting_written('call_id');
 CREATE TRIGGER callback_attempts_awaiting_inserted AFTER INSERT ON public.callback_attempts REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.awaiting_written('call_id');
 CREATE TRIGGER callback_attempts_awaiting_truncated AFTER TRUNCATE ON public.callback_attempts FOR EACH STATEMENT EXECUTE FUNCTION public.awaiting_truncated();
@@ -557,6 +657,7 @@ CREATE TRIGGER calls_awaiting_deleted AFTER DELETE ON public.calls REFERENCING O
 CREATE TRIGGER calls_awaiting_inserted AFTER INSERT ON public.calls REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.awaiting_written('id');
 CREATE TRIGGER calls_awaiting_updated AFTER UPDATE ON public.calls REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.awaiting_written('id');
 CREATE TRIGGER calls_changed AFTER INSERT OR DELETE OR UPDATE ON public.calls FOR EACH STATEMENT EXECUTE FUNCTION public.callback_desk_changed();
+CREATE TRIGGER web_users_sessions_void AFTER UPDATE OF password_changed_at, disabled ON public.web_users FOR EACH ROW EXECUTE FUNCTION public.web_user_sessions_void();
 ALTER TABLE ONLY public.awaiting_calls
     ADD CONSTRAINT awaiting_calls_call_id_fkey FOREIGN KEY (call_id) REFERENCES public.calls(id) ON DELETE CASCADE;
 ALTER TABLE ONLY public.callback_attempts
@@ -567,5 +668,7 @@ ALTER TABLE ONLY public.calls
     ADD CONSTRAINT calls_gap_id_fkey FOREIGN KEY (gap_id) REFERENCES public.listener_gaps(id) ON DELETE SET NULL;
 ALTER TABLE ONLY public.web_audit
     ADD CONSTRAINT web_audit_call_id_fkey FOREIGN KEY (call_id) REFERENCES public.calls(id) ON DELETE CASCADE;
+ALTER TABLE ONLY public.web_sessions
+    ADD CONSTRAINT web_sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.web_users(id) ON DELETE CASCADE;
 ALTER TABLE ONLY public.web_sign_in_links
     ADD CONSTRAINT web_sign_in_links_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.web_users(id) ON DELETE CASCADE;

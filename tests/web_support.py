@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from callback_desk.core.config import Settings
 from callback_desk.core.store import Store
 from callback_desk.web.app import create_app
 from callback_desk.web.auth import Passwords, Role
+from callback_desk.web.middleware import Guard
 from callback_desk.web.server import server
 from callback_desk.web.store import WebStore
 from fakes.settings import make_settings
@@ -88,6 +90,19 @@ async def sign_in(
         "/sign-in",
         data={"username": username, "password": password, "csrf": csrf_of(page.text)},
     )
+
+
+@asynccontextmanager
+async def client_for(
+    settings: Settings, store: Store, clock: Callable[[], float] = time.time, ip: str = "10.0.0.5"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The inbox app through httpx's ASGI transport, as a browser at ``ip`` over HTTPS."""
+    app = create_app(settings, store, passwords=FAST, clock=clock)
+    assert isinstance(app, Guard)
+    async with app.app.router.lifespan_context(app.app):
+        transport = httpx.ASGITransport(app=app, client=(ip, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="https://inbox.test") as client:
+            yield client
 
 
 @asynccontextmanager

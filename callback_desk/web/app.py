@@ -42,7 +42,7 @@ def routes(inbox: Inbox) -> list[Route | Mount]:
         Route("/", signed_in(inbox.inbox)),
         Route("/", signed_in(inbox.search), methods=["POST"]),
         Route("/inbox/list", signed_in(inbox.inbox_list), methods=["GET", "POST"]),
-        Route("/events", signed_in(inbox.events)),
+        Route("/events", signed_in(inbox.events, active=False)),
         Route("/week", signed_in(inbox.week)),
         Route("/callers/{call_id:int}", signed_in(inbox.history)),
         Route("/callers/{call_id:int}/call", signed_in(inbox.call), methods=["POST"]),

@@ -128,3 +128,27 @@ class SignInLimit:
 
 
 _MAX_KEYS = 10_000
+
+
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("Linux", "Linux"),
+)
+
+
+def agent_class(user_agent: str) -> str:
+    """What kind of browser, as a person recognises it on an admin page ("Firefox on Windows");
+    never the raw header, which a client makes up and which can single a person out."""
+    browser = next((name for mark, name in _BROWSERS if mark in user_agent), "a browser")
+    system = next((name for mark, name in _SYSTEMS if mark in user_agent), "")
+    return f"{browser} on {system}" if system else browser

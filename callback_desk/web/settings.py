@@ -28,7 +28,12 @@ class WebSettings:
     port: int = 8047
     # The address people type (behind the TLS proxy): the morning email's links start with it.
     public_url: str = "https://callbacks.example.org"
+    # A sign-in ends after this long whatever happens (a working day: the person who signed in
+    # in the morning is not the one at the shared front-desk computer tonight) ...
     session_minutes: int = 12 * 60
+    # ... and after this long without a click (a screen left signed in while its person is away
+    # from the shared desk; the live list's own re-reads do not count as use).
+    idle_minutes: int = 30
     link_hours: int = 12
     # Sign-in rate limit: this many failures per user name (or per client address, x4) ...
     max_failures: int = 5
@@ -52,7 +57,8 @@ def load(settings: Settings) -> WebSettings:
     host = s.text("host", WebSettings.host)
     port = s.integer("port", WebSettings.port, minimum=1)
     public_url = s.text("public_url", WebSettings.public_url).rstrip("/")
-    session_minutes = s.integer("session_minutes", 12 * 60, minimum=5)
+    session_minutes = s.integer("session_minutes", WebSettings.session_minutes, minimum=5)
+    idle_minutes = s.integer("idle_minutes", WebSettings.idle_minutes, minimum=1)
     link_hours = s.integer("link_hours", WebSettings.link_hours, minimum=1)
     max_failures = s.integer("max_failures", WebSettings.max_failures, minimum=1)
     lockout_minutes = s.integer("lockout_minutes", WebSettings.lockout_minutes, minimum=1)
@@ -69,6 +75,11 @@ def load(settings: Settings) -> WebSettings:
         raise ConfigError(f"[web] host = {host!r} is not an address")
     if port > 65535:
         raise ConfigError(f"[web] port = {port} is not a valid TCP port")
+    if idle_minutes > session_minutes:
+        raise ConfigError(
+            f"[web] idle_minutes = {idle_minutes} is longer than session_minutes = "
+            f"{session_minutes}, which ends every sign-in first"
+        )
     if link_hours > MAX_LINK_HOURS:
         # The database refuses a longer one too (issue_sign_in_link, sql/0008_least_privilege.sql).
         raise ConfigError(
@@ -90,6 +101,7 @@ def load(settings: Settings) -> WebSettings:
         port=port,
         public_url=public_url,
         session_minutes=session_minutes,
+        idle_minutes=idle_minutes,
         link_hours=link_hours,
         max_failures=max_failures,
         lockout_minutes=lockout_minutes,

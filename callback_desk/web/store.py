@@ -7,8 +7,8 @@ exception tree through :func:`callback_desk.core.dberrors.mapped_errors`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 import asyncpg
 
@@ -34,6 +34,21 @@ class User:
     def sees_all_lines(self) -> bool:
         """The front desk and admins answer for the whole practice."""
         return self.role in ("frontdesk", "admin")
+
+
+# Why a session ended (web_sessions.ended_why, sql/0010_sessions.sql).
+SessionEnd = Literal["signed-out", "everywhere", "password", "disabled", "idle", "expired"]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """One sign-in of a user, as an admin sees it (no id: the table keeps only its hash)."""
+
+    created_at: datetime
+    last_seen_at: datetime
+    agent: str
+    ended_at: datetime | None
+    ended_why: SessionEnd | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +163,43 @@ class WebStore:
         async with mapped_errors("disabling a user"):
             found = await self._pool.fetchval(self._q["web_user_disable"], username, disabled)
         return found is not None
+
+    # -- sessions (sql/0010_sessions.sql) -------------------------------------------------------
+
+    async def start_session(self, sid: str, user_id: int, agent: str) -> bool:
+        """Record a sign-in; False when the user is disabled or gone (no session then)."""
+        async with mapped_errors("starting a session"):
+            return bool(
+                await self._pool.fetchval(self._q["web_session_start"], sid, user_id, agent)
+            )
+
+    async def session_user(
+        self, sid: str, idle: timedelta, lifetime: timedelta, *, active: bool
+    ) -> User | None:
+        """The enabled user of session ``sid`` if it is alive: not ended, used within ``idle``,
+        younger than ``lifetime``. ``active``: a person's request, which counts as use."""
+        async with mapped_errors("checking a session"):
+            r = await self._pool.fetchrow(self._q["web_session_user"], sid, idle, lifetime, active)
+        return None if r is None else _user(r)
+
+    async def sign_out_session(self, sid: str) -> bool:
+        """End this one session (Sign out); False when it had ended already."""
+        async with mapped_errors("signing out"):
+            return bool(await self._pool.fetchval(self._q["web_session_sign_out"], sid))
+
+    async def end_sessions(self, user_id: int, why: SessionEnd = "everywhere") -> int:
+        """End every open session of the user ("sign out everywhere"); how many were open.
+        Their open event streams close within seconds (``Views.events``); their cookies are
+        refused from the next request on."""
+        async with mapped_errors("ending a user's sessions"):
+            ended: int = await self._pool.fetchval(self._q["web_sessions_end"], user_id, why)
+        return ended
+
+    async def sessions_of(self, user_id: int, limit: int = 20) -> list[SessionInfo]:
+        """The user's latest sessions, newest first, open and ended."""
+        async with mapped_errors("listing a user's sessions"):
+            rows = await self._pool.fetch(self._q["web_sessions_of"], user_id, limit)
+        return [SessionInfo(**dict(r)) for r in rows]
 
     async def issue_link(self, address: str, jti: str, expires_at: datetime) -> int | None:
         """Record sign-in link ``jti`` for the user the email to ``address`` is for; that user's

@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,16 +19,14 @@ import pytest
 
 from callback_desk.core.config import Settings
 from callback_desk.core.store import Store
-from callback_desk.web.app import create_app
 from callback_desk.web.links import sign_in_link
-from callback_desk.web.middleware import Guard
 from callback_desk.web.views.base import SESSION_COOKIE
 from fakes.ami_server import FakeAmi, Frame, frame
 from tests.web_support import (
-    FAST,
     PASSWORD,
     add_caller,
     add_user,
+    client_for,
     csrf_of,
     serving,
     sign_in,
@@ -40,18 +37,6 @@ from tests.web_support import (
 pytestmark = pytest.mark.db_role("cbd_web")
 
 HTML = {"accept": "text/html"}
-
-
-@asynccontextmanager
-async def client_for(
-    settings: Settings, store: Store, clock: Callable[[], float] = time.time, ip: str = "10.0.0.5"
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, store, passwords=FAST, clock=clock)
-    assert isinstance(app, Guard)
-    async with app.app.router.lifespan_context(app.app):
-        transport = httpx.ASGITransport(app=app, client=(ip, 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="https://inbox.test") as client:
-            yield client
 
 
 @pytest.fixture

@@ -13,9 +13,8 @@ from callback_desk.report.command import ReportOptions, run
 from callback_desk.web.links import sign_in_link
 from tests.conftest import as_role
 from tests.db.test_report_mail import parsed, parts
-from tests.db.test_web import client_for
 from tests.report_support import Sink, start_smtp
-from tests.web_support import add_caller, add_user, csrf_of, web_settings
+from tests.web_support import add_caller, add_user, client_for, csrf_of, web_settings
 
 # The report runs with cbd_report's rights: it issues links through issue_sign_in_link() and
 # never reads the users table (sql/grants.sql).

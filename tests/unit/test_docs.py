@@ -67,8 +67,8 @@ def test_every_section_the_program_knows_has_its_keys_on_the_configure_page() ->
 
 def test_a_key_without_a_meaning_fails_and_says_which() -> None:
     keys = settings_reference.keys()
-    new = settings_reference.Key("web", "idle_minutes", "int >= 1", 30, False)
-    with pytest.raises(docgen.DocsError, match=r"\[web\] idle_minutes is read by the program"):
+    new = settings_reference.Key("web", "nap_minutes", "int >= 1", 30, False)
+    with pytest.raises(docgen.DocsError, match=r"\[web\] nap_minutes is read by the program"):
         docgen.check_meanings([*keys, new], docgen.meanings())
     gone = [k for k in keys if (k.section, k.key) != ("ami", "port")]
     with pytest.raises(docgen.DocsError, match=r"\[ami\] port is described .* does not read"):

@@ -13,7 +13,8 @@
   // The page shown, and the search shown: its digits are posted with the form's CSRF token,
   // never put in the address (numbers stay out of URLs and logs).
   function request() {
-    const options = {credentials: "same-origin", cache: "no-store"};
+    // X-Live: this re-read is the page's, not a person's: it keeps no idle session alive.
+    const options = {credentials: "same-origin", cache: "no-store", headers: {"X-Live": "1"}};
     const search = document.getElementById("search");
     if (list.dataset.digits && search) {
       const body = new FormData();
@@ -51,6 +52,11 @@
   const events = new EventSource("/events");
   events.addEventListener("open", function () { if (state) state.hidden = false; });
   events.addEventListener("changed", refresh);
+  // The session ended (signed out elsewhere, disabled, idle): take the callers off the screen.
+  events.addEventListener("signed-out", function () {
+    events.close();
+    window.location.assign("/sign-in");
+  });
   events.addEventListener("error", function () { if (state) state.hidden = true; });
 
   // The desk phone rings before anything else happens: say so while the form is posting.

@@ -33,7 +33,14 @@ from callback_desk.report import heatmap
 from callback_desk.report.model import e164, how
 from callback_desk.report.render_text import clean, duration, when
 from callback_desk.report.settings import ReportSettings, report_settings
-from callback_desk.web.auth import BadToken, Passwords, SignInLimit, Tokens, new_id
+from callback_desk.web.auth import (
+    BadToken,
+    Passwords,
+    SignInLimit,
+    Tokens,
+    agent_class,
+    new_id,
+)
 from callback_desk.web.live import Changes
 from callback_desk.web.middleware import route_template
 from callback_desk.web.settings import WebSettings
@@ -46,6 +53,8 @@ WEB = Path(__file__).resolve().parent.parent  # templates/
 # __Host-: the browser accepts it only Secure, for this host alone, on path / (no subdomain
 # or sibling site can set or shadow it).
 SESSION_COOKIE = "__Host-cbd_session"
+# Sent by inbox.js on the live list's own re-reads: they do not keep an idle session alive.
+LIVE_HEADER = "x-live"
 # What a redirect after an action may say; the query string carries only these codes.
 DONE = {
     "ringing": "Your desk phone answered: the call to the caller is on its way.",
@@ -142,32 +151,56 @@ class Views:
             return None
         return Session(sid, uid if isinstance(uid, int) else None, float(iat))
 
-    def _set_session(self, response: Response, user_id: int | None) -> Session:
-        now = self.clock()
-        session = Session(new_id(), user_id, now)
-        lifetime = self.ws.session_minutes * 60 if user_id is not None else 3600
+    def _set_session(self, response: Response) -> Session:
+        """A new anonymous session cookie: it carries the sign-in form's CSRF token; nothing of
+        it is stored."""
+        session = Session(new_id(), None, self.clock())
+        self._cookie(response, session, 3600)
+        return session
+
+    def _cookie(self, response: Response, session: Session, lifetime: float) -> None:
         token = self.tokens.sign(
-            "session", {"s": session.sid, "u": user_id, "iat": now}, now + lifetime
+            "session",
+            {"s": session.sid, "u": session.user_id, "iat": session.issued_at},
+            session.issued_at + lifetime,
         )
         response.set_cookie(
             SESSION_COOKIE,
             token,
-            max_age=lifetime,
+            max_age=int(lifetime),
             path="/",
             secure=True,
             httponly=True,
             samesite="strict",
         )
-        return session
 
-    async def _user(self, session: Session | None) -> User | None:
+    async def _start_session(self, request: Request, response: Response, user: User) -> bool:
+        """Sign ``user`` in on this browser: a session row (sql/0010_sessions.sql), then its
+        cookie. A user session this browser still held (someone else's, on a shared computer)
+        is signed out first. False when the user was disabled meanwhile."""
+        previous = self._session(request)
+        if previous is not None and previous.user_id is not None:
+            await self.users.sign_out_session(previous.sid)
+        session = Session(new_id(), user.id, self.clock())
+        agent = agent_class(request.headers.get("user-agent", ""))
+        if not await self.users.start_session(session.sid, user.id, agent):
+            return False
+        # The cookie's own expiry is the absolute lifetime; the row decides the rest.
+        self._cookie(response, session, self.ws.session_minutes * 60)
+        return True
+
+    async def _user(self, session: Session | None, *, active: bool = True) -> User | None:
+        """The user of a live session: its row not ended, used within [web] idle_minutes, younger
+        than session_minutes, the user enabled. ``active``: a person's request (counts as use)."""
         if session is None or session.user_id is None:
             return None
-        user = await self.users.user_by_id(session.user_id)
-        if user is None or user.disabled:
-            return None
-        # A password change signs out every session issued before it.
-        if session.issued_at < user.password_changed_at.timestamp():
+        user = await self.users.session_user(
+            session.sid,
+            timedelta(minutes=self.ws.idle_minutes),
+            timedelta(minutes=self.ws.session_minutes),
+            active=active,
+        )
+        if user is None or user.id != session.user_id:
             return None
         return user
 
@@ -236,7 +269,7 @@ class Views:
         session = self._session(request)
         response = HTMLResponse("", status_code=status)
         if session is None:
-            session = self._set_session(response, None)
+            session = self._set_session(response)
         context.setdefault("user", None)
         body = self.templates.get_template(name).render(
             csrf=self.tokens.csrf(session.sid), **context
@@ -245,9 +278,16 @@ class Views:
         response.headers["content-length"] = str(len(response.body))
         return response
 
-    def signed_in(self, handler: Callable[[Request, User], Awaitable[Response]]) -> Handler:
+    def signed_in(
+        self, handler: Callable[[Request, User], Awaitable[Response]], *, active: bool = True
+    ) -> Handler:
+        """``handler`` for the user of a live session only. ``active=False``: the route is the
+        page's own machinery (the event stream), never a person's use of the session; the live
+        list's re-reads say so with the ``X-Live`` header (inbox.js)."""
+
         async def guarded(request: Request) -> Response:
-            user = await self._user(self._session(request))
+            used = active and LIVE_HEADER not in request.headers
+            user = await self._user(self._session(request), active=used)
             if user is None:
                 if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
                     return RedirectResponse("/sign-in", status_code=303)

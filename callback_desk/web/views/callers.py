@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,11 @@ from callback_desk.report.model import ReportCaller
 from callback_desk.web.store import User
 from callback_desk.web.views.base import DONE, Views, call_id
 
+logger = logging.getLogger(__name__)
+
+# How often an open event stream reads its session again: a signed-out, disabled or idle
+# session's stream ends within this long (one indexed row read per stream per interval).
+SESSION_CHECK_SECONDS = 3.0
 # Callers per page of the inbox: a front desk hearing every line of a hosted PBX may have
 # thousands waiting, and no page should carry them all.
 PAGE_SIZE = 50
@@ -173,17 +179,38 @@ class CallerViews(Views):
         )
 
     async def events(self, request: Request, user: User) -> Response:
+        """Server-sent events: "changed" when the inbox may have changed; "signed-out" (then the
+        end of the stream) once this session has ended, been signed out anywhere, or gone idle.
+        The session is read again every :data:`SESSION_CHECK_SECONDS`."""
+        session = self._session(request)
+
         async def stream() -> AsyncIterator[str]:
             with self.changes.subscribe() as queue:
                 yield "retry: 1000\n\n"
+                loop = asyncio.get_running_loop()
+                check_at = loop.time() + SESSION_CHECK_SECONDS
                 while True:
+                    changed = False
                     try:
-                        async with asyncio.timeout(15):
+                        async with asyncio.timeout(max(0.0, check_at - loop.time())):
                             await queue.get()
+                            changed = True
                     except TimeoutError:
-                        yield ": keep-alive\n\n"
-                        continue
-                    yield "event: changed\ndata: inbox\n\n"
+                        pass
+                    if loop.time() >= check_at:
+                        if await self._user(session, active=False) is None:
+                            logger.info(
+                                "Closed the event stream of user %s: the session ended",
+                                user.username,
+                                extra={"action": "web_stream_signed_out"},
+                            )
+                            yield "event: signed-out\ndata: \n\n"
+                            return
+                        check_at = loop.time() + SESSION_CHECK_SECONDS
+                        # Also a keep-alive: proxies close a stream that stays silent.
+                        yield ": alive\n\n"
+                    if changed:
+                        yield "event: changed\ndata: inbox\n\n"
 
         return StreamingResponse(stream(), media_type="text/event-stream")
 

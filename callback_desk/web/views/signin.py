@@ -53,13 +53,21 @@ class SignInViews(Views):
         if self.passwords.needs_rehash(user.password_hash):
             rehashed = await asyncio.to_thread(self.passwords.hash, password)
             await self.users.rehash(user.id, rehashed)
-        logger.info("User %s signed in", user.username, extra={"action": "web_sign_in"})
         response = RedirectResponse("/", status_code=303)
-        self._set_session(response, user.id)
+        if not await self._start_session(request, response, user):
+            return self.page(
+                request, "sign_in.html", status=401, error="Wrong user name or password."
+            )
+        logger.info("User %s signed in", user.username, extra={"action": "web_sign_in"})
         return response
 
     async def sign_out(self, request: Request) -> Response:
         await self.form(request)
+        session = self._session(request)
+        # The row ends: the cookie, wherever a copy of it is, opens nothing any more.
+        if session is not None and session.user_id is not None:
+            if await self.users.sign_out_session(session.sid):
+                logger.info("A session was signed out", extra={"action": "web_sign_out"})
         response = RedirectResponse("/sign-in?done=signed-out", status_code=303)
         response.delete_cookie(
             SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="strict"
@@ -84,11 +92,14 @@ class SignInViews(Views):
             raise Refused(
                 403, "This sign-in link has been used already. Sign in with your password."
             )
+        response = RedirectResponse("/", status_code=303)
+        if not await self._start_session(request, response, user):
+            raise Refused(
+                403, "This sign-in link is not valid any more. Sign in with your password."
+            )
         logger.info(
             "User %s signed in with an email link", user.username, extra={"action": "web_sign_in"}
         )
-        response = RedirectResponse("/", status_code=303)
-        self._set_session(response, user.id)
         return response
 
     def _link(self, request: Request) -> tuple[int, str]:
