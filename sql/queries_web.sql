@@ -41,6 +41,14 @@ RETURNING user_id;
 -- name: web_audit
 INSERT INTO web_audit (username, action, call_id, detail) VALUES ($1, $2, $3, $4);
 
+-- name: web_sign_in_throttles
+-- Sign-in waits the limit set (callback_desk.web.store.THROTTLED), newest first, for admins.
+SELECT at, username, action, detail
+FROM web_audit
+WHERE call_id IS NULL AND action = $1
+ORDER BY at DESC, id DESC
+LIMIT $2;
+
 -- name: web_dispose
 INSERT INTO caller_dispositions (call_id, number_key, disposition, extension, decided_by)
 VALUES ($1, $2, $3, $4, $5)
