@@ -19,6 +19,7 @@ import pytest
 
 from callback_desk.core.config import Settings
 from callback_desk.core.store import Store
+from callback_desk.web.auth import Role
 from callback_desk.web.links import sign_in_link
 from callback_desk.web.settings import load
 from callback_desk.web.store import WebStore
@@ -139,11 +140,11 @@ async def test_another_therapists_caller_is_refused_and_logged(
     with caplog.at_level(logging.WARNING, logger="callback_desk.web"):
         for action in ("call", "handled", "never"):
             reply = await web.post(f"/callers/{sams}/{action}", data={"csrf": csrf})
-            assert reply.status_code == 403, action
+            assert reply.status_code == 404, action
         history = await web.get(f"/callers/{sams}")
         confirm = await web.get(f"/callers/{sams}/never")
-    assert confirm.status_code == 403 and "555-0100" not in confirm.text
-    assert history.status_code == 403 and "Sam&#39;s caller" not in history.text
+    assert confirm.status_code == 404 and "555-0100" not in confirm.text
+    assert history.status_code == 404 and "Sam&#39;s caller" not in history.text
     assert "6465550100" not in history.text
     assert await dispositions(store) == []
     assert ami.actions == []  # nothing was dialled
@@ -481,8 +482,25 @@ async def test_history_is_read_only_and_lists_calls_attempts_and_decisions(
         assert reply.status_code in (404, 405)
 
 
-async def test_week_page_is_drawn_from_the_report(web: httpx.AsyncClient, store: Store) -> None:
-    await add_user(store, "desk", role="frontdesk", extensions=("100",))
+@pytest.mark.parametrize(
+    ("username", "role", "extension", "darkest", "half"),
+    [
+        # The front desk hears every line: the busy hour holds two callers, the other one.
+        ("desk", "frontdesk", "100", 1, 1),
+        # A therapist's week is their lines' (Jane: 2001): one caller in each hour.
+        ("jane", "therapist", "101", 2, 0),
+    ],
+)
+async def test_week_page_is_drawn_from_the_report_on_my_lines(
+    web: httpx.AsyncClient,
+    store: Store,
+    username: str,
+    role: Role,
+    extension: str,
+    darkest: int,
+    half: int,
+) -> None:
+    await add_user(store, username, role=role, extensions=(extension,))
     # Two callers in one hour of the heat map (half past, well clear of its edges), a third two
     # hours earlier: the busiest cell is the darkest, the other half as dark.
     now = datetime.now(UTC)
@@ -490,12 +508,13 @@ async def test_week_page_is_drawn_from_the_report(web: httpx.AsyncClient, store:
     await add_caller(store, "a", "2125550123", line="2001", ago=now - busy)
     await add_caller(store, "b", "3125550188", line="2002", ago=now - busy)
     await add_caller(store, "c", "4155550177", line="2001", ago=now - busy + timedelta(hours=2))
-    await sign_in(web, "desk")
+    await sign_in(web, username)
     page = (await web.get("/week")).text
-    assert "<strong>3</strong> missed calls from <strong>3</strong> callers" in page
-    assert page.count('class="l4"') == 1 and page.count('class="l2"') == 1
+    seen = darkest + half * 2
+    assert f"<strong>{seen}</strong> missed calls from <strong>{seen}</strong> callers" in page
+    assert page.count('class="l4"') == darkest and page.count('class="l2"') == half
     assert page.count('class="l1"') == page.count('class="l3"') == 0
-    assert "Callers who never got through: <strong>3</strong>" in page
+    assert f"Callers who never got through: <strong>{seen}</strong>" in page
 
 
 def test_web_settings_name_the_key_that_is_wrong(tmp_path: Path) -> None:
