@@ -52,6 +52,33 @@ class SessionInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Account:
+    """A user as the admin pages list them."""
+
+    user: User
+    last_seen_at: datetime | None
+    open_sessions: int
+
+
+# What a change to a user came to (sql/0012_admin.sql): done, no such user, or refused because
+# it would leave the practice without an enabled admin.
+Changed = Literal["changed", "no-user", "last-admin"]
+
+
+@dataclass(frozen=True, slots=True)
+class Undoable:
+    """A mark this person set that they may still undo."""
+
+    id: int
+    call_id: int
+    disposition: str
+    decided_at: datetime
+    number: str
+    number_key: str | None
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryCall:
     id: int
     number: str
@@ -232,6 +259,100 @@ class WebStore:
             await self._pool.execute(
                 self._q["web_dispose"], call_id, number_key, disposition, extension, username
             )
+
+    # -- the admin pages (sql/0012_admin.sql): the database checks the acting admin --------------
+
+    async def accounts(self) -> list[Account]:
+        async with mapped_errors("listing users"):
+            rows = await self._pool.fetch(self._q["web_admin_users"])
+        return [Account(_user(r), r["last_seen_at"], r["open_sessions"]) for r in rows]
+
+    async def admin_add_user(
+        self,
+        actor: int,
+        username: str,
+        email: str,
+        role: Role,
+        extensions: tuple[str, ...],
+        hashed: str,
+        jti: str,
+        expires_at: datetime,
+    ) -> int:
+        """A new user and their one-time password link ``jti``; the user's id."""
+        async with mapped_errors("adding a user"):
+            try:
+                user_id: int = await self._pool.fetchval(
+                    self._q["web_admin_add_user"],
+                    actor,
+                    username,
+                    email,
+                    role,
+                    list(extensions),
+                    hashed,
+                    jti,
+                    expires_at,
+                )
+            except asyncpg.UniqueViolationError as exc:
+                raise ConfigError(f"user {username!r} already exists") from exc
+        return user_id
+
+    async def admin_change_user(
+        self, actor: int, user_id: int, role: Role, extensions: tuple[str, ...], email: str
+    ) -> Changed:
+        async with mapped_errors("changing a user"):
+            done: Changed = await self._pool.fetchval(
+                self._q["web_admin_change_user"], actor, user_id, role, list(extensions), email
+            )
+        return done
+
+    async def admin_set_disabled(self, actor: int, user_id: int, disabled: bool) -> Changed:
+        async with mapped_errors("disabling a user"):
+            done: Changed = await self._pool.fetchval(
+                self._q["web_admin_set_disabled"], actor, user_id, disabled
+            )
+        return done
+
+    async def admin_password_link(
+        self, actor: int, user_id: int, jti: str, expires_at: datetime
+    ) -> bool:
+        """Record password link ``jti`` for the user; False when they are gone or disabled."""
+        async with mapped_errors("issuing a password link"):
+            return bool(
+                await self._pool.fetchval(
+                    self._q["web_admin_password_link"], actor, user_id, jti, expires_at
+                )
+            )
+
+    async def admin_sign_out(self, actor: int, user_id: int) -> int:
+        """End every open session of the user; how many were open."""
+        async with mapped_errors("signing a user out everywhere"):
+            ended: int = await self._pool.fetchval(self._q["web_admin_sign_out"], actor, user_id)
+        return ended
+
+    async def use_password_link(self, jti: str, hashed: str) -> int | None:
+        """Spend password link ``jti`` on a new password; its user, or None when it was used,
+        expired, voided or never issued."""
+        async with mapped_errors("setting a password"):
+            user_id: int | None = await self._pool.fetchval(
+                self._q["web_password_link_use"], jti, hashed
+            )
+        return user_id
+
+    # -- undo (sql/0012_admin.sql) ---------------------------------------------------------------
+
+    async def undoable(self, username: str, window: timedelta) -> list[Undoable]:
+        async with mapped_errors("listing marks to undo"):
+            rows = await self._pool.fetch(self._q["web_undoable"], username, window)
+        return [Undoable(**dict(r)) for r in rows]
+
+    async def undo(self, disposition_id: int, username: str, window: timedelta) -> int | None:
+        """Remove the mark if ``username`` set it within ``window``; the call it was on, or
+        None (not theirs, too old, gone)."""
+        async with mapped_errors("undoing a mark"):
+            call: int | None = await self._pool.fetchval(
+                self._q["web_undo_disposition"], disposition_id, username, window
+            )
+        return call
 
     async def history(self, call_id: int) -> History:
         async with mapped_errors("reading a caller's history"), self._pool.acquire() as conn:

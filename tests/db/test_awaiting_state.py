@@ -155,6 +155,15 @@ async def test_a_day_of_every_writer_keeps_the_state_equal_to_its_rebuild(owner_
         for caller, verdict in zip(left[:6], ["handled", "never"] * 3, strict=True):
             await web.dispose(caller.last_call_id, caller.number_key, verdict, "100", "jane")
         await assert_kept(owner)
+        # Jane, signed in, undoes two of her marks within the window (sql/0012_admin.sql).
+        jane = await owner.fetchval(
+            "INSERT INTO web_users (username, role, extensions, password_hash)"
+            " VALUES ('jane', 'therapist', '{100}', 'x') RETURNING id"
+        )
+        assert await web.start_session("s" * 20, jane, "")
+        for undone in (await web.undoable("jane", timedelta(minutes=5)))[:2]:
+            assert await web.undo(undone.id, "jane", timedelta(minutes=5)) == undone.call_id
+            await assert_kept(owner)
 
         # A callback still "running" a day later is closed as UNKNOWN; retention removes the
         # oldest calls with everything attached to them.

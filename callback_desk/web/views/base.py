@@ -36,6 +36,7 @@ from callback_desk.report.settings import ReportSettings, report_settings
 from callback_desk.web.auth import (
     BadToken,
     Passwords,
+    Purpose,
     SignInLimit,
     Tokens,
     agent_class,
@@ -61,7 +62,12 @@ DONE = {
     "handled": "Marked as handled.",
     "never": "Marked as never call back.",
     "signed-out": "Signed out.",
+    "undone": "Undone: the caller is back on the list (unless someone resolved them meanwhile).",
 }
+# How long a person may undo their own Handled or Never (the database allows 15 minutes at most:
+# web_undo_disposition(), sql/0012_admin.sql).
+UNDO_WINDOW = timedelta(minutes=5)
+MAX_ID = 2**63 - 1  # ids are bigint
 
 Dial = Callable[[Settings, int, str], Awaitable[Originated]]
 Handler = Callable[[Request], Awaitable[Response]]
@@ -237,6 +243,20 @@ class Views:
             )
             raise Refused(403, "This form has expired. Go back, reload the page and try again.")
         return form
+
+    def link_of(self, request: Request, purpose: Purpose, gone: str) -> tuple[int, str]:
+        """The user and link id a ``/link/`` or ``/password/`` token carries, if its signature,
+        purpose and expiry hold; 403 with ``gone`` (logged) otherwise. Whether it is still
+        unused is the database's to say when it is spent."""
+        try:
+            payload = self.tokens.open(purpose, request.path_params["token"], self.clock())
+        except BadToken as exc:
+            logger.warning("A %s was refused: %s", purpose, exc, extra={"action": "web_link_bad"})
+            raise Refused(403, gone) from exc
+        user_id, jti = payload.get("u"), payload.get("j")
+        if not isinstance(user_id, int) or not isinstance(jti, str):
+            raise Refused(403, "This link is not valid.")
+        return user_id, jti
 
     def scope(self, user: User) -> tuple[str, ...]:
         """The lines a person's callers come in on: what their desk phones hear."""
