@@ -2,8 +2,9 @@
 
 Every page but sign-in is behind :meth:`Views.signed_in`; every POST goes through
 :meth:`Views.form`, which refuses a missing or wrong CSRF token before anything else happens.
-A caller outside the person's lines is a 403 and a log line, whatever the path
-(:meth:`Views.caller`).
+A caller outside the person's lines is the same 404 as an id that is no missed call, with a log
+line and an audit row, whatever the path (:meth:`Views.caller`): the answer does not tell which
+ids are missed calls on other lines.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from callback_desk.web.live import Changes
 from callback_desk.web.middleware import route_template
 from callback_desk.web.settings import WebSettings
 from callback_desk.web.settings import load as load_web
-from callback_desk.web.store import User, WebStore
+from callback_desk.web.store import EVERYONE, User, Viewer, WebStore
 
 logger = logging.getLogger(__name__)
 
@@ -269,12 +270,20 @@ class Views:
                     found.append(line)
         return (ALL_LINES,) if ALL_LINES in found else tuple(found)
 
+    def viewer(self, user: User) -> Viewer:
+        """Whose eyes a caller's history is read with: everything for the front desk and admins,
+        a therapist's lines and own rows for a therapist."""
+        if user.sees_all_lines:
+            return EVERYONE
+        scope = self.scope(user)
+        lines = None if ALL_LINES in scope else scope
+        return Viewer(lines, user.extensions, user.username)
+
     async def caller(self, user: User, call_id: int) -> MissedCall:
-        """The missed call, if this person may see it; 404 or 403 (logged) otherwise."""
+        """The missed call, if this person may see it; otherwise the 404 of an id that is no
+        missed call (a call on other lines is logged and audited as well)."""
         call = await self.callbacks.missed_call(call_id)
-        if call is None:
-            raise Refused(404, "There is no such missed call.")
-        if not call.heard_by(self.scope(user)):
+        if call is not None and not call.heard_by(self.scope(user)):
             logger.warning(
                 "Refused user %s missed call %d: not on their lines",
                 user.username,
@@ -282,7 +291,9 @@ class Views:
                 extra={"action": "web_out_of_scope"},
             )
             await self.users.audit(user.username, "refused", call_id, "not on their lines")
-            raise Refused(403, "That caller is not on your lines.")
+            call = None
+        if call is None:
+            raise Refused(404, "There is no such missed call.")
         return call
 
     def page(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
