@@ -2,9 +2,10 @@
 -- minutes. cbd_web changes a user only through the functions below, each run with the owner's
 -- rights (SECURITY DEFINER, pinned search_path), granted to cbd_web in sql/grants.sql:
 --
--- * every user-management function first checks that the acting user (p_actor, the inbox's
---   signed-in user) is an enabled admin with an open session: a bug or an injected call in the
---   inbox cannot act for a therapist, nor for an admin who is not signed in;
+-- * every user-management function takes the session id from the person's cookie (as
+--   web_decide() of sql/0011_signed_writes.sql does) and acts only when the user of that open
+--   session is an enabled admin: the inbox cannot act for a therapist, nor in the name of an
+--   admin who is not signed in;
 -- * no change leaves the practice without an enabled admin (disabling or demoting the last one
 --   is refused: 'last-admin'); the command line (`callback-desk user`, as the owner) stays the
 --   way back in;
@@ -14,8 +15,8 @@
 --   'password'): the admin never knows the password, and the link is good once, for at most 3
 --   days; using it sets the password, which ends the user's other sessions and voids their other
 --   links (the same trigger);
--- * a mark (handled, never) set from the inbox is undone by the person who set it, within a few
---   minutes: the row goes, and the triggers of sql/0009_awaiting_state.sql put the caller back
+-- * a mark (handled, never) set from the inbox is undone by the person who set it (the user of
+--   the open session given), within a few minutes: the row goes, and the triggers of sql/0009_awaiting_state.sql put the caller back
 --   to awaiting a callback (unless something else resolved them meanwhile).
 
 -- A sign-in link from the morning email signs in; a password link sets a password (and is never
@@ -27,20 +28,25 @@ ALTER TABLE web_sign_in_links
 CREATE INDEX caller_dispositions_by_idx ON caller_dispositions (decided_by, decided_at)
     WHERE decided_by <> '';
 
--- Raises unless p_actor is an enabled admin with an open session.
-CREATE FUNCTION web_admin_check(p_actor bigint) RETURNS void
+-- The admin acting through open session p_session (the cookie's id, hashed as sql/0010_sessions.sql
+-- keeps it); raises unless its user is an enabled admin.
+CREATE FUNCTION web_admin_check(p_session text) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
+DECLARE
+    actor bigint;
 BEGIN
-    IF NOT EXISTS (
-        SELECT 1 FROM web_users u
-        WHERE u.id = p_actor AND u.role = 'admin' AND NOT u.disabled
-          AND EXISTS (SELECT 1 FROM web_sessions s WHERE s.user_id = u.id AND s.ended_at IS NULL)
-    ) THEN
+    SELECT u.id INTO actor
+    FROM web_sessions s
+    JOIN web_users u ON u.id = s.user_id
+    WHERE s.id = web_session_key(p_session) AND s.ended_at IS NULL
+      AND u.role = 'admin' AND NOT u.disabled;
+    IF actor IS NULL THEN
         RAISE EXCEPTION 'only a signed-in, enabled admin manages users'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
+    RETURN actor;
 END
 $$;
 
@@ -80,7 +86,7 @@ $$;
 -- A new user, with a password nobody knows (p_hash: the hash of a random one) and a one-time
 -- link to set their own. Returns the user's id; a taken name is a unique violation.
 CREATE FUNCTION web_admin_add_user(
-    p_actor bigint, p_username text, p_email text, p_role text, p_extensions text[],
+    p_session text, p_username text, p_email text, p_role text, p_extensions text[],
     p_hash text, p_jti text, p_expires timestamptz
 )
 RETURNS bigint
@@ -90,7 +96,7 @@ AS $$
 DECLARE
     added bigint;
 BEGIN
-    PERFORM web_admin_check(p_actor);
+    PERFORM web_admin_check(p_session);
     IF p_role = 'therapist' AND cardinality(p_extensions) = 0 THEN
         RAISE EXCEPTION 'a therapist needs a desk extension' USING ERRCODE = 'check_violation';
     END IF;
@@ -105,7 +111,7 @@ $$;
 -- Role, desk extensions and email of user p_user: 'changed', 'no-user', or 'last-admin' (the
 -- last enabled admin stays an admin).
 CREATE FUNCTION web_admin_change_user(
-    p_actor bigint, p_user bigint, p_role text, p_extensions text[], p_email text
+    p_session text, p_user bigint, p_role text, p_extensions text[], p_email text
 )
 RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER
@@ -114,7 +120,7 @@ AS $$
 DECLARE
     u web_users;
 BEGIN
-    PERFORM web_admin_check(p_actor);
+    PERFORM web_admin_check(p_session);
     IF p_role = 'therapist' AND cardinality(p_extensions) = 0 THEN
         RAISE EXCEPTION 'a therapist needs a desk extension' USING ERRCODE = 'check_violation';
     END IF;
@@ -134,7 +140,7 @@ $$;
 
 -- Disable (true) or enable (false) user p_user: 'changed', 'no-user', or 'last-admin'.
 -- Disabling ends their sessions and voids their links (web_user_sessions_void()).
-CREATE FUNCTION web_admin_set_disabled(p_actor bigint, p_user bigint, p_disabled boolean)
+CREATE FUNCTION web_admin_set_disabled(p_session text, p_user bigint, p_disabled boolean)
 RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
@@ -142,7 +148,7 @@ AS $$
 DECLARE
     u web_users;
 BEGIN
-    PERFORM web_admin_check(p_actor);
+    PERFORM web_admin_check(p_session);
     SELECT * INTO u FROM web_users WHERE id = p_user;
     IF NOT FOUND THEN
         RETURN 'no-user';
@@ -159,14 +165,14 @@ $$;
 -- is gone or disabled (enable them first). Their current password and sessions stay until the
 -- link is used (an admin who suspects misuse also signs them out everywhere).
 CREATE FUNCTION web_admin_password_link(
-    p_actor bigint, p_user bigint, p_jti text, p_expires timestamptz
+    p_session text, p_user bigint, p_jti text, p_expires timestamptz
 )
 RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
 BEGIN
-    PERFORM web_admin_check(p_actor);
+    PERFORM web_admin_check(p_session);
     IF NOT EXISTS (SELECT 1 FROM web_users WHERE id = p_user AND NOT disabled) THEN
         RETURN false;
     END IF;
@@ -176,13 +182,13 @@ END
 $$;
 
 -- "Sign out everywhere" from the admin pages: how many sessions of p_user were open.
-CREATE FUNCTION web_admin_sign_out(p_actor bigint, p_user bigint)
+CREATE FUNCTION web_admin_sign_out(p_session text, p_user bigint)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
 BEGIN
-    PERFORM web_admin_check(p_actor);
+    PERFORM web_admin_check(p_session);
     RETURN web_sessions_end(p_user, 'everywhere');
 END
 $$;
@@ -211,10 +217,10 @@ BEGIN
 END
 $$;
 
--- Undo a mark: disposition p_id, set from the inbox by p_by (an enabled user with an open
--- session) less than p_window ago (15 minutes at most). Returns the call it was set on, or NULL
--- when it is not theirs, too old, or gone.
-CREATE FUNCTION web_undo_disposition(p_id bigint, p_by text, p_window interval)
+-- Undo a mark: disposition p_id, if the user of open session p_session set it from the inbox less
+-- than p_window ago (15 minutes at most). Returns the call it was set on, or NULL when it is not
+-- theirs, too old, or gone.
+CREATE FUNCTION web_undo_disposition(p_session text, p_id bigint, p_window interval)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
@@ -226,28 +232,35 @@ BEGIN
         RAISE EXCEPTION 'a mark may be undone for 15 minutes at most'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    IF NOT EXISTS (
-        SELECT 1 FROM web_users u
-        WHERE u.username = p_by AND NOT u.disabled
-          AND EXISTS (SELECT 1 FROM web_sessions s WHERE s.user_id = u.id AND s.ended_at IS NULL)
-    ) THEN
-        RETURN NULL;
-    END IF;
-    DELETE FROM caller_dispositions
-    WHERE id = p_id AND decided_by = p_by AND decided_at > now() - p_window
-    RETURNING coalesce(call_id, 0) INTO undone;
+    DELETE FROM caller_dispositions d
+    USING web_sessions s, web_users u
+    WHERE s.id = web_session_key(p_session) AND s.ended_at IS NULL
+      AND u.id = s.user_id AND NOT u.disabled
+      AND d.id = p_id AND d.decided_by = u.username AND d.decided_at > now() - p_window
+    RETURNING coalesce(d.call_id, 0) INTO undone;
     RETURN undone;
 END
 $$;
 
-REVOKE ALL ON FUNCTION web_admin_check(bigint) FROM PUBLIC;
+-- A sign-in link (the morning email's) is spent only as one: a password link never signs in.
+CREATE OR REPLACE FUNCTION consume_sign_in_link(p_jti text)
+RETURNS bigint
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+    UPDATE web_sign_in_links SET used_at = now()
+    WHERE jti = p_jti AND purpose = 'sign-in' AND used_at IS NULL AND expires_at > now()
+    RETURNING user_id
+$$;
+
+REVOKE ALL ON FUNCTION web_admin_check(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION web_admin_others(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION web_password_link_issue(bigint, text, timestamptz) FROM PUBLIC;
-REVOKE ALL ON FUNCTION web_admin_add_user(bigint, text, text, text, text[], text, text, timestamptz)
+REVOKE ALL ON FUNCTION web_admin_add_user(text, text, text, text, text[], text, text, timestamptz)
     FROM PUBLIC;
-REVOKE ALL ON FUNCTION web_admin_change_user(bigint, bigint, text, text[], text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION web_admin_set_disabled(bigint, bigint, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION web_admin_password_link(bigint, bigint, text, timestamptz) FROM PUBLIC;
-REVOKE ALL ON FUNCTION web_admin_sign_out(bigint, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION web_admin_change_user(text, bigint, text, text[], text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION web_admin_set_disabled(text, bigint, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION web_admin_password_link(text, bigint, text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION web_admin_sign_out(text, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION web_password_link_use(text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION web_undo_disposition(bigint, text, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION web_undo_disposition(text, bigint, interval) FROM PUBLIC;

@@ -246,6 +246,14 @@ CREATE FUNCTION public.close_stale_callback_attempts(p_started_before timestamp 
     )
     SELECT count(*) FROM closed
 $$;
+CREATE FUNCTION public.consume_sign_in_link(p_jti text) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    UPDATE web_sign_in_links SET used_at = now()
+    WHERE jti = p_jti AND purpose = 'sign-in' AND used_at IS NULL AND expires_at > now()
+    RETURNING user_id
+$$;
 CREATE FUNCTION public.finish_callback_attempt(p_id bigint, p_status text, p_talk_seconds integer) RETURNS bigint
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -301,14 +309,14 @@ $$;
 CREATE FUNCTION public.sorted_set(items text[]) RETURNS text[]
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     RETURN ARRAY(SELECT DISTINCT i.i FROM unnest(sorted_set.items) i(i) ORDER BY i.i);
-CREATE FUNCTION public.web_admin_add_user(p_actor bigint, p_username text, p_email text, p_role text, p_extensions text[], p_hash text, p_jti text, p_expires timestamp with time zone) RETURNS bigint
+CREATE FUNCTION public.web_admin_add_user(p_session text, p_username text, p_email text, p_role text, p_extensions text[], p_hash text, p_jti text, p_expires timestamp with time zone) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 DECLARE
     added bigint;
 BEGIN
-    PERFORM web_admin_check(p_actor);
+    PERFORM web_admin_check(p_session);
     IF p_role = 'therapist' AND cardinality(p_extensions) = 0 THEN
         RAISE EXCEPTION 'a therapist needs a desk extension' USING ERRCODE = 'check_violation';
     END IF;
@@ -319,14 +327,14 @@ BEGIN
     RETURN added;
 END
 $$;
-CREATE FUNCTION public.web_admin_change_user(p_actor bigint, p_user bigint, p_role text, p_extensions text[], p_email text) RETURNS text
+CREATE FUNCTION public.web_admin_change_user(p_session text, p_user bigint, p_role text, p_extensions text[], p_email text) RETURNS text
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 DECLARE
     u web_users;
 BEGIN
-    PERFORM web_admin_check(p_actor);
+    PERFORM web_admin_check(p_session);
     IF p_role = 'therapist' AND cardinality(p_extensions) = 0 THEN
         RAISE EXCEPTION 'a therapist needs a desk extension' USING ERRCODE = 'check_violation';
     END IF;
@@ -343,19 +351,23 @@ BEGIN
     RETURN 'changed';
 END
 $$;
-CREATE FUNCTION public.web_admin_check(p_actor bigint) RETURNS void
+CREATE FUNCTION public.web_admin_check(p_session text) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
+DECLARE
+    actor bigint;
 BEGIN
-    IF NOT EXISTS (
-        SELECT 1 FROM web_users u
-        WHERE u.id = p_actor AND u.role = 'admin' AND NOT u.disabled
-          AND EXISTS (SELECT 1 FROM web_sessions s WHERE s.user_id = u.id AND s.ended_at IS NULL)
-    ) THEN
+    SELECT u.id INTO actor
+    FROM web_sessions s
+    JOIN web_users u ON u.id = s.user_id
+    WHERE s.id = web_session_key(p_session) AND s.ended_at IS NULL
+      AND u.role = 'admin' AND NOT u.disabled;
+    IF actor IS NULL THEN
         RAISE EXCEPTION 'only a signed-in, enabled admin manages users'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
+    RETURN actor;
 END
 $$;
 CREATE FUNCTION public.web_admin_others(p_user bigint) RETURNS boolean
@@ -369,12 +381,12 @@ BEGIN
     );
 END
 $$;
-CREATE FUNCTION public.web_admin_password_link(p_actor bigint, p_user bigint, p_jti text, p_expires timestamp with time zone) RETURNS boolean
+CREATE FUNCTION public.web_admin_password_link(p_session text, p_user bigint, p_jti text, p_expires timestamp with time zone) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 BEGIN
-    PERFORM web_admin_check(p_actor);
+    PERFORM web_admin_check(p_session);
     IF NOT EXISTS (SELECT 1 FROM web_users WHERE id = p_user AND NOT disabled) THEN
         RETURN false;
     END IF;
@@ -382,14 +394,14 @@ BEGIN
     RETURN true;
 END
 $$;
-CREATE FUNCTION public.web_admin_set_disabled(p_actor bigint, p_user bigint, p_disabled boolean) RETURNS text
+CREATE FUNCTION public.web_admin_set_disabled(p_session text, p_user bigint, p_disabled boolean) RETURNS text
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 DECLARE
     u web_users;
 BEGIN
-    PERFORM web_admin_check(p_actor);
+    PERFORM web_admin_check(p_session);
     SELECT * INTO u FROM web_users WHERE id = p_user;
     IF NOT FOUND THEN
         RETURN 'no-user';
@@ -401,14 +413,26 @@ BEGIN
     RETURN 'changed';
 END
 $$;
-CREATE FUNCTION public.web_admin_sign_out(p_actor bigint, p_user bigint) RETURNS integer
+CREATE FUNCTION public.web_admin_sign_out(p_session text, p_user bigint) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 BEGIN
-    PERFORM web_admin_check(p_actor);
+    PERFORM web_admin_check(p_session);
     RETURN web_sessions_end(p_user, 'everywhere');
 END
+$$;
+CREATE FUNCTION public.web_decide(p_session text, p_call bigint, p_disposition text) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    INSERT INTO caller_dispositions (call_id, number_key, disposition, extension, decided_by)
+    SELECT c.id, c.number_key, p_disposition, coalesce(u.extensions[1], ''), u.username
+    FROM web_sessions s
+    JOIN web_users u ON u.id = s.user_id
+    JOIN calls c ON c.id = p_call AND c.outcome = 'missed'
+    WHERE s.id = web_session_key(p_session) AND s.ended_at IS NULL AND NOT u.disabled
+    RETURNING id
 $$;
 CREATE FUNCTION public.web_password_link_issue(p_user bigint, p_jti text, p_expires timestamp with time zone) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -512,7 +536,7 @@ BEGIN
     RETURN ended;
 END
 $$;
-CREATE FUNCTION public.web_undo_disposition(p_id bigint, p_by text, p_window interval) RETURNS bigint
+CREATE FUNCTION public.web_undo_disposition(p_session text, p_id bigint, p_window interval) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
@@ -523,16 +547,12 @@ BEGIN
         RAISE EXCEPTION 'a mark may be undone for 15 minutes at most'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    IF NOT EXISTS (
-        SELECT 1 FROM web_users u
-        WHERE u.username = p_by AND NOT u.disabled
-          AND EXISTS (SELECT 1 FROM web_sessions s WHERE s.user_id = u.id AND s.ended_at IS NULL)
-    ) THEN
-        RETURN NULL;
-    END IF;
-    DELETE FROM caller_dispositions
-    WHERE id = p_id AND decided_by = p_by AND decided_at > now() - p_window
-    RETURNING coalesce(call_id, 0) INTO undone;
+    DELETE FROM caller_dispositions d
+    USING web_sessions s, web_users u
+    WHERE s.id = web_session_key(p_session) AND s.ended_at IS NULL
+      AND u.id = s.user_id AND NOT u.disabled
+      AND d.id = p_id AND d.decided_by = u.username AND d.decided_at > now() - p_window
+    RETURNING coalesce(d.call_id, 0) INTO undone;
     RETURN undone;
 END
 $$;

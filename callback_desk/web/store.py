@@ -287,7 +287,8 @@ class WebStore:
                 self._q["web_dispose"], call_id, number_key, disposition, extension, username
             )
 
-    # -- the admin pages (sql/0012_admin.sql): the database checks the acting admin --------------
+    # -- the admin pages (sql/0012_admin.sql): the database acts for the admin of live session
+    # ``sid`` only
 
     async def accounts(self) -> list[Account]:
         async with mapped_errors("listing users"):
@@ -296,7 +297,7 @@ class WebStore:
 
     async def admin_add_user(
         self,
-        actor: int,
+        sid: str,
         username: str,
         email: str,
         role: Role,
@@ -310,7 +311,7 @@ class WebStore:
             try:
                 user_id: int = await self._pool.fetchval(
                     self._q["web_admin_add_user"],
-                    actor,
+                    sid,
                     username,
                     email,
                     role,
@@ -324,36 +325,36 @@ class WebStore:
         return user_id
 
     async def admin_change_user(
-        self, actor: int, user_id: int, role: Role, extensions: tuple[str, ...], email: str
+        self, sid: str, user_id: int, role: Role, extensions: tuple[str, ...], email: str
     ) -> Changed:
         async with mapped_errors("changing a user"):
             done: Changed = await self._pool.fetchval(
-                self._q["web_admin_change_user"], actor, user_id, role, list(extensions), email
+                self._q["web_admin_change_user"], sid, user_id, role, list(extensions), email
             )
         return done
 
-    async def admin_set_disabled(self, actor: int, user_id: int, disabled: bool) -> Changed:
+    async def admin_set_disabled(self, sid: str, user_id: int, disabled: bool) -> Changed:
         async with mapped_errors("disabling a user"):
             done: Changed = await self._pool.fetchval(
-                self._q["web_admin_set_disabled"], actor, user_id, disabled
+                self._q["web_admin_set_disabled"], sid, user_id, disabled
             )
         return done
 
     async def admin_password_link(
-        self, actor: int, user_id: int, jti: str, expires_at: datetime
+        self, sid: str, user_id: int, jti: str, expires_at: datetime
     ) -> bool:
         """Record password link ``jti`` for the user; False when they are gone or disabled."""
         async with mapped_errors("issuing a password link"):
             return bool(
                 await self._pool.fetchval(
-                    self._q["web_admin_password_link"], actor, user_id, jti, expires_at
+                    self._q["web_admin_password_link"], sid, user_id, jti, expires_at
                 )
             )
 
-    async def admin_sign_out(self, actor: int, user_id: int) -> int:
+    async def admin_sign_out(self, sid: str, user_id: int) -> int:
         """End every open session of the user; how many were open."""
         async with mapped_errors("signing a user out everywhere"):
-            ended: int = await self._pool.fetchval(self._q["web_admin_sign_out"], actor, user_id)
+            ended: int = await self._pool.fetchval(self._q["web_admin_sign_out"], sid, user_id)
         return ended
 
     async def use_password_link(self, jti: str, hashed: str) -> int | None:
@@ -372,12 +373,12 @@ class WebStore:
             rows = await self._pool.fetch(self._q["web_undoable"], username, window)
         return [Undoable(**dict(r)) for r in rows]
 
-    async def undo(self, disposition_id: int, username: str, window: timedelta) -> int | None:
-        """Remove the mark if ``username`` set it within ``window``; the call it was on, or
-        None (not theirs, too old, gone)."""
+    async def undo(self, sid: str, disposition_id: int, window: timedelta) -> int | None:
+        """Remove the mark if the user of live session ``sid`` set it within ``window``; the
+        call it was on, or None (not theirs, too old, gone)."""
         async with mapped_errors("undoing a mark"):
             call: int | None = await self._pool.fetchval(
-                self._q["web_undo_disposition"], disposition_id, username, window
+                self._q["web_undo_disposition"], sid, disposition_id, window
             )
         return call
 

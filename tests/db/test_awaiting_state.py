@@ -162,7 +162,7 @@ async def test_a_day_of_every_writer_keeps_the_state_equal_to_its_rebuild(owner_
         )
         assert await web.start_session("s" * 20, jane, "")
         for undone in (await web.undoable("jane", timedelta(minutes=5)))[:2]:
-            assert await web.undo(undone.id, "jane", timedelta(minutes=5)) == undone.call_id
+            assert await web.undo("s" * 20, undone.id, timedelta(minutes=5)) == undone.call_id
             await assert_kept(owner)
 
         # A callback still "running" a day later is closed as UNKNOWN; retention removes the

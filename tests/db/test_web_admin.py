@@ -334,27 +334,33 @@ async def test_the_last_enabled_admin_can_neither_be_disabled_nor_demoted(
 async def test_the_database_refuses_user_changes_for_anyone_but_a_signed_in_admin(
     owner_dsn: str, store: Store
 ) -> None:
-    """cbd_web itself, bypassing the inbox's checks: the functions check the acting user."""
+    """cbd_web itself, bypassing the inbox's checks: the functions act for the admin of an open
+    session only."""
     boss = await add_user(store, "boss", role="admin", extensions=())
     jane = await add_user(store, "jane")
     web = await asyncpg.connect(as_role(owner_dsn, "cbd_web"))
     try:
-        for actor in (jane, boss):  # a therapist; an admin with no open session
+        assert await web.fetchval("SELECT web_session_start($1, $2, '')", "j" * 20, jane)
+        # A therapist's session; a session that was never started; an ended admin session.
+        assert await web.fetchval("SELECT web_session_start($1, $2, '')", "e" * 20, boss)
+        assert await web.fetchval("SELECT web_session_sign_out($1)", "e" * 20)
+        for session in ("j" * 20, "b" * 20, "e" * 20):
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
-                await web.fetchval("SELECT web_admin_set_disabled($1, $2, true)", actor, jane)
+                await web.fetchval("SELECT web_admin_set_disabled($1, $2, true)", session, jane)
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await web.fetchval(
-                    "SELECT web_admin_change_user($1, $2, 'admin', '{}', '')", actor, jane
+                    "SELECT web_admin_change_user($1, $2, 'admin', '{}', '')", session, jane
                 )
         # Signed in, the admin may; a link for longer than 3 days is refused.
-        await web.fetchval("SELECT web_session_start($1, $2, '')", "s" * 20, boss)
-        assert await web.fetchval("SELECT web_admin_set_disabled($1, $2, true)", boss, jane) == (
-            "changed"
+        assert await web.fetchval("SELECT web_session_start($1, $2, '')", "b" * 20, boss)
+        assert (
+            await web.fetchval("SELECT web_admin_set_disabled($1, $2, true)", "b" * 20, jane)
+            == "changed"
         )
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await web.fetchval(
                 "SELECT web_admin_password_link($1, $2, 'j', now() + interval '4 days')",
-                boss,
+                "b" * 20,
                 boss,
             )
     finally:

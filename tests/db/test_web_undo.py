@@ -121,8 +121,10 @@ async def test_a_mark_older_than_the_window_stays(
 async def test_the_database_caps_the_window_and_wants_the_markers_session(
     owner_dsn: str, store: Store
 ) -> None:
-    """cbd_web itself cannot stretch the window, nor undo for a user who is not signed in."""
+    """cbd_web itself cannot stretch the window, nor undo a mark but for its author's open
+    session."""
     jane = await add_user(store, "jane")
+    sam = await add_user(store, "sam")
     call = await add_caller(store, "a", "2125550123", line="2001")
     mark_id = await store.pool.fetchval(
         "INSERT INTO caller_dispositions (call_id, number_key, disposition, decided_by)"
@@ -131,11 +133,13 @@ async def test_the_database_caps_the_window_and_wants_the_markers_session(
     )
     web = await asyncpg.connect(as_role(owner_dsn, "cbd_web"))
     try:
-        undo = "SELECT web_undo_disposition($1, 'jane', $2::interval)"
+        undo = "SELECT web_undo_disposition($1, $2, $3::interval)"
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
-            await web.fetchval(undo, mark_id, timedelta(hours=1))
-        assert await web.fetchval(undo, mark_id, UNDO_WINDOW) is None  # not signed in
-        await web.fetchval("SELECT web_session_start($1, $2, '')", "s" * 20, jane)
-        assert await web.fetchval(undo, mark_id, UNDO_WINDOW) == call
+            await web.fetchval(undo, "j" * 20, mark_id, timedelta(hours=1))
+        assert await web.fetchval(undo, "j" * 20, mark_id, UNDO_WINDOW) is None  # no session
+        await web.fetchval("SELECT web_session_start($1, $2, '')", "s" * 20, sam)
+        assert await web.fetchval(undo, "s" * 20, mark_id, UNDO_WINDOW) is None  # not Sam's
+        await web.fetchval("SELECT web_session_start($1, $2, '')", "j" * 20, jane)
+        assert await web.fetchval(undo, "j" * 20, mark_id, UNDO_WINDOW) == call
     finally:
         await web.close()

@@ -86,7 +86,9 @@ class ActionViews(Views):
         await self.form(request)
         mark = request.path_params["mark_id"]
         assert isinstance(mark, int)
-        undone = await self.users.undo(mark, user.username, UNDO_WINDOW) if mark <= MAX_ID else None
+        undone = (
+            await self.users.undo(self.sid(request), mark, UNDO_WINDOW) if mark <= MAX_ID else None
+        )
         if undone is None:
             logger.warning(
                 "Refused user %s an undo: not theirs, too late or gone",

@@ -127,7 +127,7 @@ class AdminViews(Views):
         expires = datetime.fromtimestamp(self.clock() + self.ws.link_hours * 3600, UTC)
         try:
             added = await self.users.admin_add_user(
-                user.id, username, email, checked_role, exts, hashed, jti, expires
+                self.sid(request), username, email, checked_role, exts, hashed, jti, expires
             )
         except ConfigError:
             return await self._users_page(
@@ -164,7 +164,7 @@ class AdminViews(Views):
             )
         except ConfigError as exc:
             return await self._user_page(request, user, account, 400, _sentence(exc))
-        done = await self.users.admin_change_user(user.id, account.id, role, exts, email)
+        done = await self.users.admin_change_user(self.sid(request), account.id, role, exts, email)
         await self._after(
             request, user, account, done, "user changed", f"{role}, desk {desks_of(exts)}"
         )
@@ -180,7 +180,7 @@ class AdminViews(Views):
         await self.form(request)
         await self._admin(request, user)
         account = await self._account(user_id(request))
-        done = await self.users.admin_set_disabled(user.id, account.id, disabled)
+        done = await self.users.admin_set_disabled(self.sid(request), account.id, disabled)
         what = "disabled" if disabled else "enabled"
         await self._after(request, user, account, done, f"user {what}", "")
         if disabled and account.id == user.id:
@@ -194,7 +194,7 @@ class AdminViews(Views):
         account = await self._account(user_id(request))
         jti = new_id()
         link, until = self._password_url(account.id, jti)
-        if not await self.users.admin_password_link(user.id, account.id, jti, until):
+        if not await self.users.admin_password_link(self.sid(request), account.id, jti, until):
             return await self._user_page(
                 request, user, account, 409, "A disabled user gets no link: enable them first."
             )
@@ -213,7 +213,7 @@ class AdminViews(Views):
         await self.form(request)
         await self._admin(request, user)
         account = await self._account(user_id(request))
-        ended = await self.users.admin_sign_out(user.id, account.id)
+        ended = await self.users.admin_sign_out(self.sid(request), account.id)
         await self.users.audit(
             user.username, "signed out everywhere", None, f"{account.username}: {ended} sessions"
         )

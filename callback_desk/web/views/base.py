@@ -245,6 +245,14 @@ class Views:
             raise Refused(403, "This form has expired. Go back, reload the page and try again.")
         return form
 
+    def sid(self, request: Request) -> str:
+        """The id of this browser's session, which the database's signed writes take to know
+        who acts (sql/0011_signed_writes.sql, sql/0012_admin.sql); behind :meth:`signed_in`."""
+        session = self._session(request)
+        if session is None or session.user_id is None:
+            raise Refused(401, "Please sign in.")
+        return session.sid
+
     def link_of(self, request: Request, purpose: Purpose, gone: str) -> tuple[int, str]:
         """The user and link id a ``/link/`` or ``/password/`` token carries, if its signature,
         purpose and expiry hold; 403 with ``gone`` (logged) otherwise. Whether it is still
