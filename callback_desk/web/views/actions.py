@@ -20,7 +20,7 @@ from callback_desk.core.exceptions import (
 from callback_desk.core.model import Disposition
 from callback_desk.core.shown import number_of
 from callback_desk.web.store import User
-from callback_desk.web.views.base import MAX_ID, UNDO_WINDOW, Refused, Views, call_id
+from callback_desk.web.views.base import UNDO_WINDOW, Refused, Views, call_id, row_id
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +84,8 @@ class ActionViews(Views):
         """Take back one's own Handled or Never within ``UNDO_WINDOW``; the database checks both
         (web_undo_disposition(), sql/0012_admin.sql) and the awaiting state follows."""
         await self.form(request)
-        mark = request.path_params["mark_id"]
-        assert isinstance(mark, int)
-        undone = (
-            await self.users.undo(self.sid(request), mark, UNDO_WINDOW) if mark <= MAX_ID else None
-        )
+        mark = row_id(request, "mark_id", "There is no such mark.")
+        undone = await self.users.undo(self.sid(request), mark, UNDO_WINDOW)
         if undone is None:
             logger.warning(
                 "Refused user %s an undo: not theirs, too late or gone",

@@ -22,7 +22,7 @@ from callback_desk.core.exceptions import ConfigError
 from callback_desk.web.accounts import MIN_PASSWORD, USERNAME, check_user
 from callback_desk.web.auth import ROLES, new_id
 from callback_desk.web.store import Changed, User
-from callback_desk.web.views.base import MAX_ID, Refused, Views
+from callback_desk.web.views.base import Refused, Views, row_id
 
 logger = logging.getLogger(__name__)
 
@@ -310,8 +310,4 @@ def _sentence(exc: ConfigError) -> str:
 
 
 def user_id(request: Request) -> int:
-    value = request.path_params["user_id"]
-    assert isinstance(value, int)
-    if value > MAX_ID:  # bigint: no such row, and PostgreSQL would refuse the parameter
-        raise Refused(404, "There is no such user.")
-    return value
+    return row_id(request, "user_id", "There is no such user.")
