@@ -39,6 +39,14 @@ SELECT consume_sign_in_link($1);
 -- name: web_audit
 INSERT INTO web_audit (username, action, call_id, detail) VALUES ($1, $2, $3, $4);
 
+-- name: web_sign_in_throttles
+-- Sign-in waits the limit set (callback_desk.web.store.THROTTLED), newest first, for admins.
+SELECT at, username, action, detail
+FROM web_audit
+WHERE call_id IS NULL AND action = $1
+ORDER BY at DESC, id DESC
+LIMIT $2;
+
 -- name: web_dispose
 -- Signed by the database with the user of live session $1 (sql/0011_signed_writes.sql); NULL
 -- when the session has ended or the call is no missed call.

@@ -36,6 +36,10 @@ class User:
         return self.role in ("frontdesk", "admin")
 
 
+# The audit action of a sign-in wait that started or grew (call_id NULL, username the name
+# tried, digits masked; detail: the client and both waits). Read by ``sign_in_throttles``.
+THROTTLED = "sign-in throttled"
+
 # Why a session ended (web_sessions.ended_why, sql/0010_sessions.sql).
 SessionEnd = Literal["signed-out", "everywhere", "password", "disabled", "idle", "expired"]
 
@@ -235,6 +239,13 @@ class WebStore:
     async def audit(self, username: str, action: str, call_id: int | None, detail: str) -> None:
         async with mapped_errors("writing the audit log"):
             await self._pool.execute(self._q["web_audit"], username, action, call_id, detail)
+
+    async def sign_in_throttles(self, limit: int = 50) -> list[AuditEntry]:
+        """The latest sign-in waits the limit set (newest first), for an admin's eyes: who was
+        tried, from which client, how long each waits (callback_desk.web.auth.SignInLimit)."""
+        async with mapped_errors("reading the sign-in log"):
+            rows = await self._pool.fetch(self._q["web_sign_in_throttles"], THROTTLED, limit)
+        return [AuditEntry(**dict(r)) for r in rows]
 
     async def dispose(self, sid: str, call_id: int, disposition: str) -> bool:
         """Record a decision on missed call ``call_id``, signed by the database with the user of
