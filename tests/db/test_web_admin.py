@@ -141,16 +141,10 @@ async def test_a_password_link_is_no_sign_in_link_and_an_email_link_sets_no_pass
     async with client_for(settings, component_store, ip="10.0.0.7") as browser:
         page = await browser.get(f"/link/{token}")
         assert page.status_code == 403  # signed for another purpose
-    # And the row itself: the sign-in link's statement does not spend a password link.
+    # And the row itself: the function that spends sign-in links does not spend a password link.
     jti = await store.pool.fetchval("SELECT jti FROM web_sign_in_links WHERE purpose = 'password'")
-    assert (
-        await component_store.pool.fetchval(
-            "UPDATE web_sign_in_links SET used_at = now() WHERE jti = $1 AND purpose = 'sign-in'"
-            " AND used_at IS NULL RETURNING user_id",
-            jti,
-        )
-        is None
-    )
+    assert await component_store.pool.fetchval("SELECT consume_sign_in_link($1)", jti) is None
+    assert await store.pool.fetchval("SELECT used_at FROM web_sign_in_links") is None
 
 
 async def test_an_admin_changes_role_desks_and_email(
