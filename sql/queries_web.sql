@@ -33,37 +33,74 @@ UPDATE web_users SET disabled = $2 WHERE username = $1 RETURNING id;
 SELECT issue_sign_in_link($1, $2, $3);
 
 -- name: web_link_consume
--- Atomic: of two POSTs with the same link, exactly one gets the row.
-UPDATE web_sign_in_links SET used_at = now()
-WHERE jti = $1 AND used_at IS NULL AND expires_at > now()
-RETURNING user_id;
+-- The link's user, once (sql/0011_signed_writes.sql).
+SELECT consume_sign_in_link($1);
 
 -- name: web_audit
 INSERT INTO web_audit (username, action, call_id, detail) VALUES ($1, $2, $3, $4);
 
+-- name: web_sign_in_throttles
+-- Sign-in waits the limit set (callback_desk.web.store.THROTTLED), newest first, for admins.
+SELECT at, username, action, detail
+FROM web_audit
+WHERE call_id IS NULL AND action = $1
+ORDER BY at DESC, id DESC
+LIMIT $2;
+
 -- name: web_dispose
-INSERT INTO caller_dispositions (call_id, number_key, disposition, extension, decided_by)
-VALUES ($1, $2, $3, $4, $5)
-RETURNING id;
+-- Signed by the database with the user of live session $1 (sql/0011_signed_writes.sql); NULL
+-- when the session has ended or the call is no missed call.
+SELECT web_decide($1, $2, $3);
 
 -- name: web_history_calls
+-- The history of a caller, as one person may see it. $1: a missed call of the caller; then, as
+-- each query needs them: the lines the viewer hears (in_scope(), sql/0007_line_scope.sql; NULL:
+-- every line), the viewer's desk phones and their user name (both NULL: everyone's rows, for the
+-- front desk and admins). A therapist sees the caller's missed calls on their lines and only
+-- their own attempts, decisions and audit rows: a desk phone's row is its extension's, an inbox
+-- row its user's (a shared desk phone's web rows stay their author's).
+--
 -- Every missed call from the caller of missed call $1 (by number; the call itself when the
--- number is withheld), oldest first.
+-- number is withheld) on the viewer's lines, oldest first. by_colleague: the call was returned
+-- by something the viewer does not see (another desk's callback or decision, a call on another
+-- line): the page says "returned by a colleague" and nothing more. The returning event is the
+-- one missed_calls found: same kind, same caller, same instant.
 SELECT m.id, m.number, m.number_key, m.name, m.did, m.rang, m.extensions, m.reason, m.started_at,
-       m.ring_seconds, m.reached_voicemail, m.returned_at, m.returned_how
+       m.ring_seconds, m.reached_voicemail, m.returned_at, m.returned_how,
+       CASE
+           WHEN m.returned_how IS NULL OR $3::text[] IS NULL THEN false
+           WHEN m.returned_how = 'callback_answered' THEN NOT EXISTS (
+               SELECT 1 FROM callback_attempts a JOIN calls t ON t.id = a.call_id
+               WHERE (a.call_id = m.id OR t.number_key = m.number_key)
+                 AND a.dial_status = 'ANSWER' AND a.started_at = m.returned_at
+                 AND a.extension = ANY ($3))
+           WHEN m.returned_how LIKE 'marked\_%' THEN NOT EXISTS (
+               SELECT 1 FROM caller_dispositions d
+               WHERE (d.call_id = m.id OR d.number_key = m.number_key)
+                 AND d.decided_at = m.returned_at
+                 -- whose a decision is: as in web_history_dispositions
+                 AND (d.decided_by = $4 OR (d.decided_by = '' AND d.extension = ANY ($3))))
+           ELSE NOT EXISTS (
+               SELECT 1 FROM calls c
+               WHERE c.number_key = m.number_key AND c.started_at = m.returned_at
+                 AND in_scope($2, c.did, c.extensions))
+       END AS by_colleague
 FROM missed_calls m, calls target
 WHERE target.id = $1
   AND (m.id = target.id OR m.number_key = target.number_key)
+  AND in_scope($2, m.did, m.extensions)
 ORDER BY m.started_at, m.id;
 
 -- name: web_history_attempts
 SELECT a.id, a.call_id, a.extension, a.started_at, a.ended_at, a.dial_status, a.talk_seconds,
        coalesce((SELECT string_agg(u.username, ', ' ORDER BY u.username) FROM web_users u
-                 WHERE a.extension = ANY (u.extensions)), '') AS users
+                 WHERE a.extension = ANY (u.extensions)
+                   AND ($3::text IS NULL OR u.username = $3)), '') AS users
 FROM callback_attempts a
 JOIN calls t ON t.id = a.call_id, calls target
 WHERE target.id = $1
   AND (t.id = target.id OR t.number_key = target.number_key)
+  AND ($2::text[] IS NULL OR a.extension = ANY ($2))
 ORDER BY a.started_at, a.id;
 
 -- name: web_history_dispositions
@@ -71,6 +108,7 @@ SELECT d.id, d.call_id, d.disposition, d.extension, d.decided_by, d.decided_at
 FROM caller_dispositions d, calls target
 WHERE target.id = $1
   AND (d.call_id = target.id OR d.number_key = target.number_key)
+  AND ($2::text[] IS NULL OR d.decided_by = $3 OR (d.decided_by = '' AND d.extension = ANY ($2)))
 ORDER BY d.decided_at, d.id;
 
 -- name: web_history_audit
@@ -79,6 +117,7 @@ FROM web_audit w
 JOIN calls t ON t.id = w.call_id, calls target
 WHERE target.id = $1
   AND (t.id = target.id OR t.number_key = target.number_key)
+  AND ($2::text IS NULL OR w.username = $2)
 ORDER BY w.at, w.id;
 
 -- name: web_session_start

@@ -12,6 +12,7 @@ migrated once into a template database; each test gets ``CREATE DATABASE ... TEM
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
 import uuid
@@ -183,6 +184,24 @@ def _fail_on_loop_errors() -> Iterator[None]:
     errors = list(_loop_errors)
     _loop_errors.clear()
     assert not errors, f"unobserved loop errors: {errors}"
+
+
+@pytest.fixture(autouse=True)
+def _logger_levels() -> Iterator[None]:
+    """Commands run in-process (``install`` quiets ``callback_desk.core``) leave no level behind.
+
+    A level set by one test made a later test's INFO lines (the listener's ``ami_login``) vanish.
+    """
+    manager = logging.Logger.manager
+    before = {
+        name: logger.level
+        for name, logger in manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
+    yield
+    for name, logger in list(manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger):
+            logger.setLevel(before.get(name, logging.NOTSET))
 
 
 # -- skips: a failure under CI ------------------------------------------------------------------

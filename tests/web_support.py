@@ -97,20 +97,38 @@ async def client_for(
     settings: Settings, store: Store, clock: Callable[[], float] = time.time, ip: str = "10.0.0.5"
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The inbox app through httpx's ASGI transport, as a browser at ``ip`` over HTTPS."""
+    async with inbox_app(settings, store, clock) as app, browser(app, ip) as client:
+        yield client
+
+
+@asynccontextmanager
+async def inbox_app(
+    settings: Settings, store: Store, clock: Callable[[], float] = time.time
+) -> AsyncIterator[Guard]:
+    """One inbox application (its lifespan running), for :func:`browser` s at several addresses."""
     app = create_app(settings, store, passwords=FAST, clock=clock)
     assert isinstance(app, Guard)
     async with app.app.router.lifespan_context(app.app):
-        transport = httpx.ASGITransport(app=app, client=(ip, 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="https://inbox.test") as client:
-            yield client
+        yield app
+
+
+@asynccontextmanager
+async def browser(app: Guard, ip: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser at ``ip`` over HTTPS, talking to ``app`` through httpx's ASGI transport."""
+    transport = httpx.ASGITransport(app=app, client=(ip, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="https://inbox.test") as client:
+        yield client
 
 
 @asynccontextmanager
 async def serving(
-    settings: Settings, store: Store, trusted: tuple[str, ...] = ("127.0.0.1",)
+    settings: Settings,
+    store: Store,
+    trusted: tuple[str, ...] = (),
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[str]:
     """The inbox on uvicorn on a free port of 127.0.0.1, in this loop; yields its base URL."""
-    app = create_app(settings, store, passwords=FAST)
+    app = create_app(settings, store, passwords=FAST, clock=clock)
     uvicorn_server = server(app, "127.0.0.1", 0, trusted)
     task = asyncio.create_task(uvicorn_server.serve())
     while not uvicorn_server.started:

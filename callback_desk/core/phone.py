@@ -65,6 +65,19 @@ def _read(raw: str, country: str) -> tuple[str | None, bool]:
         return None, False
     import phonenumbers  # lazy: see supported_regions
 
+    direct = _direct(compact)
+    if direct is not None:
+        # What parse() would have made of it (parse_key says why), and its E.164 form is the
+        # text itself: no leading zero, so the national number's digits are the ones we hold.
+        # parse() was a tenth of the listener's work per call on a stream of distinct callers.
+        return compact, bool(phonenumbers.is_possible_number(direct))
+    return _parsed(compact, country)
+
+
+def _parsed(compact: str, country: str) -> tuple[str | None, bool]:
+    """:func:`_read` through phonenumbers.parse (national forms, and what _direct leaves)."""
+    import phonenumbers  # lazy: see supported_regions
+
     try:
         parsed = phonenumbers.parse(compact, country)
     except phonenumbers.NumberParseException:
@@ -107,29 +120,53 @@ def parse_key(key: str) -> Any:
     for anything else. A report of every line formats tens of thousands of numbers, and parse's
     generality (free text, extensions, prefixes to strip) was half of the cost of each
     (tests/unit/test_phone.py compares the two over every region's example numbers)."""
+    direct = _direct(key)
+    if direct is not None:
+        return direct
     import phonenumbers  # lazy (supported_regions says why)
 
-    if _KEY.fullmatch(key):
-        digits = key[1:]
-        for length in (1, 2, 3):
-            code = int(digits[:length])
-            if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-                national = digits[length:]
-                metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
-                    code, phonenumbers.region_code_for_country_code(code)
-                )
-                prefix = metadata.national_prefix_for_parsing if metadata else None
-                if (
-                    metadata is not None
-                    and 2 <= len(national) <= 17
-                    and national[0] != "0"
-                    and not (prefix and re.match(prefix, national))
-                ):
-                    return phonenumbers.PhoneNumber(
-                        country_code=code, national_number=int(national)
-                    )
-                break
     return phonenumbers.parse(key, None)
+
+
+def _direct(key: str) -> Any:
+    """The PhoneNumber of :func:`parse_key`'s direct path, or None where parse() must run."""
+    if not _KEY.fullmatch(key):
+        return None
+    digits = key[1:]
+    for length in (1, 2, 3):
+        code = int(digits[:length])
+        known, prefix = _calling_code(code)
+        if known:
+            national = digits[length:]
+            if (
+                prefix is not None
+                and 2 <= len(national) <= 17
+                and national[0] != "0"
+                and not prefix.match(national)
+            ):
+                import phonenumbers  # lazy (supported_regions says why)
+
+                return phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+            return None
+    return None
+
+
+@lru_cache(maxsize=1024)
+def _calling_code(code: int) -> tuple[bool, re.Pattern[str] | None]:
+    """(a calling code phonenumbers knows, its national prefix for parsing, compiled: one that
+    never matches when it has none; None when it has no metadata): looked up once per code, not
+    once per number (the per-number lookups were most of parse_key's cost)."""
+    import phonenumbers  # lazy (supported_regions says why)
+
+    if code not in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+        return False, None
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
+        code, phonenumbers.region_code_for_country_code(code)
+    )
+    if metadata is None:
+        return True, None
+    prefix = metadata.national_prefix_for_parsing
+    return True, re.compile(prefix) if prefix else re.compile("(?!)")
 
 
 @lru_cache(maxsize=1)

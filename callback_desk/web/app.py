@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
@@ -32,6 +33,23 @@ from callback_desk.web.views.signin import SignInViews
 HERE = Path(__file__).resolve().parent
 
 
+class RowId(Convertor[int]):
+    """A row id in a path: 1-19 ASCII digits (a bigint has 19 at most). Starlette's ``int``
+    takes any number of digits, and Python's int() raises on more than 4,300: a 500."""
+
+    regex = "[0-9]{1,19}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+# Starlette's one way to name a convertor is its registry; "id" is ours alone.
+register_url_convertor("id", RowId())
+
+
 class Inbox(CallerViews, ActionViews, SignInViews):
     """Every view of the inbox over one set of dependencies (``views/base.py``)."""
 
@@ -44,11 +62,11 @@ def routes(inbox: Inbox) -> list[Route | Mount]:
         Route("/inbox/list", signed_in(inbox.inbox_list), methods=["GET", "POST"]),
         Route("/events", signed_in(inbox.events, active=False)),
         Route("/week", signed_in(inbox.week)),
-        Route("/callers/{call_id:int}", signed_in(inbox.history)),
-        Route("/callers/{call_id:int}/call", signed_in(inbox.call), methods=["POST"]),
-        Route("/callers/{call_id:int}/handled", signed_in(inbox.handled), methods=["POST"]),
-        Route("/callers/{call_id:int}/never", signed_in(inbox.confirm_never)),
-        Route("/callers/{call_id:int}/never", signed_in(inbox.never), methods=["POST"]),
+        Route("/callers/{call_id:id}", signed_in(inbox.history)),
+        Route("/callers/{call_id:id}/call", signed_in(inbox.call), methods=["POST"]),
+        Route("/callers/{call_id:id}/handled", signed_in(inbox.handled), methods=["POST"]),
+        Route("/callers/{call_id:id}/never", signed_in(inbox.confirm_never)),
+        Route("/callers/{call_id:id}/never", signed_in(inbox.never), methods=["POST"]),
         Route("/sign-in", inbox.sign_in_page),
         Route("/sign-in", inbox.sign_in, methods=["POST"]),
         Route("/sign-out", inbox.sign_out, methods=["POST"]),

@@ -7,15 +7,16 @@
   its own ``exp``; the clock is passed in, so expiry is tested without waiting.
 - CSRF: a token derived from the session's random id with HMAC. Every form carries it; every
   POST is refused without it (synchroniser token, no server-side state).
-- The sign-in limit counts failures per user name and per client address in a sliding window.
+- The sign-in limit slows down failures per client and per account with growing waits; it
+  never refuses the right password from a client that has not failed (:class:`SignInLimit`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -86,48 +87,159 @@ def new_id() -> str:
     return secrets.token_urlsafe(16)
 
 
+@dataclass(frozen=True)
+class Wait:
+    """A sign-in attempt refused unchecked: this client may try again in ``seconds``.
+    ``reason``: "client" (this client's own failures) or "account" (the account's failures,
+    from every client, which hold back only clients that have failed)."""
+
+    seconds: float
+    reason: Literal["client", "account"]
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """What a failed sign-in set off, for the log and the audit: the client and the account
+    each wait this long before a client that has failed may try the account again."""
+
+    failures: tuple[int, int]  # the client's, the account's
+    waits: tuple[float, float]  # seconds; 0: not held back
+    report: bool  # a wait started or grew (or still holds at its longest): audit it
+
+
+@dataclass
+class _Tally:
+    failures: int = 0
+    last: float = 0.0  # when the latest failure (or attempt in flight) was counted
+    reported: float = 0.0  # the wait last reported ...
+    reported_at: float = 0.0  # ... and when
+
+
 @dataclass
 class SignInLimit:
-    """At most ``max_failures`` failed sign-ins per name, and 4x that per address, per window.
+    """Failed sign-ins slow the next ones down, per client and per account, never locking out.
+
+    - A client (an IPv4 address, an IPv6 /64) gets ``free`` failures; from then on each
+      further failure makes it wait before its next try: 1 s, 2 s, 4 s ... doubling up to
+      ``longest``. A try during the wait is refused without the password being checked.
+    - An account's failures from all clients together set its own wait, on the same curve.
+      It holds back only clients that have failed (anywhere): a client with no failure on
+      record always has its password checked, so an attacker hammering ``admin`` slows
+      themselves, never the admin at another computer.
+    - An attempt counts as a failure while its password is being checked, so a burst of
+      concurrent tries cannot all pass before the first failure is counted.
+    - A tally is forgotten ``longest`` after its wait ended.
 
     In memory: one web process per practice. A restart forgets the counts, which an attacker
     cannot cause from outside.
     """
 
-    max_failures: int
-    window: float
+    free: int
+    longest: float
     clock: Callable[[], float]
 
     def __post_init__(self) -> None:
-        self._failures: dict[str, deque[float]] = {}
+        self._tallies: dict[tuple[str, str], _Tally] = {}
 
-    def _recent(self, key: str) -> deque[float]:
-        stamps = self._failures.setdefault(key, deque())
-        cutoff = self.clock() - self.window
-        while stamps and stamps[0] <= cutoff:
-            stamps.popleft()
-        if not stamps:
-            del self._failures[key]
-            return deque()
-        return stamps
+    def delay(self, failures: int) -> float:
+        """The wait after ``failures`` failures: none for the first ``free - 1``, then 1 s,
+        doubling per failure, at most ``longest``."""
+        if failures < self.free:
+            return 0.0
+        return min(self.longest, 2.0 ** min(failures - self.free, 62))
 
-    def locked(self, username: str, address: str) -> bool:
-        return (
-            len(self._recent(f"u:{username}")) >= self.max_failures
-            or len(self._recent(f"a:{address}")) >= 4 * self.max_failures
+    def _tally(self, key: tuple[str, str]) -> _Tally | None:
+        tally = self._tallies.get(key)
+        if (
+            tally is not None
+            and self.clock() > tally.last + self.delay(tally.failures) + self.longest
+        ):
+            del self._tallies[key]
+            return None
+        return tally
+
+    def _left(self, tally: _Tally | None) -> float:
+        if tally is None:
+            return 0.0
+        return max(0.0, tally.last + self.delay(tally.failures) - self.clock())
+
+    def wait(self, username: str, client: str) -> Wait | None:
+        """Why this client may not try this account now, or None: check the password."""
+        mine = self._tally(("client", client))
+        if mine is None:
+            return None  # never failed: always checked, whatever the account's tally
+        left = self._left(mine)
+        if left > 0:
+            return Wait(left, "client")
+        left = self._left(self._tally(("account", username)))
+        if left > 0:
+            return Wait(left, "account")
+        return None
+
+    def begin(self, username: str, client: str) -> None:
+        """An attempt about to be checked: counted as a failure until :meth:`succeeded`."""
+        now = self.clock()
+        if len(self._tallies) > _MAX_KEYS:
+            self._prune()
+        for key in (("client", client), ("account", username)):
+            tally = self._tally(key) or self._tallies.setdefault(key, _Tally())
+            tally.failures += 1
+            tally.last = now
+
+    def succeeded(self, username: str, client: str) -> None:
+        """The attempt begun was right (or never checked): it was not a failure."""
+        for key in (("client", client), ("account", username)):
+            tally = self._tallies.get(key)
+            if tally is not None:
+                tally.failures -= 1
+                if tally.failures <= 0:
+                    del self._tallies[key]
+
+    def failed(self, username: str, client: str) -> Throttle:
+        """The attempt begun was wrong: it stays counted; what it set off."""
+        now = self.clock()
+        tallies = [
+            self._tallies.setdefault(key, _Tally(failures=1, last=now))
+            for key in (("client", client), ("account", username))
+        ]
+        waits = [self.delay(t.failures) for t in tallies]
+        report = False
+        for tally, wait in zip(tallies, waits, strict=True):
+            if wait > tally.reported or (wait and now - tally.reported_at >= self.longest):
+                tally.reported, tally.reported_at = wait, now
+                report = True
+        return Throttle(
+            failures=(tallies[0].failures, tallies[1].failures),
+            waits=(waits[0], waits[1]),
+            report=report,
         )
 
-    def failed(self, username: str, address: str) -> None:
-        now = self.clock()
-        if len(self._failures) > _MAX_KEYS:
-            # Many names guessed from many addresses: forget what is out of the window.
-            for key in list(self._failures):
-                self._recent(key)
-        for key in (f"u:{username}", f"a:{address}"):
-            self._failures.setdefault(key, deque()).append(now)
+    def _prune(self) -> None:
+        """Many names guessed from many clients: forget what is over, then the oldest."""
+        for key in list(self._tallies):
+            self._tally(key)
+        excess = len(self._tallies) - _MAX_KEYS // 2
+        if excess > 0:
+            for key in sorted(self._tallies, key=lambda k: self._tallies[k].last)[:excess]:
+                del self._tallies[key]
 
 
+# Bounds the limit's memory: 10,000 tallies are about 2 MB.
 _MAX_KEYS = 10_000
+
+
+def client_key(host: str) -> str:
+    """The client a sign-in limit counts: its IPv4 address, or its IPv6 /64 (one host is given
+    a whole /64, and could otherwise try from 2^64 addresses)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 _BROWSERS = (

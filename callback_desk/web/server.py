@@ -3,7 +3,8 @@
 uvicorn's own access log is off (it would write raw paths);
 :class:`callback_desk.web.middleware.Guard` writes one line per request with the route's template
 instead. Forwarded headers are believed
-only from ``[web] trusted_proxies``, so the sign-in limit counts real client addresses.
+only from ``[web] trusted_proxies`` (none by default), so the sign-in limit counts real client
+addresses.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ def server(app: object, host: str, port: int, trusted: tuple[str, ...]) -> uvico
         app,  # type: ignore[arg-type]
         host=host,
         port=port,
-        proxy_headers=True,
+        # No trusted proxy: the forwarded headers are not even read (and uvicorn's own default,
+        # 127.0.0.1 or $FORWARDED_ALLOW_IPS, never applies).
+        proxy_headers=bool(trusted),
         forwarded_allow_ips=list(trusted),
         access_log=False,
         log_config=None,

@@ -7,6 +7,7 @@ written in the TOML file itself it is refused unless that file is as private as 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,13 +36,17 @@ class WebSettings:
     # from the shared desk; the live list's own re-reads do not count as use).
     idle_minutes: int = 30
     link_hours: int = 12
-    # Sign-in rate limit: this many failures per user name (or per client address, x4) ...
+    # The sign-in limit (callback_desk.web.auth.SignInLimit): after this many wrong passwords
+    # a client waits before each further try (1 s, doubling per failure), and so does every
+    # client that has failed, for an account with this many; a client with no failure is
+    # always checked, so an attacker can slow an account down but never lock its owner out ...
     max_failures: int = 5
-    # ... within this many minutes locks that name (or address) out for the rest of the window.
+    # ... and waits at most this long; a tally is forgotten this long after its wait ended.
     lockout_minutes: int = 15
     secret: Secret | None = None
-    # Proxies whose X-Forwarded-For / -Proto uvicorn believes (the TLS proxy on this host).
-    trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
+    # Addresses (or networks) of the proxies whose X-Forwarded-For / -Proto are believed. None
+    # by default: any local process could otherwise make up a client address per try.
+    trusted_proxies: tuple[str, ...] = ()
 
     def require_secret(self) -> Secret:
         if self.secret is None:
@@ -71,6 +76,8 @@ def load(settings: Settings) -> WebSettings:
     trusted_proxies = s.strings("trusted_proxies", WebSettings.trusted_proxies)
     s.finish()
 
+    for proxy in trusted_proxies:
+        _check_proxy(proxy)
     if not _HOST.fullmatch(host):
         raise ConfigError(f"[web] host = {host!r} is not an address")
     if port > 65535:
@@ -108,6 +115,16 @@ def load(settings: Settings) -> WebSettings:
         secret=secret,
         trusted_proxies=trusted_proxies,
     )
+
+
+def _check_proxy(proxy: str) -> None:
+    try:
+        ipaddress.ip_network(proxy, strict=False)
+    except ValueError:
+        raise ConfigError(
+            f"[web] trusted_proxies: {proxy!r} is not an address or a network (the TLS "
+            'proxy\'s own address, e.g. "127.0.0.1"; "*" would believe any client)'
+        ) from None
 
 
 def _read_secret(path: str) -> Secret:

@@ -36,6 +36,10 @@ class User:
         return self.role in ("frontdesk", "admin")
 
 
+# The audit action of a sign-in wait that started or grew (call_id NULL, username the name
+# tried, digits masked; detail: the client and both waits). Read by ``sign_in_throttles``.
+THROTTLED = "sign-in throttled"
+
 # Why a session ended (web_sessions.ended_why, sql/0010_sessions.sql).
 SessionEnd = Literal["signed-out", "everywhere", "password", "disabled", "idle", "expired"]
 
@@ -66,6 +70,9 @@ class HistoryCall:
     reached_voicemail: bool
     returned_at: datetime | None
     returned_how: str | None
+    # Returned by someone else's callback or decision, or a call on another line: all that a
+    # therapist learns of it ("returned by a colleague").
+    by_colleague: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +101,19 @@ class AuditEntry:
     username: str
     action: str
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Whose eyes a caller's history is read with: a therapist's lines (None: every line),
+    desk phones and name; ``EVERYONE`` for the front desk and admins, who see every row."""
+
+    lines: tuple[str, ...] | None
+    desks: tuple[str, ...] | None
+    username: str | None
+
+
+EVERYONE = Viewer(None, None, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,26 +240,34 @@ class WebStore:
         async with mapped_errors("writing the audit log"):
             await self._pool.execute(self._q["web_audit"], username, action, call_id, detail)
 
-    async def dispose(
-        self,
-        call_id: int,
-        number_key: str | None,
-        disposition: str,
-        extension: str,
-        username: str,
-    ) -> None:
-        async with mapped_errors("recording a disposition"):
-            await self._pool.execute(
-                self._q["web_dispose"], call_id, number_key, disposition, extension, username
-            )
+    async def sign_in_throttles(self, limit: int = 50) -> list[AuditEntry]:
+        """The latest sign-in waits the limit set (newest first), for an admin's eyes: who was
+        tried, from which client, how long each waits (callback_desk.web.auth.SignInLimit)."""
+        async with mapped_errors("reading the sign-in log"):
+            rows = await self._pool.fetch(self._q["web_sign_in_throttles"], THROTTLED, limit)
+        return [AuditEntry(**dict(r)) for r in rows]
 
-    async def history(self, call_id: int) -> History:
+    async def dispose(self, sid: str, call_id: int, disposition: str) -> bool:
+        """Record a decision on missed call ``call_id``, signed by the database with the user of
+        live session ``sid`` (sql/0011_signed_writes.sql); False when that session has ended or
+        the call is gone."""
+        async with mapped_errors("recording a disposition"):
+            found = await self._pool.fetchval(self._q["web_dispose"], sid, call_id, disposition)
+        return found is not None
+
+    async def history(self, call_id: int, viewer: Viewer) -> History:
+        """What ``viewer`` may see of the caller of missed call ``call_id``: the caller's missed
+        calls on their lines, their own attempts, decisions and audit rows (sql/queries_web.sql)."""
+        lines = None if viewer.lines is None else list(viewer.lines)
+        desks = None if viewer.desks is None else list(viewer.desks)
+        who = viewer.username
         async with mapped_errors("reading a caller's history"), self._pool.acquire() as conn:
             async with conn.transaction(isolation="repeatable_read", readonly=True):
-                calls = await conn.fetch(self._q["web_history_calls"], call_id)
-                attempts = await conn.fetch(self._q["web_history_attempts"], call_id)
-                dispositions = await conn.fetch(self._q["web_history_dispositions"], call_id)
-                audit = await conn.fetch(self._q["web_history_audit"], call_id)
+                q = self._q
+                calls = await conn.fetch(q["web_history_calls"], call_id, lines, desks, who)
+                attempts = await conn.fetch(q["web_history_attempts"], call_id, desks, who)
+                dispositions = await conn.fetch(q["web_history_dispositions"], call_id, desks, who)
+                audit = await conn.fetch(q["web_history_audit"], call_id, who)
         return History(
             calls=tuple(HistoryCall(**values(r)) for r in calls),
             attempts=tuple(HistoryAttempt(**values(r, leave_out=("id",))) for r in attempts),

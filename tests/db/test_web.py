@@ -19,15 +19,20 @@ import pytest
 
 from callback_desk.core.config import Settings
 from callback_desk.core.store import Store
+from callback_desk.web.auth import Role
 from callback_desk.web.links import sign_in_link
+from callback_desk.web.settings import load
+from callback_desk.web.store import WebStore
 from callback_desk.web.views.base import SESSION_COOKIE
 from fakes.ami_server import FakeAmi, Frame, frame
 from tests.web_support import (
     PASSWORD,
     add_caller,
     add_user,
+    browser,
     client_for,
     csrf_of,
+    inbox_app,
     serving,
     sign_in,
     web_settings,
@@ -135,11 +140,11 @@ async def test_another_therapists_caller_is_refused_and_logged(
     with caplog.at_level(logging.WARNING, logger="callback_desk.web"):
         for action in ("call", "handled", "never"):
             reply = await web.post(f"/callers/{sams}/{action}", data={"csrf": csrf})
-            assert reply.status_code == 403, action
+            assert reply.status_code == 404, action
         history = await web.get(f"/callers/{sams}")
         confirm = await web.get(f"/callers/{sams}/never")
-    assert confirm.status_code == 403 and "555-0100" not in confirm.text
-    assert history.status_code == 403 and "Sam&#39;s caller" not in history.text
+    assert confirm.status_code == 404 and "555-0100" not in confirm.text
+    assert history.status_code == 404 and "Sam&#39;s caller" not in history.text
     assert "6465550100" not in history.text
     assert await dispositions(store) == []
     assert ami.actions == []  # nothing was dialled
@@ -226,32 +231,84 @@ async def test_click_to_call_rings_my_desk_then_the_caller_through_the_strict_fa
     assert len([a for a in ami.actions if a.get("action") == "Originate"]) == 1
 
 
-async def test_sign_in_is_rate_limited_per_name(
-    db_dsn: str, store: Store, component_store: Store
+async def test_failures_make_the_client_wait_longer_each_time(
+    db_dsn: str, store: Store, component_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Four free tries, then 1 s, 2 s, 4 s, 8 s... before the next: a try during the wait is
+    refused unchecked, even with the right password."""
     await add_user(store, "jane")
     now = [time.time()]
     async with client_for(web_settings(db_dsn), component_store, clock=lambda: now[0]) as web:
+        for _ in range(4):
+            assert (await sign_in(web, "jane", "wrong password")).status_code == 401
+        waits = []
         for _ in range(5):
             assert (await sign_in(web, "jane", "wrong password")).status_code == 401
-        # Locked: even the right password is refused, and not checked.
-        locked = await sign_in(web, "jane")
-        assert locked.status_code == 429 and "Too many failed attempts" in locked.text
+            refused = await sign_in(web, "jane")
+            assert refused.status_code == 429 and "Too many failed attempts" in refused.text
+            waits.append(int(refused.headers["retry-after"]))
+            now[0] += waits[-1]
+        assert waits == [1, 2, 4, 8, 16]
         assert (await web.get("/inbox/list")).status_code == 401
-        now[0] += 15 * 60 + 1
+        # The wait over, the right password signs in.
         assert (await sign_in(web, "jane")).status_code == 303
+    # Each wait that started or grew is logged (no password) and audited for admins.
+    throttles = [
+        r.getMessage() for r in caplog.records if getattr(r, "action", "") == "web_sign_in_throttle"
+    ]
+    assert len(throttles) == 5 and "wrong password" not in " ".join(throttles)
+    assert "this client waits 16 s (9 failures)" in throttles[-1]
+    rows = await WebStore(store.pool).sign_in_throttles()
+    assert [r.username for r in rows] == ["jane"] * 5
+    assert "this client waits 16 s" in rows[0].detail and "10.0.0.5" in rows[0].detail
 
 
-async def test_sign_in_is_rate_limited_per_address(
+async def test_an_attacker_hammering_an_account_never_locks_its_owner_out(
     db_dsn: str, store: Store, component_store: Store
 ) -> None:
+    await add_user(store, "admin", role="admin")
+    now = [time.time()]
+    async with (
+        inbox_app(web_settings(db_dsn), component_store, lambda: now[0]) as app,
+        browser(app, "10.0.0.5") as attacker,
+    ):
+        failures = 0
+        while failures < 20:
+            reply = await sign_in(attacker, "admin", "guess")
+            if reply.status_code == 429:
+                now[0] += int(reply.headers["retry-after"])
+            else:
+                assert reply.status_code == 401
+                failures += 1
+        # The attacker's client is slowed down to the longest wait (lockout_minutes) ...
+        reply = await sign_in(attacker, "admin", "guess")
+        assert reply.status_code == 429 and reply.headers["retry-after"] == str(15 * 60)
+        # ... and even the right password is not checked from there.
+        assert (await sign_in(attacker, "admin")).status_code == 429
+        # The admin, at a computer that has not failed, signs in at once.
+        async with browser(app, "10.0.0.9") as admin:
+            assert (await sign_in(admin, "admin")).status_code == 303
+            assert (await admin.get("/inbox/list")).status_code == 200
+        # Another client that failed once (anywhere) waits out the account's tally instead, so
+        # fresh addresses buy one guess each, not five.
+        async with browser(app, "10.0.0.7") as other:
+            assert (await sign_in(other, "somebody", "guess")).status_code == 401
+            reply = await sign_in(other, "admin")
+            assert reply.status_code == 429 and int(reply.headers["retry-after"]) > 60
+
+
+async def test_a_burst_of_concurrent_guesses_is_counted_before_any_is_checked(
+    db_dsn: str, store: Store, component_store: Store
+) -> None:
+    import asyncio
+
     await add_user(store, "jane")
     async with client_for(web_settings(db_dsn), component_store) as web:
-        for n in range(20):  # 4 x max_failures, spread over names so no name locks
-            assert (await sign_in(web, f"guess{n}", "wrong password")).status_code == 401
-        assert (await sign_in(web, "jane")).status_code == 429
-    async with client_for(web_settings(db_dsn), component_store, ip="10.0.0.6") as elsewhere:
-        assert (await sign_in(elsewhere, "jane")).status_code == 303
+        page = await web.get("/sign-in")
+        form = {"username": "jane", "password": "guess", "csrf": csrf_of(page.text)}
+        replies = await asyncio.gather(*(web.post("/sign-in", data=form) for _ in range(20)))
+    codes = sorted(r.status_code for r in replies)
+    assert codes == [401] * 5 + [429] * 15
 
 
 async def test_email_link_shows_a_button_and_only_the_post_signs_in_once(
@@ -396,8 +453,8 @@ async def test_access_log_carries_no_number_name_or_token(
         await web.post(f"/callers/{call_id}/handled", data={"csrf": csrf})
         await web.get("/week")
     access = [r.getMessage() for r in caplog.records if r.name == "callback_desk.web.access"]
-    assert "GET /callers/{call_id:int} 200" in access
-    assert "POST /callers/{call_id:int}/handled 303" in access
+    assert "GET /callers/{call_id:id} 200" in access
+    assert "POST /callers/{call_id:id}/handled 303" in access
     everything = "\n".join(r.getMessage() for r in caplog.records if r.name != "httpx")
     for secret in ("5550123", "555-0123", "Ann Example", PASSWORD):
         assert secret not in everything
@@ -425,8 +482,25 @@ async def test_history_is_read_only_and_lists_calls_attempts_and_decisions(
         assert reply.status_code in (404, 405)
 
 
-async def test_week_page_is_drawn_from_the_report(web: httpx.AsyncClient, store: Store) -> None:
-    await add_user(store, "desk", role="frontdesk", extensions=("100",))
+@pytest.mark.parametrize(
+    ("username", "role", "extension", "darkest", "half"),
+    [
+        # The front desk hears every line: the busy hour holds two callers, the other one.
+        ("desk", "frontdesk", "100", 1, 1),
+        # A therapist's week is their lines' (Jane: 2001): one caller in each hour.
+        ("jane", "therapist", "101", 2, 0),
+    ],
+)
+async def test_week_page_is_drawn_from_the_report_on_my_lines(
+    web: httpx.AsyncClient,
+    store: Store,
+    username: str,
+    role: Role,
+    extension: str,
+    darkest: int,
+    half: int,
+) -> None:
+    await add_user(store, username, role=role, extensions=(extension,))
     # Two callers in one hour of the heat map (half past, well clear of its edges), a third two
     # hours earlier: the busiest cell is the darkest, the other half as dark.
     now = datetime.now(UTC)
@@ -434,12 +508,13 @@ async def test_week_page_is_drawn_from_the_report(web: httpx.AsyncClient, store:
     await add_caller(store, "a", "2125550123", line="2001", ago=now - busy)
     await add_caller(store, "b", "3125550188", line="2002", ago=now - busy)
     await add_caller(store, "c", "4155550177", line="2001", ago=now - busy + timedelta(hours=2))
-    await sign_in(web, "desk")
+    await sign_in(web, username)
     page = (await web.get("/week")).text
-    assert "<strong>3</strong> missed calls from <strong>3</strong> callers" in page
-    assert page.count('class="l4"') == 1 and page.count('class="l2"') == 1
+    seen = darkest + half * 2
+    assert f"<strong>{seen}</strong> missed calls from <strong>{seen}</strong> callers" in page
+    assert page.count('class="l4"') == darkest and page.count('class="l2"') == half
     assert page.count('class="l1"') == page.count('class="l3"') == 0
-    assert "Callers who never got through: <strong>3</strong>" in page
+    assert f"Callers who never got through: <strong>{seen}</strong>" in page
 
 
 def test_web_settings_name_the_key_that_is_wrong(tmp_path: Path) -> None:
@@ -461,6 +536,7 @@ def test_web_settings_name_the_key_that_is_wrong(tmp_path: Path) -> None:
         ({"port": 70000}, "port"),
         ({"link_hours": 73}, "72 hours at most"),
         ({"colour": "blue"}, "unknown key 'colour'"),
+        ({"trusted_proxies": ["*"]}, "not an address or a network"),
     ]
     for web, words in cases:
         with pytest.raises(ConfigError, match=words):
@@ -473,23 +549,41 @@ def test_web_settings_name_the_key_that_is_wrong(tmp_path: Path) -> None:
         load(Settings.from_mapping({"database": {"dsn": "x"}}, environ={})).require_secret()
 
 
-def test_sign_in_limit_forgets_failures_outside_its_window() -> None:
-    from callback_desk.web.auth import SignInLimit
+def test_sign_in_limit_forgets_a_tally_once_its_wait_is_long_over() -> None:
+    from callback_desk.web.auth import SignInLimit, Wait
 
     now = [1000.0]
-    limit = SignInLimit(max_failures=2, window=60, clock=lambda: now[0])
-    limit.failed("jane", "10.0.0.1")
-    limit.failed("jane", "10.0.0.1")
-    assert limit.locked("jane", "10.0.0.2") and not limit.locked("sam", "10.0.0.1")
-    now[0] += 61
-    assert not limit.locked("jane", "10.0.0.1")
+    limit = SignInLimit(free=2, longest=60, clock=lambda: now[0])
+    for _ in range(2):
+        limit.begin("jane", "10.0.0.1")
+        limit.failed("jane", "10.0.0.1")
+    assert limit.wait("jane", "10.0.0.1") == Wait(1.0, "client")
+    assert limit.wait("jane", "10.0.0.2") is None  # never failed: always checked
+    now[0] += 1 + 60 + 1
+    assert limit.wait("jane", "10.0.0.1") is None
+    limit._prune()
+    assert not limit._tallies
+    # A right password is not a failure: its attempt leaves no tally behind.
+    limit.begin("jane", "10.0.0.1")
+    limit.succeeded("jane", "10.0.0.1")
+    assert not limit._tallies
+
+
+def test_an_ipv6_client_is_its_64() -> None:
+    from callback_desk.web.auth import client_key
+
+    assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:bbbb::9")
+    assert client_key("2001:db8:1:2::1") == "2001:db8:1:2::/64"
+    assert client_key("::ffff:192.0.2.7") == "192.0.2.7" == client_key("192.0.2.7")
 
 
 async def test_forwarded_addresses_count_only_from_a_trusted_proxy(
     db_dsn: str, store: Store, component_store: Store
 ) -> None:
-    """The sign-in limit per address must not be dodged with a made-up X-Forwarded-For."""
+    """A local process that talks to the port directly must not dodge the sign-in limit with a
+    made-up X-Forwarded-For: by default no proxy is believed."""
     await add_user(store, "jane")
+    now = [time.time()]
 
     async def attempt(base: str, forwarded: str, username: str, password: str) -> int:
         async with httpx.AsyncClient(base_url=base) as client:
@@ -502,16 +596,20 @@ async def test_forwarded_addresses_count_only_from_a_trusted_proxy(
             )
             return reply.status_code
 
-    # max_failures=1: one failure per name, four per address.
+    # max_failures=1: the first failure makes the client wait.
     settings = web_settings(db_dsn, max_failures=1)
-    # Not behind a trusted proxy: every made-up address is still this client's address.
-    async with serving(settings, component_store, trusted=()) as base:
-        for n in range(4):
-            assert await attempt(base, f"198.51.100.{n}", f"guess{n}", "wrong password") == 401
+    assert load(settings).trusted_proxies == ()
+    # As configured by default (no trusted proxy): every made-up address is this client's.
+    async with serving(settings, component_store, clock=lambda: now[0]) as base:
+        assert await attempt(base, "198.51.100.1", "guess1", "wrong password") == 401
+        assert await attempt(base, "198.51.100.2", "guess2", "wrong password") == 429
         assert await attempt(base, "198.51.100.99", "jane", PASSWORD) == 429
-    # Behind the trusted proxy (127.0.0.1 here), the forwarded address is the client's.
-    async with serving(settings, component_store) as base:
-        for n in range(4):
-            assert await attempt(base, "198.51.100.7", f"guess{n}", "wrong password") == 401
+    now[0] += 3600
+    # Behind a configured proxy (127.0.0.1 here), the forwarded address is the client's.
+    proxied = web_settings(db_dsn, max_failures=1, trusted_proxies=["127.0.0.1"])
+    async with serving(
+        proxied, component_store, trusted=load(proxied).trusted_proxies, clock=lambda: now[0]
+    ) as base:
+        assert await attempt(base, "198.51.100.7", "guess1", "wrong password") == 401
         assert await attempt(base, "198.51.100.7", "jane", PASSWORD) == 429
         assert await attempt(base, "198.51.100.8", "jane", PASSWORD) == 303

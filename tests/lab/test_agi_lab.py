@@ -26,7 +26,7 @@ from fakes.agi_runner import run_cli, toml_text
 from fakes.poll import until
 from fakes.settings import make_settings
 from tests.agi_support import add_missed
-from tests.conftest import unavailable
+from tests.conftest import as_role, unavailable
 from tests.lab.lab import CLICK_TO_CALL_USER, PRODUCT_USER, Lab, lab_available
 
 pytestmark = pytest.mark.lab
@@ -83,21 +83,26 @@ LAB_SECRET = Path(__file__).parent / "etc" / "pbx" / "callback-desk-agi.secret"
 
 
 @pytest.fixture
-async def fastagi(db_dsn: str, store: Store) -> AsyncIterator[FastAgiServer]:
+async def fastagi(db_dsn: str, owner_dsn: str) -> AsyncIterator[FastAgiServer]:
     settings = lab_settings(db_dsn)
-    server = FastAgiServer(
-        Callbacks(store.pool),
-        load(settings),
-        settings.pbx.timezone,
-        "127.0.0.1",
-        AGI_PORT,
-        Secret(LAB_SECRET.read_text().strip()),
-    )
-    await server.start()
+    # The desk's queries with the desk's rights only, as installed (sql/grants.sql).
+    desk = await Store.open(make_settings(as_role(owner_dsn, "cbd_desk")).database)
     try:
-        yield server
+        server = FastAgiServer(
+            Callbacks(desk.pool),
+            load(settings),
+            settings.pbx.timezone,
+            "127.0.0.1",
+            AGI_PORT,
+            Secret(LAB_SECRET.read_text().strip()),
+        )
+        await server.start()
+        try:
+            yield server
+        finally:
+            await server.close()
     finally:
-        await server.close()
+        await desk.close()
 
 
 async def report_numbers(db_dsn: str, tmp_path: Path) -> list[str]:

@@ -31,4 +31,5 @@ def test_the_queries_that_filter_by_line_all_use_in_scope() -> None:
         "report_returned",
         "report_heatmap",
         "report_week",
+        "web_history_calls",
     }

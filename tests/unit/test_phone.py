@@ -135,3 +135,18 @@ def test_any_plus_digits_are_parsed_as_phonenumbers_parses_them(key: str) -> Non
             phone.parse_key(key)
         return
     assert phone.parse_key(key) == expected
+
+
+@pytest.mark.parametrize("country", ["US", "DE", "GB"])
+def test_a_caller_in_plus_form_gets_the_key_and_verdict_parse_gives(country: str) -> None:
+    # The listener reads callers in + form without parse() (phone._direct): the answers of
+    # the path through parse().
+    for key in _every_example_key():
+        got = (phone.number_key(key, country), phone.is_callable(key, country))
+        assert got == phone._parsed(key, country), key
+
+
+@given(st.from_regex(r"\+[1-9][0-9]{3,16}", fullmatch=True))
+def test_any_caller_in_plus_form_gets_the_key_and_verdict_parse_gives(raw: str) -> None:
+    expected = phone._parsed(raw, "US")
+    assert (phone.number_key(raw, "US"), phone.is_callable(raw, "US")) == expected

@@ -2,19 +2,22 @@
 
 Every page but sign-in is behind :meth:`Views.signed_in`; every POST goes through
 :meth:`Views.form`, which refuses a missing or wrong CSRF token before anything else happens.
-A caller outside the person's lines is a 403 and a log line, whatever the path
-(:meth:`Views.caller`).
+A caller outside the person's lines is the same 404 as an id that is no missed call, with a log
+line and an audit row, whatever the path (:meth:`Views.caller`): the answer does not tell which
+ids are missed calls on other lines.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
@@ -45,7 +48,7 @@ from callback_desk.web.live import Changes
 from callback_desk.web.middleware import route_template
 from callback_desk.web.settings import WebSettings
 from callback_desk.web.settings import load as load_web
-from callback_desk.web.store import User, WebStore
+from callback_desk.web.store import EVERYONE, User, Viewer, WebStore
 
 logger = logging.getLogger(__name__)
 
@@ -205,9 +208,10 @@ class Views:
         return user
 
     async def form(self, request: Request) -> FormData:
-        """The POSTed form, once its CSRF token matches this browser's session."""
+        """The POSTed form, once it is a form the inbox could have sent (:func:`read_form`) and
+        its CSRF token matches this browser's session."""
         session = self._session(request)
-        form = await request.form()
+        form = await read_form(request)
         token = form.get("csrf")
         if session is None and not secure_context(request):
             # The session cookie is Secure (and __Host-): a browser keeps it only for HTTPS or
@@ -249,12 +253,20 @@ class Views:
                     found.append(line)
         return (ALL_LINES,) if ALL_LINES in found else tuple(found)
 
+    def viewer(self, user: User) -> Viewer:
+        """Whose eyes a caller's history is read with: everything for the front desk and admins,
+        a therapist's lines and own rows for a therapist."""
+        if user.sees_all_lines:
+            return EVERYONE
+        scope = self.scope(user)
+        lines = None if ALL_LINES in scope else scope
+        return Viewer(lines, user.extensions, user.username)
+
     async def caller(self, user: User, call_id: int) -> MissedCall:
-        """The missed call, if this person may see it; 404 or 403 (logged) otherwise."""
+        """The missed call, if this person may see it; otherwise the 404 of an id that is no
+        missed call (a call on other lines is logged and audited as well)."""
         call = await self.callbacks.missed_call(call_id)
-        if call is None:
-            raise Refused(404, "There is no such missed call.")
-        if not call.heard_by(self.scope(user)):
+        if call is not None and not call.heard_by(self.scope(user)):
             logger.warning(
                 "Refused user %s missed call %d: not on their lines",
                 user.username,
@@ -262,7 +274,9 @@ class Views:
                 extra={"action": "web_out_of_scope"},
             )
             await self.users.audit(user.username, "refused", call_id, "not on their lines")
-            raise Refused(403, "That caller is not on your lines.")
+            call = None
+        if call is None:
+            raise Refused(404, "There is no such missed call.")
         return call
 
     def page(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -313,11 +327,82 @@ def secure_context(request: Request) -> bool:
     )
 
 
+# The inbox's forms are small: three or four fields (nginx's sample allows 16 KiB too).
+MAX_FORM_BYTES = 16 * 1024
+MAX_FORM_FIELDS = 20
+MAX_FIELD_CHARS = 1024
+_FIELD_NAME = re.compile(r"[a-z_]{1,20}")
+
+
+async def read_form(request: Request) -> FormData:
+    """The urlencoded form of a POST, or a 400 (a 413 when too big) with one log line: only
+    what the inbox's own pages send is read — URL-encoded, UTF-8, no NUL byte, at most
+    ``MAX_FORM_FIELDS`` fields of ``MAX_FIELD_CHARS`` characters, ``MAX_FORM_BYTES`` in all.
+    Anything else would reach PostgreSQL (which refuses a NUL) or a log as it came."""
+
+    def refuse(why: str, status: int = 400) -> Refused:
+        logger.warning(
+            "Refused a POST to %s: %s", template_of(request), why, extra={"action": "web_bad_form"}
+        )
+        return Refused(
+            status, "This form could not be read. Go back, reload the page and try again."
+        )
+
+    kind, _, params = request.headers.get("content-type", "").partition(";")
+    charset = params.strip().lower().removeprefix("charset=").strip('"')
+    # No type and no body: an empty form (whose missing CSRF token is then refused).
+    empty = not kind.strip() and request.headers.get("content-length", "0") == "0"
+    if not empty and kind.strip().lower() != "application/x-www-form-urlencoded":
+        raise refuse("not a URL-encoded form")
+    if params.strip() and charset != "utf-8":
+        raise refuse("a form in another character set than UTF-8")
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+        raise refuse(f"a body of over {MAX_FORM_BYTES // 1024} KiB", 413)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise refuse(f"a body of over {MAX_FORM_BYTES // 1024} KiB", 413)
+    try:
+        fields = parse_qsl(
+            bytes(body).decode("utf-8"),
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=MAX_FORM_FIELDS,
+        )
+    except UnicodeDecodeError:
+        raise refuse("a form that is not UTF-8") from None
+    except ValueError:
+        raise refuse(f"more than {MAX_FORM_FIELDS} fields") from None
+    for name, value in fields:
+        shown = repr(name) if _FIELD_NAME.fullmatch(name) else "a field"
+        if "\0" in name or "\0" in value:
+            raise refuse(f"{shown} holds a NUL byte")
+        if len(name) > MAX_FIELD_CHARS or len(value) > MAX_FIELD_CHARS:
+            raise refuse(f"{shown} is longer than {MAX_FIELD_CHARS} characters")
+    return FormData([(name, value) for name, value in fields])
+
+
 def template_of(request: Request) -> str:
     return route_template(request.app, request.scope)
 
 
+# calls.id is a bigint: a larger id cannot be one, and PostgreSQL would refuse the parameter.
+MAX_CALL_ID = 2**63 - 1
+
+
 def call_id(request: Request) -> int:
+    """The call id of the path (``{call_id:id}``: 1-19 ASCII digits); past a bigint it is the
+    404 of a call that does not exist, with one log line."""
     value = request.path_params["call_id"]
     assert isinstance(value, int)
+    if value > MAX_CALL_ID:
+        logger.warning(
+            "Refused %s: the call id is past the largest there can be",
+            template_of(request),
+            extra={"action": "web_bad_id"},
+        )
+        raise Refused(404, "There is no such missed call.")
     return value

@@ -14,7 +14,7 @@ from starlette.responses import Response, StreamingResponse
 from agi.policy import authorize
 from agi.queries import MissedCall
 from callback_desk.core.exceptions import CallbackError
-from callback_desk.core.scope import ALL_LINES, in_scope
+from callback_desk.core.scope import ALL_LINES
 from callback_desk.report import query
 from callback_desk.report.command import ReportOptions, window
 from callback_desk.report.model import ReportCaller
@@ -216,13 +216,8 @@ class CallerViews(Views):
 
     async def history(self, request: Request, user: User) -> Response:
         call = await self.caller(user, call_id(request))
-        history = await self.users.history(call.id)
-        scope = self.scope(user)
-        # Missed calls to someone else's lines stay out of a therapist's view of the caller.
-        calls = [
-            c for c in history.calls if c.id == call.id or in_scope(scope, c.did, c.extensions)
-        ]
-        return self.page(request, "caller.html", user=user, call=call, history=history, calls=calls)
+        history = await self.users.history(call.id, self.viewer(user))
+        return self.page(request, "caller.html", user=user, call=call, history=history)
 
     async def week(self, request: Request, user: User) -> Response:
         scope = self.scope(user)

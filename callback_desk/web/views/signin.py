@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import re
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from callback_desk.web.auth import BadToken
+from callback_desk.web.auth import BadToken, client_key
+from callback_desk.web.store import THROTTLED
 from callback_desk.web.views.base import SESSION_COOKIE, Refused, Views
 
 logger = logging.getLogger(__name__)
@@ -24,32 +27,47 @@ class SignInViews(Views):
         form = await self.form(request)
         username = str(form.get("username", "")).strip().lower()[:40]
         password = str(form.get("password", ""))
-        address = request.client.host if request.client else "?"
-        if self.limit.locked(username, address):
+        client = client_key(request.client.host if request.client else "?")
+        shown = shown_name(username)
+        wait = self.limit.wait(username, client)
+        if wait is not None:
+            seconds = math.ceil(wait.seconds)
             logger.warning(
-                "Sign-in refused for %r: too many failures",
-                username,
-                extra={"action": "web_locked"},
+                "Sign-in for %r from %s refused unchecked: %s %d s more",
+                shown,
+                client,
+                "this client waits"
+                if wait.reason == "client"
+                else "clients that failed wait for the account",
+                seconds,
+                extra={"action": "web_sign_in_throttled"},
             )
-            return self.page(
+            refused = self.page(
                 request,
                 "sign_in.html",
                 status=429,
-                error="Too many failed attempts. Wait a few minutes, then try again.",
+                error="Too many failed attempts from this computer. "
+                f"Try again in {_spoken(seconds)}.",
             )
-        user = await self.users.user_by_name(username) if username else None
-        stored = user.password_hash if user is not None else self._dummy_hash
-        # argon2 takes ~0.3 s and 64 MiB on purpose: in a thread, so live pages keep flowing.
-        verified = await asyncio.to_thread(self.passwords.verify, stored, password)
+            refused.headers["retry-after"] = str(seconds)
+            return refused
+        # Counted as a failure until it is known to be right: concurrent tries see it.
+        self.limit.begin(username, client)
+        try:
+            user = await self.users.user_by_name(username) if username else None
+            stored = user.password_hash if user is not None else self._dummy_hash
+            # argon2 takes ~0.3 s and 64 MiB on purpose: in a thread, so live pages keep flowing.
+            verified = await asyncio.to_thread(self.passwords.verify, stored, password)
+        except BaseException:
+            self.limit.succeeded(username, client)  # not checked: not a failure
+            raise
         ok = verified and user is not None and not user.disabled
         if not ok or user is None:
-            self.limit.failed(username, address)
-            logger.warning(
-                "Sign-in failed for %r", username, extra={"action": "web_sign_in_failed"}
-            )
+            await self._failed(username, client)
             return self.page(
                 request, "sign_in.html", status=401, error="Wrong user name or password."
             )
+        self.limit.succeeded(username, client)
         if self.passwords.needs_rehash(user.password_hash):
             rehashed = await asyncio.to_thread(self.passwords.hash, password)
             await self.users.rehash(user.id, rehashed)
@@ -60,6 +78,34 @@ class SignInViews(Views):
             )
         logger.info("User %s signed in", user.username, extra={"action": "web_sign_in"})
         return response
+
+    async def _failed(self, username: str, client: str) -> None:
+        """A wrong password: counted; a wait it starts or lengthens is logged and audited
+        (``WebStore.sign_in_throttles`` reads the audit rows back for admins)."""
+        throttle = self.limit.failed(username, client)
+        shown = shown_name(username)
+        (client_failures, account_failures), (client_wait, account_wait) = (
+            throttle.failures,
+            throttle.waits,
+        )
+        if not (client_wait or account_wait):
+            logger.warning(
+                "Sign-in failed for %r from %s",
+                shown,
+                client,
+                extra={"action": "web_sign_in_failed"},
+            )
+            return
+        detail = (
+            f"from {client}: this client waits {client_wait:.0f} s ({client_failures} failures), "
+            f"clients that failed wait {account_wait:.0f} s for the account "
+            f"({account_failures} failures)"
+        )
+        logger.warning(
+            "Sign-in failed for %r %s", shown, detail, extra={"action": "web_sign_in_throttle"}
+        )
+        if throttle.report:
+            await self.users.audit(shown, THROTTLED, None, detail)
 
     async def sign_out(self, request: Request) -> Response:
         await self.form(request)
@@ -114,3 +160,20 @@ class SignInViews(Views):
         if not isinstance(user_id, int) or not isinstance(jti, str):
             raise Refused(403, "This sign-in link is not valid.")
         return user_id, jti
+
+
+_DIGITS = re.compile(r"\d(?=(?:\D*\d){2})")
+
+
+def shown_name(username: str) -> str:
+    """A user name as the log and the audit show it: a name someone typed may be a phone
+    number, so every digit but the last two of a name with four or more is masked."""
+    if sum(ch.isdigit() for ch in username) < 4:
+        return username
+    return _DIGITS.sub("•", username)
+
+
+def _spoken(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    return f"{math.ceil(seconds / 60)} minutes"
