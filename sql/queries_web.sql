@@ -33,10 +33,8 @@ UPDATE web_users SET disabled = $2 WHERE username = $1 RETURNING id;
 SELECT issue_sign_in_link($1, $2, $3);
 
 -- name: web_link_consume
--- Atomic: of two POSTs with the same link, exactly one gets the row.
-UPDATE web_sign_in_links SET used_at = now()
-WHERE jti = $1 AND used_at IS NULL AND expires_at > now()
-RETURNING user_id;
+-- The link's user, once (sql/0011_signed_writes.sql).
+SELECT consume_sign_in_link($1);
 
 -- name: web_audit
 INSERT INTO web_audit (username, action, call_id, detail) VALUES ($1, $2, $3, $4);
@@ -50,9 +48,9 @@ ORDER BY at DESC, id DESC
 LIMIT $2;
 
 -- name: web_dispose
-INSERT INTO caller_dispositions (call_id, number_key, disposition, extension, decided_by)
-VALUES ($1, $2, $3, $4, $5)
-RETURNING id;
+-- Signed by the database with the user of live session $1 (sql/0011_signed_writes.sql); NULL
+-- when the session has ended or the call is no missed call.
+SELECT web_decide($1, $2, $3);
 
 -- name: web_history_calls
 -- The history of a caller, as one person may see it. $1: a missed call of the caller; then, as

@@ -246,6 +246,14 @@ CREATE FUNCTION public.close_stale_callback_attempts(p_started_before timestamp 
     )
     SELECT count(*) FROM closed
 $$;
+CREATE FUNCTION public.consume_sign_in_link(p_jti text) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    UPDATE web_sign_in_links SET used_at = now()
+    WHERE jti = p_jti AND used_at IS NULL AND expires_at > now()
+    RETURNING user_id
+$$;
 CREATE FUNCTION public.finish_callback_attempt(p_id bigint, p_status text, p_talk_seconds integer) RETURNS bigint
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -301,6 +309,18 @@ $$;
 CREATE FUNCTION public.sorted_set(items text[]) RETURNS text[]
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     RETURN ARRAY(SELECT DISTINCT i.i FROM unnest(sorted_set.items) i(i) ORDER BY i.i);
+CREATE FUNCTION public.web_decide(p_session text, p_call bigint, p_disposition text) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    INSERT INTO caller_dispositions (call_id, number_key, disposition, extension, decided_by)
+    SELECT c.id, c.number_key, p_disposition, coalesce(u.extensions[1], ''), u.username
+    FROM web_sessions s
+    JOIN web_users u ON u.id = s.user_id
+    JOIN calls c ON c.id = p_call AND c.outcome = 'missed'
+    WHERE s.id = web_session_key(p_session) AND s.ended_at IS NULL AND NOT u.disabled
+    RETURNING id
+$$;
 CREATE FUNCTION public.web_session_key(p_id text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT
     SET search_path TO 'pg_catalog', 'pg_temp'

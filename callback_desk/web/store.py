@@ -247,18 +247,13 @@ class WebStore:
             rows = await self._pool.fetch(self._q["web_sign_in_throttles"], THROTTLED, limit)
         return [AuditEntry(**dict(r)) for r in rows]
 
-    async def dispose(
-        self,
-        call_id: int,
-        number_key: str | None,
-        disposition: str,
-        extension: str,
-        username: str,
-    ) -> None:
+    async def dispose(self, sid: str, call_id: int, disposition: str) -> bool:
+        """Record a decision on missed call ``call_id``, signed by the database with the user of
+        live session ``sid`` (sql/0011_signed_writes.sql); False when that session has ended or
+        the call is gone."""
         async with mapped_errors("recording a disposition"):
-            await self._pool.execute(
-                self._q["web_dispose"], call_id, number_key, disposition, extension, username
-            )
+            found = await self._pool.fetchval(self._q["web_dispose"], sid, call_id, disposition)
+        return found is not None
 
     async def history(self, call_id: int, viewer: Viewer) -> History:
         """What ``viewer`` may see of the caller of missed call ``call_id``: the caller's missed

@@ -75,7 +75,9 @@ class ActionViews(Views):
     async def _dispose(self, request: Request, user: User, disposition: Disposition) -> Response:
         await self.form(request)
         call = await self.caller(user, call_id(request))
-        extension = user.extensions[0] if user.extensions else ""
-        await self.users.dispose(call.id, call.number_key, disposition, extension, user.username)
+        session = self._session(request)
+        # The database signs the decision with this session's user (not a name we pass).
+        if session is None or not await self.users.dispose(session.sid, call.id, disposition):
+            raise Refused(401, "Please sign in.")
         await self.users.audit(user.username, disposition, call.id, "")
         return RedirectResponse(f"/?done={disposition}", status_code=303)
