@@ -69,11 +69,12 @@ GRANT EXECUTE ON FUNCTION close_stale_callback_attempts(timestamptz) TO cbd_purg
 
 -- caller_dispositions: "handled" / "never" from a desk or the inbox; never edited afterwards.
 -- decided_at is the database's clock (its default), not the writer's; decided_by is '' from a
--- desk phone (the extension says which) and the inbox user's name from the web.
+-- desk phone (its default: the extension says which) and, from the inbox, the name of the user
+-- of the live session web_decide() was given (sql/0011_signed_writes.sql): the inbox does not
+-- insert, so it signs no decision with a name of its choosing.
 GRANT SELECT ON caller_dispositions TO cbd_desk, cbd_web, cbd_report;
 GRANT INSERT (call_id, number_key, disposition, extension) ON caller_dispositions TO cbd_desk;
-GRANT INSERT (call_id, number_key, disposition, extension, decided_by)
-    ON caller_dispositions TO cbd_web;
+GRANT EXECUTE ON FUNCTION web_decide(text, bigint, text) TO cbd_web;
 
 -- Gaps (0005_gaps.sql): the listener's heartbeat and the holes it found and filled from the
 -- PBX's CDR/CEL; the report lists the gaps of its window.
@@ -81,12 +82,16 @@ GRANT SELECT, INSERT, UPDATE ON listener_heartbeats TO cbd_listener;
 GRANT SELECT, INSERT, UPDATE ON listener_gaps TO cbd_listener;
 GRANT SELECT ON listener_gaps TO cbd_report, cbd_web;
 
--- The callback inbox (0004_web.sql). Its users are managed by `callback-desk web user ...`
--- (run as the owner or as cbd_web). The report's email carries a single-use sign-in link for
+-- The callback inbox (0004_web.sql). Its users are managed by `callback-desk user ...` (run as
+-- the owner or as cbd_web): cbd_web adds users and changes a password or whether a user is
+-- disabled, never a role or a name. The report's email carries a single-use sign-in link for
 -- each inbox user it mails: the one write the report role has, through issue_sign_in_link()
--- (it never reads web_users, whose rows carry the password hashes).
-GRANT SELECT, INSERT, UPDATE ON web_users TO cbd_web;
-GRANT SELECT, INSERT, UPDATE ON web_sign_in_links TO cbd_web;
+-- (it never reads web_users, whose rows carry the password hashes). The inbox uses a link once,
+-- through consume_sign_in_link(): it cannot make a used link new again nor extend one.
+GRANT SELECT, INSERT ON web_users TO cbd_web;
+GRANT UPDATE (password_hash, password_changed_at, disabled) ON web_users TO cbd_web;
+GRANT SELECT ON web_sign_in_links TO cbd_web;
+GRANT EXECUTE ON FUNCTION consume_sign_in_link(text) TO cbd_web;
 GRANT EXECUTE ON FUNCTION issue_sign_in_link(text, text, timestamptz) TO cbd_report;
 GRANT SELECT, INSERT ON web_audit TO cbd_web;
 
@@ -99,4 +104,18 @@ GRANT EXECUTE ON FUNCTION web_session_start(text, bigint, text),
                           web_session_user(text, interval, interval, boolean),
                           web_session_sign_out(text),
                           web_sessions_end(bigint, text)
+    TO cbd_web;
+
+-- The admin pages (0012_admin.sql): users are added, changed, disabled or enabled, given a
+-- password link or signed out everywhere only through these functions, which act only for the
+-- user of an open session who is an enabled admin, and keep one enabled admin; a password link
+-- is spent by its holder; a mark is undone by the person who set it, within minutes.
+GRANT EXECUTE ON FUNCTION web_admin_add_user(text, text, text, text, text[], text, text,
+                                             timestamptz),
+                          web_admin_change_user(text, bigint, text, text[], text),
+                          web_admin_set_disabled(text, bigint, boolean),
+                          web_admin_password_link(text, bigint, text, timestamptz),
+                          web_admin_sign_out(text, bigint),
+                          web_password_link_use(text, text),
+                          web_undo_disposition(text, bigint, interval)
     TO cbd_web;

@@ -1,9 +1,10 @@
 """The callback inbox as an ASGI application (Starlette): the route table and the factory.
 
 What each page and action does is in ``views/`` (``callers.py`` the pages, ``actions.py`` what
-a person does to a caller, ``signin.py`` signing in and out), on the dependencies and guards of
-``views/base.py``; what wraps every response is ``middleware.py``. URLs carry only call ids,
-never a number or a name; the access log writes the route's template, not the path.
+a person does to a caller, ``signin.py`` signing in and out, ``admin.py`` the admin pages), on
+the dependencies and guards of ``views/base.py``; what wraps every response is
+``middleware.py``. URLs carry only call ids, never a number or a name; the access log writes
+the route's template, not the path.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
@@ -25,6 +27,7 @@ from callback_desk.core.store import Store
 from callback_desk.web.auth import Passwords
 from callback_desk.web.middleware import Guard
 from callback_desk.web.views.actions import ActionViews
+from callback_desk.web.views.admin import AdminViews
 from callback_desk.web.views.base import Dial, Refused
 from callback_desk.web.views.callers import CallerViews
 from callback_desk.web.views.signin import SignInViews
@@ -32,7 +35,24 @@ from callback_desk.web.views.signin import SignInViews
 HERE = Path(__file__).resolve().parent
 
 
-class Inbox(CallerViews, ActionViews, SignInViews):
+class RowId(Convertor[int]):
+    """A row id in a path: 1-19 ASCII digits (a bigint has 19 at most). Starlette's ``int``
+    takes any number of digits, and Python's int() raises on more than 4,300: a 500."""
+
+    regex = "[0-9]{1,19}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+# Starlette's one way to name a convertor is its registry; "id" is ours alone.
+register_url_convertor("id", RowId())
+
+
+class Inbox(CallerViews, ActionViews, AdminViews, SignInViews):
     """Every view of the inbox over one set of dependencies (``views/base.py``)."""
 
 
@@ -44,11 +64,30 @@ def routes(inbox: Inbox) -> list[Route | Mount]:
         Route("/inbox/list", signed_in(inbox.inbox_list), methods=["GET", "POST"]),
         Route("/events", signed_in(inbox.events, active=False)),
         Route("/week", signed_in(inbox.week)),
-        Route("/callers/{call_id:int}", signed_in(inbox.history)),
-        Route("/callers/{call_id:int}/call", signed_in(inbox.call), methods=["POST"]),
-        Route("/callers/{call_id:int}/handled", signed_in(inbox.handled), methods=["POST"]),
-        Route("/callers/{call_id:int}/never", signed_in(inbox.confirm_never)),
-        Route("/callers/{call_id:int}/never", signed_in(inbox.never), methods=["POST"]),
+        Route("/callers/{call_id:id}", signed_in(inbox.history)),
+        Route("/callers/{call_id:id}/call", signed_in(inbox.call), methods=["POST"]),
+        Route("/callers/{call_id:id}/handled", signed_in(inbox.handled), methods=["POST"]),
+        Route("/callers/{call_id:id}/never", signed_in(inbox.confirm_never)),
+        Route("/callers/{call_id:id}/never", signed_in(inbox.never), methods=["POST"]),
+        Route("/marks/{mark_id:id}/undo", signed_in(inbox.undo), methods=["POST"]),
+        Route("/admin/users", signed_in(inbox.admin_users)),
+        Route("/admin/users", signed_in(inbox.admin_add), methods=["POST"]),
+        Route("/admin/users/{user_id:id}", signed_in(inbox.admin_user)),
+        Route("/admin/users/{user_id:id}", signed_in(inbox.admin_change), methods=["POST"]),
+        Route(
+            "/admin/users/{user_id:id}/disable", signed_in(inbox.admin_disable), methods=["POST"]
+        ),
+        Route("/admin/users/{user_id:id}/enable", signed_in(inbox.admin_enable), methods=["POST"]),
+        Route(
+            "/admin/users/{user_id:id}/password-link",
+            signed_in(inbox.admin_password_link),
+            methods=["POST"],
+        ),
+        Route(
+            "/admin/users/{user_id:id}/sign-out", signed_in(inbox.admin_sign_out), methods=["POST"]
+        ),
+        Route("/password/{token}", inbox.password_page),
+        Route("/password/{token}", inbox.password_set, methods=["POST"]),
         Route("/sign-in", inbox.sign_in_page),
         Route("/sign-in", inbox.sign_in, methods=["POST"]),
         Route("/sign-out", inbox.sign_out, methods=["POST"]),

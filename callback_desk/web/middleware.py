@@ -72,7 +72,7 @@ _REPLACED = {name for name, _ in SECURITY_HEADERS}
 
 
 def route_template(app: Starlette, scope: Scope) -> str:
-    """The path template of the route the request matches (``/callers/{call_id:int}``)."""
+    """The path template of the route the request matches (``/callers/{call_id:id}``)."""
     for route in app.routes:
         match, _ = route.matches(scope)
         if match == Match.FULL:

@@ -190,7 +190,7 @@ async def test_sign_in_live_call_handled_history_in_chromium(
     server_logs = "\n".join(
         r.getMessage() for r in caplog.records if r.name.startswith(("callback_desk", "uvicorn"))
     )
-    assert "GET /callers/{call_id:int} 200" in server_logs
+    assert "GET /callers/{call_id:id} 200" in server_logs
     for private in ("5550123", "555-0123", "5550188", "Sam Caller", "Robin"):
         assert private not in server_logs
     print(f"\nnew missed call on screen {appeared:.2f}s after it was recorded")  # noqa: T201

@@ -149,12 +149,18 @@ async def test_a_day_of_every_writer_keeps_the_state_equal_to_its_rebuild(owner_
         await desk.dispose(waiting[13].call_id, waiting[13].number_key, Disposition.HANDLED, "100")
         await assert_kept(owner)
 
-        # The inbox: handled and never, by users.
+        # The inbox: handled and never, by a signed-in user.
         web = WebStore(web_store.pool)
+        jane = await web.add_user("jane", "", "frontdesk", ("100",), "$argon2id$jane")
+        assert await web.start_session("s" * 32, jane, "")
         left = await awaiting(web_store.pool, scope=("*",), now=NOW)
         for caller, verdict in zip(left[:6], ["handled", "never"] * 3, strict=True):
-            await web.dispose(caller.last_call_id, caller.number_key, verdict, "100", "jane")
+            assert await web.dispose("s" * 32, caller.last_call_id, verdict)
         await assert_kept(owner)
+        # Jane undoes two of her marks within the window (sql/0012_admin.sql).
+        for undone in (await web.undoable("jane", timedelta(minutes=5)))[:2]:
+            assert await web.undo("s" * 32, undone.id, timedelta(minutes=5)) == undone.call_id
+            await assert_kept(owner)
 
         # A callback still "running" a day later is closed as UNKNOWN; retention removes the
         # oldest calls with everything attached to them.

@@ -3,6 +3,8 @@ its job and nothing else. Each forbidden case is an attack a compromised compone
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import os
 import re
 import subprocess
@@ -14,9 +16,11 @@ import asyncpg
 import pytest
 
 from callback_desk.core import migrate, roles
+from callback_desk.core.config import Secret
 from callback_desk.core.exceptions import StoreError
 from callback_desk.core.sqlfiles import sql_dir
 from callback_desk.core.store import Store
+from callback_desk.web.live import CHANNEL, Changes
 from fakes.agi_runner import REPO
 from fakes.settings import make_settings
 from tests.conftest import as_role
@@ -26,7 +30,8 @@ from tests.conftest import as_role
 async def seeded(owner_dsn: str) -> AsyncIterator[str]:
     """Written by the owner: a missed call of an hour ago with a running attempt and one
     disposition; a missed call of ten days ago whose callback was answered (a finished attempt);
-    an inbox therapist and an inbox admin, each with an email address."""
+    an inbox therapist and an inbox admin, each with an email address; the therapist's sign-in
+    link, used."""
     conn = await asyncpg.connect(owner_dsn)
     try:
         call_id = await conn.fetchval(
@@ -60,6 +65,11 @@ async def seeded(owner_dsn: str) -> AsyncIterator[str]:
             " ('jane', 'jane@example.org', 'therapist', '{101}', '$argon2id$jane'),"
             " ('boss', 'boss@example.org', 'admin', '{100}', '$argon2id$boss')"
         )
+        await conn.execute(
+            "INSERT INTO web_sign_in_links (jti, user_id, expires_at, used_at) SELECT $1, id,"
+            " now() + interval '1 hour', now() FROM web_users WHERE username = 'jane'",
+            USED_LINK,
+        )
     finally:
         await conn.close()
     yield owner_dsn
@@ -84,6 +94,7 @@ class _Rollback(Exception):
     """Undo what an allowed statement did, so every case starts from the same rows."""
 
 
+USED_LINK = "used-link"
 INSERT_CALL = (
     "INSERT INTO calls (pbx, linkedid, direction, outcome, reason, number, callable, started_at,"
     " ended_at) VALUES ('pbx', 'forged', 'inbound', 'missed', 'no_answer', '2125550199', true,"
@@ -129,8 +140,14 @@ ALLOWED = {
         "SELECT * FROM missed_calls",
         "SELECT finish_callback_attempt(id, 'BUSY', 0) FROM callback_attempts"
         " WHERE dial_status IS NULL",
-        "INSERT INTO caller_dispositions (number_key, disposition, decided_by)"
-        " VALUES ('+1212', 'never', 'jane')",
+        # A decision, signed by the database with the session's user (none here: NULL).
+        "SELECT web_decide('no-such-session', id, 'never') FROM calls WHERE linkedid = 'l1'",
+        "SELECT consume_sign_in_link('no-such-link')",
+        # callback-desk user add | passwd | disable | enable, run as cbd_web.
+        "INSERT INTO web_users (username, role, password_hash) VALUES ('sam', 'therapist', 'x')",
+        "UPDATE web_users SET password_hash = 'x', password_changed_at = now()"
+        " WHERE username = 'jane'",
+        "UPDATE web_users SET disabled = true WHERE username = 'jane'",
     ],
     "cbd_report": [
         "SELECT * FROM missed_calls",
@@ -198,6 +215,21 @@ FORBIDDEN = {
         *ATTEMPT_FORGERIES,
         *DISPOSITION_FORGERIES,
         "SELECT purge_calls_before(now() - interval '2 days')",
+        # A decision signed with someone else's name: the database signs them (web_decide()).
+        "INSERT INTO caller_dispositions (number_key, disposition, decided_by)"
+        " VALUES ('+12125550101', 'never', 'jane')",
+        "INSERT INTO caller_dispositions (call_id, disposition) SELECT id, 'handled' FROM calls",
+        # Roles, names and desk phones (which decide a therapist's lines) are not the inbox's
+        # to change: a therapist made admin, or given the front desk's extension, sees all.
+        "UPDATE web_users SET role = 'admin' WHERE username = 'jane'",
+        "UPDATE web_users SET username = 'root' WHERE username = 'boss'",
+        "UPDATE web_users SET extensions = '{100}' WHERE username = 'jane'",
+        # A used sign-in link made new again, an old one extended, one made up.
+        f"UPDATE web_sign_in_links SET used_at = NULL WHERE jti = '{USED_LINK}'",
+        f"UPDATE web_sign_in_links SET expires_at = now() + interval '1 year'"
+        f" WHERE jti = '{USED_LINK}'",
+        "INSERT INTO web_sign_in_links (jti, user_id, expires_at)"
+        " SELECT 'forged', id, now() + interval '1 hour' FROM web_users WHERE role = 'admin'",
     ],
     "cbd_purge": [
         INSERT_CALL,
@@ -267,6 +299,68 @@ async def test_a_disposition_carries_the_databases_time_not_the_writers(seeded: 
     assert stamped["decided_at"] == stamped["now"] and stamped["decided_by"] == ""
 
 
+async def test_the_inbox_decides_as_the_user_of_a_live_session_only(seeded: str) -> None:
+    """web_decide() signs with the session's user, their desk and the database's clock; the
+    call's own number key; nothing for an ended session or a call that is no missed call."""
+    conn = await asyncpg.connect(as_role(seeded, "cbd_web"))
+    try:
+        jane = await conn.fetchval("SELECT id FROM web_users WHERE username = 'jane'")
+        call = await conn.fetchval("SELECT id FROM calls WHERE linkedid = 'l1'")
+        assert await conn.fetchval("SELECT web_session_start($1, $2, '')", "s" * 32, jane)
+        async with conn.transaction():
+            decided = await conn.fetchval("SELECT web_decide($1, $2, 'never')", "s" * 32, call)
+            stamped = await conn.fetchrow(
+                "SELECT call_id, number_key, extension, decided_by, decided_at = now() AS now"
+                " FROM caller_dispositions WHERE id = $1",
+                decided,
+            )
+        assert tuple(stamped) == (call, "+12125550101", "101", "jane", True)
+        assert await conn.fetchval("SELECT web_decide($1, $2, 'never')", "t" * 32, call) is None
+        assert await conn.fetchval("SELECT web_session_sign_out($1)", "s" * 32)
+        assert await conn.fetchval("SELECT web_decide($1, $2, 'never')", "s" * 32, call) is None
+    finally:
+        await conn.close()
+
+
+async def test_a_sign_in_link_is_used_once_through_the_function(seeded: str) -> None:
+    owner = await asyncpg.connect(seeded)
+    try:
+        await owner.execute(
+            "INSERT INTO web_sign_in_links (jti, user_id, expires_at)"
+            " SELECT 'fresh', id, now() + interval '1 hour' FROM web_users WHERE username = 'jane'"
+        )
+    finally:
+        await owner.close()
+    conn = await asyncpg.connect(as_role(seeded, "cbd_web"))
+    try:
+        use = "SELECT consume_sign_in_link($1)"
+        jane = await conn.fetchval("SELECT id FROM web_users WHERE username = 'jane'")
+        assert await conn.fetchval(use, "fresh") == jane
+        assert await conn.fetchval(use, "fresh") is None
+        assert await conn.fetchval(use, USED_LINK) is None
+    finally:
+        await conn.close()
+
+
+async def test_any_role_may_notify_and_the_inbox_trusts_only_that_something_changed(
+    seeded: str,
+) -> None:
+    """NOTIFY needs no privilege (sql/0011_signed_writes.sql): a forged notification, whatever
+    its payload, only makes each open inbox re-read its own list."""
+    changes = Changes(Secret(as_role(seeded, "cbd_web")))
+    report = await asyncpg.connect(as_role(seeded, "cbd_report"))
+    try:
+        with changes.subscribe() as queue:
+            await changes.start()
+            async with asyncio.timeout(10):
+                await queue.get()  # the "changed" every stream gets once it listens
+                await report.execute(f"NOTIFY {CHANNEL}, '<script>alert(1)</script>'")
+                await queue.get()  # a re-read, and nothing else: the queue carries no payload
+    finally:
+        await report.close()
+        await changes.stop()
+
+
 async def test_the_report_links_only_enabled_non_admin_users_it_mails(seeded: str) -> None:
     conn = await asyncpg.connect(as_role(seeded, "cbd_report"))
     try:
@@ -287,7 +381,9 @@ async def test_the_report_links_only_enabled_non_admin_users_it_mails(seeded: st
         await conn.close()
     owner = await asyncpg.connect(seeded)
     try:
-        links = await owner.fetch("SELECT jti, user_id FROM web_sign_in_links")
+        links = await owner.fetch(
+            "SELECT jti, user_id FROM web_sign_in_links WHERE jti <> $1", USED_LINK
+        )
         await owner.execute("UPDATE web_users SET disabled = true WHERE username = 'jane'")
     finally:
         await owner.close()
@@ -412,3 +508,67 @@ def test_grant_command_as_the_admin_and_refused_to_a_component(owner_dsn: str) -
     refused = _cli(as_role(owner_dsn, "cbd_report"), "grant")
     assert refused.returncode == 1
     assert refused.stderr.count("\n") == 1 and "permission denied" in refused.stderr
+
+
+# Every privilege a role holds (directly, through a group or PUBLIC): on each table and view, whole
+# or by column (listed only where the whole table is not granted), and EXECUTE on each function
+# that PUBLIC may not run (the others carry no rights of their own).
+PRIVILEGES = """
+SELECT c.relname AS object, r.role, p.privilege, NULL::text AS columns
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+     unnest($1::text[]) AS r (role),
+     unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER'])
+         AS p (privilege)
+WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm', 'p')
+  AND has_table_privilege(r.role, c.oid, p.privilege)
+UNION ALL
+SELECT c.relname, r.role, p.privilege,
+       string_agg(a.attname, ', ' ORDER BY a.attnum)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped,
+     unnest($1::text[]) AS r (role),
+     unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'REFERENCES']) AS p (privilege)
+WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm', 'p')
+  AND NOT has_table_privilege(r.role, c.oid, p.privilege)
+  AND has_column_privilege(r.role, c.oid, a.attnum, p.privilege)
+GROUP BY c.relname, r.role, p.privilege
+UNION ALL
+SELECT f.proname || '()', r.role, 'EXECUTE', NULL
+FROM pg_proc f JOIN pg_namespace n ON n.oid = f.pronamespace, unnest($1::text[]) AS r (role)
+WHERE n.nspname = 'public'
+  AND has_function_privilege(r.role, f.oid, 'EXECUTE')
+  AND NOT has_function_privilege('public', f.oid, 'EXECUTE')
+"""
+
+
+Grants = dict[str, dict[str, frozenset[str]]]
+
+
+def documented_grants() -> Grants:
+    """The exact grants table of docs/security.md: object -> role -> privileges."""
+    lines = (REPO / "docs" / "security.md").read_text().splitlines()
+    header = "| object | " + " | ".join(f"`{role}`" for role in roles.ROLES) + " |"
+    start = lines.index(header) + 2
+    table: Grants = {}
+    for line in itertools.takewhile(lambda text: text.startswith("|"), lines[start:]):
+        name, *cells = (cell.strip() for cell in line.strip("|").split("|"))
+        table[name.strip("`")] = {
+            role: frozenset(re.findall(r"[A-Z]+(?: \([^)]*\))?", cell))
+            for role, cell in zip(roles.ROLES, cells, strict=True)
+            if cell != "—"
+        }
+    return table
+
+
+async def test_the_who_can_do_what_table_is_exactly_the_grants(owner_dsn: str) -> None:
+    conn = await asyncpg.connect(owner_dsn)
+    try:
+        rows = await conn.fetch(PRIVILEGES, roles.ROLES)
+    finally:
+        await conn.close()
+    granted: dict[str, dict[str, set[str]]] = {}
+    for r in rows:
+        item = r["privilege"] + (f" ({r['columns']})" if r["columns"] else "")
+        granted.setdefault(r["object"], {}).setdefault(r["role"], set()).add(item)
+    actual = {name: {role: frozenset(p) for role, p in by.items()} for name, by in granted.items()}
+    assert documented_grants() == actual, "docs/security.md's grants table is not the database's"

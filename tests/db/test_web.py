@@ -453,8 +453,8 @@ async def test_access_log_carries_no_number_name_or_token(
         await web.post(f"/callers/{call_id}/handled", data={"csrf": csrf})
         await web.get("/week")
     access = [r.getMessage() for r in caplog.records if r.name == "callback_desk.web.access"]
-    assert "GET /callers/{call_id:int} 200" in access
-    assert "POST /callers/{call_id:int}/handled 303" in access
+    assert "GET /callers/{call_id:id} 200" in access
+    assert "POST /callers/{call_id:id}/handled 303" in access
     everything = "\n".join(r.getMessage() for r in caplog.records if r.name != "httpx")
     for secret in ("5550123", "555-0123", "Ann Example", PASSWORD):
         assert secret not in everything

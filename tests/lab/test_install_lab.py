@@ -36,6 +36,7 @@ from callback_desk.core import layout
 from callback_desk.install import render
 from fakes.poll import until
 from tests.browser.test_web_browser import CHROMIUM, browser
+from tests.conftest import unavailable
 from tests.db.test_installer import TOOL_LEFTOVERS, changes
 from tests.install_support import system_venv, tree
 from tests.installed_services import Unit, as_root_in, run, running
@@ -49,6 +50,11 @@ pytestmark = [
 __all__ = ["browser"]  # a fixture, used by name
 
 LAB_ROOT = Path(os.environ.get("CALLBACK_DESK_LAB_ROOT", "/var/cache/callback-desk/lab-root"))
+# The installed services reach PostgreSQL over TCP as the installed config says (127.0.0.1:5432,
+# each as its own login with a password): the machine's server, the one the lab PBX writes its
+# CDR to (labctl's CALLBACK_DESK_LAB_PG) - never the tests' embedded one, whose socket lives in
+# a directory only root may enter. Our database and logins are dropped again by uninstall.
+LAB_PG = os.environ.get("CALLBACK_DESK_LAB_PG", "postgresql://postgres@127.0.0.1:5432")
 REPO_PBX = Path(__file__).parent / "etc" / "pbx"
 NEUTRAL_NUMBER = "+12125550100"
 NEUTRAL_NAME = "Appointments"
@@ -215,12 +221,23 @@ async def _port_open(port: int) -> bool:
     return True
 
 
+@pytest.fixture
+async def lab_pg() -> str:
+    """The machine's PostgreSQL on 127.0.0.1:5432, as the installed services reach it."""
+    try:
+        conn = await asyncpg.connect(_admin(LAB_PG), timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        unavailable("LAB", f"no PostgreSQL at {LAB_PG} for the installed services: {exc}")
+    await conn.close()
+    return _admin(LAB_PG)
+
+
 async def test_installed_on_plain_asterisk_end_to_end(
-    lab: Lab, plain_pbx: Pbx, program: str, pg_server_dsn: str, browser: Any, tmp_path: Path
+    lab: Lab, plain_pbx: Pbx, program: str, lab_pg: str, browser: Any, tmp_path: Path
 ) -> None:
     if not CHROMIUM.exists():
         pytest.skip("Chromium is not installed")
-    admin, database = _admin(pg_server_dsn), f"cbd_lab_{uuid.uuid4().hex[:8]}"
+    admin, database = lab_pg, f"cbd_lab_{uuid.uuid4().hex[:8]}"
     pbx = plain_pbx
     assert _asterisk_users(pbx) == {_root_uid("asterisk")}, "the lab's Asterisk runs as root"
     before = _snapshot(pbx)

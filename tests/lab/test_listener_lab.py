@@ -358,7 +358,7 @@ async def lab_pbx_answers(lab: Lab) -> bool:
     ("crash", "reason"), [(False, "no_answer"), (True, "unknown_end")], ids=["restart", "crash"]
 )
 async def test_listener_survives_asterisk_going_down_mid_call(
-    pbx: Pbx, crash: bool, reason: str
+    pbx: Pbx, crash: bool, reason: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     call = await pbx.lab.inbound_call(DID_DIRECT, "2125550130", "Caller", ring_timeout_ms=12000)
     await until(lambda: pbx.listener.tracker.open_calls == 1, what="call open in the listener")
@@ -369,6 +369,13 @@ async def test_listener_survives_asterisk_going_down_mid_call(
     assert (row["outcome"], row["reason"]) == ("missed", reason)
     await pbx.lab.wait_call_ended(call, timeout=30)  # the caller gives up on a dead line
     await until(lambda: lab_pbx_answers(pbx.lab), timeout=30, what="lab back on the PBX")
+    # The lab may be back before the listener (its reconnect backs off): a call placed before
+    # it has logged in and read the new PBX's FullyBooted would be half seen.
+    await until(
+        lambda: any(getattr(r, "action", None) == "pbx_restart" for r in caplog.records),
+        timeout=30,
+        what="the listener back on the restarted PBX",
+    )
     # The listener logged in again by itself: the next call is decided as usual.
     row = await call_and_wait(pbx, DID_DIRECT, "2125550131", ring_timeout_ms=2000)
     assert (row["outcome"], row["reason"]) == ("missed", "hangup_while_ringing")

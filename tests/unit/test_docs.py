@@ -113,6 +113,7 @@ NOT_FIGURES = {
     "1 MiB": "amiframe.MAX_FRAME, the bound on an AMI frame (a limit, not a measurement)",
     "every 2 ms": "how often bench polls for a row (a harness setting)",
     "every 1.5 s": "the soak test's call rate (a test parameter)",
+    "16 KiB": "web.views.base.MAX_FORM_BYTES, the bound on an inbox form (a limit)",
 }
 
 

@@ -17,7 +17,8 @@
     const options = {credentials: "same-origin", cache: "no-store", headers: {"X-Live": "1"}};
     const search = document.getElementById("search");
     if (list.dataset.digits && search) {
-      const body = new FormData();
+      // URL-encoded, like the page's own forms: the inbox reads no other kind (read_form).
+      const body = new URLSearchParams();
       body.set("csrf", search.elements.csrf.value);
       body.set("digits", list.dataset.digits);
       body.set("page", list.dataset.page || "1");

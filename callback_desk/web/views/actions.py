@@ -20,7 +20,7 @@ from callback_desk.core.exceptions import (
 from callback_desk.core.model import Disposition
 from callback_desk.core.shown import number_of
 from callback_desk.web.store import User
-from callback_desk.web.views.base import Refused, Views, call_id
+from callback_desk.web.views.base import UNDO_WINDOW, Refused, Views, call_id, row_id
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,30 @@ class ActionViews(Views):
     async def _dispose(self, request: Request, user: User, disposition: Disposition) -> Response:
         await self.form(request)
         call = await self.caller(user, call_id(request))
-        extension = user.extensions[0] if user.extensions else ""
-        await self.users.dispose(call.id, call.number_key, disposition, extension, user.username)
+        session = self._session(request)
+        # The database signs the decision with this session's user (not a name we pass).
+        if session is None or not await self.users.dispose(session.sid, call.id, disposition):
+            raise Refused(401, "Please sign in.")
         await self.users.audit(user.username, disposition, call.id, "")
         return RedirectResponse(f"/?done={disposition}", status_code=303)
+
+    async def undo(self, request: Request, user: User) -> Response:
+        """Take back one's own Handled or Never within ``UNDO_WINDOW``; the database checks both
+        (web_undo_disposition(), sql/0012_admin.sql) and the awaiting state follows."""
+        await self.form(request)
+        mark = row_id(request, "mark_id", "There is no such mark.")
+        undone = await self.users.undo(self.sid(request), mark, UNDO_WINDOW)
+        if undone is None:
+            logger.warning(
+                "Refused user %s an undo: not theirs, too late or gone",
+                user.username,
+                extra={"action": "web_undo_refused"},
+            )
+            await self.users.audit(user.username, "refused", None, f"undo of mark {mark}")
+            raise Refused(
+                409,
+                f"That mark can no longer be undone: only its author can, within "
+                f"{UNDO_WINDOW.seconds // 60} minutes.",
+            )
+        await self.users.audit(user.username, "undo", undone or None, f"mark {mark}")
+        return RedirectResponse("/?done=undone", status_code=303)

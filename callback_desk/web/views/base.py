@@ -10,12 +10,14 @@ ids are missed calls on other lines.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
@@ -37,6 +39,7 @@ from callback_desk.report.settings import ReportSettings, report_settings
 from callback_desk.web.auth import (
     BadToken,
     Passwords,
+    Purpose,
     SignInLimit,
     Tokens,
     agent_class,
@@ -62,7 +65,11 @@ DONE = {
     "handled": "Marked as handled.",
     "never": "Marked as never call back.",
     "signed-out": "Signed out.",
+    "undone": "Undone: the caller is back on the list (unless someone resolved them meanwhile).",
 }
+# How long a person may undo their own Handled or Never (the database allows 15 minutes at most:
+# web_undo_disposition(), sql/0012_admin.sql).
+UNDO_WINDOW = timedelta(minutes=5)
 
 Dial = Callable[[Settings, int, str], Awaitable[Originated]]
 Handler = Callable[[Request], Awaitable[Response]]
@@ -206,9 +213,10 @@ class Views:
         return user
 
     async def form(self, request: Request) -> FormData:
-        """The POSTed form, once its CSRF token matches this browser's session."""
+        """The POSTed form, once it is a form the inbox could have sent (:func:`read_form`) and
+        its CSRF token matches this browser's session."""
         session = self._session(request)
-        form = await request.form()
+        form = await read_form(request)
         token = form.get("csrf")
         if session is None and not secure_context(request):
             # The session cookie is Secure (and __Host-): a browser keeps it only for HTTPS or
@@ -238,6 +246,28 @@ class Views:
             )
             raise Refused(403, "This form has expired. Go back, reload the page and try again.")
         return form
+
+    def sid(self, request: Request) -> str:
+        """The id of this browser's session, which the database's signed writes take to know
+        who acts (sql/0011_signed_writes.sql, sql/0012_admin.sql); behind :meth:`signed_in`."""
+        session = self._session(request)
+        if session is None or session.user_id is None:
+            raise Refused(401, "Please sign in.")
+        return session.sid
+
+    def link_of(self, request: Request, purpose: Purpose, gone: str) -> tuple[int, str]:
+        """The user and link id a ``/link/`` or ``/password/`` token carries, if its signature,
+        purpose and expiry hold; 403 with ``gone`` (logged) otherwise. Whether it is still
+        unused is the database's to say when it is spent."""
+        try:
+            payload = self.tokens.open(purpose, request.path_params["token"], self.clock())
+        except BadToken as exc:
+            logger.warning("A %s was refused: %s", purpose, exc, extra={"action": "web_link_bad"})
+            raise Refused(403, gone) from exc
+        user_id, jti = payload.get("u"), payload.get("j")
+        if not isinstance(user_id, int) or not isinstance(jti, str):
+            raise Refused(403, "This link is not valid.")
+        return user_id, jti
 
     def scope(self, user: User) -> tuple[str, ...]:
         """The lines a person's callers come in on: what their desk phones hear."""
@@ -324,11 +354,86 @@ def secure_context(request: Request) -> bool:
     )
 
 
+# The inbox's forms are small: three or four fields (nginx's sample allows 16 KiB too).
+MAX_FORM_BYTES = 16 * 1024
+MAX_FORM_FIELDS = 20
+MAX_FIELD_CHARS = 1024
+_FIELD_NAME = re.compile(r"[a-z_]{1,20}")
+
+
+async def read_form(request: Request) -> FormData:
+    """The urlencoded form of a POST, or a 400 (a 413 when too big) with one log line: only
+    what the inbox's own pages send is read — URL-encoded, UTF-8, no NUL byte, at most
+    ``MAX_FORM_FIELDS`` fields of ``MAX_FIELD_CHARS`` characters, ``MAX_FORM_BYTES`` in all.
+    Anything else would reach PostgreSQL (which refuses a NUL) or a log as it came."""
+
+    def refuse(why: str, status: int = 400) -> Refused:
+        logger.warning(
+            "Refused a POST to %s: %s", template_of(request), why, extra={"action": "web_bad_form"}
+        )
+        return Refused(
+            status, "This form could not be read. Go back, reload the page and try again."
+        )
+
+    kind, _, params = request.headers.get("content-type", "").partition(";")
+    charset = params.strip().lower().removeprefix("charset=").strip('"')
+    # No type and no body: an empty form (whose missing CSRF token is then refused).
+    empty = not kind.strip() and request.headers.get("content-length", "0") == "0"
+    if not empty and kind.strip().lower() != "application/x-www-form-urlencoded":
+        raise refuse("not a URL-encoded form")
+    if params.strip() and charset != "utf-8":
+        raise refuse("a form in another character set than UTF-8")
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+        raise refuse(f"a body of over {MAX_FORM_BYTES // 1024} KiB", 413)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise refuse(f"a body of over {MAX_FORM_BYTES // 1024} KiB", 413)
+    try:
+        fields = parse_qsl(
+            bytes(body).decode("utf-8"),
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=MAX_FORM_FIELDS,
+        )
+    except UnicodeDecodeError:
+        raise refuse("a form that is not UTF-8") from None
+    except ValueError:
+        raise refuse(f"more than {MAX_FORM_FIELDS} fields") from None
+    for name, value in fields:
+        shown = repr(name) if _FIELD_NAME.fullmatch(name) else "a field"
+        if "\0" in name or "\0" in value:
+            raise refuse(f"{shown} holds a NUL byte")
+        if len(name) > MAX_FIELD_CHARS or len(value) > MAX_FIELD_CHARS:
+            raise refuse(f"{shown} is longer than {MAX_FIELD_CHARS} characters")
+    return FormData([(name, value) for name, value in fields])
+
+
 def template_of(request: Request) -> str:
     return route_template(request.app, request.scope)
 
 
-def call_id(request: Request) -> int:
-    value = request.path_params["call_id"]
+# Row ids are bigint: a larger id cannot be one, and PostgreSQL would refuse the parameter.
+MAX_ID = 2**63 - 1
+
+
+def row_id(request: Request, name: str, missing: str) -> int:
+    """The row id ``name`` of the path (``{name:id}``: 1-19 ASCII digits); past a bigint it is
+    the 404 of a row that does not exist (``missing``), with one log line."""
+    value = request.path_params[name]
     assert isinstance(value, int)
+    if value > MAX_ID:
+        logger.warning(
+            "Refused %s: the id is past the largest there can be",
+            template_of(request),
+            extra={"action": "web_bad_id"},
+        )
+        raise Refused(404, missing)
     return value
+
+
+def call_id(request: Request) -> int:
+    return row_id(request, "call_id", "There is no such missed call.")
