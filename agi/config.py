@@ -136,7 +136,7 @@ def load(settings: Settings) -> AgiSettings:
     ami_username = ami_credential(
         "ami_username", s.text("ami_username", AgiSettings.ami_username), "agi"
     )
-    ami_secret = s.secret("ami_secret", None)
+    ami_secret = s.inline_secret("ami_secret")
     if ami_secret:
         ami_credential("ami_secret", ami_secret.reveal(), "agi")
     listen_host = s.text("listen_host", AgiSettings.listen_host)

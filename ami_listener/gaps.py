@@ -76,7 +76,7 @@ class ReconcileSettings:
         records = s.text("records", "cel")
         if records not in ("cel", "cdr"):
             raise ConfigError(f"[reconcile] records = {records!r} must be 'cel' or 'cdr'")
-        dsn = s.secret("dsn", None)
+        dsn = s.dsn("dsn", None)
         extra = s.text("cel_extra_column", "")
         did = s.text("cdr_did_column", "-")
         parsed = cls(

@@ -105,3 +105,17 @@ GRANT EXECUTE ON FUNCTION web_session_start(text, bigint, text),
                           web_session_sign_out(text),
                           web_sessions_end(bigint, text)
     TO cbd_web;
+
+-- The admin pages (0012_admin.sql): users are added, changed, disabled or enabled, given a
+-- password link or signed out everywhere only through these functions, which act only for the
+-- user of an open session who is an enabled admin, and keep one enabled admin; a password link
+-- is spent by its holder; a mark is undone by the person who set it, within minutes.
+GRANT EXECUTE ON FUNCTION web_admin_add_user(text, text, text, text, text[], text, text,
+                                             timestamptz),
+                          web_admin_change_user(text, bigint, text, text[], text),
+                          web_admin_set_disabled(text, bigint, boolean),
+                          web_admin_password_link(text, bigint, text, timestamptz),
+                          web_admin_sign_out(text, bigint),
+                          web_password_link_use(text, text),
+                          web_undo_disposition(text, bigint, interval)
+    TO cbd_web;

@@ -33,7 +33,7 @@ UPDATE web_users SET disabled = $2 WHERE username = $1 RETURNING id;
 SELECT issue_sign_in_link($1, $2, $3);
 
 -- name: web_link_consume
--- The link's user, once (sql/0011_signed_writes.sql).
+-- The link's user, once (sql/0011_signed_writes.sql; sign-in links only: sql/0012_admin.sql).
 SELECT consume_sign_in_link($1);
 
 -- name: web_audit
@@ -144,3 +144,42 @@ SELECT created_at, last_seen_at, agent, ended_at, ended_why
 FROM web_sessions WHERE user_id = $1
 ORDER BY created_at DESC
 LIMIT $2;
+
+-- name: web_admin_users
+-- Every user with when they were last seen (any session), for the admin pages.
+SELECT u.id, u.username, u.email, u.role, u.extensions, u.password_hash, u.disabled,
+       u.password_changed_at,
+       (SELECT max(s.last_seen_at) FROM web_sessions s WHERE s.user_id = u.id) AS last_seen_at,
+       (SELECT count(*) FROM web_sessions s WHERE s.user_id = u.id AND s.ended_at IS NULL)
+           AS open_sessions
+FROM web_users u ORDER BY u.username;
+
+-- name: web_admin_add_user
+SELECT web_admin_add_user($1, $2, $3, $4, $5, $6, $7, $8);
+
+-- name: web_admin_change_user
+SELECT web_admin_change_user($1, $2, $3, $4, $5);
+
+-- name: web_admin_set_disabled
+SELECT web_admin_set_disabled($1, $2, $3);
+
+-- name: web_admin_password_link
+SELECT web_admin_password_link($1, $2, $3, $4);
+
+-- name: web_admin_sign_out
+SELECT web_admin_sign_out($1, $2);
+
+-- name: web_password_link_use
+SELECT web_password_link_use($1, $2);
+
+-- name: web_undoable
+-- The marks this inbox user set within the undo window, newest first, with their caller.
+SELECT d.id, d.call_id, d.disposition, d.decided_at, c.number, c.number_key, c.name
+FROM caller_dispositions d
+JOIN calls c ON c.id = d.call_id
+WHERE d.decided_by = $1 AND d.decided_at > now() - $2::interval
+ORDER BY d.decided_at DESC, d.id DESC
+LIMIT 20;
+
+-- name: web_undo_disposition
+SELECT web_undo_disposition($1, $2, $3);

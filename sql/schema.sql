@@ -251,7 +251,7 @@ CREATE FUNCTION public.consume_sign_in_link(p_jti text) RETURNS bigint
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
     UPDATE web_sign_in_links SET used_at = now()
-    WHERE jti = p_jti AND used_at IS NULL AND expires_at > now()
+    WHERE jti = p_jti AND purpose = 'sign-in' AND used_at IS NULL AND expires_at > now()
     RETURNING user_id
 $$;
 CREATE FUNCTION public.finish_callback_attempt(p_id bigint, p_status text, p_talk_seconds integer) RETURNS bigint
@@ -309,6 +309,119 @@ $$;
 CREATE FUNCTION public.sorted_set(items text[]) RETURNS text[]
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     RETURN ARRAY(SELECT DISTINCT i.i FROM unnest(sorted_set.items) i(i) ORDER BY i.i);
+CREATE FUNCTION public.web_admin_add_user(p_session text, p_username text, p_email text, p_role text, p_extensions text[], p_hash text, p_jti text, p_expires timestamp with time zone) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+DECLARE
+    added bigint;
+BEGIN
+    PERFORM web_admin_check(p_session);
+    IF p_role = 'therapist' AND cardinality(p_extensions) = 0 THEN
+        RAISE EXCEPTION 'a therapist needs a desk extension' USING ERRCODE = 'check_violation';
+    END IF;
+    INSERT INTO web_users (username, email, role, extensions, password_hash)
+    VALUES (p_username, p_email, p_role, p_extensions, p_hash)
+    RETURNING id INTO added;
+    PERFORM web_password_link_issue(added, p_jti, p_expires);
+    RETURN added;
+END
+$$;
+CREATE FUNCTION public.web_admin_change_user(p_session text, p_user bigint, p_role text, p_extensions text[], p_email text) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+DECLARE
+    u web_users;
+BEGIN
+    PERFORM web_admin_check(p_session);
+    IF p_role = 'therapist' AND cardinality(p_extensions) = 0 THEN
+        RAISE EXCEPTION 'a therapist needs a desk extension' USING ERRCODE = 'check_violation';
+    END IF;
+    SELECT * INTO u FROM web_users WHERE id = p_user;
+    IF NOT FOUND THEN
+        RETURN 'no-user';
+    END IF;
+    IF u.role = 'admin' AND NOT u.disabled AND p_role <> 'admin' AND NOT web_admin_others(p_user)
+    THEN
+        RETURN 'last-admin';
+    END IF;
+    UPDATE web_users SET role = p_role, extensions = p_extensions, email = p_email
+    WHERE id = p_user;
+    RETURN 'changed';
+END
+$$;
+CREATE FUNCTION public.web_admin_check(p_session text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+DECLARE
+    actor bigint;
+BEGIN
+    SELECT u.id INTO actor
+    FROM web_sessions s
+    JOIN web_users u ON u.id = s.user_id
+    WHERE s.id = web_session_key(p_session) AND s.ended_at IS NULL
+      AND u.role = 'admin' AND NOT u.disabled;
+    IF actor IS NULL THEN
+        RAISE EXCEPTION 'only a signed-in, enabled admin manages users'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN actor;
+END
+$$;
+CREATE FUNCTION public.web_admin_others(p_user bigint) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM 1 FROM web_users WHERE role = 'admin' AND NOT disabled ORDER BY id FOR UPDATE;
+    RETURN EXISTS (
+        SELECT 1 FROM web_users WHERE role = 'admin' AND NOT disabled AND id <> p_user
+    );
+END
+$$;
+CREATE FUNCTION public.web_admin_password_link(p_session text, p_user bigint, p_jti text, p_expires timestamp with time zone) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM web_admin_check(p_session);
+    IF NOT EXISTS (SELECT 1 FROM web_users WHERE id = p_user AND NOT disabled) THEN
+        RETURN false;
+    END IF;
+    PERFORM web_password_link_issue(p_user, p_jti, p_expires);
+    RETURN true;
+END
+$$;
+CREATE FUNCTION public.web_admin_set_disabled(p_session text, p_user bigint, p_disabled boolean) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+DECLARE
+    u web_users;
+BEGIN
+    PERFORM web_admin_check(p_session);
+    SELECT * INTO u FROM web_users WHERE id = p_user;
+    IF NOT FOUND THEN
+        RETURN 'no-user';
+    END IF;
+    IF p_disabled AND u.role = 'admin' AND NOT u.disabled AND NOT web_admin_others(p_user) THEN
+        RETURN 'last-admin';
+    END IF;
+    UPDATE web_users SET disabled = p_disabled WHERE id = p_user;
+    RETURN 'changed';
+END
+$$;
+CREATE FUNCTION public.web_admin_sign_out(p_session text, p_user bigint) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM web_admin_check(p_session);
+    RETURN web_sessions_end(p_user, 'everywhere');
+END
+$$;
 CREATE FUNCTION public.web_decide(p_session text, p_call bigint, p_disposition text) RETURNS bigint
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -320,6 +433,40 @@ CREATE FUNCTION public.web_decide(p_session text, p_call bigint, p_disposition t
     JOIN calls c ON c.id = p_call AND c.outcome = 'missed'
     WHERE s.id = web_session_key(p_session) AND s.ended_at IS NULL AND NOT u.disabled
     RETURNING id
+$$;
+CREATE FUNCTION public.web_password_link_issue(p_user bigint, p_jti text, p_expires timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+BEGIN
+    IF p_expires > now() + interval '3 days' THEN
+        RAISE EXCEPTION 'a password link may be valid for 3 days at most'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    UPDATE web_sign_in_links SET expires_at = now()
+    WHERE user_id = p_user AND purpose = 'password' AND used_at IS NULL AND expires_at > now();
+    INSERT INTO web_sign_in_links (jti, user_id, expires_at, purpose)
+    VALUES (p_jti, p_user, p_expires, 'password');
+END
+$$;
+CREATE FUNCTION public.web_password_link_use(p_jti text, p_hash text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+DECLARE
+    found bigint;
+BEGIN
+    UPDATE web_sign_in_links l SET used_at = now()
+    FROM web_users u
+    WHERE l.jti = p_jti AND l.purpose = 'password' AND l.used_at IS NULL
+      AND l.expires_at > now() AND u.id = l.user_id AND NOT u.disabled
+    RETURNING l.user_id INTO found;
+    IF found IS NOT NULL THEN
+        UPDATE web_users SET password_hash = p_hash, password_changed_at = now()
+        WHERE id = found;
+    END IF;
+    RETURN found;
+END
 $$;
 CREATE FUNCTION public.web_session_key(p_id text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT
@@ -387,6 +534,26 @@ BEGIN
     WHERE user_id = p_user AND ended_at IS NULL;
     GET DIAGNOSTICS ended = ROW_COUNT;
     RETURN ended;
+END
+$$;
+CREATE FUNCTION public.web_undo_disposition(p_session text, p_id bigint, p_window interval) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+DECLARE
+    undone bigint;
+BEGIN
+    IF p_window > interval '15 minutes' THEN
+        RAISE EXCEPTION 'a mark may be undone for 15 minutes at most'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    DELETE FROM caller_dispositions d
+    USING web_sessions s, web_users u
+    WHERE s.id = web_session_key(p_session) AND s.ended_at IS NULL
+      AND u.id = s.user_id AND NOT u.disabled
+      AND d.id = p_id AND d.decided_by = u.username AND d.decided_at > now() - p_window
+    RETURNING coalesce(d.call_id, 0) INTO undone;
+    RETURN undone;
 END
 $$;
 CREATE FUNCTION public.web_user_sessions_void() RETURNS trigger
@@ -599,7 +766,9 @@ CREATE TABLE public.web_sign_in_links (
     user_id bigint NOT NULL,
     issued_at timestamp with time zone DEFAULT now() NOT NULL,
     expires_at timestamp with time zone NOT NULL,
-    used_at timestamp with time zone
+    used_at timestamp with time zone,
+    purpose text DEFAULT 'sign-in'::text NOT NULL,
+    CONSTRAINT web_sign_in_links_purpose_check CHECK ((purpose = ANY (ARRAY['sign-in'::text, 'password'::text])))
 );
 CREATE TABLE public.web_users (
     id bigint NOT NULL,
@@ -654,6 +823,7 @@ CREATE INDEX awaiting_calls_caller_idx ON public.awaiting_calls USING btree (cal
 CREATE INDEX awaiting_calls_started_idx ON public.awaiting_calls USING btree (started_at);
 CREATE INDEX callback_attempts_call_idx ON public.callback_attempts USING btree (call_id);
 CREATE INDEX callback_attempts_number_idx ON public.callback_attempts USING btree (number_key, started_at);
+CREATE INDEX caller_dispositions_by_idx ON public.caller_dispositions USING btree (decided_by, decided_at) WHERE (decided_by <> ''::text);
 CREATE INDEX caller_dispositions_call_idx ON public.caller_dispositions USING btree (call_id);
 CREATE INDEX caller_dispositions_number_idx ON public.caller_dispositions USING btree (number_key, decided_at);
 CREATE INDEX calls_contact_idx ON public.calls USING btree (number_key, started_at) WHERE (outcome = ANY (ARRAY['answered'::text, 'voicemail'::text]));

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from callback_desk.core.exceptions import ConfigError
@@ -189,22 +190,50 @@ class Section:
             raise ConfigError(f"[{self.name}] {key} must be a string{self._where(key, from_env)}")
         return self._get(key, "string", default, cast)
 
-    def inline_secret(self, key: str, fix: str) -> Secret | None:
+    def inline_secret(self, key: str, fix: str | None = None) -> Secret | None:
         """A secret that may be written in the config file itself, refused there when the file
         is not private (:func:`exposed`): every local user who can read the file would hold the
-        secret. ``fix`` says where to keep it instead. None when unset."""
-        raw, from_env = self._raw(key)
+        secret. ``fix`` says where to keep it instead (default: the environment). None when
+        unset."""
         value = self.secret(key, None)
-        if value and raw is not _MISSING and not from_env and self._path is not None:
-            try:
-                problem = exposed(self._path.stat())
-            except OSError:
-                problem = None  # read a moment ago: a file gone since has nothing left to leak
-            if problem:
-                raise ConfigError(
-                    f"[{self.name}] {key} is written in {self._path}, which {problem}: {fix}"
-                )
+        if value:
+            self._private(key, fix)
         return value
+
+    def dsn(self, key: str, default: Any = _MISSING) -> Secret:
+        """A PostgreSQL DSN. A password in it is a secret written in the file (refused when
+        the file is not private, as :meth:`inline_secret`); a password file it names
+        (``passfile=``, or ``$PGPASSFILE``) is refused unless only its owner may read it, as
+        asyncpg and libpq read it only then (they skip it with a mere warning)."""
+        value = self.secret(key, default)
+        if not value:
+            return value
+        parts = urlsplit(value.reveal())
+        query = dict(parse_qsl(parts.query))
+        if parts.password or query.get("password"):
+            self._private(key, None)
+        passfile = query.get("passfile") or self._environ.get("PGPASSFILE", "")
+        if passfile and parts.scheme in ("postgresql", "postgres"):
+            _password_file(self.name, key, Path(passfile))
+        return value
+
+    def _private(self, key: str, fix: str | None) -> None:
+        """Refuse secret ``key`` written in the config file when others may read that file."""
+        raw, from_env = self._raw(key)
+        if raw is _MISSING or from_env or self._path is None:
+            return
+        try:
+            problem = exposed(self._path.stat())
+        except OSError:
+            problem = None  # read a moment ago: a file gone since has nothing left to leak
+        if problem:
+            fix = fix or (
+                f"move it to {env_name(self.name, key)} in the service's environment file, "
+                f"or chmod 0640 {self._path} (group callback-desk)"
+            )
+            raise ConfigError(
+                f"[{self.name}] {key} is written in {self._path}, which {problem}: {fix}"
+            )
 
     def table(self, key: str) -> Mapping[str, Any]:
         """A nested table (``[section.key]``); not overridable from the environment."""
@@ -274,6 +303,28 @@ def private_secret(section: str, key: str, path: Path, fix: str) -> Secret:
     if problem:
         raise ConfigError(f"{where} {problem} ({fix})")
     return Secret(text)
+
+
+def _password_file(section: str, key: str, path: Path) -> None:
+    """A PostgreSQL password file (``passfile=`` in a DSN, ``$PGPASSFILE``) that others may read
+    or write is refused: libpq and asyncpg would skip it with a warning and the login would
+    fail later, for a reason nobody sees."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return  # asyncpg ignores a missing one: the login then says what is missing
+    except OSError as exc:
+        raise ConfigError(
+            f"[{section}] {key}: password file {str(path)!r} cannot be read ({exc})"
+        ) from exc
+    problem = exposed(st)
+    if problem is None and st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        problem = f"is readable by group {_group_name(st.st_gid)}"
+    if problem:
+        raise ConfigError(
+            f"[{section}] {key}: password file {str(path)!r} {problem} (chmod 0600, owned by the "
+            "service's user: PostgreSQL's clients read it only when nobody else may)"
+        )
 
 
 def exposed(st: os.stat_result) -> str | None:
@@ -467,11 +518,11 @@ class Settings:
         seen: set[str] = set()
 
         def read(name: str) -> Section:
-            return Section(name, sections.get(name, {}), environ, seen)
+            return Section(name, sections.get(name, {}), environ, seen, path)
 
         db = read("database")
         database = DatabaseSettings(
-            dsn=db.secret("dsn"),
+            dsn=db.dsn("dsn"),
             connect_timeout=db.number(
                 "connect_timeout", DatabaseSettings.connect_timeout, minimum=0.1
             ),
@@ -479,7 +530,7 @@ class Settings:
         db.finish()
 
         ami_s = read("ami")
-        secret = ami_s.secret("secret", None)
+        secret = ami_s.inline_secret("secret")
         tls = ami_s.flag("tls", AmiSettings.tls)
         ca_file = ami_s.text("ca_file", "")
         ami = AmiSettings(

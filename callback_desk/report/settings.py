@@ -194,7 +194,7 @@ def smtp_settings(settings: Settings) -> SmtpSettings:
             "('none' sends the report in clear text)"
         )
     sec: Security = "starttls" if security == "starttls" else "tls" if security == "tls" else "none"
-    password = section.secret("password", None)
+    password = section.inline_secret("password")
     result = SmtpSettings(
         host=section.text("host", SmtpSettings.host),
         port=section.integer("port", _DEFAULT_PORTS[sec], minimum=1),

@@ -34,16 +34,23 @@ def check_username(value: str) -> str:
     return value
 
 
-def check_user(role: str, extensions: Sequence[str], email: str) -> tuple[Role, tuple[str, ...]]:
+def check_user(
+    role: str, extensions: Sequence[str], email: str, *, form: bool = False
+) -> tuple[Role, tuple[str, ...]]:
+    """The role and desk extensions, checked; ``form``: the messages name the admin page's fields
+    instead of the command line's options."""
+    role_f, ext_f, email_f = (
+        ("role", "desk", "email") if form else ("--role", "--extension", "--email")
+    )
     if role not in ROLES:
-        raise ConfigError(f"--role {role!r} must be one of {', '.join(ROLES)}")
+        raise ConfigError(f"{role_f} {role[:20]!r} must be one of {', '.join(ROLES)}")
     for ext in extensions:
         if not _EXTENSION.fullmatch(ext):
-            raise ConfigError(f"--extension {ext[:20]!r} is not an extension number")
+            raise ConfigError(f"{ext_f} {ext[:20]!r} is not an extension number")
     if role == "therapist" and not extensions:
-        raise ConfigError("a therapist needs --extension (their desk phone decides their lines)")
+        raise ConfigError(f"a therapist needs {ext_f} (their desk phone decides their lines)")
     if email and not _ADDRESS.fullmatch(email):
-        raise ConfigError(f"--email {email[:60]!r} is not an email address")
+        raise ConfigError(f"{email_f} {email[:60]!r} is not an email address")
     return role, tuple(dict.fromkeys(extensions))
 
 

@@ -1,9 +1,10 @@
 """The callback inbox as an ASGI application (Starlette): the route table and the factory.
 
 What each page and action does is in ``views/`` (``callers.py`` the pages, ``actions.py`` what
-a person does to a caller, ``signin.py`` signing in and out), on the dependencies and guards of
-``views/base.py``; what wraps every response is ``middleware.py``. URLs carry only call ids,
-never a number or a name; the access log writes the route's template, not the path.
+a person does to a caller, ``signin.py`` signing in and out, ``admin.py`` the admin pages), on
+the dependencies and guards of ``views/base.py``; what wraps every response is
+``middleware.py``. URLs carry only call ids, never a number or a name; the access log writes
+the route's template, not the path.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from callback_desk.core.store import Store
 from callback_desk.web.auth import Passwords
 from callback_desk.web.middleware import Guard
 from callback_desk.web.views.actions import ActionViews
+from callback_desk.web.views.admin import AdminViews
 from callback_desk.web.views.base import Dial, Refused
 from callback_desk.web.views.callers import CallerViews
 from callback_desk.web.views.signin import SignInViews
@@ -50,7 +52,7 @@ class RowId(Convertor[int]):
 register_url_convertor("id", RowId())
 
 
-class Inbox(CallerViews, ActionViews, SignInViews):
+class Inbox(CallerViews, ActionViews, AdminViews, SignInViews):
     """Every view of the inbox over one set of dependencies (``views/base.py``)."""
 
 
@@ -67,6 +69,25 @@ def routes(inbox: Inbox) -> list[Route | Mount]:
         Route("/callers/{call_id:id}/handled", signed_in(inbox.handled), methods=["POST"]),
         Route("/callers/{call_id:id}/never", signed_in(inbox.confirm_never)),
         Route("/callers/{call_id:id}/never", signed_in(inbox.never), methods=["POST"]),
+        Route("/marks/{mark_id:id}/undo", signed_in(inbox.undo), methods=["POST"]),
+        Route("/admin/users", signed_in(inbox.admin_users)),
+        Route("/admin/users", signed_in(inbox.admin_add), methods=["POST"]),
+        Route("/admin/users/{user_id:id}", signed_in(inbox.admin_user)),
+        Route("/admin/users/{user_id:id}", signed_in(inbox.admin_change), methods=["POST"]),
+        Route(
+            "/admin/users/{user_id:id}/disable", signed_in(inbox.admin_disable), methods=["POST"]
+        ),
+        Route("/admin/users/{user_id:id}/enable", signed_in(inbox.admin_enable), methods=["POST"]),
+        Route(
+            "/admin/users/{user_id:id}/password-link",
+            signed_in(inbox.admin_password_link),
+            methods=["POST"],
+        ),
+        Route(
+            "/admin/users/{user_id:id}/sign-out", signed_in(inbox.admin_sign_out), methods=["POST"]
+        ),
+        Route("/password/{token}", inbox.password_page),
+        Route("/password/{token}", inbox.password_set, methods=["POST"]),
         Route("/sign-in", inbox.sign_in_page),
         Route("/sign-in", inbox.sign_in, methods=["POST"]),
         Route("/sign-out", inbox.sign_out, methods=["POST"]),

@@ -29,7 +29,7 @@ from callback_desk.core.config import Secret
 
 Role = Literal["therapist", "frontdesk", "admin"]
 ROLES: tuple[Role, ...] = ("therapist", "frontdesk", "admin")
-Purpose = Literal["session", "sign-in-link"]
+Purpose = Literal["session", "sign-in-link", "password-link"]
 
 
 class BadToken(Exception):

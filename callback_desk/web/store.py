@@ -56,6 +56,33 @@ class SessionInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Account:
+    """A user as the admin pages list them."""
+
+    user: User
+    last_seen_at: datetime | None
+    open_sessions: int
+
+
+# What a change to a user came to (sql/0012_admin.sql): done, no such user, or refused because
+# it would leave the practice without an enabled admin.
+Changed = Literal["changed", "no-user", "last-admin"]
+
+
+@dataclass(frozen=True, slots=True)
+class Undoable:
+    """A mark this person set that they may still undo."""
+
+    id: int
+    call_id: int
+    disposition: str
+    decided_at: datetime
+    number: str
+    number_key: str | None
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryCall:
     id: int
     number: str
@@ -254,6 +281,101 @@ class WebStore:
         async with mapped_errors("recording a disposition"):
             found = await self._pool.fetchval(self._q["web_dispose"], sid, call_id, disposition)
         return found is not None
+
+    # -- the admin pages (sql/0012_admin.sql): the database acts for the admin of live session
+    # ``sid`` only
+
+    async def accounts(self) -> list[Account]:
+        async with mapped_errors("listing users"):
+            rows = await self._pool.fetch(self._q["web_admin_users"])
+        return [Account(_user(r), r["last_seen_at"], r["open_sessions"]) for r in rows]
+
+    async def admin_add_user(
+        self,
+        sid: str,
+        username: str,
+        email: str,
+        role: Role,
+        extensions: tuple[str, ...],
+        hashed: str,
+        jti: str,
+        expires_at: datetime,
+    ) -> int:
+        """A new user and their one-time password link ``jti``; the user's id."""
+        async with mapped_errors("adding a user"):
+            try:
+                user_id: int = await self._pool.fetchval(
+                    self._q["web_admin_add_user"],
+                    sid,
+                    username,
+                    email,
+                    role,
+                    list(extensions),
+                    hashed,
+                    jti,
+                    expires_at,
+                )
+            except asyncpg.UniqueViolationError as exc:
+                raise ConfigError(f"user {username!r} already exists") from exc
+        return user_id
+
+    async def admin_change_user(
+        self, sid: str, user_id: int, role: Role, extensions: tuple[str, ...], email: str
+    ) -> Changed:
+        async with mapped_errors("changing a user"):
+            done: Changed = await self._pool.fetchval(
+                self._q["web_admin_change_user"], sid, user_id, role, list(extensions), email
+            )
+        return done
+
+    async def admin_set_disabled(self, sid: str, user_id: int, disabled: bool) -> Changed:
+        async with mapped_errors("disabling a user"):
+            done: Changed = await self._pool.fetchval(
+                self._q["web_admin_set_disabled"], sid, user_id, disabled
+            )
+        return done
+
+    async def admin_password_link(
+        self, sid: str, user_id: int, jti: str, expires_at: datetime
+    ) -> bool:
+        """Record password link ``jti`` for the user; False when they are gone or disabled."""
+        async with mapped_errors("issuing a password link"):
+            return bool(
+                await self._pool.fetchval(
+                    self._q["web_admin_password_link"], sid, user_id, jti, expires_at
+                )
+            )
+
+    async def admin_sign_out(self, sid: str, user_id: int) -> int:
+        """End every open session of the user; how many were open."""
+        async with mapped_errors("signing a user out everywhere"):
+            ended: int = await self._pool.fetchval(self._q["web_admin_sign_out"], sid, user_id)
+        return ended
+
+    async def use_password_link(self, jti: str, hashed: str) -> int | None:
+        """Spend password link ``jti`` on a new password; its user, or None when it was used,
+        expired, voided or never issued."""
+        async with mapped_errors("setting a password"):
+            user_id: int | None = await self._pool.fetchval(
+                self._q["web_password_link_use"], jti, hashed
+            )
+        return user_id
+
+    # -- undo (sql/0012_admin.sql) ---------------------------------------------------------------
+
+    async def undoable(self, username: str, window: timedelta) -> list[Undoable]:
+        async with mapped_errors("listing marks to undo"):
+            rows = await self._pool.fetch(self._q["web_undoable"], username, window)
+        return [Undoable(**dict(r)) for r in rows]
+
+    async def undo(self, sid: str, disposition_id: int, window: timedelta) -> int | None:
+        """Remove the mark if the user of live session ``sid`` set it within ``window``; the
+        call it was on, or None (not theirs, too old, gone)."""
+        async with mapped_errors("undoing a mark"):
+            call: int | None = await self._pool.fetchval(
+                self._q["web_undo_disposition"], sid, disposition_id, window
+            )
+        return call
 
     async def history(self, call_id: int, viewer: Viewer) -> History:
         """What ``viewer`` may see of the caller of missed call ``call_id``: the caller's missed

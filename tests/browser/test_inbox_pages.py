@@ -33,7 +33,14 @@ LAN_NAME = "inbox.lan"
 # body's background in each scheme (inbox.css): the dark scheme is the page's own, not the UA's.
 LIGHT_BACKGROUND, DARK_BACKGROUND = "rgb(244, 244, 241)", "rgb(21, 24, 27)"
 # The screenshots the docs show (docs/inbox.md), beside test_web_browser.py's.
-DOCS_SHOTS = ("inbox-desktop-dark.png", "inbox-phone-dark.png", "history-phone.png")
+DOCS_SHOTS = (
+    "inbox-desktop-dark.png",
+    "inbox-phone-dark.png",
+    "history-phone.png",
+    "admin-users-desktop.png",
+    "admin-user-phone.png",
+    "inbox-undo-desktop.png",
+)
 
 
 @pytest.fixture
@@ -124,6 +131,68 @@ async def test_every_page_passes_axe_at_every_size_and_scheme(
         f"{where}: {line}" for where, lines in failed.items() for line in lines
     )
     assert len(found) == len(LOOKS) * 8
+
+
+async def test_the_admin_pages_and_undo_pass_axe_at_every_size_and_scheme(
+    inbox: tuple[str, int], store: Store, chromium: Any, tmp_path: Path
+) -> None:
+    """An admin's Users page, a user's page, a password link and the page it opens, and the
+    inbox's Undo after Handled (pressed, so the caller comes back)."""
+    from playwright.async_api import expect
+
+    url, _sam = inbox
+    await add_user(store, "boss", role="admin", extensions=("100",))
+    jane: int = await store.pool.fetchval("SELECT id FROM web_users WHERE username = 'jane'")
+    found: dict[str, list[str]] = {}
+
+    async def check(page: Any, look: str, name: str, shot: str = "") -> None:
+        found[f"{look} {name}"] = await violations(page)
+        if shot:
+            path = tmp_path / f"{shot}-{look}.png"
+            await page.screenshot(path=str(path), full_page=True)
+            if path.name in DOCS_SHOTS:
+                keep(path)
+
+    for look, viewport, phone, scheme in LOOKS:
+        context = await _context(chromium, viewport, phone, scheme)
+        page = await context.new_page()
+        await sign_in_with_keyboard(page, url, "boss")
+        await page.get_by_role("link", name="Users").click()
+        await expect(page.get_by_role("heading", name="Users")).to_be_visible()
+        await check(page, look, "users", "admin-users")
+        await page.get_by_role("link", name="jane").click()
+        await expect(page.get_by_role("heading", name="jane")).to_be_visible()
+        await check(page, look, "a user", "admin-user")
+        await page.get_by_role("button", name="Make a password link").click()
+        await expect(page.get_by_role("heading", name="Password link for jane")).to_be_visible()
+        await check(page, look, "a password link")
+        link = await page.locator(".link code").inner_text()
+        other = await context.browser.new_context(color_scheme=scheme, viewport=viewport)
+        holder = await other.new_page()
+        await holder.goto(link.replace("https://callbacks.test", url))
+        await expect(holder.get_by_role("heading", name="Choose your password")).to_be_visible()
+        await check(holder, look, "choose a password")
+        await other.close()
+        await page.goto(f"{url}/admin/users/{jane}")
+        await page.get_by_label("Desk extensions").fill("10x")
+        await page.get_by_role("button", name="Save").click()
+        await expect(page.get_by_role("alert")).to_contain_text("is not an extension number")
+        await check(page, look, "a refused change")
+        await page.goto(f"{url}/")
+        card = page.locator("section.caller", has_text="(212) 555-0123")
+        await card.get_by_role("button", name="Handled").click()
+        undo = page.get_by_role("button", name="Undo handled for (212) 555-0123")
+        await expect(undo).to_be_visible()
+        await check(page, look, "inbox with undo", "inbox-undo")
+        await undo.click()
+        await expect(page.get_by_role("status")).to_contain_text("Undone")
+        await expect(page.locator("section.caller", has_text="(212) 555-0123")).to_be_visible()
+        await context.close()
+    failed = {where: v for where, v in found.items() if v}
+    assert not failed, "axe-core (WCAG 2.2 A/AA) found:\n" + "\n".join(
+        f"{where}: {line}" for where, lines in failed.items() for line in lines
+    )
+    assert len(found) == len(LOOKS) * 6
 
 
 async def test_a_history_fits_a_phone_and_reads_like_the_inbox(

@@ -216,6 +216,7 @@ async def test_cli_call(db_dsn: str, store: Store, ami: FakeAmi, tmp_path: Path)
             }
         )
     )
+    config.chmod(0o600)  # it holds the AMI secret: refused where others could read it
 
     async def cli(*args: str) -> tuple[int, str, str]:
         return await run_cli(config, *args)

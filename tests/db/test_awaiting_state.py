@@ -157,6 +157,10 @@ async def test_a_day_of_every_writer_keeps_the_state_equal_to_its_rebuild(owner_
         for caller, verdict in zip(left[:6], ["handled", "never"] * 3, strict=True):
             assert await web.dispose("s" * 32, caller.last_call_id, verdict)
         await assert_kept(owner)
+        # Jane undoes two of her marks within the window (sql/0012_admin.sql).
+        for undone in (await web.undoable("jane", timedelta(minutes=5)))[:2]:
+            assert await web.undo("s" * 32, undone.id, timedelta(minutes=5)) == undone.call_id
+            await assert_kept(owner)
 
         # A callback still "running" a day later is closed as UNKNOWN; retention removes the
         # oldest calls with everything attached to them.

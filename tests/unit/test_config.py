@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,8 +28,10 @@ country = "de"
 
 
 def write(tmp_path: Path, text: str) -> Path:
+    """The config file, private (0600) as a file with secrets in it must be."""
     path = tmp_path / "callback-desk.toml"
     path.write_text(text, "utf-8")
+    path.chmod(0o600)
     return path
 
 
@@ -159,22 +162,116 @@ def test_a_secret_file_others_may_change_or_read_is_refused(
     assert "k" * 10 not in message
 
 
-def test_an_inline_secret_is_refused_in_a_config_file_others_can_read(tmp_path: Path) -> None:
-    from callback_desk.web.settings import load
+# No secret in it: the DSN names its login only (the password comes from elsewhere).
+BARE = '[database]\ndsn = "postgresql://cbd@db/cbd"\n'
+INLINE = "i" * 40
 
-    config = write(tmp_path, GOOD + '\n[web]\nsecret = "' + "w" * 40 + '"\n')
+
+def _load_section(section: str, settings: Settings) -> object:
+    from agi.config import load as agi
+    from ami_listener.gaps import ReconcileSettings
+    from callback_desk.report.settings import smtp_settings
+    from callback_desk.web.settings import load as web
+
+    def signing_key(s: Settings) -> object:
+        return web(s).require_secret()
+
+    readers: dict[str, Callable[[Settings], object]] = {
+        "agi": agi,
+        "smtp": smtp_settings,
+        "reconcile": ReconcileSettings.from_settings,
+        "web": signing_key,
+    }
+    return readers[section](settings) if section in readers else settings
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        (f'[database]\ndsn = "postgresql://cbd:{INLINE}@db/cbd"\n', "[database] dsn"),
+        (f'[database]\ndsn = "postgresql://cbd@db/cbd?password={INLINE}"\n', "[database] dsn"),
+        (BARE + f'[ami]\nsecret = "{INLINE}"\n', "[ami] secret"),
+        (BARE + f'[agi]\nami_secret = "{INLINE}"\n', "[agi] ami_secret"),
+        (
+            BARE + f'[smtp]\nsender = "a@b.example"\nusername = "u"\npassword = "{INLINE}"\n',
+            "[smtp] password",
+        ),
+        (BARE + f'[reconcile]\ndsn = "mysql://cdr:{INLINE}@db/asteriskcdrdb"\n', "[reconcile] dsn"),
+        (BARE + f'[web]\nsecret = "{INLINE}"\n', "[web] secret"),
+    ],
+)
+def test_an_inline_secret_is_refused_in_a_config_file_others_can_read(
+    tmp_path: Path, text: str, key: str
+) -> None:
+    section = key[1 : key.index("]")]
+    config = write(tmp_path, text)
     config.chmod(0o644)
     with pytest.raises(ConfigError) as caught:
-        load(Settings.load(config, environ={}))
+        _load_section(section, Settings.load(config, environ={}))
     message = str(caught.value)
-    assert message.startswith(f"[web] secret is written in {config}, which is readable by every")
-    assert "secret_file" in message and "CALLBACK_DESK_WEB_SECRET" in message
-    assert "w" * 10 not in message
-    # The same file kept private (0640, as the install guide writes it) may hold it...
+    assert message.startswith(f"{key} is written in {config}, which is readable by every")
+    assert INLINE not in message and "\n" not in message
+    # The fix: the environment, or a file only the service's group may read.
+    env_key = "CALLBACK_DESK_" + key.replace("[", "").replace("] ", "_").upper()
+    assert env_key in message or "secret_file" in message
+    # The same file kept private (0640, as the install guide writes it) may hold it ...
     config.chmod(0o640)
-    assert load(Settings.load(config, environ={})).require_secret().reveal() == "w" * 40
-    # ...and the environment never counts as the file.
-    config.write_text(GOOD, "utf-8")
+    _load_section(section, Settings.load(config, environ={}))
+    # ... and the environment never counts as the file.
+    config.write_text("\n".join(line for line in text.splitlines() if INLINE not in line))
     config.chmod(0o644)
-    env = {"CALLBACK_DESK_WEB_SECRET": "e" * 40}
-    assert load(Settings.load(config, environ=env)).require_secret().reveal() == "e" * 40
+    _load_section(section, Settings.load(config, environ={env_key: text.split('"')[-2]}))
+
+
+@pytest.mark.parametrize(
+    ("mode", "refused"),
+    [
+        (0o600, None),
+        (0o660, "is writable by group"),
+        (0o640, "is readable by group"),  # libpq and asyncpg would skip it
+        (0o644, "is readable by every local user"),
+    ],
+)
+@pytest.mark.parametrize("named_by", ["dsn", "PGPASSFILE"])
+def test_a_database_password_file_others_may_read_or_change_is_refused(
+    tmp_path: Path, mode: int, refused: str | None, named_by: str
+) -> None:
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"db:5432:cbd:cbd:{INLINE}\n")
+    passfile.chmod(mode)
+    dsn, environ = "postgresql://cbd@db/cbd", {}
+    if named_by == "dsn":
+        dsn += f"?passfile={passfile}"
+    else:
+        environ = {"PGPASSFILE": str(passfile)}
+    config = write(tmp_path, f'[database]\ndsn = "{dsn}"\n')
+    if refused is None:
+        Settings.load(config, environ=environ)
+        return
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(config, environ=environ)
+    message = str(caught.value)
+    assert message.startswith(f"[database] dsn: password file {str(passfile)!r} {refused}")
+    assert "chmod 0600" in message and INLINE not in message
+
+
+@pytest.mark.parametrize("reader", ["web", "agi", "database"])
+def test_every_secret_file_writable_by_its_group_is_refused_at_start_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], reader: str
+) -> None:
+    """One 0660 file per kind of secret file the program reads: the inbox's signing key, the
+    FastAGI secret, a database password file. Each start refuses it: one line, exit 2."""
+    key = tmp_path / "key"
+    key.write_text("ab" * 32 + "\n")
+    key.chmod(0o660)
+    text = {
+        "web": BARE + f'[web]\nsecret_file = "{key}"\n',
+        "agi": BARE + f'[agi]\nsecret_file = "{key}"\n',
+        "database": f'[database]\ndsn = "postgresql://cbd@db/cbd?passfile={key}"\n',
+    }[reader]
+    config = write(tmp_path, text)
+    command = {"web": ["web"], "agi": ["agi", "serve"], "database": ["report"]}[reader]
+    assert main([*command, "--config", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is writable by group" in err and str(key) in err
+    assert err.count("\n") == 0 and "Traceback" not in err

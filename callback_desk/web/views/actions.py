@@ -20,7 +20,7 @@ from callback_desk.core.exceptions import (
 from callback_desk.core.model import Disposition
 from callback_desk.core.shown import number_of
 from callback_desk.web.store import User
-from callback_desk.web.views.base import Refused, Views, call_id
+from callback_desk.web.views.base import UNDO_WINDOW, Refused, Views, call_id, row_id
 
 logger = logging.getLogger(__name__)
 
@@ -81,3 +81,24 @@ class ActionViews(Views):
             raise Refused(401, "Please sign in.")
         await self.users.audit(user.username, disposition, call.id, "")
         return RedirectResponse(f"/?done={disposition}", status_code=303)
+
+    async def undo(self, request: Request, user: User) -> Response:
+        """Take back one's own Handled or Never within ``UNDO_WINDOW``; the database checks both
+        (web_undo_disposition(), sql/0012_admin.sql) and the awaiting state follows."""
+        await self.form(request)
+        mark = row_id(request, "mark_id", "There is no such mark.")
+        undone = await self.users.undo(self.sid(request), mark, UNDO_WINDOW)
+        if undone is None:
+            logger.warning(
+                "Refused user %s an undo: not theirs, too late or gone",
+                user.username,
+                extra={"action": "web_undo_refused"},
+            )
+            await self.users.audit(user.username, "refused", None, f"undo of mark {mark}")
+            raise Refused(
+                409,
+                f"That mark can no longer be undone: only its author can, within "
+                f"{UNDO_WINDOW.seconds // 60} minutes.",
+            )
+        await self.users.audit(user.username, "undo", undone or None, f"mark {mark}")
+        return RedirectResponse("/?done=undone", status_code=303)

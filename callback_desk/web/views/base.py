@@ -39,6 +39,7 @@ from callback_desk.report.settings import ReportSettings, report_settings
 from callback_desk.web.auth import (
     BadToken,
     Passwords,
+    Purpose,
     SignInLimit,
     Tokens,
     agent_class,
@@ -64,7 +65,11 @@ DONE = {
     "handled": "Marked as handled.",
     "never": "Marked as never call back.",
     "signed-out": "Signed out.",
+    "undone": "Undone: the caller is back on the list (unless someone resolved them meanwhile).",
 }
+# How long a person may undo their own Handled or Never (the database allows 15 minutes at most:
+# web_undo_disposition(), sql/0012_admin.sql).
+UNDO_WINDOW = timedelta(minutes=5)
 
 Dial = Callable[[Settings, int, str], Awaitable[Originated]]
 Handler = Callable[[Request], Awaitable[Response]]
@@ -242,6 +247,28 @@ class Views:
             raise Refused(403, "This form has expired. Go back, reload the page and try again.")
         return form
 
+    def sid(self, request: Request) -> str:
+        """The id of this browser's session, which the database's signed writes take to know
+        who acts (sql/0011_signed_writes.sql, sql/0012_admin.sql); behind :meth:`signed_in`."""
+        session = self._session(request)
+        if session is None or session.user_id is None:
+            raise Refused(401, "Please sign in.")
+        return session.sid
+
+    def link_of(self, request: Request, purpose: Purpose, gone: str) -> tuple[int, str]:
+        """The user and link id a ``/link/`` or ``/password/`` token carries, if its signature,
+        purpose and expiry hold; 403 with ``gone`` (logged) otherwise. Whether it is still
+        unused is the database's to say when it is spent."""
+        try:
+            payload = self.tokens.open(purpose, request.path_params["token"], self.clock())
+        except BadToken as exc:
+            logger.warning("A %s was refused: %s", purpose, exc, extra={"action": "web_link_bad"})
+            raise Refused(403, gone) from exc
+        user_id, jti = payload.get("u"), payload.get("j")
+        if not isinstance(user_id, int) or not isinstance(jti, str):
+            raise Refused(403, "This link is not valid.")
+        return user_id, jti
+
     def scope(self, user: User) -> tuple[str, ...]:
         """The lines a person's callers come in on: what their desk phones hear."""
         if user.sees_all_lines:
@@ -389,20 +416,24 @@ def template_of(request: Request) -> str:
     return route_template(request.app, request.scope)
 
 
-# calls.id is a bigint: a larger id cannot be one, and PostgreSQL would refuse the parameter.
-MAX_CALL_ID = 2**63 - 1
+# Row ids are bigint: a larger id cannot be one, and PostgreSQL would refuse the parameter.
+MAX_ID = 2**63 - 1
 
 
-def call_id(request: Request) -> int:
-    """The call id of the path (``{call_id:id}``: 1-19 ASCII digits); past a bigint it is the
-    404 of a call that does not exist, with one log line."""
-    value = request.path_params["call_id"]
+def row_id(request: Request, name: str, missing: str) -> int:
+    """The row id ``name`` of the path (``{name:id}``: 1-19 ASCII digits); past a bigint it is
+    the 404 of a row that does not exist (``missing``), with one log line."""
+    value = request.path_params[name]
     assert isinstance(value, int)
-    if value > MAX_CALL_ID:
+    if value > MAX_ID:
         logger.warning(
-            "Refused %s: the call id is past the largest there can be",
+            "Refused %s: the id is past the largest there can be",
             template_of(request),
             extra={"action": "web_bad_id"},
         )
-        raise Refused(404, "There is no such missed call.")
+        raise Refused(404, missing)
     return value
+
+
+def call_id(request: Request) -> int:
+    return row_id(request, "call_id", "There is no such missed call.")

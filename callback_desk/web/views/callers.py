@@ -19,7 +19,7 @@ from callback_desk.report import query
 from callback_desk.report.command import ReportOptions, window
 from callback_desk.report.model import ReportCaller
 from callback_desk.web.store import User
-from callback_desk.web.views.base import DONE, Views, call_id
+from callback_desk.web.views.base import DONE, UNDO_WINDOW, Views, call_id
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +158,8 @@ class CallerViews(Views):
             done=done,
             days=self.lookback.days,
             typed=wanted.typed,
+            undoable=await self.users.undoable(user.username, UNDO_WINDOW),
+            undo_minutes=UNDO_WINDOW.seconds // 60,
         )
 
     async def inbox_list(self, request: Request, user: User) -> Response:

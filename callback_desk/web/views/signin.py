@@ -10,7 +10,7 @@ import re
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from callback_desk.web.auth import BadToken, client_key
+from callback_desk.web.auth import client_key
 from callback_desk.web.store import THROTTLED
 from callback_desk.web.views.base import SESSION_COOKIE, Refused, Views
 
@@ -149,17 +149,11 @@ class SignInViews(Views):
         return response
 
     def _link(self, request: Request) -> tuple[int, str]:
-        try:
-            payload = self.tokens.open("sign-in-link", request.path_params["token"], self.clock())
-        except BadToken as exc:
-            logger.warning("Sign-in link refused: %s", exc, extra={"action": "web_link_bad"})
-            raise Refused(
-                403, "This sign-in link is not valid any more. Sign in with your password."
-            ) from exc
-        user_id, jti = payload.get("u"), payload.get("j")
-        if not isinstance(user_id, int) or not isinstance(jti, str):
-            raise Refused(403, "This sign-in link is not valid.")
-        return user_id, jti
+        return self.link_of(
+            request,
+            "sign-in-link",
+            "This sign-in link is not valid any more. Sign in with your password.",
+        )
 
 
 _DIGITS = re.compile(r"\d(?=(?:\D*\d){2})")
