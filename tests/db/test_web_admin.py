@@ -16,6 +16,7 @@ import pytest
 
 from callback_desk.core.store import Store
 from callback_desk.web.auth import Role
+from callback_desk.web.store import THROTTLED, WebStore
 from tests.conftest import as_role
 from tests.db.test_web_sessions import replay, saved_cookie
 from tests.web_support import (
@@ -62,6 +63,8 @@ async def test_an_admin_sees_every_user_with_role_desks_state_and_last_seen(
     await add_user(store, "jane")
     await add_user(store, "front", role="frontdesk", extensions=("100",))
     await store.pool.execute("UPDATE web_users SET disabled = true WHERE username = 'front'")
+    # A wait the sign-in limit set (callback_desk/web/auth.py), as it audits one.
+    await WebStore(store.pool).audit("jane", THROTTLED, None, "client 10.0.0.66 waits 4 s")
     settings = web_settings(db_dsn)
     async with client_for(settings, component_store) as jane:
         await sign_in(jane, "jane")
@@ -75,6 +78,7 @@ async def test_an_admin_sees_every_user_with_role_desks_state_and_last_seen(
     assert "jane</a> <span>therapist</span> <span>desk 101</span> <span>enabled, signed in" in text
     assert "front</a> <span>frontdesk</span> <span>desk 100</span> <span>disabled</span>" in text
     assert text.count("last seen never") == 1  # front never signed in; jane and boss did
+    assert ": jane: client 10.0.0.66 waits 4 s</li>" in text
 
 
 async def test_a_new_user_sets_their_own_password_with_a_one_time_link(

@@ -78,6 +78,7 @@ class AdminViews(Views):
             status=status,
             user=user,
             accounts=await self.users.accounts(),
+            throttles=await self.users.sign_in_throttles(limit=20),
             roles=ROLES,
             error=error,
             typed=typed,
