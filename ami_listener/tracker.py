@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -127,59 +128,76 @@ class CallTracker:
 
     def feed(self, event: ev.Event, now: float) -> list[CallRecord]:
         """Apply one event; returns calls decided because of it (only on overflow)."""
-        match event:
-            case ev.Newchannel(at, channel):
-                return self._on_newchannel(at, channel, now)
-            case ev.Hangup(at, channel, _):
-                self._on_hangup(at, channel, now)
-            case ev.Newstate(at, channel, state):
-                call = self._touch(at, channel)
-                if call and channel.uniqueid == call.linkedid and state == "Up":
-                    call.root_up = True
-            case ev.DialBegin(at, caller, dest, dial_string):
-                self._on_dial_begin(at, caller, dest, dial_string)
-            case ev.DialEnd(at, caller, dest, status):
-                self._on_dial_end(at, caller, dest, status)
-            case ev.BridgeEnter(at, channel, bridge_id, technology):
-                self._on_bridge_enter(at, channel, bridge_id, technology)
-            case ev.BridgeLeave(at, channel, bridge_id):
-                self._touch(at, channel)
-                members = self._bridges.get(bridge_id)
-                if members is not None:
-                    members.discard(channel.uniqueid)
-                    if not members:
-                        del self._bridges[bridge_id]
-            case ev.VarSet(at, _, linkedid, variable, value):
-                call = self._call(linkedid, at)
-                if call:
-                    call.reached_voicemail = True
-                    if variable == "VM_MESSAGEFILE" and value.strip():
-                        call.voicemail_left = True
-            case ev.AppStart(at, _, linkedid, application):
-                call = self._call(linkedid, at)
-                if call and application.lower() == "voicemail":
-                    call.reached_voicemail = True
-            case ev.QueueEvent(at, kind, channel, _):
-                call = self._touch(at, channel)
-                if call and kind == "join":
-                    call.reached_queue = True
-                    call.ring_started = call.ring_started or at
-            case ev.AgentConnect(at, channel, _):
-                call = self._touch(at, channel)
-                if call:
-                    call.answered = True
-            case ev.MessageWaiting(at, linkedid, _):
-                call = self._call(linkedid, at) if linkedid else None
-                if call:
-                    call.voicemail_left = True
-                    call.reached_voicemail = True
-            case ev.LinkedidEnd(at, linkedid):
-                call = self._call(linkedid, at)
-                if call:
-                    self._end(call, at, now)
-            case ev.FullyBooted():
-                pass  # the listener decides what a reconnect means (see abandon_all)
-        return []
+        # A table by type rather than a match ladder, where each event was tested against every
+        # case above its own: a fifth of the tracker's time per call on the dense stream.
+        handler = _HANDLERS.get(type(event))
+        if handler is None:
+            return []
+        return handler(self, event, now) or []
+
+    def _newchannel(self, event: ev.Newchannel, now: float) -> list[CallRecord]:
+        return self._on_newchannel(event.at, event.channel, now)
+
+    def _hangup(self, event: ev.Hangup, now: float) -> None:
+        self._on_hangup(event.at, event.channel, now)
+
+    def _newstate(self, event: ev.Newstate, now: float) -> None:
+        channel = event.channel
+        call = self._touch(event.at, channel)
+        if call and channel.uniqueid == call.linkedid and event.state == "Up":
+            call.root_up = True
+
+    def _dial_begin(self, event: ev.DialBegin, now: float) -> None:
+        self._on_dial_begin(event.at, event.caller, event.dest, event.dial_string)
+
+    def _dial_end(self, event: ev.DialEnd, now: float) -> None:
+        self._on_dial_end(event.at, event.caller, event.dest, event.status)
+
+    def _bridge_enter(self, event: ev.BridgeEnter, now: float) -> None:
+        self._on_bridge_enter(event.at, event.channel, event.bridge_id, event.technology)
+
+    def _bridge_leave(self, event: ev.BridgeLeave, now: float) -> None:
+        channel = event.channel
+        self._touch(event.at, channel)
+        members = self._bridges.get(event.bridge_id)
+        if members is not None:
+            members.discard(channel.uniqueid)
+            if not members:
+                del self._bridges[event.bridge_id]
+
+    def _var_set(self, event: ev.VarSet, now: float) -> None:
+        call = self._call(event.linkedid, event.at)
+        if call:
+            call.reached_voicemail = True
+            if event.variable == "VM_MESSAGEFILE" and event.value.strip():
+                call.voicemail_left = True
+
+    def _app_start(self, event: ev.AppStart, now: float) -> None:
+        call = self._call(event.linkedid, event.at)
+        if call and event.application.lower() == "voicemail":
+            call.reached_voicemail = True
+
+    def _queue_event(self, event: ev.QueueEvent, now: float) -> None:
+        call = self._touch(event.at, event.channel)
+        if call and event.kind == "join":
+            call.reached_queue = True
+            call.ring_started = call.ring_started or event.at
+
+    def _agent_connect(self, event: ev.AgentConnect, now: float) -> None:
+        call = self._touch(event.at, event.channel)
+        if call:
+            call.answered = True
+
+    def _message_waiting(self, event: ev.MessageWaiting, now: float) -> None:
+        call = self._call(event.linkedid, event.at) if event.linkedid else None
+        if call:
+            call.voicemail_left = True
+            call.reached_voicemail = True
+
+    def _linkedid_end(self, event: ev.LinkedidEnd, now: float) -> None:
+        call = self._call(event.linkedid, event.at)
+        if call:
+            self._end(call, event.at, now)
 
     def due(self, now: float) -> list[CallRecord]:
         """Decide every call whose settle window has passed or that outlived its bound."""
@@ -528,6 +546,24 @@ class CallTracker:
                 )
             ]
         return []
+
+
+# FullyBooted is not here: the listener decides what a reconnect means (see abandon_all).
+_HANDLERS: dict[type, Callable[[CallTracker, Any, float], list[CallRecord] | None]] = {
+    ev.Newchannel: CallTracker._newchannel,
+    ev.Hangup: CallTracker._hangup,
+    ev.Newstate: CallTracker._newstate,
+    ev.DialBegin: CallTracker._dial_begin,
+    ev.DialEnd: CallTracker._dial_end,
+    ev.BridgeEnter: CallTracker._bridge_enter,
+    ev.BridgeLeave: CallTracker._bridge_leave,
+    ev.VarSet: CallTracker._var_set,
+    ev.AppStart: CallTracker._app_start,
+    ev.QueueEvent: CallTracker._queue_event,
+    ev.AgentConnect: CallTracker._agent_connect,
+    ev.MessageWaiting: CallTracker._message_waiting,
+    ev.LinkedidEnd: CallTracker._linkedid_end,
+}
 
 
 def _evidence(call: _Call, unknown_end: bool) -> Evidence:
