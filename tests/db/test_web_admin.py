@@ -127,6 +127,19 @@ async def test_a_new_user_sets_their_own_password_with_a_one_time_link(
         assert again.status_code == 403
     async with client_for(settings, component_store) as web:
         assert (await sign_in(web, "ana", NEW_PASSWORD)).status_code == 303
+    async with client_for(settings, component_store) as web:
+        await sign_in(web, "boss")
+        taken = await post(web, "/admin/users", username="ana", role="frontdesk", extensions="")
+        assert taken.status_code == 409 and "There is a user ana already." in taken.text
+        bad = await post(web, "/admin/users", username="Bad Name", role="frontdesk")
+        assert bad.status_code == 400 and "The user name must be" in bad.text
+        bad = await post(web, "/admin/users", username="bo", role="owner")
+        assert bad.status_code == 400 and "must be one of therapist, frontdesk, admin" in bad.text
+        bad = await post(web, "/admin/users", username="bo", role="therapist", extensions="")
+        assert bad.status_code == 400 and "A therapist needs desk" in bad.text
+        assert (await web.get(f"/admin/users/{2**63}")).status_code == 404
+        assert (await web.get("/admin/users/999")).status_code == 404
+    assert await store.pool.fetchval("SELECT count(*) FROM web_users") == 2
     assert ("boss", "user added", "ana: therapist, desk 102, 101") in await audit(store)
     assert ("ana", "password set", "with a link") in await audit(store)
 
@@ -314,6 +327,14 @@ async def test_the_last_enabled_admin_can_neither_be_disabled_nor_demoted(
         assert (await web.get("/admin/users")).status_code == 200
         # With a second admin, one may step down, and disabling oneself signs one out.
         second = await add_user(store, "deputy", role="admin", extensions=())
+        # Stepping down leaves the admin pages: the redirect goes to the inbox.
+        stepped = await post(web, f"/admin/users/{boss}", role="frontdesk", extensions="")
+        assert stepped.headers["location"] == "/"
+        assert (await web.get("/admin/users")).status_code == 404
+        async with client_for(settings, component_store, ip="10.0.0.3") as deputy:
+            await sign_in(deputy, "deputy")
+            back = await post(deputy, f"/admin/users/{boss}", role="admin", extensions="")
+            assert back.status_code == 303
         assert (await post(web, f"/admin/users/{boss}/disable")).headers["location"] == "/sign-in"
         assert (await web.get("/inbox/list")).status_code == 401
     row = await user_row(store, "boss")
@@ -325,6 +346,7 @@ async def test_the_last_enabled_admin_can_neither_be_disabled_nor_demoted(
     assert [a[1:] for a in await audit(store) if a[1] == "refused"] == [
         ("refused", "user disabled boss: last admin"),
         ("refused", "user changed boss: last admin"),
+        ("refused", "admin page"),  # boss, once a front desk
         ("refused", "user disabled deputy: last admin"),
     ]
 

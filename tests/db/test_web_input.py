@@ -170,9 +170,44 @@ async def test_a_call_id_that_cannot_be_one_is_a_404(
     for action in ("call", "handled", "never"):
         body = f"csrf={browser.csrf}".encode()
         assert await browser.post(f"/callers/{call_id}/{action}", body) == 404
+    # A path that matches no route is the access log's line; an id past a bigint has its own.
+    past_bigint = call_id.isascii() and call_id.isdigit() and len(call_id) <= 19
+    assert len(warnings(caplog, "web_bad_id")) == (4 if past_bigint else 0)
 
 
 async def test_the_largest_bigint_is_a_plain_404(browser: Browser) -> None:
     await browser.sign_in("jane")
     reply = await browser.client.get(f"/callers/{2**63 - 1}", headers={"cookie": browser.cookie})
     assert reply.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/link/%00",
+        "/link/%FF%FE",
+        "/link/" + "a" * 5000,
+        "/?page=%00",
+        "/?page=%FF",
+        "/?page=" + "9" * 5000,
+        "/?done=%FF%00",
+        "/inbox/list?page=-1",
+        "/callers/%FF",
+        "/week?x=%00",
+        "/static/%00",
+        "/static/..%2F..%2Fsettings.py",
+    ],
+)
+async def test_odd_paths_and_queries_are_never_a_500(browser: Browser, path: str) -> None:
+    await browser.sign_in("jane")
+    for method in ("GET", "POST"):
+        reply = await browser.client.request(
+            method, path, headers={"cookie": browser.cookie, "accept": "text/html"}
+        )
+        assert reply.status_code < 500, (method, path)
+
+
+async def test_a_garbled_session_cookie_is_no_session(browser: Browser) -> None:
+    for cookie in (b"__Host-cbd_session=\xff\xfe", b"__Host-cbd_session=a%00b", b"\xff=\xff"):
+        reply = await browser.client.get("/inbox/list", headers={b"cookie": cookie})
+        assert reply.status_code == 401

@@ -169,6 +169,9 @@ class AdminViews(Views):
         await self._after(
             request, user, account, done, "user changed", f"{role}, desk {desks_of(exts)}"
         )
+        if account.id == user.id and role != "admin":
+            # They stepped down (another admin is left): the admin pages are not theirs now.
+            return RedirectResponse("/", status_code=303)
         return RedirectResponse(f"/admin/users/{account.id}?done=changed", status_code=303)
 
     async def admin_disable(self, request: Request, user: User) -> Response:
