@@ -1,6 +1,7 @@
 """``callback-desk install --root <lab root>`` against the real lab PBX, proven end to end: the
 installed services, each as its own user with its unit's environment (tests/installed_services.py),
-with Asterisk running as ``asterisk``, not root:
+with Asterisk running as ``asterisk``, not root, on plain Asterisk (``dial_mode = "template"``) and
+on the same PBX shaped as FreePBX 17 (``dial_mode = "freepbx"``, tests/lab/etc/freepbx):
 
 - ``doctor`` passes every check;
 - a real missed call is recorded by the installed listener;
@@ -11,6 +12,9 @@ with Asterisk running as ``asterisk``, not root:
 
 Plain Asterisk (the ``pbx`` instance, ``dial_mode = "template"``): its hand-made product pieces
 are taken away for the test and put back after (tests/lab/NOTES.md, "Installing into the lab").
+FreePBX: the same instance with FreePBX's dialplan, AMI files and AstDB entries in place of its
+own for the test; the callbacks leave through FreePBX's outbound route and trunk macros, past a
+trunk CID, a route CID and the extension's outbound CID, and the carrier sees only the neutral one.
 Run under the lab lock; needs root (it installs users into the lab root).
 """
 
@@ -85,6 +89,23 @@ class Pbx:
 
 
 PLAIN = Pbx("pbx", "asterisk", PurePosixPath("/opt/pbx/etc/asterisk"), "template")
+# The same pbx instance as FreePBX 17 shapes it (tests/lab/etc/freepbx), for the freepbx test.
+FREEPBX = Pbx("pbx", "freepbx", PurePosixPath("/opt/pbx/etc/asterisk"), "freepbx")
+REPO_FREEPBX = Path(__file__).parent / "etc" / "freepbx"
+# What FreePBX keeps in AstDB for extensions 100 and 101 (core: AMPUSER/<ext>/..., DEVICE/<dev>/...)
+# and reads in its dialplan. The lab's one deviation: the device's dial string names the phones
+# instance, where all the lab's desks answer. 100 has an outbound CID set by the admin.
+FREEPBX_ASTDB = {
+    "AMPUSER/100": {"cidname": "Desk 100", "cidnum": "100", "device": "100",
+                    "outboundcid": '"Dr Office" <+12125550166>', "voicemail": "default"},
+    "AMPUSER/101": {"cidname": "Desk 101", "cidnum": "101", "device": "101",
+                    "outboundcid": "", "voicemail": "novm"},
+    "DEVICE/100": {"dial": "PJSIP/100@phones", "type": "fixed", "user": "100"},
+    "DEVICE/101": {"dial": "PJSIP/101@phones", "type": "fixed", "user": "101"},
+}  # fmt: skip
+# The caller IDs the admin set on that FreePBX (extensions_additional.conf, FREEPBX_ASTDB): none
+# of them may reach the callee of a callback.
+FREEPBX_CIDS = ("+12125550155", "+12125550144", "+12125550166")
 
 
 def _admin(dsn: str, database: str = "postgres") -> str:
@@ -111,9 +132,7 @@ def program(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 async def plain_pbx(lab: Lab, tmp_path: Path) -> AsyncIterator[Pbx]:
     """The plain lab PBX without the hand-made product pieces; put back as it was after."""
     etc = PLAIN.host_etc
-    backup = tmp_path / "pbx-etc.tar"
-    with tarfile.open(backup, "w") as tar:
-        tar.add(etc, arcname=".")
+    backup = _backup(etc, tmp_path)
     try:
         for name in HAND_MADE:
             (etc / name).unlink(missing_ok=True)
@@ -134,14 +153,54 @@ async def plain_pbx(lab: Lab, tmp_path: Path) -> AsyncIterator[Pbx]:
         assert "Timestamp events:          No" in await lab.command(PLAIN.instance, SETTINGS)
         yield PLAIN
     finally:
-        for child in etc.iterdir():
-            if child.is_dir() and not child.is_symlink():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
-        with tarfile.open(backup) as tar:
-            tar.extractall(etc, filter="fully_trusted")
+        _restore(etc, backup)
         await _reload(lab, PLAIN.instance)
+
+
+def _backup(etc: Path, tmp_path: Path) -> Path:
+    """Asterisk's etc as it is (owners and modes too), for :func:`_restore`."""
+    backup = tmp_path / "pbx-etc.tar"
+    with tarfile.open(backup, "w") as tar:
+        tar.add(etc, arcname=".")
+    return backup
+
+
+def _restore(etc: Path, backup: Path) -> None:
+    for child in etc.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    with tarfile.open(backup) as tar:
+        tar.extractall(etc, filter="fully_trusted")
+
+
+@pytest.fixture
+async def freepbx_pbx(lab: Lab, tmp_path: Path) -> AsyncIterator[Pbx]:
+    """The lab PBX as FreePBX 17 shapes it, without the hand-made product pieces: FreePBX's
+    extensions.conf / extensions_additional.conf / manager.conf with its empty *_custom.conf
+    files, and its AstDB entries. Put back as it was after (files, AstDB, reloads)."""
+    etc = FREEPBX.host_etc
+    backup = _backup(etc, tmp_path)
+    owner = (etc / "extensions.conf").stat()
+    try:
+        for name in HAND_MADE:
+            (etc / name).unlink(missing_ok=True)
+        for source in REPO_FREEPBX.iterdir():
+            shutil.copyfile(source, etc / source.name)
+            os.chown(etc / source.name, owner.st_uid, owner.st_gid)
+            (etc / source.name).chmod(0o640)
+        for family, keys in FREEPBX_ASTDB.items():
+            for key, value in keys.items():
+                await lab.action("pbx", "DBPut", {"Family": family, "Key": key, "Val": value})
+        await _reload(lab, FREEPBX.instance)
+        assert "outrt-1" in await lab.command("pbx", "dialplan show outbound-allroutes")
+        yield FREEPBX
+    finally:
+        _restore(etc, backup)
+        for family in ("AMPUSER", "DEVICE"):
+            await lab.command("pbx", f"database deltree {family}")
+        await _reload(lab, FREEPBX.instance)
 
 
 def _asterisk_users(pbx: Pbx) -> set[int]:
@@ -235,29 +294,47 @@ async def lab_pg() -> str:
 async def test_installed_on_plain_asterisk_end_to_end(
     lab: Lab, plain_pbx: Pbx, program: str, lab_pg: str, browser: Any, tmp_path: Path
 ) -> None:
+    await _install_and_prove(lab, plain_pbx, program, lab_pg, browser, tmp_path,
+                             "PJSIP/{extension}@phones")  # fmt: skip
+
+
+async def test_installed_on_freepbx_end_to_end(
+    lab: Lab, freepbx_pbx: Pbx, program: str, lab_pg: str, browser: Any, tmp_path: Path
+) -> None:
+    """dial_mode = "freepbx": the callbacks leave through FreePBX's outbound route and trunk
+    macros, past a trunk CID, a route CID (Override Extension) and the extension's outbound CID,
+    and the carrier sees only the neutral caller ID (TRUNKCIDOVERRIDE wins over all three)."""
+    # No --desk-channel: the sample's default, Local/{extension}@originate-skipvm (UCP's way).
+    await _install_and_prove(lab, freepbx_pbx, program, lab_pg, browser, tmp_path, None)
+
+
+async def _install_and_prove(
+    lab: Lab, pbx: Pbx, program: str, admin: str, browser: Any, tmp_path: Path, desk: str | None
+) -> None:
     if not CHROMIUM.exists():
         pytest.skip("Chromium is not installed")
-    admin, database = lab_pg, f"cbd_lab_{uuid.uuid4().hex[:8]}"
-    pbx = plain_pbx
+    database = f"cbd_lab_{uuid.uuid4().hex[:8]}"
     assert _asterisk_users(pbx) == {_root_uid("asterisk")}, "the lab's Asterisk runs as root"
     before = _snapshot(pbx)
     common = ["--root", str(LAB_ROOT), "--pbx", pbx.kind, "--asterisk-etc", str(pbx.etc),
               "--pg-admin", admin, "--database", database, "--asterisk-cli", pbx.cli]  # fmt: skip
     install = [program, "install", *common, "--init", "systemd",
                "--callback-number", NEUTRAL_NUMBER, "--callback-name", NEUTRAL_NAME,
-               "--desk-channel", "PJSIP/{extension}@phones",
+               *(["--desk-channel", desk] if desk else []),
                "--timezone", "America/New_York"]  # fmt: skip
     try:
         code, out = await run(install)
         assert code == 0, out
         assert f"run             {pbx.cli} manager reload; {pbx.cli} dialplan reload" in out
-        # What manager.conf lacked, added to [general] without touching its lines; Asterisk
-        # applies it (the listener's call times are the PBX's).
-        assert "                | [general](+)\n                | timestampevents = yes" in out
+        config = LAB_ROOT / str(layout.CONFIG).lstrip("/")
+        assert re.search(rf'^dial_mode = "{pbx.dial_mode}"', config.read_text(), re.M)
+        if pbx.kind == "asterisk":
+            # What manager.conf lacked, added to [general] without touching its lines; Asterisk
+            # applies it (the listener's call times are the PBX's).
+            assert "                | [general](+)\n                | timestampevents = yes" in out
         assert "Timestamp events:          Yes" in await lab.command(pbx.instance, SETTINGS)
         # The admin's one edit: the inbox on a port free on this shared machine (the config is
         # theirs from now on; install keeps it).
-        config = LAB_ROOT / str(layout.CONFIG).lstrip("/")
         web_port = _free_port()
         config.write_text(render.set_toml_key(config.read_text(), "web", "port", str(web_port)))
         await _installed_works(lab, pbx, program, admin, database, browser, tmp_path, web_port)
@@ -319,7 +396,7 @@ async def _installed_works(
             "100", "*47", then="dtmf", variables={"KEYS": "1", "HOLD": "30"}, own_endpoint=True
         )
         received = await lab.carrier_received_callerid(first, timeout=40)
-        assert received.number in (NEUTRAL_NUMBER, NEUTRAL_NUMBER.removeprefix("+"))
+        assert received.number in (NEUTRAL_NUMBER, NEUTRAL_NUMBER.removeprefix("+")), received
         assert received.name == NEUTRAL_NAME
         await until(lambda: _callback_answered(admin, database, row["id"]), timeout=40,
                     what="the *47 callback answered")  # fmt: skip
