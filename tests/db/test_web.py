@@ -578,7 +578,7 @@ def test_an_ipv6_client_is_its_64() -> None:
 
 
 async def test_forwarded_addresses_count_only_from_a_trusted_proxy(
-    db_dsn: str, store: Store, component_store: Store
+    db_dsn: str, store: Store, component_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A local process that talks to the port directly must not dodge the sign-in limit with a
     made-up X-Forwarded-For: by default no proxy is believed."""
@@ -604,6 +604,9 @@ async def test_forwarded_addresses_count_only_from_a_trusted_proxy(
         assert await attempt(base, "198.51.100.1", "guess1", "wrong password") == 401
         assert await attempt(base, "198.51.100.2", "guess2", "wrong password") == 429
         assert await attempt(base, "198.51.100.99", "jane", PASSWORD) == 429
+    # Said once (a proxy nobody listed, e.g. after an upgrade from the old default).
+    ignored = [r for r in caplog.records if getattr(r, "action", "") == "web_forwarded_ignored"]
+    assert len(ignored) == 1 and "127.0.0.1" in ignored[0].getMessage()
     now[0] += 3600
     # Behind a configured proxy (127.0.0.1 here), the forwarded address is the client's.
     proxied = web_settings(db_dsn, max_failures=1, trusted_proxies=["127.0.0.1"])
