@@ -14,10 +14,12 @@ in an order that lets PostgreSQL work while Python imports:
 3. then the session runs, over a small synchronous client (:mod:`callback_desk.core.pgwire`).
 
 Neither asyncio nor asyncpg is loaded (they cost more than the whole budget; ``bench/agi.py``
-measures it). The handler is the same coroutine the FastAGI server awaits; here :func:`drive`
-steps it, since nothing it awaits suspends. A DSN or a server asking for what only asyncpg does
-(certificate checks, a password file, ``PG*`` variables, ...) runs the same session under
-asyncio and asyncpg instead: slower to start, the same behaviour.
+measures it; tests/db/test_agi_menu.py pins what is loaded by the count). Every dataclass on
+this path has a docstring: for one without, ``dataclasses`` builds one from
+``inspect.signature`` at every start. The handler is the same coroutine the FastAGI server
+awaits; here :func:`drive` steps it, since nothing it awaits suspends. A DSN or a server
+asking for what only asyncpg does (certificate checks, a password file, ``PG*`` variables, ...)
+runs the same session under asyncio and asyncpg instead: slower to start, the same behaviour.
 """
 
 from __future__ import annotations
@@ -204,6 +206,8 @@ Asterisk appends the AGI() arguments (menu,100 ...); they are read from the AGI 
 
 @dataclass(frozen=True)
 class Args:
+    """The classic entry's options (parse_args)."""
+
     config: Path | None = None
     syslog: bool = False
     verbose: int = 0

@@ -41,6 +41,8 @@ _TEMPLATE_FORBIDDEN = re.compile(r"[,&|$\s\"'()\\;]")
 
 @dataclass(frozen=True)
 class AgiSettings:
+    """The ``[agi]`` section: the desk side's menu, dialing and prompts."""
+
     # The desk phone's feature code. The dialplan owns the real one (extensions.conf.sample);
     # the AGI only names it in its log line so an admin can match the two.
     feature_code: str = "*47"

@@ -35,6 +35,8 @@ class WaitingCaller:
 
 @dataclass(frozen=True, slots=True)
 class MissedCall:
+    """The missed call a callback dials (``dial ID EXT``)."""
+
     id: int
     number: str
     number_key: str | None

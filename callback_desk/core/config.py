@@ -371,6 +371,8 @@ def _show(raw: Any) -> str:
 
 @dataclass(frozen=True)
 class DatabaseSettings:
+    """The ``[database]`` section."""
+
     dsn: Secret
     # How long a command waits for PostgreSQL before it gives up with a clear error.
     connect_timeout: float = 10.0
@@ -378,6 +380,8 @@ class DatabaseSettings:
 
 @dataclass(frozen=True)
 class AmiSettings:
+    """The ``[ami]`` section: the PBX's manager interface."""
+
     host: str = "127.0.0.1"
     port: int = 5038
     username: str = "callbackdesk"
@@ -402,6 +406,8 @@ class AmiSettings:
 
 @dataclass(frozen=True)
 class PbxSettings:
+    """The ``[pbx]`` section: which PBX, its inbound contexts, time zone and country."""
+
     name: str = "pbx"
     inbound_contexts: tuple[str, ...] = ("from-pstn", "from-trunk")
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo(DEFAULT_TIMEZONE))
@@ -411,6 +417,8 @@ class PbxSettings:
 
 @dataclass(frozen=True)
 class ListenerSettings:
+    """The ``[listener]`` section."""
+
     # After the last channel of a call hangs up, wait this long for late MessageWaiting/UserEvent
     # frames: they travel on other Stasis topics and may arrive after the Hangup.
     settle_seconds: float = 2.0
@@ -437,12 +445,16 @@ class ListenerSettings:
 
 @dataclass(frozen=True)
 class RetentionSettings:
+    """The ``[retention]`` section."""
+
     # Missed-call rows are personal health-adjacent data: purge them after this many days.
     days: int = 90
 
 
 @dataclass(frozen=True)
 class AwaitingSettings:
+    """The ``[awaiting]`` section."""
+
     # Who is awaiting a callback (callback_desk.core.awaiting): every caller not yet returned
     # with a missed call in the last ``lookback_days`` days. One setting for the report, the desk
     # menu and the inbox, so the three never disagree about who is on the to-do list.
@@ -451,6 +463,8 @@ class AwaitingSettings:
 
 @dataclass(frozen=True)
 class Settings:
+    """The whole configuration, one section per field."""
+
     database: DatabaseSettings
     ami: AmiSettings
     pbx: PbxSettings

@@ -49,6 +49,8 @@ class Unsupported(Exception):
 
 @dataclass(frozen=True)
 class Dsn:
+    """Where and as whom to connect, read from a DSN."""
+
     hosts: tuple[str, ...]  # a directory (Unix socket) or a host name / address
     port: int
     user: str

@@ -50,6 +50,8 @@ def sql_text(name: str) -> str:
 
 @dataclass(frozen=True)
 class Migration:
+    """One numbered file of ``sql/``."""
+
     version: int
     name: str
     sql: str

@@ -395,15 +395,94 @@ async def test_the_classic_agi_reaches_the_count_without_asyncio_or_asyncpg(
 ) -> None:
     # Asterisk starts a process per *47: importing asyncpg and asyncio alone took longer than
     # the desk may wait for the count (bench/agi.py). The whole session, imports included:
-    await add_missed(store, A, 10)
-    config = tmp_path / "callback-desk.toml"
-    config.write_text(toml_text({"database": {"dsn": db_dsn}, "pbx": PBX, "agi": AGI}))
-    peer = AgiPeer(env("menu", "100"), keys=["*"])
-    rc, err = await run_classic(config, peer, python=("-X", "importtime"))
+    peer, rc, err = await _classic_menu(db_dsn, store, tmp_path, ("-X", "importtime"))
     assert rc == 0 and "SAY DIGITS:2125550101" in peer.played and peer.status() == "OK"
     imported = {line.rpartition("|")[2].strip() for line in err.splitlines() if "|" in line}
     assert "agi.classic" in imported and "asterisk.agi" in imported  # pyst2 speaks AGI here
     assert not {m for m in imported if m.split(".")[0] in ("asyncio", "asyncpg")}
+
+
+# Run as ``python -c FIRST_PROMPT -m agi ...``: the classic entry as Asterisk starts it, with the
+# protocol stream watched, so that the modules loaded when the desk first hears something (the
+# caller count) are written to stderr. Imports after that are not the desk's wait.
+FIRST_PROMPT = """
+import sys
+
+
+class FirstPrompt:
+    def __init__(self, stream):
+        self.stream, self.seen = stream, False
+
+    def write(self, text):
+        if not self.seen and text.upper().startswith(("STREAM FILE", "SAY ")):
+            self.seen = True
+            sys.__stderr__.write("first prompt: " + " ".join(sorted(sys.modules)) + "\\n")
+        return self.stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+sys.stdout = FirstPrompt(sys.stdout)
+sys.argv = ["agi", *sys.argv[3:]]  # what follows "-m agi"
+import runpy
+
+runpy.run_module("agi", run_name="__main__", alter_sys=True)
+"""
+
+# What the classic AGI must not load before the caller count: each is a library (or a part of
+# this product) that the count does not need and that costs the desk milliseconds at every
+# *47 (python -X importtime -m agi ...). A new import of one of them fails here; make it lazy.
+NOT_BEFORE_THE_COUNT = (
+    "asyncio",
+    "asyncpg",
+    "starlette",
+    "jinja2",
+    "phonenumbers",  # the metadata of every region; the count reads no number
+    "argparse",
+    "email",
+    "http",
+    "json",
+    "sqlite3",
+    "ssl",
+    "decimal",
+    "concurrent",
+    "multiprocessing",
+    "pickle",
+    "logging.handlers",
+    "ami_listener",
+    "callback_desk.web",
+    "callback_desk.report",
+    "callback_desk.cli",
+    "callback_desk.core.store",
+    "agi.server",
+    "agi.fastagi",
+    "agi.runtime",
+)
+
+
+async def test_the_classic_agi_loads_only_what_the_caller_count_needs(
+    db_dsn: str, store: Store, tmp_path: Path
+) -> None:
+    peer, rc, err = await _classic_menu(db_dsn, store, tmp_path, ("-c", FIRST_PROMPT))
+    assert rc == 0 and peer.played[1] == "SAY NUMBER:1", (peer.played, err)  # the count
+    line = next(line for line in err.splitlines() if line.startswith("first prompt: "))
+    loaded = set(line.removeprefix("first prompt: ").split())
+    assert {"agi.classic", "asterisk.agi", "callback_desk.core.pgwire"} <= loaded
+    heavy = {m for m in loaded for x in NOT_BEFORE_THE_COUNT if m == x or m.startswith(x + ".")}
+    assert not heavy, f"loaded before the caller count: {sorted(heavy)}"
+
+
+async def _classic_menu(
+    db_dsn: str, store: Store, tmp_path: Path, python: tuple[str, ...]
+) -> tuple[AgiPeer, int, str]:
+    """A *47 menu over ``python PYTHON... -m agi``, one caller waiting; the desk hangs up."""
+    await add_missed(store, A, 10)
+    config = tmp_path / "callback-desk.toml"
+    config.write_text(toml_text({"database": {"dsn": db_dsn}, "pbx": PBX, "agi": AGI}))
+    peer = AgiPeer(env("menu", "100"), keys=["*"])
+    rc, err = await run_classic(config, peer, python=python)
+    return peer, rc, err
 
 
 async def test_a_dsn_only_asyncpg_reads_runs_the_same_classic_menu(

@@ -126,6 +126,7 @@ class Views:
         self._dial = dial
         # Verified against for an unknown user name, so timing does not tell which names exist.
         self._dummy_hash = self.passwords.hash(new_id())
+        self._forwarding_noted = False  # said once per process (SignInViews._note_forwarding)
         self.templates = Environment(
             loader=FileSystemLoader(WEB / "templates"),
             autoescape=select_autoescape(default=True, default_for_string=True),

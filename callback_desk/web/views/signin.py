@@ -28,6 +28,7 @@ class SignInViews(Views):
         username = str(form.get("username", "")).strip().lower()[:40]
         password = str(form.get("password", ""))
         client = client_key(request.client.host if request.client else "?")
+        self._note_forwarding(request)
         shown = shown_name(username)
         wait = self.limit.wait(username, client)
         if wait is not None:
@@ -78,6 +79,28 @@ class SignInViews(Views):
             )
         logger.info("User %s signed in", user.username, extra={"action": "web_sign_in"})
         return response
+
+    def _note_forwarding(self, request: Request) -> None:
+        """Say once that a proxy's X-Forwarded-For is ignored: behind an unlisted proxy every
+        browser is the proxy's address, one tally for all (an upgrade from the old default,
+        which trusted 127.0.0.1, needs [web] trusted_proxies set)."""
+        # With proxies listed, uvicorn has already put the browser's address in their place.
+        if (
+            self._forwarding_noted
+            or self.ws.trusted_proxies
+            or "x-forwarded-for" not in request.headers
+        ):
+            return
+        peer = request.client.host if request.client else "?"
+        self._forwarding_noted = True
+        logger.warning(
+            "X-Forwarded-For from %s ignored: [web] trusted_proxies lists no proxy, so the sign-in "
+            "limit counts every browser behind it as one client (if %s is your TLS proxy, list "
+            "it there)",
+            peer,
+            peer,
+            extra={"action": "web_forwarded_ignored"},
+        )
 
     async def _failed(self, username: str, client: str) -> None:
         """A wrong password: counted; a wait it starts or lengthens is logged and audited
