@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Literal, TextIO
 
+from agi import freepbx
 from agi.config import AgiSettings
 from agi.config import load as load_agi
 from ami_listener import events
@@ -401,6 +402,35 @@ def dialplan_checks(agi: AgiSettings, found: AmiFindings) -> list[Check]:
     return checks
 
 
+def freepbx_cid_checks(agi: AgiSettings, options: DoctorOptions, local: bool) -> list[Check]:
+    """A FreePBX trunk that forces its caller ID shows it instead of the neutral number."""
+    if agi.dial_mode != "freepbx":
+        return []
+    what = "FreePBX caller ID"
+    path = options.asterisk_etc / freepbx.ADDITIONAL
+    if not local:
+        return [skip(what, "the PBX is not on this host; its trunks' CID options are not read")]
+    try:
+        text = path.read_text(errors="replace")
+    except PermissionError:
+        return [skip(what, f"{path} is not readable by this user", "run the doctor as root")]
+    except OSError as exc:
+        return [skip(what, f"{path}: {os_reason(exc)}", "--asterisk-etc DIR if it lives elsewhere")]
+    forced = freepbx.defeating(text, agi.callback_number)
+    if not forced:
+        return [ok(what, "no trunk forces its caller ID: callbacks show the neutral number")]
+    return [
+        fail(
+            what,
+            f"trunk {f.trunk} forces caller ID {f.callerid} (Force Trunk CID): a callback "
+            f"through it shows that, not {agi.callback_number or 'the neutral number'}",
+            f"Connectivity > Trunks > trunk {f.trunk} > CID Options: Allow Any CID (or make "
+            "the neutral number its Outbound CallerID), then Apply Config",
+        )
+        for f in forced
+    ]
+
+
 def agi_target(agi: AgiSettings, found: AmiFindings) -> tuple[str, str, int]:
     """('fast', host, port) or ('classic', script, 0), from the feature code's AGI() line."""
     for entry in found.dialplan.get("feature", []):
@@ -559,6 +589,7 @@ async def run(options: DoctorOptions, environ: Mapping[str, str], out: TextIO) -
         report(*ami_checks(settings, found))
     report(*manager_file_checks(settings, options, _local(settings.ami.host)))
     report(*dialplan_checks(agi, found))
+    report(*freepbx_cid_checks(agi, options, _local(settings.ami.host)))
     report(*await agi_checks(settings, agi, found, options))
     # The classic AGI runs as asterisk and reads the desk side's login: then asterisk reads it.
     classic = agi_target(agi, found)[0] == "classic"

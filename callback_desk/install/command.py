@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 from typing import TextIO
 from urllib.parse import unquote, urlsplit
 
+from agi import freepbx
 from callback_desk import __version__
 from callback_desk.core import layout
 from callback_desk.core import samples as core_samples
@@ -208,16 +209,31 @@ def _next_steps(system: System, cfg: p.Config, out: TextIO) -> None:
             "until then every callback is refused), then run callback-desk install again"
         )
     if system.pbx == "freepbx":
-        lines.append(
-            "FreePBX: check the trunk callbacks leave on (Connectivity > Trunks > CID "
-            "Options): 'Force Trunk CID' would show the trunk's number instead of the neutral one"
-        )
+        lines.extend(_freepbx_cid(system, agi.text("callback_number", "")))
     lines.append(
         "the inbox listens on 127.0.0.1 only: put it behind TLS (deploy/nginx-callback-desk.conf)"
         " and add its users (callback-desk user add, see the documentation)"
     )
     for line in lines:
         out.write(f"next: {line}\n")
+
+
+def _freepbx_cid(system: System, neutral: str) -> list[str]:
+    """What FreePBX's generated dialplan says about the trunks' CID options."""
+    path = system.path(system.asterisk_etc / freepbx.ADDITIONAL)
+    try:
+        forced = freepbx.defeating(path.read_text(errors="replace"), neutral)
+    except OSError:
+        return [
+            "FreePBX: check the trunk callbacks leave on (Connectivity > Trunks > CID "
+            "Options): 'Force Trunk CID' would show the trunk's number instead of the neutral one"
+        ]
+    return [
+        f"FreePBX: trunk {f.trunk} forces caller ID {f.callerid} ('Force Trunk CID'): callbacks "
+        "through it would show that, not the neutral number; set its CID Options to 'Allow Any "
+        "CID' (Connectivity > Trunks), then Apply Config"
+        for f in forced
+    ]
 
 
 async def uninstall(request: Request, out: TextIO) -> Executor:

@@ -492,3 +492,16 @@ async def test_the_verifier_install_sends_is_one_postgresql_accepts_for_the_pass
     finally:
         await conn.execute(f"DROP ROLE IF EXISTS {role}")
         await conn.close()
+
+
+def test_freepbx_install_names_a_trunk_that_forces_its_caller_id(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # "Force Trunk CID" on trunk 2, as FreePBX writes it: that trunk's callbacks would show it.
+    with server_root("freepbx") as root:
+        (root / "etc/asterisk/extensions_additional.conf").write_text(
+            '[globals]\nOUTKEEPCID_2 = all\nFORCEDOUTCID_2 = "Main" <+12125550199>\n'
+        )
+        code, out, err = cli(capsys, *install_args(root, "--dry-run"))
+        assert code == 0, err
+        assert 'next: FreePBX: trunk 2 forces caller ID "Main" <+12125550199>' in out

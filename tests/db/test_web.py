@@ -549,34 +549,6 @@ def test_web_settings_name_the_key_that_is_wrong(tmp_path: Path) -> None:
         load(Settings.from_mapping({"database": {"dsn": "x"}}, environ={})).require_secret()
 
 
-def test_sign_in_limit_forgets_a_tally_once_its_wait_is_long_over() -> None:
-    from callback_desk.web.auth import SignInLimit, Wait
-
-    now = [1000.0]
-    limit = SignInLimit(free=2, longest=60, clock=lambda: now[0])
-    for _ in range(2):
-        limit.begin("jane", "10.0.0.1")
-        limit.failed("jane", "10.0.0.1")
-    assert limit.wait("jane", "10.0.0.1") == Wait(1.0, "client")
-    assert limit.wait("jane", "10.0.0.2") is None  # never failed: always checked
-    now[0] += 1 + 60 + 1
-    assert limit.wait("jane", "10.0.0.1") is None
-    limit._prune()
-    assert not limit._tallies
-    # A right password is not a failure: its attempt leaves no tally behind.
-    limit.begin("jane", "10.0.0.1")
-    limit.succeeded("jane", "10.0.0.1")
-    assert not limit._tallies
-
-
-def test_an_ipv6_client_is_its_64() -> None:
-    from callback_desk.web.auth import client_key
-
-    assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:bbbb::9")
-    assert client_key("2001:db8:1:2::1") == "2001:db8:1:2::/64"
-    assert client_key("::ffff:192.0.2.7") == "192.0.2.7" == client_key("192.0.2.7")
-
-
 async def test_forwarded_addresses_count_only_from_a_trusted_proxy(
     db_dsn: str, store: Store, component_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
