@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from callback_desk.core.exceptions import MalformedEvent
@@ -234,9 +235,17 @@ assert Channel._fields == ("uniqueid", "linkedid", "name", "context", "exten", "
                            "caller_name")  # fmt: skip
 
 
+_READ_CALLER = itemgetter(*_CALLER)
+_READ_DEST = itemgetter(*_DEST)
+
+
 def _channel(h: Frame, keys: tuple[str, ...] = _CALLER) -> Channel:
-    # One C-level pass: dict.get(key, "") for each field, straight into the tuple.
-    channel = tuple.__new__(Channel, map(h.get, keys, _BLANKS))
+    try:
+        # Every field present (Asterisk sends them all): one C-level call builds the tuple.
+        channel = tuple.__new__(Channel, (_READ_CALLER if keys is _CALLER else _READ_DEST)(h))
+    except KeyError:
+        # dict.get(key, "") for each field, straight into the tuple.
+        channel = tuple.__new__(Channel, map(h.get, keys, _BLANKS))
     if not channel[0] or not channel[1]:
         _required(h, keys[0])
         _required(h, keys[1])
