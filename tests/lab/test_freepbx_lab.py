@@ -7,6 +7,8 @@ at the carrier. The installed path (``*47``, the inbox click) is tests/lab/test_
   ``macro-outbound-callerid`` set prohibited presentation).
 - A trunk with "Force Trunk CID" (``FORCEDOUTCID_<trunk>``) wins over ``TRUNKCIDOVERRIDE``: the
   callee sees the trunk's number, and the doctor names that trunk.
+- The listener decides calls through FreePBX's ring group (``ext-group``, ``macro-dial``) and
+  queue (``ext-queues``, members ``Local/<ext>@from-queue/n``) as on plain Asterisk.
 
 The PBX's product pieces are pasted by hand as an admin would: part A of extensions.conf.sample
 into extensions_custom.conf (rendered by the installer's own function, the secret read from the
@@ -34,11 +36,13 @@ from callback_desk.install import render
 from fakes.poll import until
 from fakes.settings import make_settings
 from tests.agi_support import add_missed
-from tests.lab.lab import CLICK_TO_CALL_USER, PRODUCT_USER, Lab
+from tests.lab.lab import CLICK_TO_CALL_USER, DID_QUEUE, DID_RINGGROUP, PRODUCT_USER, Lab
 from tests.lab.test_install_lab import FREEPBX, FREEPBX_CIDS, Pbx, _reload, freepbx_pbx
+from tests.lab.test_listener_lab import Pbx as Listening
+from tests.lab.test_listener_lab import call_and_wait, pbx
 
 pytestmark = pytest.mark.lab
-__all__ = ["freepbx_pbx"]  # a fixture, used by name
+__all__ = ["freepbx_pbx", "pbx"]  # fixtures, used by name
 
 NEUTRAL_NUMBER = "+12125550100"
 NEUTRAL_NAME = "Appointments"
@@ -166,3 +170,24 @@ async def test_a_forced_trunk_cid_wins_and_the_doctor_names_the_trunk(
         return [c.status for c in checks] == ["ok"]
 
     await until(content, timeout=5, what="the doctor content again")
+
+
+async def test_freepbx_ring_group_nobody_answers_is_missed(pasted: Pbx, pbx: Listening) -> None:
+    # Ring group 600 rings 100 and 101 for 8 s, then Terminate Call: the caller is hung up on.
+    row = await call_and_wait(pbx, DID_RINGGROUP, "2125550181", then="talk")
+    assert (row["outcome"], row["reason"]) == ("missed", "no_answer")
+    assert row["rang"] == ["100@phones", "101@phones"]
+
+
+async def test_freepbx_ring_group_one_desk_answers_is_answered(pasted: Pbx, pbx: Listening) -> None:
+    await pbx.lab.set_behaviour("phones", "101", "answer")
+    row = await call_and_wait(pbx, DID_RINGGROUP, "2125550182", then="talk")
+    assert row["outcome"] == "answered"
+
+
+async def test_freepbx_queue_nobody_answers_and_the_caller_gives_up(
+    pasted: Pbx, pbx: Listening
+) -> None:
+    # Queue 400 rings its members through Local/<ext>@from-queue/n and each extension's dialplan.
+    row = await call_and_wait(pbx, DID_QUEUE, "2125550183", ring_timeout_ms=8000)
+    assert (row["outcome"], row["reason"]) == ("missed", "queue_abandoned")

@@ -92,6 +92,7 @@ PLAIN = Pbx("pbx", "asterisk", PurePosixPath("/opt/pbx/etc/asterisk"), "template
 # The same pbx instance as FreePBX 17 shapes it (tests/lab/etc/freepbx), for the freepbx test.
 FREEPBX = Pbx("pbx", "freepbx", PurePosixPath("/opt/pbx/etc/asterisk"), "freepbx")
 REPO_FREEPBX = Path(__file__).parent / "etc" / "freepbx"
+QUEUES_RELOAD = "module reload app_queue.so"  # FreePBX's queue 400 in, the lab's support back
 # What FreePBX keeps in AstDB for extensions 100 and 101 (core: AMPUSER/<ext>/..., DEVICE/<dev>/...)
 # and reads in its dialplan. The lab's one deviation: the device's dial string names the phones
 # instance, where all the lab's desks answer. 100 has an outbound CID set by the admin.
@@ -194,6 +195,7 @@ async def freepbx_pbx(lab: Lab, tmp_path: Path) -> AsyncIterator[Pbx]:
             for key, value in keys.items():
                 await lab.action("pbx", "DBPut", {"Family": family, "Key": key, "Val": value})
         await _reload(lab, FREEPBX.instance)
+        await lab.command("pbx", QUEUES_RELOAD)
         assert "outrt-1" in await lab.command("pbx", "dialplan show outbound-allroutes")
         yield FREEPBX
     finally:
@@ -201,6 +203,7 @@ async def freepbx_pbx(lab: Lab, tmp_path: Path) -> AsyncIterator[Pbx]:
         for family in ("AMPUSER", "DEVICE"):
             await lab.command("pbx", f"database deltree {family}")
         await _reload(lab, FREEPBX.instance)
+        await lab.command("pbx", QUEUES_RELOAD)
 
 
 def _asterisk_users(pbx: Pbx) -> set[int]:
