@@ -46,6 +46,7 @@ CREATE FUNCTION public.awaiting_rebuild() RETURNS void
 $$;
 CREATE FUNCTION public.awaiting_refresh(p_keys text[], p_calls bigint[]) RETURNS void
     LANGUAGE plpgsql
+    SET jit TO 'off'
     AS $$
 DECLARE
     numbers text[];
@@ -62,7 +63,10 @@ BEGIN
     numbers := ARRAY(
         SELECT k FROM unnest(p_keys) AS k WHERE k IS NOT NULL
         UNION
-        SELECT c.number_key FROM calls c WHERE c.id = ANY (p_calls) AND c.number_key IS NOT NULL
+        SELECT c.number_key
+        FROM unnest(p_calls) AS i (id)
+        CROSS JOIN LATERAL (SELECT c.number_key FROM calls c WHERE c.id = i.id OFFSET 0) c
+        WHERE c.number_key IS NOT NULL
     );
     WITH wanted AS MATERIALIZED (
         SELECT m.id, coalesce(m.number_key, m.number) AS caller, m.number, m.name, m.number_key,
@@ -76,10 +80,21 @@ BEGIN
     ),
     gone AS (
         DELETE FROM awaiting_calls a
-        -- A number's calls by their caller (the number key, when there is one): one index.
-        WHERE ((a.caller = ANY (numbers) AND a.number_key IS NOT NULL)
-               OR a.call_id = ANY (p_calls))
-          AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.id = a.call_id)
+        -- The rows of these numbers (by caller: the number key, when there is one) and of these
+        -- calls that the rule no longer wants, found per number and deleted by primary key.
+        WHERE a.call_id = ANY (ARRAY(
+            SELECT x.call_id
+            FROM unnest(numbers) AS k
+            CROSS JOIN LATERAL (
+                SELECT x.call_id, x.number_key FROM awaiting_calls x WHERE x.caller = k
+                OFFSET 0  -- one probe per number
+            ) x
+            WHERE x.number_key IS NOT NULL
+            UNION ALL
+            SELECT i FROM unnest(p_calls) AS i
+            EXCEPT
+            SELECT w.id FROM wanted w
+        ))
     )
     INSERT INTO awaiting_calls AS a (call_id, caller, number, name, number_key, callable, did,
                                      reason, reached_voicemail, rang, extensions, started_at)
@@ -156,13 +171,22 @@ CREATE FUNCTION public.awaiting_rule(p_keys text[], p_withheld bigint[]) RETURNS
         -- short range of calls_number_key_started_idx, however often the number called.
         SELECT m.*
         FROM reached r
-        JOIN calls m ON m.number_key = r.number_key
-        WHERE m.outcome = 'missed' AND NOT r.never
-          AND m.started_at >= coalesce(r.until_at, '-infinity')
+        CROSS JOIN LATERAL (
+            SELECT m.*
+            FROM calls m
+            WHERE m.number_key = r.number_key
+              AND m.started_at >= coalesce(r.until_at, '-infinity')
+            OFFSET 0  -- one probe per number (see the top of sql/0013_awaiting_by_number.sql)
+        ) m
+        WHERE NOT r.never AND m.outcome = 'missed'
         UNION ALL
         SELECT m.*
-        FROM calls m
-        WHERE m.id = ANY (p_withheld) AND m.number_key IS NULL AND m.outcome = 'missed'
+        FROM (SELECT DISTINCT i FROM unnest(p_withheld) AS i) w (id)
+        CROSS JOIN LATERAL (
+            SELECT m.* FROM calls m WHERE m.id = w.id
+            OFFSET 0  -- one probe per call
+        ) m
+        WHERE m.number_key IS NULL AND m.outcome = 'missed'
     ) m
     -- Not marked on this very call. A scalar subquery, so that it stays a probe of
     -- caller_dispositions_call_idx per candidate call (as an anti-join the planner may hash
