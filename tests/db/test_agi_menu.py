@@ -449,7 +449,8 @@ NOT_BEFORE_THE_COUNT = (
     "concurrent",
     "multiprocessing",
     "pickle",
-    "logging.handlers",
+    "logging",  # and so logging.handlers: the session's first line comes after the count
+    "traceback",  # (callback_desk.core.lazylog)
     "ami_listener",
     "callback_desk.web",
     "callback_desk.report",
