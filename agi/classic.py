@@ -29,9 +29,8 @@ import sys
 import threading
 from collections.abc import Coroutine, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TypeVar
 
 from agi.config import AgiSettings, load
 from callback_desk.core import lazylog, pgwire
@@ -205,8 +204,7 @@ Asterisk appends the AGI() arguments (menu,100 ...); they are read from the AGI 
 """
 
 
-@dataclass(frozen=True)
-class Args:
+class Args(NamedTuple):  # not a dataclass: see agi.queries
     """The classic entry's options (parse_args)."""
 
     config: Path | None = None
