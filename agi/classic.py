@@ -24,18 +24,16 @@ runs the same session under asyncio and asyncpg instead: slower to start, the sa
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 import threading
 from collections.abc import Coroutine, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TypeVar
 
 from agi.config import AgiSettings, load
-from callback_desk.core import logs, pgwire
+from callback_desk.core import lazylog, pgwire
 from callback_desk.core.config import Settings
 from callback_desk.core.exceptions import ConfigError
 
@@ -43,7 +41,7 @@ if TYPE_CHECKING:
     from agi.handlers import Desk
 
 T = TypeVar("T")
-logger = logging.getLogger(__name__)
+logger = lazylog.get(__name__)  # not logging: see callback_desk.core.lazylog
 
 
 def drive(coro: Coroutine[Any, Any, T]) -> T:
@@ -88,6 +86,7 @@ def run_classic(settings: Settings) -> int:
         if not _fast_session(settings, cfg, out, hangup):
             import asyncio  # lazy: only a DSN the small client leaves to asyncpg needs it
 
+            lazylog.ready()  # agi.runtime and the store log through logging itself
             asyncio.run(_asyncpg_session(settings, cfg, out, hangup))
     return 0
 
@@ -96,6 +95,7 @@ async def run_classic_async(settings: Settings) -> int:
     """:func:`run_classic` for a caller already on an event loop (``callback-desk agi``)."""
     with _classic_io(settings) as (cfg, out, hangup):
         if not _fast_session(settings, cfg, out, hangup):
+            lazylog.ready()
             await _asyncpg_session(settings, cfg, out, hangup)
     return 0
 
@@ -204,8 +204,7 @@ Asterisk appends the AGI() arguments (menu,100 ...); they are read from the AGI 
 """
 
 
-@dataclass(frozen=True)
-class Args:
+class Args(NamedTuple):  # not a dataclass: see agi.queries
     """The classic entry's options (parse_args)."""
 
     config: Path | None = None
@@ -248,7 +247,8 @@ def _usage_error(message: str) -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    logs.configure(args.verbose, syslog_tag="callback-desk-agi" if args.syslog else None)
+    # At the first line logged, not now: see callback_desk.core.lazylog.
+    lazylog.configure_later(args.verbose, syslog_tag="callback-desk-agi" if args.syslog else None)
     try:
         settings = Settings.load(args.config)
         return run_classic(settings)

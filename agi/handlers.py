@@ -11,7 +11,6 @@ The number to dial always comes from the database, by id; never from the channel
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
@@ -25,7 +24,7 @@ from agi.config import AgiSettings
 from agi.exceptions import ChannelGone
 from agi.prompts import WHEN_OLDER, WHEN_RECENT, WHEN_THIS_WEEK, ordinal
 from agi.queries import Disposition, MissedCall, WaitingCaller
-from callback_desk.core import shown
+from callback_desk.core import lazylog, shown
 from callback_desk.core.exceptions import CallbackError, OutOfScope, StoreError, UnknownCall
 from callback_desk.core.model import DialStatus
 from callback_desk.core.phone import mask
@@ -33,7 +32,7 @@ from callback_desk.core.phone import mask
 if TYPE_CHECKING:
     from agi.dialing import CallbackNumber
 
-logger = logging.getLogger(__name__)
+logger = lazylog.get(__name__)  # not logging: see callback_desk.core.lazylog
 
 KEYS = protocol.KEYS
 # 6 is "next" as 2 is: the stock prompt that says "next" says "Press 6" (agi/prompts.py).
@@ -208,14 +207,15 @@ class _Session:
             raise OutOfScope("the menu needs the desk's extension as its second argument")
         await self.agi.answer()
         scope = self.cfg.scope(extension)
+        callers = await self._waiting(scope)
+        early = await self.play_count(len(callers))
+        # After the count: the desk hears it first (the classic AGI imports logging here).
         logger.info(
             "Menu (feature code %s) for extension %s",
             self.cfg.feature_code,
             extension,
             extra={"action": "agi_menu"},
         )
-        callers = await self._waiting(scope)
-        early = await self.play_count(len(callers))
         if not callers:
             await self.play("goodbye")
             return var.OK

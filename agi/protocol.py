@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from agi.exceptions import AgiReplyError, ChannelGone, UnsafeAgiArgument
 
@@ -42,8 +42,7 @@ _CODE = re.compile(r"(\d{3})([ -]?)(.*)", re.ASCII | re.DOTALL)
 _PAIR = re.compile(r"(\w+)=(\S*)(?:\s*\((.*?)\))?", re.ASCII)
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
+class Result(NamedTuple):
     """A ``200`` reply: ``result`` and the text in parentheses after it."""
 
     result: str

@@ -9,8 +9,8 @@ the report and the inbox); the rest lives in ``sql/queries_callbacks.sql`` (name
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from callback_desk.core.awaiting import menu_rows
 from callback_desk.core.connection import Queryable
@@ -22,8 +22,9 @@ from callback_desk.core.sqlfiles import queries
 __all__ = ["ALL_LINES", "Callbacks", "Disposition", "MissedCall", "WaitingCaller"]
 
 
-@dataclass(frozen=True, slots=True)
-class WaitingCaller:
+# NamedTuples, not dataclasses: a dataclass costs the classic AGI's start ~0.7 ms to create
+# (its methods are compiled at import), a NamedTuple ~0.1 ms; both are typed and immutable.
+class WaitingCaller(NamedTuple):
     """One caller a desk phone may call back (their latest missed call and how many)."""
 
     call_id: int
@@ -33,8 +34,7 @@ class WaitingCaller:
     last_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class MissedCall:
+class MissedCall(NamedTuple):
     """The missed call a callback dials (``dial ID EXT``)."""
 
     id: int

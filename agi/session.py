@@ -10,7 +10,6 @@ classic AGI's start pays only for what its first prompt needs.
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -20,9 +19,10 @@ from agi.config import AgiSettings
 from agi.exceptions import AgiReplyError, ChannelGone, UnsafeAgiArgument
 from agi.handlers import AgiLike, Clock, Desk, handle
 from agi.queries import Disposition, MissedCall, WaitingCaller
+from callback_desk.core import lazylog
 from callback_desk.core.exceptions import StoreError
 
-logger = logging.getLogger(__name__)
+logger = lazylog.get(__name__)  # not logging: see callback_desk.core.lazylog
 
 # A bug, not a caller's fault: Asterisk refused a command we built, or a value could not be
 # sent safely. The session ends with status FAILED so the dialplan takes its failure path.

@@ -10,7 +10,6 @@ the whole program reads one file with one set of rules.
 
 from __future__ import annotations
 
-import grp
 import os
 import stat
 import tomllib
@@ -341,6 +340,8 @@ def exposed(st: os.stat_result) -> str | None:
 
 def _group_name(gid: int) -> str:
     try:
+        import grp  # lazy: only an error message names a group
+
         return grp.getgrgid(gid).gr_name
     except KeyError:
         return str(gid)

@@ -13,7 +13,7 @@ import re
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from callback_desk.core.exceptions import (
@@ -110,8 +110,7 @@ def describe(exc: BaseException) -> str:
 # -- connecting ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):  # not a dataclass: see callback_desk.core.awaiting
     """Where a DSN points, for messages (never its password)."""
 
     host: str

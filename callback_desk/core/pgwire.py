@@ -26,9 +26,8 @@ import os
 import socket
 import struct
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from callback_desk.core.connection import SERVER_SETTINGS
@@ -47,8 +46,7 @@ class Unsupported(Exception):
     """The DSN, the environment or the server asks for something only asyncpg does."""
 
 
-@dataclass(frozen=True)
-class Dsn:
+class Dsn(NamedTuple):  # not a dataclass: see callback_desk.core.awaiting
     """Where and as whom to connect, read from a DSN."""
 
     hosts: tuple[str, ...]  # a directory (Unix socket) or a host name / address

@@ -10,10 +10,9 @@ otherwise non-file install works too. An editable install (a source checkout) ha
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from callback_desk.core.exceptions import SchemaError
 
@@ -48,8 +47,7 @@ def sql_text(name: str) -> str:
     return (sql_dir() / name).read_text("utf-8")
 
 
-@dataclass(frozen=True)
-class Migration:
+class Migration(NamedTuple):  # not a dataclass: see callback_desk.core.awaiting
     """One numbered file of ``sql/``."""
 
     version: int

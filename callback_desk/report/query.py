@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,7 +29,7 @@ def _covers(covers: Sequence[str]) -> list[str] | None:
 
 
 def _from_awaiting(c: AwaitingCaller) -> ReportCaller:
-    shared = {f.name: getattr(c, f.name) for f in fields(AwaitingCaller) if f.name != "caller"}
+    shared = {name: getattr(c, name) for name in AwaitingCaller._fields if name != "caller"}
     return ReportCaller(**shared, returned_at=None, returned_how=None)
 
 

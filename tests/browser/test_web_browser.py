@@ -276,3 +276,39 @@ async def test_live_updates_keep_the_page_and_the_search_shown(
     )
     assert "POST /inbox/list 200" in server_logs
     assert "0007" not in server_logs and "555" not in server_logs
+
+
+async def test_sign_out_ends_the_session_for_a_saved_cookie_too(
+    base_url: str, browser: Any, store: Store
+) -> None:
+    """The shared front-desk computer: what the browser held before "Sign out" opens nothing after
+    it, whether replayed in another browser or sent by hand."""
+    from playwright.async_api import expect
+
+    await add_user(store, "jane", extensions=("101",))
+    await add_caller(store, "a", "2125550123", line="2001")
+    context = await browser.new_context()
+    page = await context.new_page()
+    await sign_in_with_keyboard(page, base_url, "jane")
+    await expect(page.locator("section.caller", has_text="(212) 555-0123")).to_be_visible()
+    saved = await context.cookies()
+    assert saved, "signing in set no cookie"
+    before = await context.request.get(f"{base_url}/", max_redirects=0)
+    assert before.status == 200 and "555-0123" in await before.text()
+
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+    # The old cookie, put back into a fresh browser: the sign-in page, not the callers.
+    replay = await browser.new_context()
+    await replay.add_cookies(saved)
+    again = await replay.new_page()
+    await again.goto(f"{base_url}/")
+    await expect(again.get_by_role("heading", name="Sign in")).to_be_visible()
+    await expect(again.locator("body")).not_to_contain_text("555-0123")
+    # And sent by hand, redirects off: no caller list either.
+    after = await replay.request.get(f"{base_url}/", max_redirects=0)
+    assert after.status in (302, 303, 307, 401, 403), after.status
+    assert "555-0123" not in await after.text()
+    await replay.close()
+    await context.close()

@@ -449,7 +449,9 @@ NOT_BEFORE_THE_COUNT = (
     "concurrent",
     "multiprocessing",
     "pickle",
-    "logging.handlers",
+    "logging",  # and so logging.handlers: the session's first line comes after the count
+    "traceback",  # (callback_desk.core.lazylog)
+    "grp",  # only a config error names a file's group
     "ami_listener",
     "callback_desk.web",
     "callback_desk.report",
