@@ -6,28 +6,21 @@ page's scope: tests/db/test_web.py)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
 import pytest
 
 from callback_desk.core.store import Store
-from fakes.ami_server import FakeAmi
-from tests.web_support import add_caller, add_user, client_for, csrf_of, sign_in, web_settings
+from tests.db.test_web import web
+from tests.web_support import add_caller, add_user, csrf_of, sign_in
 
 # The inbox connects with cbd_web's rights only (sql/grants.sql).
 pytestmark = pytest.mark.db_role("cbd_web")
 
+__all__ = ["web"]  # the inbox as cbd_web, the fixture of tests/db/test_web.py
+
 CALLER = "2125550123"
-
-
-@pytest.fixture
-async def web(
-    db_dsn: str, component_store: Store, ami: FakeAmi
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(web_settings(db_dsn, ami.port), component_store) as client:
-        yield client
 
 
 async def one_caller_on_two_lines(web: httpx.AsyncClient, store: Store) -> tuple[int, int]:

@@ -39,6 +39,15 @@ def saved_cookie(client: httpx.AsyncClient) -> str:
     return next(str(c.value) for c in client.cookies.jar if c.name == SESSION_COOKIE)
 
 
+async def signed_in_cookie(
+    settings: Settings, store: Store, username: str, ip: str = "10.0.0.5"
+) -> str:
+    """The session cookie a browser at ``ip`` keeps once ``username`` signed in there."""
+    async with client_for(settings, store, ip=ip) as client:
+        await sign_in(client, username)
+        return saved_cookie(client)
+
+
 async def replay(settings: Settings, store: Store, cookie: str) -> int:
     """What the inbox answers a browser (another one) that sends only this saved cookie."""
     async with client_for(settings, store, ip="10.0.0.9") as other:
@@ -118,14 +127,11 @@ async def test_an_admin_signs_a_user_out_everywhere(
     jane = await add_user(store, "jane")
     await add_user(store, "sam", extensions=("102",))
     settings = web_settings(db_dsn)
-    cookies = []
-    for ip in ("10.0.0.1", "10.0.0.2"):
-        async with client_for(settings, component_store, ip=ip) as web:
-            await sign_in(web, "jane")
-            cookies.append(saved_cookie(web))
-    async with client_for(settings, component_store) as web:
-        await sign_in(web, "sam")
-        sams = saved_cookie(web)
+    cookies = [
+        await signed_in_cookie(settings, component_store, "jane", ip)
+        for ip in ("10.0.0.1", "10.0.0.2")
+    ]
+    sams = await signed_in_cookie(settings, component_store, "sam")
     assert await WebStore(component_store.pool).end_sessions(jane) == 2
     for cookie in cookies:
         assert await replay(settings, component_store, cookie) == 401

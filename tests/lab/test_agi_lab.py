@@ -9,6 +9,7 @@ Skipped without the lab unless CALLBACK_DESK_REQUIRE_LAB=1.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -82,10 +83,10 @@ def lab_settings(dsn: str) -> Settings:
 LAB_SECRET = Path(__file__).parent / "etc" / "pbx" / "callback-desk-agi.secret"
 
 
-@pytest.fixture
-async def fastagi(db_dsn: str, owner_dsn: str) -> AsyncIterator[FastAgiServer]:
-    settings = lab_settings(db_dsn)
-    # The desk's queries with the desk's rights only, as installed (sql/grants.sql).
+@contextlib.asynccontextmanager
+async def desk_server(settings: Settings, owner_dsn: str) -> AsyncIterator[FastAgiServer]:
+    """The FastAGI server the lab dialplan points at, serving ``settings``' desk menu with the
+    desk's rights only, as installed (sql/grants.sql)."""
     desk = await Store.open(make_settings(as_role(owner_dsn, "cbd_desk")).database)
     try:
         server = FastAgiServer(
@@ -103,6 +104,12 @@ async def fastagi(db_dsn: str, owner_dsn: str) -> AsyncIterator[FastAgiServer]:
             await server.close()
     finally:
         await desk.close()
+
+
+@pytest.fixture
+async def fastagi(db_dsn: str, owner_dsn: str) -> AsyncIterator[FastAgiServer]:
+    async with desk_server(lab_settings(db_dsn), owner_dsn) as server:
+        yield server
 
 
 async def report_numbers(db_dsn: str, tmp_path: Path) -> list[str]:
@@ -204,7 +211,7 @@ async def test_click_to_call_to_a_busy_desk_is_reported(
 
 
 async def test_a_desk_scoped_to_its_extension_calls_back_a_caller_the_queue_rang_on_it(
-    lab: Lab, store: Store, db_dsn: str, tmp_path: Path
+    lab: Lab, store: Store, db_dsn: str, owner_dsn: str, tmp_path: Path
 ) -> None:
     # The listener records a real queue call that rang desks 100 and 101 (dial strings such as
     # PJSIP/101@phones); desk 101 hears only its own extension. Before the one line scope, the
@@ -253,17 +260,7 @@ async def test_a_desk_scoped_to_its_extension_calls_back_a_caller_the_queue_rang
         await originate(make_settings(db_dsn, agi={**AGI, "extensions": {"102": ["102"]}}),
                         row["id"], "102")  # fmt: skip
 
-    cfg = load(settings)
-    server = FastAgiServer(
-        Callbacks(store.pool),
-        cfg,
-        settings.pbx.timezone,
-        "127.0.0.1",
-        AGI_PORT,
-        Secret(LAB_SECRET.read_text().strip()),
-    )
-    await server.start()
-    try:
+    async with desk_server(settings, owner_dsn):
         await lab.set_behaviour("phones", "101", "answer:20")
         await lab.set_behaviour("carrier", "2125550145", "answer:4")
         done = await originate(settings, row["id"], "101")
@@ -277,5 +274,3 @@ async def test_a_desk_scoped_to_its_extension_calls_back_a_caller_the_queue_rang
             return bool(status == "ANSWER")
 
         await until(answered, timeout=40, what="the desk's answered callback")
-    finally:
-        await server.close()
