@@ -67,13 +67,32 @@ class AgiLike(Protocol):
     async def appexec(self, application: str, options: str) -> str: ...
 
 
-class Desk(Protocol):
-    """The database as the menu sees it: :class:`agi.queries.Callbacks` (asyncpg, FastAGI) or
-    :class:`agi.classic.WireDesk` (one synchronous connection, classic)."""
+class Pending(Protocol):
+    """Who is waiting, on its way while the menu says how many (:meth:`Desk.waiting_soon`)."""
 
-    async def waiting(
-        self, scope: Sequence[str], since: datetime, until: datetime
-    ) -> list[WaitingCaller]: ...
+    async def result(self) -> list[WaitingCaller]:
+        """The list; raises what reading it raised (a :class:`StoreError`)."""
+        ...
+
+    async def close(self) -> None:
+        """Stop reading if it still is, and wait until it has stopped. Always called."""
+        ...
+
+
+class Desk(Protocol):
+    """The database as the menu sees it: :class:`agi.queries.Callbacks` (over the classic AGI's
+    one synchronous connection, or asyncpg) or, on the FastAGI server's event loop,
+    :class:`agi.runtime.TimedDesk` around it."""
+
+    async def waiting_count(self, scope: Sequence[str], since: datetime, until: datetime) -> int:
+        """How many callers :meth:`waiting_soon` lists for the same arguments."""
+        ...
+
+    def waiting_soon(self, scope: Sequence[str], since: datetime, until: datetime) -> Pending:
+        """Callers awaiting a callback in ``[since, until)`` whom a desk phone may dial, most
+        recent first: read from now on (FastAGI) or when first asked for (classic)."""
+        ...
+
     async def missed_call(self, call_id: int) -> MissedCall | None: ...
     async def start_attempt(self, call_id: int, extension: str, channel_id: str | None) -> int: ...
     async def finish_attempt(
@@ -207,16 +226,30 @@ class _Session:
             raise OutOfScope("the menu needs the desk's extension as its second argument")
         await self.agi.answer()
         scope = self.cfg.scope(extension)
-        callers = await self._waiting(scope)
-        early = await self.play_count(len(callers))
-        # After the count: the desk hears it first (the classic AGI imports logging here).
-        logger.info(
-            "Menu (feature code %s) for extension %s",
-            self.cfg.feature_code,
-            extension,
-            extra={"action": "agi_menu"},
-        )
+        # How many, then who: counting is a fraction of summarising every caller (a desk
+        # hearing every line of a busy PBX has thousands), and the list is read while the count
+        # is being said. Two reads, a moment apart: the list is what the menu walks, and a
+        # caller returned in between is simply not on it (see docs/calling-back.md). Dialling
+        # re-reads the call either way (call_back).
+        since, until = self._window()
+        waiting = await self._count(scope, since, until)
+        soon = self.desk.waiting_soon(scope, since, until) if waiting else None
+        try:
+            early = await self.play_count(waiting)
+            # After the count: the desk hears it first (the classic AGI imports logging here).
+            logger.info(
+                "Menu (feature code %s) for extension %s",
+                self.cfg.feature_code,
+                extension,
+                extra={"action": "agi_menu"},
+            )
+            callers = [] if soon is None else await soon.result()
+        finally:
+            if soon is not None:
+                await soon.close()
         if not callers:
+            if waiting:  # every caller counted was returned while the count was said
+                await self.play_count(0)
             await self.play("goodbye")
             return var.OK
         i = 0
@@ -246,8 +279,8 @@ class _Session:
                 await self.play("goodbye")
                 return var.OK
         # The end of the list: who is still waiting now (skipped, or called back without an
-        # answer), read again rather than counted here.
-        await self.play_count(len(await self._waiting(scope)))
+        # answer), asked again rather than counted here.
+        await self.play_count(await self._count(scope, *self._window()))
         await self.play("goodbye")
         return var.OK
 
@@ -277,11 +310,13 @@ class _Session:
         )
         return await self.callback(call_id, number, extension, channel_id)
 
-    async def _waiting(self, scope: Sequence[str]) -> list[WaitingCaller]:
-        if not scope:
-            return []
+    def _window(self) -> tuple[datetime, datetime]:
+        """The look-back up to now: the calls the menu considers."""
         now = self.clock()
-        return await self.desk.waiting(scope, now - timedelta(days=self.cfg.lookback_days), now)
+        return now - timedelta(days=self.cfg.lookback_days), now
+
+    async def _count(self, scope: Sequence[str], since: datetime, until: datetime) -> int:
+        return await self.desk.waiting_count(scope, since, until) if scope else 0
 
     async def callback(
         self, call_id: int, number: CallbackNumber, extension: str, channel_id: str | None

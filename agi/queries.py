@@ -8,11 +8,12 @@ the report and the inbox); the rest lives in ``sql/queries_callbacks.sql`` (name
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import NamedTuple
 
-from callback_desk.core.awaiting import menu_rows
+from callback_desk.core.awaiting import menu_count, menu_rows
 from callback_desk.core.connection import Queryable
 from callback_desk.core.dberrors import mapped_errors
 from callback_desk.core.model import DialStatus, Disposition
@@ -51,10 +52,34 @@ class MissedCall(NamedTuple):
         return in_scope(scope, self.did, self.extensions)
 
 
+class Deferred:
+    """A list of waiting callers read when it is first asked for (:class:`agi.handlers.Pending`):
+    nothing runs before :meth:`result`, so there is nothing to stop."""
+
+    def __init__(self, read: Callable[[], Awaitable[list[WaitingCaller]]]) -> None:
+        self._read = read
+
+    async def result(self) -> list[WaitingCaller]:
+        return await self._read()
+
+    async def close(self) -> None:
+        return None
+
+
 class Callbacks:
     def __init__(self, pool: Queryable) -> None:
         self._pool = pool
         self._q = queries()
+
+    async def waiting_count(self, scope: Sequence[str], since: datetime, until: datetime) -> int:
+        """How many callers :meth:`waiting` lists for the same arguments."""
+        return await menu_count(self._pool, scope=scope, now=until, lookback=until - since)
+
+    def waiting_soon(self, scope: Sequence[str], since: datetime, until: datetime) -> Deferred:
+        """:meth:`waiting`, read when the menu asks for it: over the classic AGI's one connection
+        a statement runs only while the session waits for it, so there is no sooner. On the
+        FastAGI server's loop :class:`agi.runtime.TimedDesk` starts it at once."""
+        return Deferred(partial(self.waiting, scope, since, until))
 
     async def waiting(
         self, scope: Sequence[str], since: datetime, until: datetime

@@ -18,7 +18,7 @@ from agi import variables as var
 from agi.config import AgiSettings
 from agi.exceptions import AgiReplyError, ChannelGone, UnsafeAgiArgument
 from agi.handlers import AgiLike, Clock, Desk, handle
-from agi.queries import Disposition, MissedCall, WaitingCaller
+from agi.queries import Deferred, Disposition, MissedCall, WaitingCaller
 from callback_desk.core import lazylog
 from callback_desk.core.exceptions import StoreError
 
@@ -62,9 +62,13 @@ class UnavailableCallbacks:
     def __init__(self, error: StoreError) -> None:
         self._error = error
 
-    async def waiting(
-        self, scope: Sequence[str], since: datetime, until: datetime
-    ) -> list[WaitingCaller]:
+    async def waiting_count(self, scope: Sequence[str], since: datetime, until: datetime) -> int:
+        raise self._error
+
+    def waiting_soon(self, scope: Sequence[str], since: datetime, until: datetime) -> Deferred:
+        return Deferred(self._waiting)
+
+    async def _waiting(self) -> list[WaitingCaller]:
         raise self._error
 
     async def missed_call(self, call_id: int) -> MissedCall | None:

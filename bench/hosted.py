@@ -1,12 +1,14 @@
 """A year of a hosted PBX: what people wait on, over 2,000,000 calls.
 
 The data and the query/command figures are :mod:`bench.year`'s (``generate`` and ``measure``:
-the ``*47`` first query for one extension and for all lines, one practice's morning report and
-a report over 75 days of every line, each command end to end as a process). Added here, each
-as its user meets it, against real servers on sockets:
+the ``*47`` first query (the count) for one extension and for all lines and the list read
+while it is said, one practice's morning report and a report over 75 days of every line, each
+command end to end as a process). Added here, each as its user meets it, against real servers
+on sockets:
 
 - ``*47`` on a desk phone: a FastAGI session against ``callback-desk agi serve`` from connect
-  to the caller count (the menu's first query plus the protocol around it), for desk 100
+  to the caller count (the menu's count query plus the protocol around it; the peer hangs up
+  there, so the list being read meanwhile is cancelled, as for a desk that hangs up), for desk 100
   (hearing its DID 2000 and itself: the busiest line) and for a desk hearing every line;
 - the inbox's first page (``GET /`` signed in) from ``callback-desk web``, for the therapist at
   desk 100 and for the front desk (every line), and the front desk's search by the last digits

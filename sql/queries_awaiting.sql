@@ -26,6 +26,12 @@ SELECT c.last_call_id, c.number_key, c.number, c.calls, c.last_at
 FROM awaiting_callers($1, $2, $3, $4, $5) c
 ORDER BY c.last_at DESC, c.caller;
 
+-- name: awaiting_menu_count
+-- How many callers 'awaiting_menu' lists, for the same $1..$3 (it takes no $4 or $5): what the
+-- desk menu says before it names anyone. Over the same calls (awaiting_in(), which
+-- awaiting_callers() reads too), without summarising each caller.
+SELECT count(DISTINCT m.caller) FROM awaiting_in($1, $2, $3, true) m;
+
 -- name: awaiting_page
 -- One page of the inbox: $7 callers from the $8th, most urgent first (most calls, then the
 -- most recent), as 'awaiting' summarises them; $6 the last digits of their number (NULL:

@@ -25,16 +25,36 @@ CREATE FUNCTION public.awaiting_callers(p_since timestamp with time zone, p_unti
                max(m.started_at) OVER everyone                          AS last_at,
                concatenated(m.rang) OVER everyone                       AS every_rang,
                concatenated(m.extensions) OVER everyone                 AS every_extension
-        FROM awaiting_calls m
-        WHERE m.started_at >= p_since AND m.started_at < p_until
-          AND in_scope(p_lines, m.did, m.extensions)
-          AND (NOT p_callable_only OR (m.callable AND m.number_key IS NOT NULL))
+        FROM awaiting_in(p_since, p_until, p_lines, p_callable_only) m
         -- One sort serves the window and DISTINCT ON: each caller's calls, the latest first
         -- (its values are the caller's); every figure is over all of them.
         WINDOW everyone AS (PARTITION BY m.caller ORDER BY m.started_at DESC, m.call_id DESC
                             ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
         ORDER BY m.caller, m.started_at DESC, m.call_id DESC
     ) s
+$$;
+CREATE TABLE public.awaiting_calls (
+    call_id bigint NOT NULL,
+    caller text NOT NULL COLLATE pg_catalog."C",
+    number text NOT NULL,
+    name text NOT NULL,
+    number_key text,
+    callable boolean NOT NULL,
+    did text NOT NULL,
+    reason text NOT NULL,
+    reached_voicemail boolean NOT NULL,
+    rang text[] NOT NULL,
+    extensions text[] NOT NULL,
+    started_at timestamp with time zone NOT NULL
+);
+CREATE FUNCTION public.awaiting_in(p_since timestamp with time zone, p_until timestamp with time zone, p_lines text[], p_callable_only boolean) RETURNS SETOF public.awaiting_calls
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT m.*
+    FROM awaiting_calls m
+    WHERE m.started_at >= p_since AND m.started_at < p_until
+      AND in_scope(p_lines, m.did, m.extensions)
+      AND (NOT p_callable_only OR (m.callable AND m.number_key IS NOT NULL))
 $$;
 CREATE FUNCTION public.awaiting_rebuild() RETURNS void
     LANGUAGE sql
@@ -607,20 +627,6 @@ $$;
 CREATE AGGREGATE public.concatenated(text[]) (
     SFUNC = array_cat,
     STYPE = text[]
-);
-CREATE TABLE public.awaiting_calls (
-    call_id bigint NOT NULL,
-    caller text NOT NULL COLLATE pg_catalog."C",
-    number text NOT NULL,
-    name text NOT NULL,
-    number_key text,
-    callable boolean NOT NULL,
-    did text NOT NULL,
-    reason text NOT NULL,
-    reached_voicemail boolean NOT NULL,
-    rang text[] NOT NULL,
-    extensions text[] NOT NULL,
-    started_at timestamp with time zone NOT NULL
 );
 CREATE TABLE public.callback_attempts (
     id bigint NOT NULL,

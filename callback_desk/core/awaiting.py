@@ -14,8 +14,10 @@ missed calls await a callback, triggers on every table it reads keep exactly tho
 ``awaiting_calls`` whoever writes, and ``awaiting_callers()`` summarises them per caller for a
 window and a set of lines. The queries of ``sql/queries_awaiting.sql`` read that summary: all of
 it (:func:`awaiting`, the report), what the desk menu reads out (:func:`menu_rows`), or one page
-of it (:func:`page`, the inbox). The ``missed_calls`` view applies the same rule per call, with
-when and how each call was returned, for history.
+of it (:func:`page`, the inbox); or only count its callers (:func:`menu_count`, what the desk menu
+says first), over the same calls (``awaiting_in()``, ``sql/0015_awaiting_count.sql``). The
+``missed_calls`` view applies the same rule per call, with when and how each call was returned,
+for history.
 """
 
 from __future__ import annotations
@@ -123,6 +125,19 @@ async def menu_rows(
     in its order: ``last_call_id``, ``number_key``, ``number``, ``calls``, ``last_at``. A desk
     hearing every line of a busy PBX has thousands: the rest of the summary is left unread."""
     return await _fetch(db, "awaiting_menu", scope, now, lookback, None, True)
+
+
+async def menu_count(
+    db: Queryable, *, scope: Sequence[str], now: datetime, lookback: timedelta = DEFAULT_LOOKBACK
+) -> int:
+    """How many callers :func:`menu_rows` would list, without summarising each one: what the
+    desk menu says first (for a desk hearing every line, a fraction of reading the list)."""
+    if not scope:
+        return 0
+    since, until, lines, _ = _window(scope, now, lookback, None)
+    async with mapped_errors("counting who is awaiting a callback"):
+        count: int = await db.fetchval(queries()["awaiting_menu_count"], since, until, lines)
+    return count
 
 
 async def _fetch(

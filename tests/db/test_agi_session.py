@@ -58,18 +58,29 @@ class Counting:
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool
-        self.queries = 0
+        self.queries = 0  # lists (fetch)
+        self.counts = 0  # counts (fetchval)
+        self.cancelled = 0
         self.gate = asyncio.Event()
+
+    async def _gate(self) -> None:
+        try:
+            await self.gate.wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
 
     async def fetch(self, query: str, *args: Any) -> Sequence[Any]:
         self.queries += 1
-        await self.gate.wait()
+        await self._gate()
         return list(await self._pool.fetch(query, *args))
 
     async def fetchrow(self, query: str, *args: Any) -> Any:
         return await self._pool.fetchrow(query, *args)
 
     async def fetchval(self, query: str, *args: Any) -> Any:
+        self.counts += 1
+        await self._gate()
         return await self._pool.fetchval(query, *args)
 
 
@@ -95,6 +106,10 @@ async def test_desks_asking_the_same_question_at_once_share_one_query(
     # Nothing is kept once answered: the next press asks again.
     await desk.waiting(("*",), since, now)
     assert counting.queries == 3
+    # "How many" is shared the same way.
+    counts = [desk.waiting_count(("*",), since, now) for _ in range(16)]
+    assert await asyncio.gather(*counts) == [1] * 16
+    assert counting.counts == 1
 
 
 async def test_a_shared_query_that_times_out_fails_every_desk_that_joined(
@@ -107,3 +122,34 @@ async def test_a_shared_query_that_times_out_fails_every_desk_that_joined(
     results = await asyncio.gather(*asks, return_exceptions=True)
     assert counting.queries == 1
     assert all(isinstance(r, StoreTimeout) for r in results)
+
+
+async def test_sessions_stopped_while_their_list_is_read_cancel_the_read(
+    component_store: Store,
+) -> None:
+    # The server shutting down cancels its sessions: a list still being read for them is
+    # cancelled too, once no session waits for it (a hang-up lets it finish: agi.runtime).
+    counting = Counting(component_store.pool)  # the gate never opens
+    desk = TimedDesk(Callbacks(counting), 60.0)
+    now = datetime.now(UTC)
+    others = asyncio.all_tasks()
+
+    async def session() -> None:
+        soon = desk.waiting_soon(("*",), now - timedelta(days=1), now)
+        try:
+            await asyncio.Event().wait()  # the count being said
+        finally:
+            await soon.close()
+
+    sessions = [asyncio.create_task(session()) for _ in range(3)]
+    async with asyncio.timeout(5):
+        while counting.queries < 1:
+            await asyncio.sleep(0)
+        sessions[0].cancel()
+        await asyncio.wait(sessions[:1])
+        assert counting.cancelled == 0  # the others still wait for it
+        for s in sessions[1:]:
+            s.cancel()
+        await asyncio.wait(sessions)
+    assert (counting.queries, counting.cancelled) == (1, 1)
+    assert asyncio.all_tasks() == others

@@ -46,6 +46,7 @@ async def test_postgresql_inlines_it_and_keeps_the_index(owner_dsn: str) -> None
         for name, args, index in [
             ("awaiting", (end - timedelta(days=14), end, ["2000", "101"], end, False), kept),
             ("awaiting_menu", (end - timedelta(days=14), end, ["2000", "101"], end, True), kept),
+            ("awaiting_menu_count", (end - timedelta(days=14), end, ["2000", "101"]), kept),
             (
                 "awaiting_page",
                 (end - timedelta(days=14), end, ["2000", "101"], end, False, None, 50, 0),
@@ -58,6 +59,7 @@ async def test_postgresql_inlines_it_and_keeps_the_index(owner_dsn: str) -> None
             rows = await conn.fetch(f"EXPLAIN (VERBOSE) {queries()[name]}", *args)
             plan = "\n".join(r[0] for r in rows)
             assert "in_scope" not in plan, f"{name}: not inlined\n{plan}"
+            assert "awaiting_in" not in plan, f"{name}: awaiting_in() not inlined\n{plan}"
             index = index or "calls_missed_started_idx"
             assert index in plan, f"{name}: the time range lost its index\n{plan}"
             assert "&&" in plan and "ANY" in plan, f"{name}: the scope is not filtered\n{plan}"

@@ -19,14 +19,17 @@ def test_no_named_query_writes_the_line_scope_out() -> None:
 
 
 def test_the_queries_that_filter_by_line_all_use_in_scope() -> None:
-    # The awaiting queries filter by line in awaiting_callers() (sql/0009_awaiting_state.sql),
-    # which calls in_scope() itself.
+    # The awaiting queries filter by line in awaiting_in() (sql/0015_awaiting_count.sql), which
+    # calls in_scope() itself; awaiting_callers() reads it.
     scoped = {
-        name for name, sql in queries().items() if "in_scope(" in sql or "awaiting_callers(" in sql
+        name
+        for name, sql in queries().items()
+        if any(f in sql for f in ("in_scope(", "awaiting_callers(", "awaiting_in("))
     }
     assert scoped == {
         "awaiting",
         "awaiting_menu",
+        "awaiting_menu_count",
         "awaiting_page",
         "report_returned",
         "report_heatmap",
