@@ -14,12 +14,13 @@ in an order that lets PostgreSQL work while Python imports:
 3. then the session runs, over a small synchronous client (:mod:`callback_desk.core.pgwire`).
 
 Neither asyncio nor asyncpg is loaded (they cost more than the whole budget; ``bench/agi.py``
-measures it; tests/db/test_agi_menu.py pins what is loaded by the count). Every dataclass on
-this path has a docstring: for one without, ``dataclasses`` builds one from
-``inspect.signature`` at every start. The handler is the same coroutine the FastAGI server
-awaits; here :func:`drive` steps it, since nothing it awaits suspends. A DSN or a server
-asking for what only asyncpg does (certificate checks, a password file, ``PG*`` variables, ...)
-runs the same session under asyncio and asyncpg instead: slower to start, the same behaviour.
+measures it; tests/db/test_agi_menu.py pins what is loaded by the count), nor
+``dataclasses`` (the settings are :mod:`callback_desk.core.record` records, and
+:mod:`agi.channel` keeps pyst2's pprint from loading it). The handler is the same coroutine the
+FastAGI server awaits; here :func:`drive` steps it, since nothing it awaits suspends. A DSN or a
+server asking for what only asyncpg does (certificate checks, a password file, ``PG*``
+variables, ...) runs the same session under asyncio and asyncpg instead: slower to start, the
+same behaviour.
 """
 
 from __future__ import annotations
@@ -30,28 +31,18 @@ import threading
 from collections.abc import Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from agi.config import AgiSettings, load
 from callback_desk.core import lazylog, pgwire
 from callback_desk.core.config import Settings
 from callback_desk.core.exceptions import ConfigError
+from callback_desk.core.pgwire import drive
 
 if TYPE_CHECKING:
     from agi.handlers import Desk
 
-T = TypeVar("T")
 logger = lazylog.get(__name__)  # not logging: see callback_desk.core.lazylog
-
-
-def drive(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine that never suspends to its end, without an event loop."""
-    try:
-        coro.send(None)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
-    coro.close()
-    raise RuntimeError("the classic AGI session tried to suspend")
 
 
 def session(
@@ -117,13 +108,19 @@ def _classic_io(settings: Settings) -> Iterator[tuple[AgiSettings, Any, threadin
 
 class _Connecting:
     """:meth:`pgwire.Connection.open` in a thread: it mostly waits for PostgreSQL (its fork,
-    the login), which then overlaps the imports of the session's modules."""
+    the login), which then overlaps the imports of the session's modules.
+
+    Each time PostgreSQL answers, the thread needs the GIL back from the importing main thread,
+    which lets go of it only every ``sys.getswitchinterval()`` (5 ms): a login of a few round
+    trips took ~10 ms longer than it does alone. So the interval is short until it is done."""
 
     def __init__(self, dsn: pgwire.Dsn, timeout: float) -> None:
         self._dsn = dsn
         self._timeout = timeout
         self._conn: pgwire.Connection | None = None
         self._error: BaseException | None = None
+        self._interval = sys.getswitchinterval()
+        sys.setswitchinterval(0.0002)
         self._thread = threading.Thread(target=self._open, name="pg-connect", daemon=True)
         self._thread.start()
 
@@ -135,6 +132,7 @@ class _Connecting:
 
     def result(self) -> pgwire.Connection:
         self._thread.join()
+        sys.setswitchinterval(self._interval)
         if self._error is not None:
             raise self._error
         assert self._conn is not None
@@ -148,7 +146,8 @@ def _fast_session(settings: Settings, cfg: AgiSettings, out: Any, hangup: thread
         connecting = _Connecting(pgwire.parse_dsn(settings.database.dsn.reveal()), cfg.db_timeout)
     except pgwire.Unsupported:
         return False
-    # Meanwhile: what the session needs (see the module docstring).
+    # Meanwhile: what the session needs (see the module docstring), pyst2 included.
+    import agi.channel  # noqa: F401 - for session(), which imports it by name
     from agi.queries import Callbacks
     from agi.session import UnavailableCallbacks
     from callback_desk.core.dberrors import mapped

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,22 +23,33 @@ from callback_desk.core.config import (
 from callback_desk.core.exceptions import ConfigError
 from callback_desk.core.opening import opening_line
 from callback_desk.core.phone import supported_regions
+from callback_desk.core.record import field, record
 from callback_desk.core.scope import ALL_LINES
 
 DialMode = Literal["freepbx", "template"]
 NumberFormat = Literal["e164", "national"]
 
-_FEATURE_CODE = re.compile(r"[*#0-9]{1,10}")
-_EXTENSION = re.compile(r"[0-9]{1,10}")
-_DID = re.compile(r"\+?[0-9]{1,20}")
+# The checks below are character sets and lengths (:func:`_only`), not regexes: compiling this
+# module's ten was ~1 ms of every classic AGI start, which loads these settings.
+_DIGITS = "0123456789"
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" + _DIGITS
 # What the neutral name may contain: no quotes, commas, angle brackets or control characters,
 # so that it can sit inside '"name" <number>' and a Dial() argument without escaping.
-_NEUTRAL_NAME = re.compile(r"[A-Za-z0-9 .'-]{0,40}")
-_CONTEXT = re.compile(r"[A-Za-z0-9_-]{1,79}")
-_TEMPLATE_FORBIDDEN = re.compile(r"[,&|$\s\"'()\\;]")
+_NEUTRAL_NAME = _ALNUM + " .'-"
+_CONTEXT = _ALNUM + "_-"
+# Never in a dial template or desk channel, besides whitespace (Dial() and Originate arguments).
+_TEMPLATE_FORBIDDEN = ",&|$\"'()\\;"
+# What a first name ([agi.names]) may not contain: it sits in the opening line's quotes.
+_NAME_FORBIDDEN = '\x7f"<>,'
 
 
-@dataclass(frozen=True)
+def _only(text: str, allowed: str, least: int, most: int) -> bool:
+    """``text`` has ``least`` to ``most`` characters, each one of ``allowed``: the regex
+    ``[allowed]{least,most}``, fully matched."""
+    return least <= len(text) <= most and not text.strip(allowed)
+
+
+@record
 class AgiSettings:
     """The ``[agi]`` section: the desk side's menu, dialing and prompts."""
 
@@ -154,14 +164,14 @@ def load(settings: Settings) -> AgiSettings:
     sounds = _sounds(s.table("sounds"))
     s.finish()
 
-    if not _FEATURE_CODE.fullmatch(feature_code):
+    if not _only(feature_code, "*#" + _DIGITS, 1, 10):
         raise ConfigError(f"[agi] feature_code = {feature_code!r} must be digits, * or #")
-    if callback_number and not re.fullmatch(r"\+?[0-9]{3,15}", callback_number):
+    if callback_number and not _only(callback_number.removeprefix("+"), _DIGITS, 3, 15):
         raise ConfigError(
             f"[agi] callback_number = {callback_number!r} must be digits with an optional "
             "leading + (a number the practice owns)"
         )
-    if not _NEUTRAL_NAME.fullmatch(callback_name):
+    if not _only(callback_name, _NEUTRAL_NAME, 0, 40):
         raise ConfigError(
             "[agi] callback_name may hold only letters, digits, spaces and . ' - "
             "(at most 40 characters)"
@@ -170,7 +180,7 @@ def load(settings: Settings) -> AgiSettings:
         raise ConfigError(f"[agi] dial_mode = {dial_mode!r} must be 'freepbx' or 'template'")
     if dial_mode == "template":
         _check_template("dial_template", dial_template, "{number}")
-    if not _CONTEXT.fullmatch(freepbx_context):
+    if not _only(freepbx_context, _CONTEXT, 1, 79):
         raise ConfigError(f"[agi] freepbx_context = {freepbx_context!r} is not a context name")
     if number_format not in ("e164", "national"):
         raise ConfigError(f"[agi] number_format = {number_format!r} must be 'e164' or 'national'")
@@ -183,7 +193,7 @@ def load(settings: Settings) -> AgiSettings:
         raise ConfigError(f"[agi] allow = {allow_text!r} is not a valid regex: {exc}") from exc
     if min_length > max_length or max_length > 20:
         raise ConfigError("[agi] min_length must be <= max_length <= 20")
-    if not _CONTEXT.fullmatch(originate_context):
+    if not _only(originate_context, _CONTEXT, 1, 79):
         raise ConfigError(f"[agi] originate_context = {originate_context!r} is not a context name")
     _check_template("desk_channel", desk_channel, "{extension}")
     if listen_port > 65535:
@@ -227,7 +237,7 @@ def load(settings: Settings) -> AgiSettings:
 
 
 # Lower-case hex: the dialplan keeps only 0-9a-f of the file (FILTER strips the newline).
-_SECRET = re.compile(r"[0-9a-f]{32,128}", re.ASCII)
+_SECRET = _DIGITS + "abcdef"
 
 
 def read_secret(cfg: AgiSettings) -> Secret:
@@ -243,7 +253,7 @@ def read_secret(cfg: AgiSettings) -> Secret:
         "agi", "secret_file", path, "chmod 0640, owner callback-desk, group asterisk"
     )
     text = secret.reveal()
-    if not _SECRET.fullmatch(text):
+    if not _only(text, _SECRET, 32, 128):
         raise ConfigError(
             f"[agi] secret_file = {str(path)!r} must hold 32-128 lower-case hex digits "
             "(openssl rand -hex 32)"
@@ -255,7 +265,7 @@ def _check_template(key: str, template: str, placeholder: str) -> None:
     if template.count(placeholder) != 1:
         raise ConfigError(f"[agi] {key} = {template!r} must contain {placeholder} exactly once")
     rest = template.replace(placeholder, "")
-    if "{" in rest or "}" in rest or _TEMPLATE_FORBIDDEN.search(rest):
+    if any(c in "{}" or c in _TEMPLATE_FORBIDDEN or c.isspace() for c in rest):
         raise ConfigError(
             f"[agi] {key} = {template!r} may not contain spaces, quotes, braces or any of "
             ", & | $ ( ) ; \\"
@@ -265,14 +275,14 @@ def _check_template(key: str, template: str, placeholder: str) -> None:
 def _extensions(table: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     scopes: dict[str, tuple[str, ...]] = {}
     for ext, lines in table.items():
-        if not _EXTENSION.fullmatch(ext):
+        if not _only(ext, _DIGITS, 1, 10):
             raise ConfigError(f"[agi.extensions] {ext!r} is not an extension number")
         if isinstance(lines, str):
             lines = [lines]
         if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
             raise ConfigError(f"[agi.extensions] {ext} must be a list of DIDs/extensions or '*'")
         for line in lines:
-            if line != ALL_LINES and not _DID.fullmatch(line):
+            if line != ALL_LINES and not _only(line.removeprefix("+"), _DIGITS, 1, 20):
                 raise ConfigError(f"[agi.extensions] {ext}: {line!r} is not a DID or extension")
         scopes[ext] = (ALL_LINES,) if ALL_LINES in lines else tuple(lines)
     return scopes
@@ -281,9 +291,13 @@ def _extensions(table: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
 def _names(table: Mapping[str, Any]) -> dict[str, str]:
     names: dict[str, str] = {}
     for ext, name in table.items():
-        if not _EXTENSION.fullmatch(ext):
+        if not _only(ext, _DIGITS, 1, 10):
             raise ConfigError(f"[agi.names] {ext!r} is not an extension number")
-        if not isinstance(name, str) or not re.fullmatch(r"[^\x00-\x1f\x7f\"<>,]{1,40}", name):
+        if (
+            not isinstance(name, str)
+            or not 1 <= len(name) <= 40
+            or any(c < " " or c in _NAME_FORBIDDEN for c in name)
+        ):
             raise ConfigError(f"[agi.names] {ext} must be a first name (1-40 characters)")
         names[ext] = name
     return names
@@ -298,8 +312,7 @@ def _sounds(table: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
             not isinstance(files, list)
             or not files
             or not all(
-                isinstance(f, str)
-                and (f in ("{n}", "{nth}") or re.fullmatch(r"[A-Za-z0-9_/-]{1,80}", f))
+                isinstance(f, str) and (f in ("{n}", "{nth}") or _only(f, _ALNUM + "_/-", 1, 80))
                 for f in files
             )
         ):

@@ -23,14 +23,14 @@ from agi import variables as var
 from agi.config import AgiSettings
 from agi.exceptions import ChannelGone
 from agi.prompts import WHEN_OLDER, WHEN_RECENT, WHEN_THIS_WEEK, ordinal
-from agi.queries import Disposition, MissedCall, WaitingCaller
+from agi.queries import MissedCall, WaitingCaller
 from callback_desk.core import lazylog, shown
 from callback_desk.core.exceptions import CallbackError, OutOfScope, StoreError, UnknownCall
-from callback_desk.core.model import DialStatus
 from callback_desk.core.phone import mask
 
 if TYPE_CHECKING:
     from agi.dialing import CallbackNumber
+    from callback_desk.core.model import Disposition
 
 logger = lazylog.get(__name__)  # not logging: see callback_desk.core.lazylog
 
@@ -229,6 +229,8 @@ class _Session:
             elif key in NEXT_KEYS:
                 i += 1
             elif key in ("3", "7"):
+                from callback_desk.core.model import Disposition  # lazy: see agi.queries
+
                 disposition = Disposition.HANDLED if key == "3" else Disposition.NEVER
                 await self.desk.dispose(caller.call_id, caller.number_key, disposition, extension)
                 logger.info(
@@ -288,6 +290,7 @@ class _Session:
     ) -> str:
         """Record the attempt, Dial(), record the outcome — even after a hang-up."""
         from agi.dialing import dial_plan  # lazy, as authorize above
+        from callback_desk.core.model import DialStatus  # lazy: see agi.queries
 
         plan = dial_plan(number, self.cfg)
         # DIALSTATUS is cleared first: app_dial always sets it, so an empty value afterwards
@@ -347,6 +350,8 @@ def dial_status(raw: str) -> str:
     peer is Asterisk, but a reply is still input: it reaches the database and the dialplan)."""
     if raw == "":
         return raw
+    from callback_desk.core.model import DialStatus  # lazy: see agi.queries
+
     status = DialStatus.parse(raw)
     if status is not DialStatus.UNKNOWN:
         return status.value

@@ -10,16 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from callback_desk.core.awaiting import menu_rows
 from callback_desk.core.connection import Queryable
 from callback_desk.core.dberrors import mapped_errors
-from callback_desk.core.model import DialStatus, Disposition
 from callback_desk.core.scope import ALL_LINES, in_scope
 from callback_desk.core.sqlfiles import queries
 
-__all__ = ["ALL_LINES", "Callbacks", "Disposition", "MissedCall", "WaitingCaller"]
+if TYPE_CHECKING:
+    # Loaded where a callback is recorded, not at import: the model's CallRecord is a dataclass,
+    # and the dataclasses module is not what the classic AGI's first prompt waits for
+    # (callback_desk.core.record).
+    from callback_desk.core.model import Disposition
+
+__all__ = ["ALL_LINES", "Callbacks", "MissedCall", "WaitingCaller"]
 
 
 # NamedTuples, not dataclasses: a dataclass costs the classic AGI's start ~0.7 ms to create
@@ -95,6 +100,8 @@ class Callbacks:
     async def finish_attempt(self, attempt_id: int, dial_status: str, talk_seconds: int) -> bool:
         # DIALSTATUS comes from the channel: anything Dial() does not document is stored as
         # UNKNOWN (the column's CHECK constraint admits only the documented values).
+        from callback_desk.core.model import DialStatus  # lazy: see the imports
+
         status = DialStatus.parse(dial_status)
         async with mapped_errors("finishing a callback attempt"):
             done = await self._pool.fetchval(
@@ -111,6 +118,8 @@ class Callbacks:
     async def dispose(
         self, call_id: int, number_key: str | None, disposition: Disposition, extension: str
     ) -> int:
+        from callback_desk.core.model import Disposition  # lazy: see the imports
+
         async with mapped_errors("recording a disposition"):
             new_id: int = await self._pool.fetchval(
                 self._q["cb_dispose"],

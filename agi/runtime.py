@@ -8,16 +8,17 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 from agi.config import AgiSettings
 from agi.handlers import Desk
-from agi.queries import Callbacks, Disposition, MissedCall, WaitingCaller
+from agi.queries import Callbacks, MissedCall, WaitingCaller
 from agi.session import UnavailableCallbacks
 from callback_desk.core.config import Settings
 from callback_desk.core.exceptions import StoreError, StoreTimeout
+from callback_desk.core.model import Disposition
+from callback_desk.core.record import replace
 from callback_desk.core.store import Store
 
 logger = logging.getLogger(__name__)

@@ -2,8 +2,8 @@
 
 The handler (:func:`agi.handlers.handle`) is a coroutine over an AGI channel and a desk. FastAGI
 awaits it on the server's event loop (:class:`agi.fastagi.FastAgiChannel`, asyncpg);
-the classic AGI steps it without an event loop (:func:`agi.classic.drive`, pyst2 and one
-synchronous PostgreSQL connection). This module imports neither asyncio nor asyncpg: the
+the classic AGI steps it without an event loop (:func:`callback_desk.core.pgwire.drive`, pyst2
+and one synchronous PostgreSQL connection). This module imports neither asyncio nor asyncpg: the
 classic AGI's start pays only for what its first prompt needs.
 """
 
@@ -12,15 +12,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from agi import variables as var
 from agi.config import AgiSettings
 from agi.exceptions import AgiReplyError, ChannelGone, UnsafeAgiArgument
 from agi.handlers import AgiLike, Clock, Desk, handle
-from agi.queries import Disposition, MissedCall, WaitingCaller
+from agi.queries import MissedCall, WaitingCaller
 from callback_desk.core import lazylog
 from callback_desk.core.exceptions import StoreError
+
+if TYPE_CHECKING:
+    from callback_desk.core.model import Disposition  # lazy: see agi.queries
 
 logger = lazylog.get(__name__)  # not logging: see callback_desk.core.lazylog
 

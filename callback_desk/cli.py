@@ -7,13 +7,11 @@ Exit codes: 0 success, 1 runtime failure (database or PBX unreachable...), 2 a u
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import gc
 import io
 import logging
 import os
-import shutil
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -22,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from callback_desk import __version__
-from callback_desk.core import logs, roles
+from callback_desk.core import logs
 from callback_desk.core.args import Parser
 from callback_desk.core.config import (
     DEFAULT_CONFIG_PATH,
@@ -32,12 +30,13 @@ from callback_desk.core.config import (
     unknown_environment,
 )
 from callback_desk.core.exceptions import CallbackDeskError, ConfigError, StoreUnavailable
-from callback_desk.core.store import Store
 
 if TYPE_CHECKING:
     from typing import TypeAlias
 
+    from callback_desk.core.store import Store
     from callback_desk.demo.inbox import InboxParts
+    from callback_desk.report.command import ReportOptions
 
     # What add_subparsers returns: each configure_<command>_parser adds its subcommand to it.
     Subcommands: TypeAlias = argparse._SubParsersAction[Parser]
@@ -45,6 +44,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
+# A command's way to run without an event loop (and without importing asyncio), or None to
+# leave it to its handler: ``p.set_defaults(without_loop=...)``.
+WithoutLoop = Callable[[Settings, argparse.Namespace], int | None]
 Standalone = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
 
@@ -135,13 +137,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+async def _open_store(settings: Settings, **options: Any) -> Store:
+    """:meth:`Store.open`, imported at the first command that needs it: asyncpg is ~50 ms of
+    imports, and ``report`` on screen reads PostgreSQL without it (callback_desk.report.command).
+    """
+    from callback_desk.core.store import Store
+
+    return await Store.open(settings.database, **options)
+
+
 def configure_migrate_parser(sub: Subcommands, common: Parser) -> None:
     p = sub.add_parser("migrate", parents=[common], help="create or upgrade the database schema")
     p.set_defaults(handler=cmd_migrate)
 
 
 async def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
-    store = await Store.open(settings.database, max_size=1)
+    store = await _open_store(settings, max_size=1)
     try:
         applied = await store.migrate()
     finally:
@@ -164,11 +175,13 @@ def configure_grant_parser(sub: Subcommands, common: Parser) -> None:
 
 
 async def cmd_grant(settings: Settings, _args: argparse.Namespace) -> int:
-    store = await Store.open(settings.database, max_size=1)
+    store = await _open_store(settings, max_size=1)
     try:
         await store.grant()
     finally:
         await store.close()
+    from callback_desk.core import roles
+
     sys.stdout.write(f"roles {', '.join(roles.ROLES)} granted as sql/grants.sql says\n")
     return 0
 
@@ -187,7 +200,7 @@ async def cmd_listen(settings: Settings, _args: argparse.Namespace) -> int:
     # The spool first: decided calls must have somewhere safe to go before we listen.
     spool = await Spool.open(settings.listener.state_dir, settings.listener.spool_max_mb << 20)
     try:
-        store = await Store.open(settings.database)
+        store = await _open_store(settings)
         try:
             try:
                 await store.check_schema()
@@ -200,6 +213,8 @@ async def cmd_listen(settings: Settings, _args: argparse.Namespace) -> int:
             # it runs every 10,000 net allocations instead of 700 (bursts left it 7 % of CPU).
             gc.freeze()
             gc.set_threshold(10_000, 10, 10)
+            import asyncio  # loaded already: this runs on its loop
+
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, listener.stop)
@@ -271,14 +286,14 @@ def configure_report_parser(sub: Subcommands, common: Parser) -> None:
         help="mail even when nobody is waiting "
         "(default: [report] email_when_empty, env: CALLBACK_DESK_REPORT_EMAIL_WHEN_EMPTY)",
     )
-    p.set_defaults(handler=cmd_report)
+    p.set_defaults(handler=cmd_report, without_loop=report_on_screen)
 
 
-async def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
-    from callback_desk.report.command import ReportOptions, run
+def _report_options(args: argparse.Namespace) -> ReportOptions:
+    from callback_desk.report.command import ReportOptions
     from callback_desk.report.settings import check_cover
 
-    options = ReportOptions(
+    return ReportOptions(
         since=args.since,
         until=args.until,
         include_returned=args.include_returned,
@@ -289,6 +304,23 @@ async def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
         to=tuple(args.to),
         email_when_empty=args.email_when_empty,
     )
+
+
+def report_on_screen(settings: Settings, args: argparse.Namespace) -> int | None:
+    """The report on screen without asyncio or asyncpg, when it can be
+    (:func:`callback_desk.report.command.run_on_screen`); None leaves it to :func:`cmd_report`."""
+    if args.email:
+        return None
+    from callback_desk.report.command import run_on_screen
+
+    now = datetime.now(settings.pbx.timezone)
+    return run_on_screen(settings, _report_options(args), sys.stdout, now)
+
+
+async def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
+    from callback_desk.report.command import run
+
+    options = _report_options(args)
     now = datetime.now(settings.pbx.timezone)
     if not args.email:
         # The web feature (starlette, jinja2: ~130 ms of imports) only matters for the email's
@@ -312,7 +344,7 @@ async def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
     days = args.days if args.days is not None else settings.retention.days
     if days < 1:
         raise ConfigError("--days must be at least 1")
-    store = await Store.open(settings.database, max_size=1)
+    store = await _open_store(settings, max_size=1)
     try:
         await store.check_schema()
         now = datetime.now(settings.pbx.timezone)
@@ -590,6 +622,7 @@ def _install_common(p: argparse.ArgumentParser) -> None:
 
 def _install_request(args: argparse.Namespace) -> Any:
     import shlex
+    import shutil  # here: with zlib, bz2 and lzma, a few ms of every command's start
 
     from callback_desk.install.command import Request
     from callback_desk.install.plan import InstallOptions
@@ -794,9 +827,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     warn_unknown_environment(os.environ)
     try:
         if hasattr(args, "standalone"):  # reads no config file (demo, doctor)
+            import asyncio
+
             standalone: Standalone = args.standalone
             return asyncio.run(standalone(args))
         settings = Settings.load(getattr(args, "config", None))
+        without_loop: WithoutLoop | None = getattr(args, "without_loop", None)
+        done = without_loop(settings, args) if without_loop is not None else None
+        if done is not None:
+            return done
+        import asyncio  # here: see WithoutLoop
+
         handler: Handler = args.handler
         return asyncio.run(handler(settings, args))
     except ConfigError as exc:

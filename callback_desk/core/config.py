@@ -14,7 +14,6 @@ import os
 import stat
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
@@ -22,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from callback_desk.core.exceptions import ConfigError
 from callback_desk.core.phone import supported_regions
+from callback_desk.core.record import field, record
 
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_CONFIG_PATH = Path("/etc/callback-desk/callback-desk.toml")
@@ -370,7 +370,7 @@ def _show(raw: Any) -> str:
     return repr(raw) if len(repr(raw)) < 80 else repr(raw)[:77] + "..."
 
 
-@dataclass(frozen=True)
+@record
 class DatabaseSettings:
     """The ``[database]`` section."""
 
@@ -379,7 +379,7 @@ class DatabaseSettings:
     connect_timeout: float = 10.0
 
 
-@dataclass(frozen=True)
+@record
 class AmiSettings:
     """The ``[ami]`` section: the PBX's manager interface."""
 
@@ -405,7 +405,7 @@ class AmiSettings:
         return self.secret
 
 
-@dataclass(frozen=True)
+@record
 class PbxSettings:
     """The ``[pbx]`` section: which PBX, its inbound contexts, time zone and country."""
 
@@ -416,7 +416,7 @@ class PbxSettings:
     country: str = "US"
 
 
-@dataclass(frozen=True)
+@record
 class ListenerSettings:
     """The ``[listener]`` section."""
 
@@ -444,7 +444,7 @@ class ListenerSettings:
     max_clock_skew: float = 86400.0
 
 
-@dataclass(frozen=True)
+@record
 class RetentionSettings:
     """The ``[retention]`` section."""
 
@@ -452,7 +452,7 @@ class RetentionSettings:
     days: int = 90
 
 
-@dataclass(frozen=True)
+@record
 class AwaitingSettings:
     """The ``[awaiting]`` section."""
 
@@ -462,7 +462,7 @@ class AwaitingSettings:
     lookback_days: int = 14
 
 
-@dataclass(frozen=True)
+@record
 class Settings:
     """The whole configuration, one section per field."""
 

@@ -7,12 +7,15 @@ recorded schema is newer than the files this code ships is refused rather than t
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-import asyncpg
-
-from callback_desk.core import roles
 from callback_desk.core.exceptions import SchemaError
 from callback_desk.core.sqlfiles import Migration, migrations
+
+if TYPE_CHECKING:
+    # check_current also reads through the small synchronous client (a report as a command,
+    # callback_desk.report.command), which does not load asyncpg.
+    import asyncpg
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +71,8 @@ async def migrate(conn: asyncpg.Connection) -> list[Migration]:
         # Every upgrade re-applies the per-component grants (sql/grants.sql), so a new table
         # arrives with them; before `callback-desk grant` has created the roles there is
         # nothing to grant to.
+        from callback_desk.core import roles  # it loads asyncpg: see the imports
+
         if await roles.roles_exist(conn):
             await roles.apply_grants(conn)
     return pending

@@ -25,9 +25,9 @@ from __future__ import annotations
 import os
 import socket
 import struct
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from callback_desk.core.connection import SERVER_SETTINGS
@@ -40,6 +40,7 @@ _PROTOCOL = 196608  # 3.0
 _SSL_REQUEST = 80877103
 # A server message longer than this is not one this client asked for.
 _MAX_MESSAGE = 64 * 1024 * 1024
+T = TypeVar("T")
 
 
 class Unsupported(Exception):
@@ -296,10 +297,12 @@ class Connection:
         self.broken = False
 
     @classmethod
-    def open(cls, dsn: Dsn, timeout: float) -> Connection:
-        """Connect and log in. :class:`Unsupported` when the server asks for what only asyncpg
-        does (a password this DSN does not hold, GSSAPI, ...); OSError/TimeoutError/ServerError
-        otherwise (:func:`callback_desk.core.dberrors.mapped` maps them)."""
+    def open(cls, dsn: Dsn, timeout: float, command_timeout: float | None = None) -> Connection:
+        """Connect and log in within ``timeout`` seconds a step; each later statement then gets
+        ``command_timeout`` (default: ``timeout``). :class:`Unsupported` when the server asks
+        for what only asyncpg does (a password this DSN does not hold, GSSAPI, ...);
+        OSError/TimeoutError/ServerError otherwise (:func:`callback_desk.core.dberrors.mapped`
+        maps them)."""
         error: BaseException = OSError("no address to connect to")
         for host in dsn.hosts:
             try:
@@ -315,6 +318,8 @@ class Connection:
             except BaseException:
                 conn.close()
                 raise
+            if command_timeout is not None:
+                conn._timeout = command_timeout
             return conn
         raise error
 
@@ -592,7 +597,8 @@ class _Scram:
 class WirePool:
     """:class:`callback_desk.core.connection.Queryable` over one :class:`Connection`: the named
     queries run unchanged (``awaiting``, ``agi.queries.Callbacks``). The coroutines never
-    suspend, so the classic AGI steps them without an event loop."""
+    suspend, so the classic AGI and the report as a command step them without an event loop
+    (:func:`drive`)."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -605,3 +611,14 @@ class WirePool:
 
     async def fetchval(self, query: str, *args: Any) -> Any:
         return self._conn.fetchval(query, *args)
+
+
+def drive(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends (one awaiting only :class:`WirePool`) to its end,
+    without an event loop."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coro.close()
+    raise RuntimeError("a coroutine run without an event loop tried to suspend")

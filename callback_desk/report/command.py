@@ -6,15 +6,21 @@ Everything here is wiring: the window, the queries, the renderers and the mail a
 from __future__ import annotations
 
 import logging
+import sys
+import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-from callback_desk.core.config import Settings
-from callback_desk.core.exceptions import ConfigError
-from callback_desk.core.store import Store
-from callback_desk.report import query, render_csv, render_html, render_text
+from callback_desk.core import migrate, pgwire
+from callback_desk.core.config import DatabaseSettings, Settings
+from callback_desk.core.connection import COMMAND_TIMEOUT
+from callback_desk.core.dberrors import Target, connection_error, mapped_errors
+from callback_desk.core.exceptions import ConfigError, StoreError
+from callback_desk.core.record import record
+from callback_desk.report import query, render_text
 from callback_desk.report.model import Report
 from callback_desk.report.render_json import dumps, report_json
 from callback_desk.report.settings import (
@@ -28,13 +34,18 @@ from callback_desk.report.window import previous_closing
 
 logger = logging.getLogger(__name__)
 
+if TYPE_CHECKING:
+    from callback_desk.core.store import Store
+
+    # The email's sign-in link to the callback inbox for a recipient (None: not an inbox
+    # user). Made by the web feature; the command line passes it in, so the report does not
+    # import it.
+    InboxLinks = Callable[[Store, str], Awaitable[str | None]]
+
 Format = Literal["text", "csv", "json", "html"]
-# The email's sign-in link to the callback inbox for a recipient (None: not an inbox user).
-# Made by the web feature; the command line passes it in, so the report does not import it.
-InboxLinks = Callable[[Store, str], Awaitable[str | None]]
 
 
-@dataclass(frozen=True)
+@record
 class ReportOptions:
     since: datetime | None = None  # naive values are read in the practice's time zone
     until: datetime | None = None
@@ -48,7 +59,7 @@ class ReportOptions:
     email_when_empty: bool | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Window:
     since: datetime
     until: datetime
@@ -76,7 +87,7 @@ def window(
 
 
 async def build(
-    store: Store,
+    reading: AbstractAsyncContextManager[Any],
     settings: Settings,
     rs: ReportSettings,
     options: ReportOptions,
@@ -84,7 +95,7 @@ async def build(
     recipient: Recipient | None = None,
 ) -> Report:
     covers = recipient.covers if recipient and recipient.covers else options.covers
-    async with query.reading(store) as conn:
+    async with reading as conn:
         callers = await query.callers(
             conn,
             win.since,
@@ -119,9 +130,14 @@ async def build(
 def render(report: Report, fmt: Format) -> str:
     if fmt == "json":
         return dumps(report_json(report)) + "\n"
+    # The format asked for, only: the csv and html modules are a few ms of a report's start.
     if fmt == "csv":
+        from callback_desk.report import render_csv
+
         return render_csv.render(report)
     if fmt == "html":
+        from callback_desk.report import render_html
+
         return render_html.render(report)
     return render_text.render(report)
 
@@ -142,6 +158,81 @@ def _recipients(options: ReportOptions, rs: ReportSettings) -> tuple[Recipient, 
     return rs.recipients
 
 
+def _load_number_rules(country: str) -> None:
+    """Import phonenumbers and read ``country``'s rules in a thread, started before the report
+    waits for PostgreSQL. Every number the report shows is formatted by phonenumbers
+    (:func:`callback_desk.core.phone.national_format`), whose import and first number were
+    ~35 ms of a one-practice report as a command (``python -X importtime``, cProfile), as long
+    as its queries; those waits let the thread run. The first use waits for the import, if it
+    is not done (Python's import lock), so nothing depends on when the thread ends.
+
+    Meanwhile the main thread wakes for each reply from PostgreSQL, and takes the GIL back from
+    the importing thread only every ``sys.getswitchinterval()`` (5 ms): short until it is done,
+    as in the classic AGI's connection (agi/classic.py)."""
+    if "phonenumbers" in sys.modules:
+        return
+    interval = sys.getswitchinterval()
+
+    def load() -> None:
+        try:
+            from phonenumbers import PhoneMetadata
+
+            PhoneMetadata.metadata_for_region(country)
+        finally:
+            sys.setswitchinterval(interval)
+
+    sys.setswitchinterval(0.0002)
+    threading.Thread(target=load, name="number-rules").start()
+
+
+def _plan(
+    settings: Settings, options: ReportOptions, now: datetime
+) -> tuple[ReportSettings, Window]:
+    rs = report_settings(settings)
+    win = window(options, rs, now, timedelta(days=settings.awaiting.lookback_days))
+    if options.to and not options.email:
+        raise ConfigError("--to only makes sense with --email")
+    return rs, win
+
+
+def run_on_screen(
+    settings: Settings, options: ReportOptions, out: TextIO, now: datetime
+) -> int | None:
+    """:func:`run` for a report on screen, without an event loop: its few queries over one
+    :mod:`callback_desk.core.pgwire` connection. Importing asyncio and asyncpg was ~90 ms of a
+    one-practice report as a command (``python -X importtime``), which the morning report's
+    users wait through. None, having read and written nothing, for an email, a DSN that client
+    leaves to asyncpg or a connection it could not open: the command line then awaits
+    :func:`run`, which reads through the :class:`~callback_desk.core.store.Store` as before (and
+    fails, if it does, in the words it always used). It blocks: not for a caller on an event
+    loop."""
+    if options.email:
+        return None
+    rs, win = _plan(settings, options, now)
+    _load_number_rules(settings.pbx.country)
+    conn = _connect_wire(settings.database)
+    if conn is None:
+        return None
+    try:
+        report = pgwire.drive(_read_wire(conn, settings, rs, options, win))
+    finally:
+        conn.close()
+    out.write(render(report, options.format))
+    return 0
+
+
+async def _read_wire(
+    conn: pgwire.Connection,
+    settings: Settings,
+    rs: ReportSettings,
+    options: ReportOptions,
+    win: Window,
+) -> Report:
+    async with mapped_errors("checking the schema"):
+        await migrate.check_current(pgwire.WirePool(conn))
+    return await build(query.reading_wire(conn), settings, rs, options, win)
+
+
 async def run(
     settings: Settings,
     options: ReportOptions,
@@ -149,20 +240,38 @@ async def run(
     now: datetime,
     links: InboxLinks | None = None,
 ) -> int:
-    rs = report_settings(settings)
-    win = window(options, rs, now, timedelta(days=settings.awaiting.lookback_days))
-    if not options.email:
-        if options.to:
-            raise ConfigError("--to only makes sense with --email")
-        store = await Store.open(settings.database, max_size=1)
-        try:
-            await store.check_schema()
-            report = await build(store, settings, rs, options, win)
-        finally:
-            await store.close()
-        out.write(render(report, options.format))
-        return 0
-    return await _email(settings, rs, options, win, out, links)
+    """The report on screen or by email, through the :class:`~callback_desk.core.store.Store`
+    (asyncpg): for a caller on an event loop, whose other tasks must keep running. The command
+    line tries :func:`run_on_screen` first."""
+    rs, win = _plan(settings, options, now)
+    _load_number_rules(settings.pbx.country)
+    if options.email:
+        return await _email(settings, rs, options, win, out, links)
+    from callback_desk.core.store import Store  # not at the top: see run_on_screen
+
+    store = await Store.open(settings.database, max_size=1)
+    try:
+        await store.check_schema()
+        report = await build(query.reading(store), settings, rs, options, win)
+    finally:
+        await store.close()
+    out.write(render(report, options.format))
+    return 0
+
+
+def _connect_wire(database: DatabaseSettings) -> pgwire.Connection | None:
+    """A pgwire connection, or None (see :func:`run_on_screen`). No answer within the connect
+    timeout is the error asyncpg would report, without waiting for it as long again."""
+    dsn = database.dsn.reveal()
+    try:
+        return pgwire.Connection.open(
+            pgwire.parse_dsn(dsn), database.connect_timeout, command_timeout=COMMAND_TIMEOUT
+        )
+    except TimeoutError as exc:
+        raise connection_error(exc, Target.of(dsn), database.connect_timeout) from None
+    except (pgwire.Unsupported, pgwire.ServerError, StoreError, OSError) as exc:
+        logger.debug("Reading the report over asyncpg: %s", type(exc).__name__)
+        return None
 
 
 async def _email(
@@ -184,11 +293,13 @@ async def _email(
         rs.email_when_empty if options.email_when_empty is None else options.email_when_empty
     )
     messages = []
+    from callback_desk.core.store import Store  # not at the top: see run_on_screen
+
     store = await Store.open(settings.database, max_size=1)
     try:
         await store.check_schema()
         for recipient in recipients:
-            report = await build(store, settings, rs, options, win, recipient)
+            report = await build(query.reading(store), settings, rs, options, win, recipient)
             if not report.awaiting and not when_empty:
                 out.write(f"not mailing {recipient.address}: nobody to call back\n")
                 continue

@@ -56,8 +56,12 @@ class ReportCaller:
         return self.new_calls > 0
 
 
+# Each dataclass here has a docstring: for one without, dataclasses writes one from
+# inspect.signature when the module loads, at every start of the report as a command.
 @dataclass(frozen=True, slots=True)
 class WeekStats:
+    """How the practice returned the callers it missed in the week to ``until``."""
+
     since: datetime
     until: datetime
     # grid[weekday][hour]: missed calls; weekday 0 is Monday, hours in the practice's time zone.
@@ -98,6 +102,8 @@ GAP_SOURCE = {"startup": "listener not running", "ami_cut": "AMI connection lost
 
 @dataclass(frozen=True, slots=True)
 class Report:
+    """Everything one report shows, for one recipient (or the screen)."""
+
     since: datetime
     until: datetime
     new_since: datetime

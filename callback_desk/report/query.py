@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from callback_desk.core import pgwire
 from callback_desk.core.awaiting import AwaitingCaller, awaiting_rows, page, values
 from callback_desk.core.dberrors import mapped_errors
 from callback_desk.core.scope import ALL_LINES, sql_lines
 from callback_desk.core.sqlfiles import queries
-from callback_desk.core.store import Store
 from callback_desk.report.model import ListenerGap, ReportCaller, WeekStats
+
+if TYPE_CHECKING:
+    from callback_desk.core.store import Store
 
 
 @asynccontextmanager
@@ -22,6 +25,17 @@ async def reading(store: Store) -> AsyncIterator[Any]:
     async with mapped_errors("reading the report"), store.pool.acquire() as conn:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             yield conn
+
+
+@asynccontextmanager
+async def reading_wire(conn: pgwire.Connection) -> AsyncIterator[Any]:
+    """:func:`reading` over :mod:`callback_desk.core.pgwire` (the report as a command: see
+    :func:`callback_desk.report.command.run`). The caller closes the connection, which ends a
+    transaction left open by an error."""
+    async with mapped_errors("reading the report"):
+        conn.fetch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield pgwire.WirePool(conn)
+        conn.fetch("COMMIT")
 
 
 def _covers(covers: Sequence[str]) -> list[str] | None:

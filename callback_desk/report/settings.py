@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
 from datetime import date, time
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -16,6 +15,7 @@ from zoneinfo import ZoneInfo
 from callback_desk.core.config import Secret, Section, Settings
 from callback_desk.core.exceptions import ConfigError
 from callback_desk.core.opening import DEFAULT_OPENING_LINE, check_template, opening_line
+from callback_desk.core.record import field, record
 
 Security = Literal["starttls", "tls", "none"]
 
@@ -26,7 +26,7 @@ _ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+$")
 _COVER = re.compile(r"^[A-Za-z0-9+*#_.-]{1,40}$")
 
 
-@dataclass(frozen=True)
+@record
 class BusinessHours:
     days: frozenset[int] = frozenset(range(5))  # date.weekday(): Monday is 0
     # Calls after the last closing are "new" on the next report. (No opening time: nothing
@@ -38,7 +38,7 @@ class BusinessHours:
         return day.weekday() in self.days and day not in self.holidays
 
 
-@dataclass(frozen=True)
+@record
 class Recipient:
     """Who gets an email, and which lines (DIDs or extensions) their report covers.
 
@@ -50,7 +50,7 @@ class Recipient:
     first_name: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class ReportSettings:
     timezone: ZoneInfo
     hours: BusinessHours = field(default_factory=BusinessHours)
@@ -68,7 +68,7 @@ class ReportSettings:
         return opening_line(first_name or self.first_name, self.opening_line)
 
 
-@dataclass(frozen=True)
+@record
 class SmtpSettings:
     host: str = "localhost"
     port: int = 587

@@ -11,7 +11,8 @@ import pytest
 from agi.clicktocall import check_value, originate, originate_action
 from agi.config import load
 from agi.dialing import validate
-from agi.queries import Callbacks, Disposition
+from agi.queries import Callbacks
+from callback_desk.core import record
 from callback_desk.core.config import Settings
 from callback_desk.core.exceptions import (
     AmiError,
@@ -23,7 +24,7 @@ from callback_desk.core.exceptions import (
     OutOfScope,
     UnknownCall,
 )
-from callback_desk.core.model import CallRecord, Direction, Outcome, Reason
+from callback_desk.core.model import CallRecord, Direction, Disposition, Outcome, Reason
 from callback_desk.core.store import Store
 from fakes.agi_runner import run_cli, toml_text
 from fakes.ami_server import FakeAmi, Frame, frame
@@ -196,9 +197,9 @@ def test_crlf_is_refused_in_every_action_value(where: str) -> None:
     elif where in ("display", "dial"):
         number = replace(number, **{where: SMUGGLED})
     elif where == "desk_channel":
-        cfg = replace(cfg, desk_channel=SMUGGLED)
+        cfg = record.replace(cfg, desk_channel=SMUGGLED)
     else:
-        cfg = replace(cfg, originate_context=SMUGGLED)
+        cfg = record.replace(cfg, originate_context=SMUGGLED)
     with pytest.raises(CallbackError, match="control characters"):
         originate_action(cfg, 7, request["extension"], number, request["channel_id"])
 

@@ -13,11 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agi import protocol
-from agi.classic import drive
 from agi.exceptions import AgiReplyError, ChannelGone
 from agi.queries import Callbacks
 from agi.runtime import TimedDesk
 from callback_desk.core.exceptions import StoreTimeout
+from callback_desk.core.pgwire import drive
 from callback_desk.core.store import Store
 from tests.agi_support import add_missed
 

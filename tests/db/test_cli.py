@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 
 from callback_desk.cli import main
+from fakes.agi_runner import toml_text
 
 
 @pytest.fixture
@@ -27,10 +33,13 @@ def test_report_on_unmigrated_database_says_what_to_do(env: str, capsys) -> None
     assert "callback-desk migrate" in err and "Traceback" not in err
 
 
-def test_unreachable_database_is_exit_1_with_one_line(monkeypatch, capsys) -> None:
+# The report on screen first tries the small synchronous client (report.command.run_on_screen);
+# its failure is said in the words the report always used (asyncpg's, through the Store).
+@pytest.mark.parametrize("command", ["migrate", "report"])
+def test_unreachable_database_is_exit_1_with_one_line(monkeypatch, capsys, command: str) -> None:
     monkeypatch.setenv("CALLBACK_DESK_CONFIG", "/dev/null")
     monkeypatch.setenv("CALLBACK_DESK_DATABASE_DSN", "postgresql://u:topsecret@127.0.0.1:9/x")
-    assert main(["migrate"]) == 1
+    assert main([command]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot connect to the database at 127.0.0.1:9" in err
     assert "topsecret" not in err
@@ -45,3 +54,24 @@ def test_purge_uses_retention_days(env: str, capsys) -> None:
     assert main(["migrate"]) == 0
     assert main(["purge", "--days", "30"]) == 0
     assert "purged 0 calls older than 30 days" in capsys.readouterr().out
+
+
+def test_the_report_on_screen_loads_neither_asyncio_nor_asyncpg(env: str, tmp_path) -> None:
+    # One practice's morning report as a command: importing asyncio and asyncpg was a third
+    # of it (bench/year.py). The whole command, imports included, as a timer runs it: a config
+    # file, no CALLBACK_DESK_* variables (with one, every feature's settings are read to check
+    # its name: cli.warn_unknown_environment).
+    assert main(["migrate"]) == 0
+    config = tmp_path / "callback-desk.toml"
+    config.write_text(toml_text({"database": {"dsn": env}}))
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CALLBACK_DESK_")}
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "callback_desk.cli", "--config", str(config),
+         "report", "--format", "json"],
+        capture_output=True, text=True, timeout=60, env=environ,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["missed"] == []
+    imported = {line.rpartition("|")[2].strip() for line in proc.stderr.splitlines()}
+    assert "callback_desk.report.command" in imported
+    assert not {m for m in imported if m.split(".")[0] in ("asyncio", "asyncpg")}

@@ -9,7 +9,6 @@ import io
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 
 from ami_listener.gaps import watch
 from ami_listener.listener import Listener
+from callback_desk.core.record import replace
 from callback_desk.core.store import Store
 from callback_desk.report.command import ReportOptions, run
 from fakes.ami_server import FakeAmi

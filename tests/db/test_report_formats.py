@@ -17,7 +17,7 @@ import pytest
 from callback_desk.cli import main
 from callback_desk.core.config import Settings
 from callback_desk.core.store import Store
-from callback_desk.report.command import ReportOptions, run
+from callback_desk.report.command import ReportOptions, run, run_on_screen
 from fakes.settings import make_settings
 from tests.report_support import call
 
@@ -354,3 +354,16 @@ def test_json_escapes_c1_controls_and_bidi_overrides() -> None:
         assert ch not in text
     assert "\\u202e" in text and "\\u009b" in text
     assert "Ärger 日本" in text  # other text stays readable
+
+
+@pytest.mark.parametrize("fmt", ["text", "csv", "json", "html"])
+@pytest.mark.parametrize("include_returned", [False, True])
+async def test_the_report_as_a_command_reads_the_same_without_asyncpg(
+    night: str, fmt: str, include_returned: bool
+) -> None:
+    # The command line reads a report on screen over the small synchronous client
+    # (run_on_screen); everything else over asyncpg (run). Same rows, same page.
+    options = ReportOptions(format=fmt, include_returned=include_returned)  # type: ignore[arg-type]
+    wire = io.StringIO()
+    assert run_on_screen(settings(night), options, wire, NOW) == 0
+    assert wire.getvalue() == await render(night, format=fmt, include_returned=include_returned)

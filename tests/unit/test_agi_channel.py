@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import io
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -254,3 +256,22 @@ async def test_fastagi_an_endless_reply_line_ends_the_session() -> None:
         await answer
     assert channel.closed
     theirs.close()
+
+
+# pyst2 imports pprint, which imports dataclasses and inspect: agi.channel gives it a stand-in
+# (a classic AGI's start-up), which must still work when pyst2 does use it.
+PPRINT_ON_FIRST_USE = """
+import sys
+import agi.channel
+import asterisk.agi
+assert "pprint" not in sys.modules and "dataclasses" not in sys.modules, "loaded too soon"
+assert asterisk.agi.pprint.pformat({"a": 1}) == "{'a': 1}"
+assert "pprint" in sys.modules and type(sys.modules["pprint"]).__name__ == "module"
+"""
+
+
+def test_pyst2_loads_pprint_only_when_it_uses_it() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", PPRINT_ON_FIRST_USE], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr

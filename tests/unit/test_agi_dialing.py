@@ -188,6 +188,54 @@ def test_config_errors_name_the_key(agi: dict[str, object], message: str) -> Non
         load(make_settings(agi=agi))
 
 
+# What each [agi] key accepted when it was checked by a regex; the loader now checks character
+# sets and lengths (agi/config.py), and must accept exactly the same values.
+AS_REGEX = {
+    "feature_code": r"[*#0-9]{1,10}",
+    "callback_number": r"\+?[0-9]{3,15}",
+    "callback_name": r"[A-Za-z0-9 .'-]{0,40}",
+    "freepbx_context": r"[A-Za-z0-9_-]{1,79}",
+    "originate_context": r"[A-Za-z0-9_-]{1,79}",
+    "desk_channel": r"[^{},&|$\s\"'()\\;]*\{extension\}[^{},&|$\s\"'()\\;]*",
+}
+TRICKY = "09*#+aZ_-. '\"{},&|$()\\;/<>\t\n\x00\x7f\u00a0\u0660é" + "{extension}"
+
+
+@pytest.mark.parametrize("key", sorted(AS_REGEX))
+@settings(max_examples=300)
+@given(
+    value=st.one_of(
+        st.text(alphabet=TRICKY, max_size=85),
+        st.text(alphabet=TRICKY, max_size=6).map(lambda t: "PJSIP/{extension}" + t),
+    )
+)
+def test_each_key_accepts_what_its_regex_accepted(key: str, value: str) -> None:
+    checked = value.strip() if key == "callback_number" else value
+    if re.fullmatch(AS_REGEX[key], checked) and (key != "callback_number" or checked):
+        assert getattr(cfg(**{key: value}), key) == checked
+    elif checked or key not in ("callback_number", "callback_name"):
+        with pytest.raises(ConfigError, match=key):
+            cfg(**{key: value})
+
+
+@settings(max_examples=300)
+@given(name=st.text(alphabet=TRICKY, max_size=45), ext=st.text(alphabet=TRICKY, max_size=12))
+def test_extension_tables_accept_what_their_regexes_accepted(name: str, ext: str) -> None:
+    good_ext = re.fullmatch(r"[0-9]{1,10}", ext) is not None
+    good_name = re.fullmatch(r"[^\x00-\x1f\x7f\"<>,]{1,40}", name) is not None
+    good_line = re.fullmatch(r"\+?[0-9]{1,20}", name) is not None or name == "*"
+    if good_ext and good_name:
+        assert cfg(names={ext: name}).names == {ext: name}
+    else:
+        with pytest.raises(ConfigError, match=r"agi\.names"):
+            cfg(names={ext: name})
+    if good_ext and good_line:
+        assert cfg(extensions={ext: [name]}).extensions == {ext: (name,)}
+    else:
+        with pytest.raises(ConfigError, match=r"agi\.extensions"):
+            cfg(extensions={ext: [name]})
+
+
 def test_scopes() -> None:
     c = cfg(extensions={"100": ["2000"], "200": ["*"]})
     assert c.scope("100") == ("2000",)
