@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence, Set
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -785,26 +785,46 @@ def _explain(exc: BaseException) -> str:
     return ": ".join(parts)
 
 
-def _section_readers() -> tuple[Callable[[Settings], object], ...]:
-    """Every feature section's reader. A section missing here is still checked for its name
-    ([reprot] is a typo) but not for its keys; add a new feature's reader here."""
-    from agi.config import load as load_agi
-    from ami_listener.gaps import ReconcileSettings
-    from callback_desk.report.settings import report_settings, smtp_settings
-    from callback_desk.web.settings import load as load_web
+def _section_readers(named: Set[str]) -> list[Callable[[Settings], object]]:
+    """The readers of the feature sections in ``named`` (the core's sections are read by
+    :class:`Settings` itself). Each is imported only when its section is named: they import
+    their features (the listener's, asyncpg), a tenth of a short command's start, and an
+    installed unit's environment file (report.env: the database's section) names none of them.
+    A section missing here is still checked for its name ([reprot] is a typo) but not for its
+    keys; add a new feature's reader here."""
+    readers: list[Callable[[Settings], object]] = []
+    if "agi" in named:
+        from agi.config import load as load_agi
 
-    return (load_agi, report_settings, smtp_settings, load_web, ReconcileSettings.from_settings)
+        readers.append(load_agi)
+    if "report" in named or "smtp" in named:
+        from callback_desk.report.settings import report_settings, smtp_settings
+
+        readers += [report_settings, smtp_settings]
+    if "web" in named:
+        from callback_desk.web.settings import load as load_web
+
+        readers.append(load_web)
+    if "reconcile" in named:
+        from ami_listener.gaps import ReconcileSettings
+
+        readers.append(ReconcileSettings.from_settings)
+    return readers
 
 
 def warn_unknown_environment(environ: Mapping[str, str]) -> None:
     """Log a warning per ``CALLBACK_DESK_*`` variable no setting reads (a typo is otherwise
-    ignored in silence). The names are collected by reading every section with defaults."""
-    # Nothing that could name a setting: the probe would import every feature's settings (a
-    # tenth of a short command's start, the morning report's) to warn about nothing.
-    if not any(n.startswith(ENV_PREFIX) and n not in NON_SETTING_NAMES for n in environ):
+    ignored in silence). The names are collected by reading, with defaults, the sections the
+    environment names."""
+    named = {
+        n[len(ENV_PREFIX) :].partition("_")[0].lower()
+        for n in environ
+        if n.startswith(ENV_PREFIX) and n not in NON_SETTING_NAMES
+    }
+    if not named:  # nothing that could name a setting: nothing to read
         return
     probe = Settings.from_mapping({"database": {"dsn": "postgresql://probe/"}}, environ={})
-    for read in _section_readers():
+    for read in _section_readers(named):
         try:
             read(probe)
         except ConfigError:  # a default that needs another setting; its keys were read

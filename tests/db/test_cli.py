@@ -56,15 +56,21 @@ def test_purge_uses_retention_days(env: str, capsys) -> None:
     assert "purged 0 calls older than 30 days" in capsys.readouterr().out
 
 
-def test_the_report_on_screen_loads_neither_asyncio_nor_asyncpg(env: str, tmp_path) -> None:
+@pytest.mark.parametrize("via", ["config file", "environment"])
+def test_the_report_on_screen_loads_neither_asyncio_nor_asyncpg(
+    env: str, tmp_path, via: str
+) -> None:
     # One practice's morning report as a command: importing asyncio and asyncpg was a third
-    # of it (bench/year.py). The whole command, imports included, as a timer runs it: a config
-    # file, no CALLBACK_DESK_* variables (with one, every feature's settings are read to check
-    # its name: cli.warn_unknown_environment).
+    # of it (bench/year.py). The whole command, imports included, as a timer runs it: with a
+    # config file, or with the database's DSN in the environment as the installed unit has it
+    # (report.env). A CALLBACK_DESK_* variable has its section's settings read to check its
+    # name (cli.warn_unknown_environment): the database's are the core's, no feature's.
     assert main(["migrate"]) == 0
     config = tmp_path / "callback-desk.toml"
-    config.write_text(toml_text({"database": {"dsn": env}}))
+    config.write_text(toml_text({"database": {"dsn": env}} if via == "config file" else {}))
     environ = {k: v for k, v in os.environ.items() if not k.startswith("CALLBACK_DESK_")}
+    if via == "environment":
+        environ["CALLBACK_DESK_DATABASE_DSN"] = env
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "callback_desk.cli", "--config", str(config),
          "report", "--format", "json"],

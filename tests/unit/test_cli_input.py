@@ -148,6 +148,15 @@ def test_unknown_environment_variable_is_a_warning_naming_it(monkeypatch, capsys
     assert "CALLBACK_DESK_AMI_PROT" in warned[0] and "CALLBACK_DESK_REPROT_EMAIL_TO" in warned[1]
 
 
+def test_a_typo_in_the_one_feature_section_named_is_still_warned(monkeypatch, capsys) -> None:
+    # Only the sections the environment names are read to check their keys: [web]'s are.
+    monkeypatch.setenv("CALLBACK_DESK_WEB_LISTEN_PROT", "8080")
+    code, _out, err = run(["migrate"], capsys)
+    assert code == 2
+    warned = [line for line in err.splitlines() if "Ignoring environment variable" in line]
+    assert len(warned) == 1 and "CALLBACK_DESK_WEB_LISTEN_PROT" in warned[0]
+
+
 async def test_listener_logs_why_and_where_it_cannot_reach_ami(tmp_path) -> None:
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
