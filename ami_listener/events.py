@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -329,6 +330,11 @@ _PARSERS: dict[str, Callable[[Frame, datetime], Event | None]] = {
 }
 
 
+# The same, under the names as Asterisk spells them: found without lower() per frame.
+_BY_NAME = {name: _PARSERS[name.lower()] for name in SUBSCRIBED if name.lower() in _PARSERS}
+assert len(_BY_NAME) == len(_PARSERS)
+
+
 def parse(headers: Headers, received_at: float, max_skew: float = MAX_CLOCK_SKEW) -> Event | None:
     """The typed event for an AMI frame, or None for frames the tracker ignores.
 
@@ -350,8 +356,17 @@ def parse_checked(
     mapping is copied into that shape first.
     """
     h = headers if type(headers) is dict else _plain(headers)
-    parser = _PARSERS.get(h.get("event", "").lower())
+    name = h.get("event", "")
+    parser = _BY_NAME.get(name) or _PARSERS.get(name.lower())
     if parser is None:
         return None, False
-    stamp, skewed = _stamp(h.get("timestamp"), received_at, max_skew)
-    return parser(h, datetime.fromtimestamp(stamp, UTC)), skewed
+    raw = h.get("timestamp")
+    stamp, skewed = _stamp(raw, received_at, max_skew) if raw else (received_at, False)
+    return parser(h, _moment(stamp)), skewed
+
+
+@lru_cache(maxsize=64)
+def _moment(stamp: float) -> datetime:
+    """The UTC datetime of an epoch time, made once for the events that share it (the frames of
+    one read share their receipt time): datetimes are immutable."""
+    return datetime.fromtimestamp(stamp, UTC)

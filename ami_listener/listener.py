@@ -2,8 +2,9 @@
 
 Tracked tasks; any unexpected failure of one ends :meth:`Listener.run` with
 :class:`ListenerFailed` (``listen`` exits 1 and systemd restarts it):
-- the AMI client (``callback_desk/core/ami.py``) hands each event frame to a synchronous sink
-  that only enqueues (it runs inside the client's read loop: it must never raise or block).
+- the AMI client (``callback_desk/core/ami.py``) hands the event frames of each read to a
+  synchronous sink that only enqueues (it runs inside the client's read loop: it must never
+  raise or block).
   Past ``MAX_QUEUED`` events it pauses reading the socket until the consumer has caught up:
   the kernel's buffers hold the burst instead of our heap;
 - the consumer parses, feeds the tracker in arrival order and wakes for settle deadlines;
@@ -22,6 +23,7 @@ import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Protocol
 
 from ami_listener import events as ev
@@ -46,6 +48,7 @@ from callback_desk.core.model import CallRecord, Outcome
 
 logger = logging.getLogger(__name__)
 _DECIDED = {"action": "call_decided"}  # the per-call line's extra, built once
+_UNLISTED = {"action": "calls_decided"}
 
 # Events queued before reading from AMI pauses (back-pressure); reading resumes below half.
 MAX_QUEUED = 10_000
@@ -65,6 +68,12 @@ MIRRORED = 20_000
 # Seconds allowed at shutdown for spooled calls to reach PostgreSQL (systemd's TimeoutStopSec
 # is 15); what does not make it stays in the spool for the next start.
 SHUTDOWN_WRITE_SECONDS = 5.0
+# Missed calls logged one line each at INFO per second of the listener's clock. A PBX decides a
+# few calls a second at most, so each gets its line; in a burst (a backlog after an outage, a
+# benchmark), the rest of that second's are counted in one INFO line per consumer batch and
+# logged one by one at DEBUG (-vv). A line costs about 35 µs on a small machine: at thousands of
+# calls a second, a seventh of the listener's time went to lines nobody reads one by one.
+LISTED_PER_SECOND = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,23 +89,24 @@ class CallSink(Protocol):
         ...
 
 
-def subscribe(client: AmiClient, sink: Callable[[str], None], trace: bool = False) -> None:
+def subscribe(client: AmiClient, sink: Callable[[list[str]], None], trace: bool = False) -> None:
     """Route the frames of the events the tracker reads (``events.SUBSCRIBED``) to ``sink``, as
-    text: the consumer parses each one when it gets to it.
+    text, those of one read together: the consumer parses each one when it gets to it.
 
     One fast-path filter (a set lookup per frame) instead of a ``register_event`` per name.
     FullyBooted is one of them: the listener reads its Uptime after every login.
     """
     client.fast_events = frozenset(name.lower() for name in ev.SUBSCRIBED)
     client.fast_filters = dict(ev.RAW_FILTERS)
-    client.frame_sink = _traced(sink) if trace else sink
+    client.frames_sink = _traced(sink) if trace else sink
 
 
-def _traced(sink: Callable[[str], None]) -> Callable[[str], None]:
-    def trace(frame: str) -> None:
+def _traced(sink: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
+    def trace(frames: list[str]) -> None:
         # Whole frames carry phone numbers: only with [listener] trace = true, for short sessions.
-        logger.debug("AMI frame %r", parse_frame(frame))
-        sink(frame)
+        for frame in frames:
+            logger.debug("AMI frame %r", parse_frame(frame))
+        sink(frames)
 
     return trace
 
@@ -170,6 +180,8 @@ class Listener:
         self._logins = 0
         self._restored = 0
         self._no_reporting_warned = False
+        self._listed_second = 0  # int(time.time()) of the missed calls listed at INFO ...
+        self._listed = 0  # ... and how many were, that second (LISTED_PER_SECOND)
         self.client: AmiClient | None = None
         self.stats = {
             "events": 0,
@@ -335,8 +347,10 @@ class Listener:
 
     # -- AMI side ------------------------------------------------------------------------------
 
-    def _enqueue(self, frame: str) -> None:
-        self._events.append((frame, time.time()))
+    def _enqueue(self, frames: list[str]) -> None:
+        # One receipt time for the frames of one read: they arrived together (and the events
+        # of a burst share their datetime, events.parse_checked).
+        self._events.extend(zip(frames, repeat(time.time())))
         if len(self._events) >= MAX_QUEUED and not self._paused:
             self._pause(True)
         self._event_ready.set()
@@ -525,10 +539,21 @@ class Listener:
         if not records:
             return
         self.stats["decided"] += len(records)
+        second = int(time.time())
+        if second != self._listed_second:
+            self._listed_second, self._listed = second, 0
+        unlisted = 0
         for record in records:
-            # Missed calls at INFO (someone must act on them); the rest at DEBUG: most calls on
-            # a real PBX, and most of this line's cost. Nothing is built for a line not logged.
-            level = logging.INFO if record.outcome == Outcome.MISSED else logging.DEBUG
+            # Missed calls at INFO (someone must act on them), up to LISTED_PER_SECOND; the rest
+            # at DEBUG: most calls on a real PBX, and most of this line's cost. Nothing is built
+            # for a line not logged.
+            level = logging.DEBUG
+            if record.outcome == Outcome.MISSED:
+                if self._listed < LISTED_PER_SECOND:
+                    self._listed += 1
+                    level = logging.INFO
+                else:
+                    unlisted += 1
             if logger.isEnabledFor(level):
                 logger.log(
                     level,
@@ -549,6 +574,13 @@ class Listener:
                     extra={"action": "write_dropped"},
                 )
             self._decided.append(record)
+        if unlisted:
+            logger.info(
+                "%d more missed calls decided (beyond %d a second, each is logged at DEBUG)",
+                unlisted,
+                LISTED_PER_SECOND,
+                extra=_UNLISTED,
+            )
         self._write_ready.set()
         if len(self._decided) >= MAX_DECIDED and not self._spool_full:
             self._decided_low.clear()

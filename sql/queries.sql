@@ -8,15 +8,17 @@
 -- seen end over 'unknown_end'; with equal evidence the first row stays, so the result does not
 -- depend on which writer came last.
 -- A batch of decided calls of one PBX ($1), one array per column, in the order decided
--- (Store.record_calls; the listener's writer). rang is one JSON array of dial strings per call:
--- unnest() cannot carry an array per row. A batch never holds one linkedid twice (DO UPDATE
--- cannot touch a row twice in one statement). $16 is the gap reconciled calls came from (NULL:
--- live). Returns one row per call this statement inserted or upgraded.
+-- (Store.record_calls; the listener's writer). rang is one array literal of dial strings per
+-- call ('{"100@phones"}', store.array_literal): unnest() cannot carry an array per row, and
+-- PostgreSQL reads a literal for less than it parsed the JSON array it replaces. A batch never
+-- holds one linkedid twice (DO UPDATE cannot touch a row twice in one statement). $16 is the
+-- gap reconciled calls came from (NULL: live). Returns one row per call this statement
+-- inserted or upgraded.
 INSERT INTO calls AS c (pbx, linkedid, direction, outcome, reason, number, name, number_key,
                         callable, did, rang, started_at, ended_at, ring_seconds,
                         reached_voicemail, gap_id)
 SELECT $1, u.linkedid, u.direction, u.outcome, u.reason, u.number, u.name, u.number_key,
-       u.callable, u.did, ARRAY(SELECT jsonb_array_elements_text(u.rang::jsonb)), u.started_at,
+       u.callable, u.did, u.rang::text[], u.started_at,
        u.ended_at, u.ring_seconds, u.reached_voicemail, $16
 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
             $8::text[], $9::boolean[], $10::text[], $11::text[], $12::timestamptz[],

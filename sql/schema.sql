@@ -33,6 +33,49 @@ CREATE FUNCTION public.awaiting_callers(p_since timestamp with time zone, p_unti
         ORDER BY m.caller, m.started_at DESC, m.call_id DESC
     ) s
 $$;
+CREATE FUNCTION public.awaiting_calls_inserted() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET jit TO 'off'
+    AS $$
+DECLARE
+    reached text[];
+    keys text[];
+    withheld bigint[];
+BEGIN
+    SELECT array_agg(DISTINCT number_key) FILTER (WHERE outcome <> 'missed'),
+           array_agg(DISTINCT number_key) FILTER (WHERE outcome = 'missed'),
+           array_agg(id) FILTER (WHERE outcome = 'missed' AND number_key IS NULL)
+    INTO reached, keys, withheld
+    FROM new_rows;
+    IF cardinality(reached) > 0 THEN
+        -- A withheld call that reached someone returns nobody (the rule): no key, no refresh.
+        reached := array_remove(reached, NULL);
+        PERFORM awaiting_refresh(reached, NULL);
+        -- The refresh applied the rule to these numbers' calls, the new missed ones too.
+        keys := ARRAY(SELECT unnest(keys) EXCEPT SELECT unnest(reached));
+    END IF;
+    keys := array_remove(keys, NULL);
+    IF coalesce(cardinality(keys), 0) = 0 AND coalesce(cardinality(withheld), 0) = 0 THEN
+        RETURN NULL;
+    END IF;
+    PERFORM awaiting_lock();
+    -- The rule's calls of these numbers: the new missed calls it wants, and those already kept
+    -- (unchanged: this statement touched none of them), which the conflict leaves as they are.
+    -- The row as awaiting_refresh() writes it.
+    INSERT INTO awaiting_calls (call_id, caller, number, name, number_key, callable, did,
+                                reason, reached_voicemail, rang, extensions, started_at)
+    SELECT m.id, coalesce(m.number_key, m.number), m.number, m.name, m.number_key,
+           m.callable, m.did, m.reason, m.reached_voicemail,
+           CASE WHEN cardinality(m.rang) < 2 THEN m.rang ELSE sorted_set(m.rang) END,
+           CASE WHEN cardinality(m.extensions) < 2 THEN m.extensions
+                ELSE sorted_set(m.extensions) END,
+           m.started_at
+    FROM awaiting_rule(keys, withheld) m
+    ON CONFLICT (call_id) DO NOTHING;
+    RETURN NULL;
+END
+$$;
 CREATE TABLE public.awaiting_calls (
     call_id bigint NOT NULL,
     caller text NOT NULL COLLATE pg_catalog."C",
@@ -55,6 +98,18 @@ CREATE FUNCTION public.awaiting_in(p_since timestamp with time zone, p_until tim
     WHERE m.started_at >= p_since AND m.started_at < p_until
       AND in_scope(p_lines, m.did, m.extensions)
       AND (NOT p_callable_only OR (m.callable AND m.number_key IS NOT NULL))
+$$;
+CREATE FUNCTION public.awaiting_lock() RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF current_setting('transaction_isolation') = 'repeatable read' THEN
+        RAISE EXCEPTION 'calls, callback attempts and dispositions are written at READ COMMITTED '
+            'or SERIALIZABLE: the awaiting state is kept up to date statement by statement'
+            USING ERRCODE = 'invalid_transaction_state';
+    END IF;
+    PERFORM pg_advisory_xact_lock(1128355649);  -- 'CAWA' in ASCII: this state's lock
+END
 $$;
 CREATE FUNCTION public.awaiting_rebuild() RETURNS void
     LANGUAGE sql
@@ -131,9 +186,12 @@ $$;
 CREATE FUNCTION public.line_extension(dial text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     RETURN "substring"(dial, '^(?:[A-Za-z0-9_-]+/)?(?:FM(?:GL|PR)-)?([^/@#]+)'::text);
-CREATE FUNCTION public.line_extensions(dials text[]) RETURNS text[]
+CREATE FUNCTION public.line_extensions_of_many(dials text[]) RETURNS text[]
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN ARRAY(SELECT e.e FROM unnest(line_extensions.dials) WITH ORDINALITY u(dial, i), LATERAL public.line_extension(u.dial) e(e) WHERE (e.e IS NOT NULL) GROUP BY e.e ORDER BY (min(u.i)));
+    RETURN ARRAY(SELECT e.e FROM unnest(line_extensions_of_many.dials) WITH ORDINALITY u(dial, i), LATERAL public.line_extension(u.dial) e(e) WHERE (e.e IS NOT NULL) GROUP BY e.e ORDER BY (min(u.i)));
+CREATE FUNCTION public.line_extensions(dials text[]) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN (cardinality(dials) = 0) THEN '{}'::text[] WHEN ((cardinality(dials) = 1) AND (array_ndims(dials) = 1)) THEN array_remove(ARRAY[public.line_extension((dials)[array_lower(dials, 1)])], NULL::text) ELSE public.line_extensions_of_many(dials) END;
 CREATE TABLE public.calls (
     id bigint NOT NULL,
     pbx text NOT NULL,
@@ -874,7 +932,7 @@ CREATE TRIGGER caller_dispositions_awaiting_truncated AFTER TRUNCATE ON public.c
 CREATE TRIGGER caller_dispositions_awaiting_updated AFTER UPDATE ON public.caller_dispositions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.awaiting_written('call_id');
 CREATE TRIGGER caller_dispositions_changed AFTER INSERT OR DELETE OR UPDATE ON public.caller_dispositions FOR EACH STATEMENT EXECUTE FUNCTION public.callback_desk_changed();
 CREATE TRIGGER calls_awaiting_deleted AFTER DELETE ON public.calls REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.awaiting_written('id');
-CREATE TRIGGER calls_awaiting_inserted AFTER INSERT ON public.calls REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.awaiting_written('id');
+CREATE TRIGGER calls_awaiting_inserted AFTER INSERT ON public.calls REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.awaiting_calls_inserted();
 CREATE TRIGGER calls_awaiting_updated AFTER UPDATE ON public.calls REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.awaiting_written('id');
 CREATE TRIGGER calls_changed AFTER INSERT OR DELETE OR UPDATE ON public.calls FOR EACH STATEMENT EXECUTE FUNCTION public.callback_desk_changed();
 CREATE TRIGGER web_users_sessions_void AFTER UPDATE OF password_changed_at, disabled ON public.web_users FOR EACH ROW EXECUTE FUNCTION public.web_user_sessions_void();

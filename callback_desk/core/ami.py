@@ -18,8 +18,9 @@ it could not encode, secret included, at ERROR. Here:
 - reconnects back off exponentially up to ``reconnect_max``; a refused login is logged as the
   configuration mistake it is;
 - events the listener reads take a fast path: one dict per frame, handed to a synchronous
-  sink, or the frame's text itself (``frame_sink``), parsed by the reader when it gets to it;
-  frames nobody reads are dropped unparsed (on a PBX most frames are noise).
+  sink, or the frames' text itself (``frames_sink``: those of one read together, as they
+  arrived together), parsed by the reader when it gets to it; frames nobody reads are dropped
+  unparsed (on a PBX most frames are noise).
 
 Replies are dicts with lower-case keys (``parse_frame``); an action answered by a list (an
 ``EventList``, an async ``Originate``) returns the response followed by its events.
@@ -52,17 +53,19 @@ from callback_desk.core.exceptions import (
     os_reason,
 )
 
-__all__ = ["AmiClient", "EventSink", "Frame", "FrameSink", "parse_frame", "tls_context"]
+__all__ = ["AmiClient", "EventSink", "Frame", "FramesSink", "parse_frame", "tls_context"]
 
 logger = logging.getLogger(__name__)
 
 EventSink = Callable[[Frame], None]
-FrameSink = Callable[[str], None]
+FramesSink = Callable[[list[str]], None]
 EventCallback = Callable[["AmiClient", Frame], None]
 Reply = Frame | list[Frame]
 
 # How long connecting (TCP + TLS handshake + banner) and the login may each take.
 CONNECT_TIMEOUT = 10.0
+# Distinct event names remembered (AmiClient._names); Asterisk 22 has about 170.
+_MAX_NAMES = 1024
 _client_ids = itertools.count(1)
 
 
@@ -137,8 +140,10 @@ class _Protocol(asyncio.Protocol):
             return
         if self._frames.banner is not None and not self.greeted.done():
             self.greeted.set_result(None)
+        client = self._client
         for frame in frames:
-            self._client._route(frame)
+            client._route(frame)
+        client._hand_over()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.greeted.done():
@@ -187,10 +192,16 @@ class AmiClient:
         self._reconnect_max = reconnect_max
         self._on_state = on_state or (lambda state: None)
         self.event_sink: EventSink = event_sink or (lambda headers: None)
-        # When set, fast events go here as their text instead of to event_sink: a reader that
-        # queues them holds a string per frame rather than a dict of its headers (a third of
-        # the memory), and parses each one when it needs it (parse_frame).
-        self.frame_sink: FrameSink | None = None
+        # When set, fast events go here as their text instead of to event_sink, the frames of
+        # one read in one call: a reader that queues them holds a string per frame rather than
+        # a dict of its headers (a third of the memory), and parses each one when it needs it
+        # (parse_frame).
+        self.frames_sink: FramesSink | None = None
+        self._fast_frames: list[str] = []
+        # Event names as they come (Asterisk's spelling) -> lower case, for the few names a
+        # PBX sends: a lookup instead of strip() and lower() per frame. Bounded: the names
+        # come from the peer.
+        self._names: dict[str, str] = {}
         # Lower-case names of the events delivered to event_sink.
         self.fast_events = frozenset(name.lower() for name in fast_events)
         # Lower-case event name -> text its raw frame must contain to reach event_sink: a
@@ -447,6 +458,12 @@ class AmiClient:
     def _framing_error(self, exc: AmiFramingError) -> None:
         logger.error("AMI %s: %s", self.where, exc, extra={"action": "ami_framing_error"})
 
+    def _hand_over(self) -> None:
+        """The fast frames of one read to ``frames_sink``, in the order they came."""
+        if self._fast_frames and self.frames_sink is not None:
+            frames, self._fast_frames = self._fast_frames, []
+            self.frames_sink(frames)
+
     def _route(self, frame: str) -> None:
         if frame.startswith("Event: "):
             if self._pending and "\r\nActionID: " in frame:
@@ -456,12 +473,17 @@ class AmiClient:
                     pending.add(headers)
                     return
             end = frame.find("\r\n")
-            name = (frame[7:end] if end >= 0 else frame[7:]).strip().lower()
+            raw = frame[7:end] if end >= 0 else frame[7:]
+            name = self._names.get(raw)
+            if name is None:
+                name = raw.strip().lower()
+                if len(self._names) < _MAX_NAMES:
+                    self._names[raw] = name
             if name in self.fast_events:
                 needle = self.fast_filters.get(name)
                 if needle is None or needle in frame:
-                    if self.frame_sink is not None:
-                        self.frame_sink(frame)
+                    if self.frames_sink is not None:
+                        self._fast_frames.append(frame)
                     else:
                         self.event_sink(parse_frame(frame))
             callbacks = self._callbacks.get(name)

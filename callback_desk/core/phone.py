@@ -56,22 +56,40 @@ def _read(raw: str, country: str) -> tuple[str | None, bool]:
     """(number_key, is_callable) from one parse: the listener asks both of every caller, and
     parsing is most of its cost per call. Callable means the key is the E.164 form of a
     possible number."""
-    if is_withheld(raw):
-        return None, False
-    compact = _FORMATTING.sub("", raw.strip())
-    if compact.startswith("00") and len(compact) > 4:
-        compact = "+" + compact[2:]
-    if not _DIGITS.fullmatch(compact):
-        return None, False
-    import phonenumbers  # lazy: see supported_regions
-
-    direct = _direct(compact)
+    if _DIGITS.fullmatch(raw) and not raw.startswith("00"):
+        compact = raw  # as callers come (no formatting, not withheld): nothing to remove
+    else:
+        if is_withheld(raw):
+            return None, False
+        compact = _FORMATTING.sub("", raw.strip())
+        if compact.startswith("00") and len(compact) > 4:
+            compact = "+" + compact[2:]
+        if not _DIGITS.fullmatch(compact):
+            return None, False
+    direct = _direct_parts(compact)
     if direct is not None:
         # What parse() would have made of it (parse_key says why), and its E.164 form is the
         # text itself: no leading zero, so the national number's digits are the ones we hold.
         # parse() was a tenth of the listener's work per call on a stream of distinct callers.
-        return compact, bool(phonenumbers.is_possible_number(direct))
+        code, national = direct
+        return compact, _possible(code, len(national))
     return _parsed(compact, country)
+
+
+@lru_cache(maxsize=1024)
+def _possible(code: int, length: int) -> bool:
+    """phonenumbers.is_possible_number() of a number with this calling code whose national
+    number has ``length`` digits and no leading zero: that function reads nothing else (it
+    compares the length with the region's possible lengths), so the answer is kept per code
+    and length rather than worked out per caller (tests/unit/test_phone.py compares with
+    parse())."""
+    import phonenumbers  # lazy (supported_regions says why)
+
+    return bool(
+        phonenumbers.is_possible_number(
+            phonenumbers.PhoneNumber(country_code=code, national_number=int("1" * length))
+        )
+    )
 
 
 def _parsed(compact: str, country: str) -> tuple[str | None, bool]:
@@ -130,6 +148,17 @@ def parse_key(key: str) -> Any:
 
 def _direct(key: str) -> Any:
     """The PhoneNumber of :func:`parse_key`'s direct path, or None where parse() must run."""
+    parts = _direct_parts(key)
+    if parts is None:
+        return None
+    import phonenumbers  # lazy (supported_regions says why)
+
+    code, national = parts
+    return phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+
+
+def _direct_parts(key: str) -> tuple[int, str] | None:
+    """(calling code, national number) of :func:`_direct`'s number, or None."""
     if not _KEY.fullmatch(key):
         return None
     digits = key[1:]
@@ -144,9 +173,7 @@ def _direct(key: str) -> Any:
                 and national[0] != "0"
                 and not prefix.match(national)
             ):
-                import phonenumbers  # lazy (supported_regions says why)
-
-                return phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+                return code, national
             return None
     return None
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import asyncpg
@@ -154,6 +154,15 @@ def storable(text: str) -> str:
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
+@lru_cache(maxsize=256)
+def array_literal(items: tuple[str, ...]) -> str:
+    """``items`` as a PostgreSQL array literal (``{"100@phones"}``), for insert_call's rang:
+    every element quoted, backslash and double quote escaped, so any text (caller-influenced
+    dial strings included) reads back as itself. Cached: most calls ring the same phones."""
+    quoted = (storable(i).replace("\\", "\\\\").replace('"', '\\"') for i in items)
+    return "{" + ",".join(f'"{q}"' for q in quoted) + "}"
+
+
 def _columns(calls: Sequence[CallRecord]) -> list[list[object]]:
     """One list per column of ``insert_call`` ($2...$15), in the calls' order."""
     rows = [
@@ -167,7 +176,7 @@ def _columns(calls: Sequence[CallRecord]) -> list[list[object]]:
             storable(c.number_key) if c.number_key is not None else None,
             c.callable,
             storable(c.did),
-            json.dumps([storable(r) for r in c.rang]),
+            array_literal(tuple(c.rang)),
             c.started_at,
             c.ended_at,
             c.ring_seconds,

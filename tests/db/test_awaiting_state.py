@@ -315,8 +315,15 @@ OTHER = st.one_of(
     st.tuples(st.just("unmark"), PICK),
     st.tuples(st.just("truncate"), st.sampled_from(["callback_attempts", "caller_dispositions"])),
 )
+# Several calls in one statement, as the listener writes them: a missed call and an answered
+# one of the same number, withheld calls, new numbers (calls' INSERT trigger,
+# sql/0014_listener_batches.sql, adds the missed ones without a full refresh).
+BATCH = st.tuples(st.just("batch"), st.lists(CALL, min_size=2, max_size=6))
 # Calls are four writes in ten: the most common, and without them the rest has nothing to act on.
-OPS = st.integers(0, 9).flatmap(lambda n: CALL if n < 4 else OTHER)
+OPS = st.integers(0, 9).flatmap(lambda n: CALL if n < 3 else BATCH if n < 4 else OTHER)
+
+
+_REASONS = {"missed": "no_answer", "answered": "answered", "voicemail": "voicemail_left"}
 
 
 async def _ids(conn: asyncpg.Connection, table: str) -> list[int]:
@@ -332,25 +339,27 @@ async def _apply(conn: asyncpg.Connection, op: tuple[Any, ...]) -> None:
     calls = await _ids(conn, "calls")
     attempts = await _ids(conn, "callback_attempts")
     marks = await _ids(conn, "caller_dispositions")
-    if kind == "call":
-        _, key, (direction, outcome), minute, linkedid = op
-        # As the listener writes: a second write of one call replaces it only with more evidence.
+    if kind in ("call", "batch"):
+        # As the listener writes: a second write of one call replaces it only with more evidence;
+        # one statement never holds one linkedid twice (DO UPDATE cannot touch a row twice).
+        written = {c[4]: c for c in ([op] if kind == "call" else op[1])}.values()
         await conn.execute(
             "INSERT INTO calls AS c (pbx, linkedid, direction, outcome, reason, number,"
-            " number_key, callable, rang, started_at, ended_at) VALUES ('pbx', $1, $2, $3,"
-            " $4, $5, $6::text, $6::text IS NOT NULL,"
-            " '{PJSIP/100,Local/101@from-queue/n,PJSIP/100}', $7, $7)"
+            " number_key, callable, rang, started_at, ended_at)"
+            " SELECT 'pbx', u.l, u.d, u.o, u.r, coalesce(u.k, 'anonymous'), u.k, u.k IS NOT NULL,"
+            " '{PJSIP/100,Local/101@from-queue/n,PJSIP/100}', u.t, u.t"
+            " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+            " $6::timestamptz[]) AS u (l, d, o, r, k, t)"
             " ON CONFLICT (pbx, linkedid) DO UPDATE SET outcome = EXCLUDED.outcome,"
             " reason = EXCLUDED.reason, number_key = EXCLUDED.number_key"
             " WHERE call_evidence(EXCLUDED.outcome, EXCLUDED.reason)"
             " > call_evidence(c.outcome, c.reason)",
-            f"l{linkedid}",
-            direction,
-            outcome,
-            {"missed": "no_answer", "answered": "answered", "voicemail": "voicemail_left"}[outcome],
-            key or "anonymous",
-            key,
-            _at(minute),
+            [f"l{c[4]}" for c in written],
+            [c[2][0] for c in written],
+            [c[2][1] for c in written],
+            [_REASONS[c[2][1]] for c in written],
+            [c[1] for c in written],
+            [_at(c[3]) for c in written],
         )
     elif kind == "recall" and (target := _pick(calls, op[1])):
         await conn.execute(
@@ -415,6 +424,32 @@ async def _apply(conn: asyncpg.Connection, op: tuple[Any, ...]) -> None:
     ops=[
         ("call", KEYS[0], ("inbound", "missed"), 3, 0),
         ("call", KEYS[0], ("inbound", "answered"), 3, 1),
+    ]
+)
+# One statement that returns a number's earlier missed calls and adds new ones, a withheld one,
+# and one from a number marked never: the batch path and the refresh path in one trigger.
+@example(
+    ops=[
+        ("call", KEYS[0], ("inbound", "missed"), 1, 0),
+        (
+            "batch",
+            [
+                ("call", KEYS[0], ("inbound", "missed"), 2, 1),
+                ("call", KEYS[0], ("inbound", "answered"), 3, 2),
+                ("call", KEYS[0], ("inbound", "missed"), 4, 3),
+                ("call", None, ("inbound", "missed"), 3, 4),
+                ("call", KEYS[1], ("inbound", "missed"), 4, 5),
+            ],
+        ),
+        ("mark", None, KEYS[1], "never", 0),
+        (
+            "batch",
+            [
+                ("call", KEYS[1], ("inbound", "missed"), 5, 6),
+                ("call", KEYS[0], ("inbound", "missed"), 5, 7),
+                ("call", None, ("outbound", "answered"), 5, 8),
+            ],
+        ),
     ]
 )
 def test_random_writes_keep_the_state_equal_to_its_rebuild(

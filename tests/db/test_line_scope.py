@@ -65,3 +65,56 @@ async def test_postgresql_inlines_it_and_keeps_the_index(owner_dsn: str) -> None
             assert "&&" in plan and "ANY" in plan, f"{name}: the scope is not filtered\n{plan}"
     finally:
         await conn.close()
+
+
+# Dial strings of every shape the listener stores (sql/0003_awaiting.sql), and ones that name no
+# extension, repeated so that lists hold duplicates.
+DIALS: list[str | None] = [
+    "PJSIP/100",
+    "100@phones",
+    "PJSIP/100/sip:100@host",
+    "Local/101@from-queue/n",
+    "Local/FMGL-102#@from-internal",
+    "100",
+    "/x",
+    "",
+    "@",
+]
+
+
+async def test_line_extensions_gives_what_its_general_form_gives(owner_dsn: str) -> None:
+    """sql/0014_listener_batches.sql: the inlinable form (no dial string or one) and the subquery
+    (any number) agree on every list, including NULL elements, NULL and other array shapes."""
+    lists: list[list[str | None]] = [[]]
+    lists += [[d] for d in [*DIALS, None]]
+    lists += [list(pair) for pair in itertools.product([*DIALS[:4], None], repeat=2)]
+    lists += [list(DIALS), list(reversed(DIALS))]
+    conn = await asyncpg.connect(owner_dsn)
+    try:
+        for dials in lists:
+            fast, general = await conn.fetchrow(
+                "SELECT line_extensions($1::text[]), line_extensions_of_many($1::text[])", dials
+            )
+            assert fast == general, dials
+        for literal in ["[3:3]={PJSIP/100}", "{{PJSIP/100}}", "{{PJSIP/100,101@phones}}"]:
+            same = await conn.fetchval(
+                "SELECT line_extensions($1::text::text[])"
+                " IS NOT DISTINCT FROM line_extensions_of_many($1::text::text[])",
+                literal,
+            )
+            assert same, literal
+        assert await conn.fetchval("SELECT line_extensions(NULL) IS NULL")
+    finally:
+        await conn.close()
+
+
+async def test_postgresql_inlines_line_extensions(owner_dsn: str) -> None:
+    # The point of its form: the stored column calls.extensions costs a substring() per call,
+    # not an SQL function's executor start per row (a third of the listener's batch insert).
+    conn = await asyncpg.connect(owner_dsn)
+    try:
+        rows = await conn.fetch("EXPLAIN (VERBOSE) SELECT line_extensions(rang) FROM calls")
+        plan = "\n".join(r[0] for r in rows)
+    finally:
+        await conn.close()
+    assert "line_extensions(" not in plan and "line_extensions_of_many(" in plan, plan
