@@ -30,6 +30,7 @@ import sys
 import threading
 from collections.abc import Coroutine, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
@@ -37,6 +38,7 @@ from agi.config import AgiSettings, load
 from callback_desk.core import lazylog, pgwire
 from callback_desk.core.config import Settings
 from callback_desk.core.exceptions import ConfigError
+from callback_desk.core.overlap import Overlapped
 from callback_desk.core.pgwire import drive
 
 if TYPE_CHECKING:
@@ -106,46 +108,18 @@ def _classic_io(settings: Settings) -> Iterator[tuple[AgiSettings, Any, threadin
         signal.signal(signal.SIGHUP, previous)
 
 
-class _Connecting:
-    """:meth:`pgwire.Connection.open` in a thread: it mostly waits for PostgreSQL (its fork,
-    the login), which then overlaps the imports of the session's modules.
-
-    Each time PostgreSQL answers, the thread needs the GIL back from the importing main thread,
-    which lets go of it only every ``sys.getswitchinterval()`` (5 ms): a login of a few round
-    trips took ~10 ms longer than it does alone. So the interval is short until it is done."""
-
-    def __init__(self, dsn: pgwire.Dsn, timeout: float) -> None:
-        self._dsn = dsn
-        self._timeout = timeout
-        self._conn: pgwire.Connection | None = None
-        self._error: BaseException | None = None
-        self._interval = sys.getswitchinterval()
-        sys.setswitchinterval(0.0002)
-        self._thread = threading.Thread(target=self._open, name="pg-connect", daemon=True)
-        self._thread.start()
-
-    def _open(self) -> None:
-        try:
-            self._conn = pgwire.Connection.open(self._dsn, self._timeout)
-        except BaseException as exc:
-            self._error = exc
-
-    def result(self) -> pgwire.Connection:
-        self._thread.join()
-        sys.setswitchinterval(self._interval)
-        if self._error is not None:
-            raise self._error
-        assert self._conn is not None
-        return self._conn
-
-
 def _fast_session(settings: Settings, cfg: AgiSettings, out: Any, hangup: threading.Event) -> bool:
     """The session over :mod:`callback_desk.core.pgwire`; False, before anything is read or
     sent, when the DSN or the server asks for what only asyncpg does."""
     try:
-        connecting = _Connecting(pgwire.parse_dsn(settings.database.dsn.reveal()), cfg.db_timeout)
+        dsn = pgwire.parse_dsn(settings.database.dsn.reveal())
     except pgwire.Unsupported:
         return False
+    # The login mostly waits for PostgreSQL (its fork, the round trips): in a thread, it
+    # overlaps the imports of the session's modules.
+    connecting = Overlapped(
+        partial(pgwire.Connection.open, dsn, cfg.db_timeout), name="pg-connect", daemon=True
+    )
     # Meanwhile: what the session needs (see the module docstring), pyst2 included.
     import agi.channel  # noqa: F401 - for session(), which imports it by name
     from agi.queries import Callbacks

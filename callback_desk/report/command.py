@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import threading
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
@@ -19,6 +18,7 @@ from callback_desk.core.config import DatabaseSettings, Settings
 from callback_desk.core.connection import COMMAND_TIMEOUT
 from callback_desk.core.dberrors import Target, connection_error, mapped_errors
 from callback_desk.core.exceptions import ConfigError, StoreError
+from callback_desk.core.overlap import Overlapped
 from callback_desk.core.record import record
 from callback_desk.report import query, render_text
 from callback_desk.report.model import Report
@@ -159,30 +159,23 @@ def _recipients(options: ReportOptions, rs: ReportSettings) -> tuple[Recipient, 
 
 
 def _load_number_rules(country: str) -> None:
-    """Import phonenumbers and read ``country``'s rules in a thread, started before the report
-    waits for PostgreSQL. Every number the report shows is formatted by phonenumbers
+    """Import phonenumbers and read ``country``'s rules in a thread
+    (:class:`~callback_desk.core.overlap.Overlapped`), started before the report waits for
+    PostgreSQL. Every number the report shows is formatted by phonenumbers
     (:func:`callback_desk.core.phone.national_format`), whose import and first number were
     ~35 ms of a one-practice report as a command (``python -X importtime``, cProfile), as long
     as its queries; those waits let the thread run. The first use waits for the import, if it
-    is not done (Python's import lock), so nothing depends on when the thread ends.
-
-    Meanwhile the main thread wakes for each reply from PostgreSQL, and takes the GIL back from
-    the importing thread only every ``sys.getswitchinterval()`` (5 ms): short until it is done,
-    as in the classic AGI's connection (agi/classic.py)."""
+    is not done (Python's import lock), so nothing depends on when the thread ends, and nobody
+    asks for its result: a failure shows again at that first use."""
     if "phonenumbers" in sys.modules:
         return
-    interval = sys.getswitchinterval()
 
     def load() -> None:
-        try:
-            from phonenumbers import PhoneMetadata
+        from phonenumbers import PhoneMetadata
 
-            PhoneMetadata.metadata_for_region(country)
-        finally:
-            sys.setswitchinterval(interval)
+        PhoneMetadata.metadata_for_region(country)
 
-    sys.setswitchinterval(0.0002)
-    threading.Thread(target=load, name="number-rules").start()
+    Overlapped(load, name="number-rules", daemon=False)
 
 
 def _plan(
