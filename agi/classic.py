@@ -223,7 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # At the first line logged, not now: see callback_desk.core.lazylog.
     lazylog.configure_later(args.verbose, syslog_tag="callback-desk-agi" if args.syslog else None)
     try:
-        settings = Settings.load(args.config)
+        # A process per *47: the parsed settings are kept beside the file when this process
+        # owns it (callback_desk.core.snapshot), so the next one need not parse TOML.
+        settings = Settings.load(args.config, keep_snapshot=True)
         return run_classic(settings)
     except ConfigError as exc:
         sys.stderr.write(f"callback-desk agi: {exc}\n")

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import os
 import stat
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from callback_desk.core import snapshot
 from callback_desk.core.exceptions import ConfigError
 from callback_desk.core.phone import supported_regions
 from callback_desk.core.record import field, record
@@ -366,6 +366,27 @@ _BOOLS = {
 }
 
 
+def _parse(path: Path, raw: bytes) -> dict[str, Any]:
+    """The tables of a settings file, or one line saying why it has none."""
+    import tomllib  # lazy: a settings snapshot (callback_desk.core.snapshot) spares the parse
+
+    try:
+        sections = tomllib.loads(raw.decode("utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte {exc.start}); TOML must be UTF-8"
+        ) from None
+    except RecursionError:
+        raise ConfigError(f"config file {path} nests arrays or tables too deep") from None
+    if _depth(sections) > MAX_DEPTH:
+        raise ConfigError(
+            f"config file {path} nests tables or arrays deeper than {MAX_DEPTH} levels"
+        )
+    return sections
+
+
 def _show(raw: Any) -> str:
     return repr(raw) if len(repr(raw)) < 80 else repr(raw)[:77] + "..."
 
@@ -488,8 +509,15 @@ class Settings:
         return frozenset(self._seen)
 
     @classmethod
-    def load(cls, path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read ``path`` (or the default file, if present) and apply the environment."""
+    def load(
+        cls,
+        path: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        keep_snapshot: bool = False,
+    ) -> Settings:
+        """Read ``path`` (or the default file, if present) and apply the environment. The file's
+        parsed snapshot is used when it matches (:mod:`callback_desk.core.snapshot`); with
+        ``keep_snapshot`` a missing or old one is written, when this process owns the file."""
         environ = os.environ if environ is None else environ
         env_path = environ.get(f"{ENV_PREFIX}CONFIG")
         explicit = path is not None or env_path is not None
@@ -497,27 +525,21 @@ class Settings:
         sections: dict[str, Any] = {}
         try:
             with path.open("rb") as fh:
-                sections = tomllib.load(fh)
+                raw = fh.read()
+                st = os.fstat(fh.fileno())
         except FileNotFoundError as exc:
             if explicit:
                 raise ConfigError(f"config file {path} does not exist") from exc
             path = None
         except PermissionError as exc:
             raise ConfigError(f"config file {path} is not readable (permission denied)") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
-        except UnicodeDecodeError as exc:
-            raise ConfigError(
-                f"config file {path} is not UTF-8 text (byte {exc.start}); TOML must be UTF-8"
-            ) from None
-        except RecursionError:
-            raise ConfigError(f"config file {path} nests arrays or tables too deep") from None
         except IsADirectoryError as exc:
             raise ConfigError(f"config file {path} is a directory") from exc
-        if _depth(sections) > MAX_DEPTH:
-            raise ConfigError(
-                f"config file {path} nests tables or arrays deeper than {MAX_DEPTH} levels"
-            )
+        else:
+            kept = snapshot.read(path, raw, st)
+            sections = kept if kept is not None else _parse(path, raw)
+            if kept is None and keep_snapshot:
+                snapshot.write(path, raw, st, sections)
         return cls.from_mapping(sections, environ, path)
 
     @classmethod

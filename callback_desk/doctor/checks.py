@@ -565,7 +565,9 @@ async def run(options: DoctorOptions, environ: Mapping[str, str], out: TextIO) -
         report(skip("secrets file", f"no {options.env_file}: secrets must be in the config file"))
 
     try:
-        settings = Settings.load(path if path.is_file() else None, merged)
+        # Run as root (the config's owner) after an edit, it also keeps the parsed snapshot the
+        # classic AGI reads instead of parsing TOML at every *47 (callback_desk.core.snapshot).
+        settings = Settings.load(path if path.is_file() else None, merged, keep_snapshot=True)
         agi = load_agi(settings)
         report_settings(settings)
         smtp_settings(settings)

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 import asyncpg
 
 from callback_desk import __version__
-from callback_desk.core import layout, roles
+from callback_desk.core import layout, roles, snapshot
 from callback_desk.core.accounts import Accounts
 from callback_desk.core.exceptions import InstallError
 from callback_desk.install import actions as a
@@ -670,6 +670,8 @@ class Executor:
         self.changed.add(str(action.path))
         if not self.dry_run:
             path.unlink()
+            # The config's parsed copy (callback_desk.core.snapshot) goes with it.
+            snapshot.discard(snapshot.path_for(path))
 
     def restore(self, action: a.RestoreOwnership) -> None:
         path = self.where(action.path)

@@ -1,0 +1,105 @@
+"""The settings file's tables, kept beside it parsed: ``callback-desk.toml.snapshot``.
+
+A process started per call (the classic AGI, at every ``*47``) would otherwise parse TOML each
+time: :mod:`tomllib` compiles its regexes when it is imported, and with the parse that was 4-9
+ms of the desk's wait on the bench's host (``python -X importtime -m agi``). The snapshot is the
+tables :mod:`tomllib` returned, in :mod:`marshal` (built into the interpreter: nothing to
+import), with the exact bytes of the file they came from. It is used only when
+
+- the file holds exactly those bytes now: an edited file is parsed afresh, so a snapshot can be
+  old but never wrong (the settings are those of the file, always);
+- it belongs to the file's owner and nobody else may write it: it is trusted as the file is.
+
+Any loader reads it; two write it, when the process is the file's owner: the classic AGI
+(``python -m agi``, where the warm-up of a test or a benchmark run keeps it) and
+``callback-desk doctor`` (run as root after an edit, on an install where Asterisk's AGI may read
+but not write ``/etc/callback-desk``). It has no more rights than the file. Writing is best
+effort: a directory the process may not write in, or settings marshal cannot keep (a TOML date),
+leave no snapshot, and the file is parsed each time, with the same result.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import stat
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
+
+SUFFIX = ".snapshot"
+# Changes when what the snapshot holds changes; an older one is then parsed afresh.
+_MAGIC = "callback-desk settings snapshot 1"
+
+
+def path_for(config: str | os.PathLike[str]) -> str:
+    return os.fspath(config) + SUFFIX
+
+
+def read(config: str | os.PathLike[str], raw: bytes, st: os.stat_result) -> dict[str, Any] | None:
+    """The tables of ``raw`` (the file's bytes now; ``st`` its status) from the snapshot, or
+    None when there is none to trust."""
+    try:
+        fd = os.open(path_for(config), os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            own = os.fstat(fh.fileno())
+            if (
+                own.st_uid != st.st_uid
+                or own.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+                or not stat.S_ISREG(own.st_mode)
+            ):
+                return None
+            kept = marshal.loads(fh.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    if (
+        isinstance(kept, tuple)
+        and len(kept) == 3
+        and kept[0] == _MAGIC
+        and kept[1] == raw
+        and isinstance(kept[2], dict)
+    ):
+        return kept[2]
+    return None
+
+
+def write(
+    config: str | os.PathLike[str], raw: bytes, st: os.stat_result, tables: Mapping[str, Any]
+) -> None:
+    """Keep ``tables`` (parsed from ``raw``) beside the file, when this process is the file's
+    owner; silently nothing otherwise (see the module docstring)."""
+    if os.geteuid() != st.st_uid:
+        return
+    try:
+        data = marshal.dumps((_MAGIC, raw, dict(tables)))
+    except ValueError:  # a value marshal cannot keep (a TOML date or time)
+        return
+    final = path_for(config)
+    temporary = f"{final}.{os.getpid()}"
+    # The file's rights, never more: group read at most, nobody else (it holds what it holds).
+    mode = stat.S_IMODE(st.st_mode) & 0o640
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if st.st_gid != os.fstat(fh.fileno()).st_gid:
+                os.fchown(fh.fileno(), -1, st.st_gid)
+            os.fchmod(fh.fileno(), mode)  # whatever the umask took away
+            fh.write(data)
+        os.replace(temporary, final)
+    except OSError:
+        discard(temporary)
+
+
+def discard(path: str | os.PathLike[str]) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
