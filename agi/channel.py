@@ -26,11 +26,14 @@ import sys
 import threading
 import types
 from collections.abc import Callable
-from typing import IO, Any
 
 from agi import protocol
 from agi.exceptions import ChannelGone
 from agi.session import BUGS
+from callback_desk.core.typeshim import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 
 class _OnFirstUse(types.ModuleType):

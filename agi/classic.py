@@ -32,7 +32,6 @@ from collections.abc import Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from agi.config import AgiSettings, load
 from callback_desk.core import lazylog, pgwire
@@ -40,8 +39,11 @@ from callback_desk.core.config import Settings
 from callback_desk.core.exceptions import ConfigError
 from callback_desk.core.overlap import Overlapped
 from callback_desk.core.pgwire import drive
+from callback_desk.core.typeshim import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
     from agi.handlers import Desk
 
 logger = lazylog.get(__name__)  # not logging: see callback_desk.core.lazylog

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
 
 from agi.prompts import DEFAULTS
 from callback_desk.core.config import (
@@ -25,9 +24,13 @@ from callback_desk.core.opening import opening_line
 from callback_desk.core.phone import supported_regions
 from callback_desk.core.record import field, record
 from callback_desk.core.scope import ALL_LINES
+from callback_desk.core.typeshim import TYPE_CHECKING
 
-DialMode = Literal["freepbx", "template"]
-NumberFormat = Literal["e164", "national"]
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    DialMode = Literal["freepbx", "template"]
+    NumberFormat = Literal["e164", "national"]
 
 # The checks below are character sets and lengths (:func:`_only`), not regexes: compiling this
 # module's ten was ~1 ms of every classic AGI start, which loads these settings.

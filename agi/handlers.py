@@ -15,7 +15,6 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from agi import protocol
@@ -27,6 +26,7 @@ from agi.queries import MissedCall, WaitingCaller
 from callback_desk.core import lazylog, shown
 from callback_desk.core.exceptions import CallbackError, OutOfScope, StoreError, UnknownCall
 from callback_desk.core.phone import mask
+from callback_desk.core.typeshim import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from agi.dialing import CallbackNumber

@@ -19,9 +19,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
-from typing import NamedTuple
 
 from agi.exceptions import AgiReplyError, ChannelGone, UnsafeAgiArgument
+from callback_desk.core.typeshim import NamedTuple
 
 # Commands res_agi runs on a dead channel (its "dead" flag); everything else gets 511.
 DEAD_OK = frozenset({"GET VARIABLE", "GET FULL VARIABLE", "SET VARIABLE", "VERBOSE", "NOOP"})

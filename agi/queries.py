@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, NamedTuple
 
 from callback_desk.core.awaiting import menu_count, menu_rows
 from callback_desk.core.connection import Queryable
 from callback_desk.core.dberrors import mapped_errors
 from callback_desk.core.scope import ALL_LINES, in_scope
 from callback_desk.core.sqlfiles import queries
+from callback_desk.core.typeshim import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     # Loaded where a callback is recorded, not at import: the model's CallRecord is a dataclass,

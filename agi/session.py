@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from agi import variables as var
@@ -22,6 +21,7 @@ from agi.handlers import AgiLike, Clock, Desk, handle
 from agi.queries import Deferred, MissedCall, WaitingCaller
 from callback_desk.core import lazylog
 from callback_desk.core.exceptions import StoreError
+from callback_desk.core.typeshim import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from callback_desk.core.model import Disposition  # lazy: see agi.queries

@@ -24,13 +24,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
 
 from callback_desk.core.config import AwaitingSettings
 from callback_desk.core.connection import Queryable
 from callback_desk.core.dberrors import mapped_errors
 from callback_desk.core.scope import sql_lines
 from callback_desk.core.sqlfiles import queries
+from callback_desk.core.typeshim import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_LOOKBACK = timedelta(days=AwaitingSettings.lookback_days)
 

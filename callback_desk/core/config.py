@@ -14,7 +14,6 @@ import os
 import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,6 +21,10 @@ from callback_desk.core import snapshot
 from callback_desk.core.exceptions import ConfigError
 from callback_desk.core.phone import supported_regions
 from callback_desk.core.record import field, record
+from callback_desk.core.typeshim import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_CONFIG_PATH = Path("/etc/callback-desk/callback-desk.toml")

@@ -5,7 +5,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+
+from callback_desk.core.typeshim import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # Per connection. JIT off: every query here is short and index-driven, but the planner's cost
 # estimates for the lateral look-ups cross jit_above_cost, and compiling them costs 0.25-0.35 s

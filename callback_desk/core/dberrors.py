@@ -13,7 +13,6 @@ import re
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from callback_desk.core.exceptions import (
@@ -25,6 +24,7 @@ from callback_desk.core.exceptions import (
     os_reason,
 )
 from callback_desk.core.pgwire import ServerError
+from callback_desk.core.typeshim import NamedTuple
 
 _SCHEMA = frozenset({"42P01", "42703"})  # undefined_table, undefined_column
 _UNREACHABLE = frozenset({"57P01", "57P03"})  # admin_shutdown, cannot_connect_now

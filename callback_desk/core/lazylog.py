@@ -12,10 +12,11 @@ line (or to :func:`ready`). Everywhere else, modules use :mod:`logging` directly
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from callback_desk.core.typeshim import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import logging
+    from typing import Any
 
 # The entry point's pending logs.configure() arguments: (verbosity, syslog tag). Set once by the
 # classic AGI's main() before anything logs; cleared when applied.

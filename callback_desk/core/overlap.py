@@ -16,7 +16,8 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
+
+from callback_desk.core.typeshim import Generic, TypeVar
 
 T = TypeVar("T")
 

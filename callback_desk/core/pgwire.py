@@ -27,11 +27,14 @@ import socket
 import struct
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, NamedTuple, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from callback_desk.core.connection import SERVER_SETTINGS
 from callback_desk.core.exceptions import StoreError, StoreUnavailable
+from callback_desk.core.typeshim import TYPE_CHECKING, NamedTuple, TypeVar
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # libpq's and asyncpg's default places for the server's Unix socket, then TCP.
 DEFAULT_HOSTS = ("/run/postgresql", "/var/run/postgresql", "/tmp", "/private/tmp", "localhost")

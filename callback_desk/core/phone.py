@@ -11,7 +11,11 @@ import os
 import re
 import sys
 from functools import lru_cache
-from typing import Any
+
+from callback_desk.core.typeshim import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # What PBXes and carriers put in CallerIDNum when the caller withheld their number.
 _WITHHELD = frozenset(

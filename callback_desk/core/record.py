@@ -18,7 +18,11 @@ dataclasses. Only a class's own annotations are fields (no inheritance), and
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar, dataclass_transform, overload
+
+from callback_desk.core.typeshim import TYPE_CHECKING, TypeVar, dataclass_transform
+
+if TYPE_CHECKING:
+    from typing import Any, overload
 
 T = TypeVar("T")
 _MISSING: Any = object()
@@ -42,12 +46,18 @@ class Field:
         self.compare = compare
 
 
-@overload
-def field(*, default: T, repr: bool = True, compare: bool = True) -> T: ...
-@overload
-def field(*, default_factory: Callable[[], T], repr: bool = True, compare: bool = True) -> T: ...
-@overload
-def field(*, repr: bool = True, compare: bool = True) -> Any: ...
+if TYPE_CHECKING:  # the signatures mypy reads; at run time only the function below exists
+
+    @overload
+    def field(*, default: T, repr: bool = True, compare: bool = True) -> T: ...
+    @overload
+    def field(
+        *, default_factory: Callable[[], T], repr: bool = True, compare: bool = True
+    ) -> T: ...
+    @overload
+    def field(*, repr: bool = True, compare: bool = True) -> Any: ...
+
+
 def field(
     *,
     default: Any = _MISSING,

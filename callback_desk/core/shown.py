@@ -12,9 +12,9 @@ caller's history, the week, the morning report in every format, its email, the d
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 from callback_desk.core.phone import is_withheld, national_format
+from callback_desk.core.typeshim import Protocol
 
 WITHHELD = "(withheld)"
 

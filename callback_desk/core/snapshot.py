@@ -24,7 +24,8 @@ import marshal
 import os
 import stat
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+
+from callback_desk.core.typeshim import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import Any

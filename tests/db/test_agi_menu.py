@@ -456,6 +456,8 @@ NOT_BEFORE_THE_COUNT = (
     # The settings come from their snapshot (callback_desk.core.snapshot): tomllib compiled its
     # regexes at every start.
     "tomllib",
+    # ~5 ms, and a NamedTuple compiled each string annotation: callback_desk.core.typeshim
+    "typing",
     # dataclasses with the inspect, ast and dis it loads (~9 ms): the settings are records
     # (callback_desk.core.record), and pyst2's pprint, which loads it, waits for its first use
     # (agi.channel); the model's CallRecord is a dataclass, and only a disposition or a dial
