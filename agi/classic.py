@@ -8,15 +8,16 @@ Start-up is the desk's wait: Asterisk starts this process for every ``*47``, and
 nothing until it has said how many callers wait. So it loads only what that first prompt needs,
 in an order that lets PostgreSQL work while Python imports:
 
-1. the settings (to know the DSN), then the connection starts in a thread: PostgreSQL forks
-   its backend and logs us in while
+1. the settings (to know the DSN; from their parsed snapshot, :mod:`callback_desk.core.snapshot`),
+   then the connection starts in a thread: PostgreSQL forks its backend and logs us in while
 2. the session's modules load: pyst2 (:class:`agi.channel.SafeAGI`), the handler, the queries;
 3. then the session runs, over a small synchronous client (:mod:`callback_desk.core.pgwire`).
 
 Neither asyncio nor asyncpg is loaded (they cost more than the whole budget; ``bench/agi.py``
 measures it; tests/db/test_agi_menu.py pins what is loaded by the count), nor
 ``dataclasses`` (the settings are :mod:`callback_desk.core.record` records, and
-:mod:`agi.channel` keeps pyst2's pprint from loading it). The handler is the same coroutine the
+:mod:`agi.channel` keeps pyst2's pprint from loading it), nor tomllib, nor typing
+(:mod:`callback_desk.core.typeshim`). The handler is the same coroutine the
 FastAGI server awaits; here :func:`drive` steps it, since nothing it awaits suspends. A DSN or a
 server asking for what only asyncpg does (certificate checks, a password file, ``PG*``
 variables, ...) runs the same session under asyncio and asyncpg instead: slower to start, the
