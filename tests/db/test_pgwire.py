@@ -67,6 +67,31 @@ def test_values_come_back_as_asyncpg_gives_them(db_dsn: str) -> None:
     }
 
 
+def test_a_result_larger_than_a_read_comes_back_whole_and_in_step(db_dsn: str) -> None:
+    # Rows are read where they lie in the receive buffer (a report of every line reads tens of
+    # thousands): messages cut by the end of a read, multi-byte text, arrays with and without
+    # quoted elements, then the next statement on the same connection.
+    conn = connect(db_dsn)
+    try:
+        rows = conn.fetch(
+            "SELECT g AS n, repeat('é', g % 500) AS t, ARRAY[g::text, NULL, 'a b'] AS quoted,"
+            " ARRAY['x' || g, NULL, 'y'] AS plain FROM generate_series(1, $1::int) AS g",
+            5000,
+        )
+        assert conn.fetchval("SELECT 'next'") == "next"
+    finally:
+        conn.close()
+    assert rows == [
+        {
+            "n": g,
+            "t": "é" * (g % 500),
+            "quoted": [str(g), None, "a b"],
+            "plain": [f"x{g}", None, "y"],
+        }
+        for g in range(1, 5001)
+    ]
+
+
 @given(
     st.lists(
         st.one_of(
