@@ -11,13 +11,17 @@
 -- sql/0007_line_scope.sql), NULL for every line; $4 calls at or after it count as new (the last
 -- business day's closing); $5 only calls the desk phone may dial (callable, with a number key).
 
--- name: awaiting
+-- name: awaiting_document
 -- Every caller, most recent first, each with the callbacks placed towards them since their
--- first unreturned call.
-SELECT c.*, t.attempts, t.last_attempt_at
-FROM awaiting_callers($1, $2, $3, $4, $5) c
-CROSS JOIN LATERAL attempts_since(c.number_key, c.first_at) t
-ORDER BY c.last_at DESC, c.caller;
+-- first unreturned call: as one JSON array of rows, which a reader of tens of thousands of
+-- callers decodes in one call rather than value by value (callback_desk.core.awaiting's
+-- awaiting_rows). Timestamps are written in the session's time zone.
+SELECT coalesce(json_agg(a ORDER BY a.last_at DESC, a.caller), '[]')::text
+FROM (
+    SELECT c.*, t.attempts, t.last_attempt_at
+    FROM awaiting_callers($1, $2, $3, $4, $5) c
+    CROSS JOIN LATERAL attempts_since(c.number_key, c.first_at) t
+) a;
 
 -- name: awaiting_menu
 -- The desk menu's list: what it reads out of each caller, most recent first, without the
@@ -34,7 +38,7 @@ SELECT count(DISTINCT m.caller) FROM awaiting_in($1, $2, $3, true) m;
 
 -- name: awaiting_page
 -- One page of the inbox: $7 callers from the $8th, most urgent first (most calls, then the
--- most recent), as 'awaiting' summarises them; $6 the last digits of their number (NULL:
+-- most recent), as 'awaiting_document' summarises them; $6 the last digits of their number (NULL:
 -- everyone). total: how many callers match, on every row. The digits are matched on caller
 -- (the number key, else the number as received), which every call of a caller shares: the
 -- filter then applies to the calls themselves, before they are summarised.

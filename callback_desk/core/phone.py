@@ -162,7 +162,9 @@ class _Desc(NamedTuple):
     """A phonenumbers PhoneNumberDesc as is_valid_number_for_region reads it."""
 
     lengths: frozenset[int]  # empty: any length
-    pattern: re.Pattern[str] | None  # None: nothing fits
+    # None: nothing fits. Compiled only where a number needs it (_checks): a practice's
+    # numbers need a few of a region's patterns, and compiling is most of a first number's cost.
+    pattern: str | None
 
 
 class _Layout(NamedTuple):
@@ -190,11 +192,11 @@ def _checks(country: str, length: int) -> tuple[re.Pattern[str], re.Pattern[str]
     if whole is None or not patterns:
         return None
     if len(patterns) == 1:
-        return whole, patterns[0]
-    return whole, re.compile("|".join(f"(?:{p.pattern})" for p in patterns))
+        return re.compile(whole), re.compile(patterns[0])
+    return re.compile(whole), re.compile("|".join(f"(?:{p})" for p in patterns))
 
 
-def _pattern_for(desc: _Desc | None, length: int) -> re.Pattern[str] | None:
+def _pattern_for(desc: _Desc | None, length: int) -> str | None:
     """A description's pattern, if a number of ``length`` digits can fit it (its possible
     lengths, when it lists any)."""
     if desc is None or (desc.lengths and length not in desc.lengths):
@@ -242,7 +244,7 @@ def _desc(desc: Any) -> _Desc | None:
     if desc is None:
         return None
     pattern = desc.national_number_pattern
-    return _Desc(frozenset(desc.possible_length), re.compile(pattern) if pattern else None)
+    return _Desc(frozenset(desc.possible_length), pattern or None)
 
 
 # format_number puts the national prefix formatting rule in place of the format's first group.
