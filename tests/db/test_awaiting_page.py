@@ -6,13 +6,16 @@ with the same figures."""
 from __future__ import annotations
 
 import random
+import re
 from datetime import timedelta
 
+import asyncpg
 import pytest
 
 from agi.queries import Callbacks
 from callback_desk.core.awaiting import AwaitingCaller, awaiting, page
 from callback_desk.core.model import Disposition
+from callback_desk.core.sqlfiles import queries
 from callback_desk.core.store import Store
 from tests.db.test_awaiting_count import NOW, SCOPES, WINDOWS, _calls
 
@@ -78,3 +81,21 @@ async def test_every_page_is_a_slice_of_the_list_in_the_inbox_order(
     # callers with callbacks placed are among them.
     assert 0 in seen and max(seen) > 20 and len(seen) > 10
     assert any(c.calls > 1 for c in listed) and any(c.attempts for c in listed)
+
+
+async def test_only_the_pages_callers_are_summarised(owner_dsn: str) -> None:
+    # The page's callers reach awaiting_callers() as a condition on caller that PostgreSQL
+    # pushes into it, down to the scan of awaiting_calls (by awaiting_calls_caller_idx on a
+    # real table): the summary reads their calls only, not the window's thousands. Left above
+    # the function (a join in its place), it would summarise everyone, then keep fifty.
+    conn = await asyncpg.connect(owner_dsn)
+    try:
+        for lines in (None, ["2000", "101"]):
+            args = (NOW - timedelta(days=14), NOW, lines, NOW, False, None, 50, 0)
+            rows = await conn.fetch(f"EXPLAIN {queries()['awaiting_page']}", *args)
+            plan = [r[0] for r in rows]
+            at = next(i for i, line in enumerate(plan) if "caller = ANY" in line)
+            node = next(line for line in reversed(plan[: at + 1]) if "->" in line)
+            assert re.search(r"Scan .*on awaiting_calls", node), "\n".join(plan)
+    finally:
+        await conn.close()
