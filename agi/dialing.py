@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
-from agi.config import AgiSettings, NumberFormat
+from agi.config import AgiSettings
 from callback_desk.core.exceptions import NotCallable
 
 if TYPE_CHECKING:
     import phonenumbers
+
+    from agi.config import NumberFormat  # typing's Literal: for mypy only (agi/config.py)
 
 # re.ASCII: \d would otherwise accept Arabic-Indic and other Unicode digits.
 _STRICT = re.compile(r"\+?[0-9]+", re.ASCII)
