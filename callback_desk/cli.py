@@ -314,7 +314,19 @@ def report_on_screen(settings: Settings, args: argparse.Namespace) -> int | None
     from callback_desk.report.command import run_on_screen
 
     now = datetime.now(settings.pbx.timezone)
-    return run_on_screen(settings, _report_options(args), sys.stdout, now)
+    # Without the cyclic collector while the report is read and written: a report of every
+    # line makes hundreds of thousands of rows, values and entries that all live until it is
+    # written and hold no cycles, and the collector only scanned them again and again (the
+    # 75-day report of bench/year.py, ~15 % of its time). What exists before (modules,
+    # settings) is never garbage either. Put back after: main() may be called in a process
+    # that goes on.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return run_on_screen(settings, _report_options(args), sys.stdout, now)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 async def cmd_report(settings: Settings, args: argparse.Namespace) -> int:

@@ -3,8 +3,8 @@
 -- The desk menu (*47) says how many callers wait before it names any. Reading the whole list
 -- first made a desk hearing every line of a busy PBX wait for thousands of callers to be
 -- summarised (bench/year.py: ~18 ms of window functions and sorting before the first word);
--- it now asks for the count (named query awaiting_count) and reads the list while the count
--- is being said.
+-- it now asks for the count (named query awaiting_menu_count, sql/queries_awaiting.sql) and
+-- reads the list while the count is being said.
 --
 -- The count must be the list's length for the same window and lines, so which calls a reader
 -- considers is written once: awaiting_in() below, the filter awaiting_callers() used to hold

@@ -11,13 +11,17 @@
 -- sql/0007_line_scope.sql), NULL for every line; $4 calls at or after it count as new (the last
 -- business day's closing); $5 only calls the desk phone may dial (callable, with a number key).
 
--- name: awaiting
+-- name: awaiting_document
 -- Every caller, most recent first, each with the callbacks placed towards them since their
--- first unreturned call.
-SELECT c.*, t.attempts, t.last_attempt_at
-FROM awaiting_callers($1, $2, $3, $4, $5) c
-CROSS JOIN LATERAL attempts_since(c.number_key, c.first_at) t
-ORDER BY c.last_at DESC, c.caller;
+-- first unreturned call: as one JSON array of rows, which a reader of tens of thousands of
+-- callers decodes in one call rather than value by value (callback_desk.core.awaiting's
+-- awaiting_rows). Timestamps are written in the session's time zone.
+SELECT coalesce(json_agg(a ORDER BY a.last_at DESC, a.caller), '[]')::text
+FROM (
+    SELECT c.*, t.attempts, t.last_attempt_at
+    FROM awaiting_callers($1, $2, $3, $4, $5) c
+    CROSS JOIN LATERAL attempts_since(c.number_key, c.first_at) t
+) a;
 
 -- name: awaiting_menu
 -- The desk menu's list: what it reads out of each caller, most recent first, without the
@@ -34,17 +38,28 @@ SELECT count(DISTINCT m.caller) FROM awaiting_in($1, $2, $3, true) m;
 
 -- name: awaiting_page
 -- One page of the inbox: $7 callers from the $8th, most urgent first (most calls, then the
--- most recent), as 'awaiting' summarises them; $6 the last digits of their number (NULL:
+-- most recent), as 'awaiting_document' summarises them; $6 the last digits of their number (NULL:
 -- everyone). total: how many callers match, on every row. The digits are matched on caller
 -- (the number key, else the number as received), which every call of a caller shares: the
 -- filter then applies to the calls themselves, before they are summarised.
-SELECT p.*, t.attempts, t.last_attempt_at
-FROM (
-    SELECT c.*, count(*) OVER () AS total
-    FROM awaiting_callers($1, $2, $3, $4, $5) c
-    WHERE $6::text IS NULL OR right(c.caller, length($6::text)) = $6::text
-    ORDER BY c.calls DESC, c.last_at DESC, c.caller
+--
+-- In two steps, so that a front desk hearing every line of a hosted PBX (thousands of callers)
+-- does not wait for every one of them to be summarised to be shown fifty: the page's callers are
+-- chosen by the two figures the order needs, counted and compared in one pass over the window's
+-- calls (ranked); only they are then summarised by awaiting_callers(), whose filter on caller
+-- PostgreSQL pushes down to awaiting_calls_caller_idx. Both steps read the calls of
+-- awaiting_in(), so a caller's calls and last_at are the same in each, and so is the order.
+WITH ranked AS MATERIALIZED (
+    SELECT m.caller, count(*) AS calls, max(m.started_at) AS last_at, count(*) OVER () AS total
+    FROM awaiting_in($1, $2, $3, $5) m
+    WHERE $6::text IS NULL OR right(m.caller, length($6::text)) = $6::text
+    GROUP BY m.caller
+    ORDER BY calls DESC, last_at DESC, m.caller
     LIMIT $7 OFFSET $8
-) p
-CROSS JOIN LATERAL attempts_since(p.number_key, p.first_at) t
-ORDER BY p.calls DESC, p.last_at DESC, p.caller;
+)
+SELECT c.*, (SELECT r.total FROM ranked r LIMIT 1) AS total, t.attempts, t.last_attempt_at
+FROM awaiting_callers($1, $2, $3, $4, $5) c
+CROSS JOIN LATERAL attempts_since(c.number_key, c.first_at) t
+-- An array, not a join: a condition PostgreSQL can push into the function's window.
+WHERE c.caller = ANY (ARRAY(SELECT r.caller FROM ranked r))
+ORDER BY c.calls DESC, c.last_at DESC, c.caller;

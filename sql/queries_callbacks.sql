@@ -1,5 +1,5 @@
 -- Named queries of the desk-phone menu and click-to-call (agi.queries). Who is waiting is the
--- core's 'awaiting' query (queries_awaiting.sql).
+-- core's 'awaiting_document' query (queries_awaiting.sql).
 -- Parameters are always bound ($1...): stored caller ID never becomes SQL text.
 
 -- name: cb_missed_call

@@ -1,5 +1,6 @@
 -- Named queries of the morning report (callback_desk.report.query). Who is awaiting a callback
--- is the core's 'awaiting' query (queries_awaiting.sql); these add history and the week.
+-- is the core's 'awaiting_document' query (queries_awaiting.sql); these add history and the
+-- week.
 -- Parameters are always placeholders; caller ID never reaches SQL text.
 --
 -- Filtering on one therapist ($n text[], NULL = everyone): in_scope() (sql/0007_line_scope.sql),
@@ -47,7 +48,7 @@ SELECT g.*, coalesce(l.rang, '{}') AS rang,
 FROM grouped g
 LEFT JOIN lines l USING (caller)
 -- Callbacks placed towards the caller since their first missed call in the window (the same
--- summary as the 'awaiting' query's, over returned calls).
+-- summary as the 'awaiting_document' query's, over returned calls).
 CROSS JOIN LATERAL attempts_since(g.number_key, g.first_at) t;
 
 -- name: report_heatmap

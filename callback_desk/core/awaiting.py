@@ -23,7 +23,7 @@ for history.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from callback_desk.core.config import AwaitingSettings
@@ -114,8 +114,35 @@ async def awaiting_rows(
 ) -> Sequence[Mapping[str, Any]]:
     """:func:`awaiting`'s rows as the database returns them (the fields of
     :class:`AwaitingCaller`, ``caller`` included), for a reader that builds its own values from
-    thousands of them (a report of every line)."""
-    return await _fetch(db, "awaiting", scope, now, lookback, new_since, callable_only)
+    thousands of them (a report of every line). Read as one JSON document
+    (``awaiting_document``), the same rows with the same values: over pgwire, decoding each value
+    of the 75-day report's 15,839 rows in Python took ~300 ms of CPU, json.loads ~110 ms
+    (bench/year.py's host)."""
+    if not scope:
+        return []
+    window = _window(scope, now, lookback, new_since)
+    async with mapped_errors("reading who is awaiting a callback"):
+        document = await db.fetchval(queries()["awaiting_document"], *window, callable_only)
+    import json  # here: the classic AGI imports this module for the menu, which reads no report
+
+    rows: list[dict[str, Any]] = json.loads(document)
+    for row in rows:
+        for name in _MOMENTS:
+            text = row[name]
+            if text is not None:
+                row[name] = _moment(text)
+    return rows
+
+
+# The timestamps of an awaiting row, which JSON carries as text.
+_MOMENTS = ("first_at", "last_at", "last_attempt_at")
+
+
+def _moment(text: str) -> datetime:
+    """A timestamp of ``awaiting_document`` as both clients decode a timestamptz, in UTC (JSON
+    writes it in the session's time zone: UTC for pgwire, the server's for asyncpg)."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
 
 
 async def menu_rows(

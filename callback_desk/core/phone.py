@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 # What PBXes and carriers put in CallerIDNum when the caller withheld their number.
 _WITHHELD = frozenset(
@@ -110,21 +111,196 @@ def national_format(key: str | None, raw: str, country: str) -> str:
     """The number as people in the practice's country write it; the raw value when unparseable.
     Kept for the callers seen last: the inbox draws the same page again at every live update."""
     if key and key.startswith("+"):
-        import phonenumbers  # lazy (supported_regions says why)
-
-        try:
-            parsed = parse_key(key)
-        except phonenumbers.NumberParseException:
-            return key
-        # is_valid_number_for_region tests one region; region_code_for_number would test every
-        # region sharing the calling code (25 for +1): 65 µs a number, a second per 15,000.
-        fmt = (
-            phonenumbers.PhoneNumberFormat.NATIONAL
-            if phonenumbers.is_valid_number_for_region(parsed, country)
-            else phonenumbers.PhoneNumberFormat.INTERNATIONAL
-        )
-        return phonenumbers.format_number(parsed, fmt)
+        parts = _direct_parts(key)
+        if parts is not None:
+            shown = _shown(parts[0], parts[1], country)
+            if shown is not None:
+                return shown
+        return _formatted(key, country)
     return key or raw
+
+
+def _formatted(key: str, country: str) -> str:
+    """:func:`national_format` of a number key in + form, by phonenumbers itself."""
+    import phonenumbers  # lazy (supported_regions says why)
+
+    try:
+        parsed = parse_key(key)
+    except phonenumbers.NumberParseException:
+        return key
+    # is_valid_number_for_region tests one region; region_code_for_number would test every
+    # region sharing the calling code (25 for +1): 65 µs a number, a second per 15,000.
+    fmt = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if phonenumbers.is_valid_number_for_region(parsed, country)
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(parsed, fmt)
+
+
+def _shown(code: int, national: str, country: str) -> str | None:
+    """:func:`national_format` of a key on :func:`parse_key`'s direct path, from phonenumbers'
+    rules compiled once (:func:`_validity`, :func:`_layouts`), or None where phonenumbers must
+    run. A report of every line shows tens of thousands of numbers, and the library's
+    is_valid_number_for_region and format_number cost ~40 µs each (most of it looking up its
+    patterns again per number), more than half of such a report (tests/unit/test_phone.py
+    compares the two over every region's example numbers and any digits)."""
+    validity = _validity(country)
+    layouts = _layouts(code)
+    if validity is None or layouts is None:
+        return None
+    # is_valid_number_for_region: the region's calling code, its general pattern, then a type
+    # (fixed line, mobile, toll free, ...) the number fits.
+    if code == validity[0]:
+        fits = _checks(country, len(national))
+        if fits is not None and fits[0].fullmatch(national) and fits[1].fullmatch(national):
+            return _laid_out(national, layouts[0])
+    return f"+{code} {_laid_out(national, layouts[1])}"
+
+
+class _Desc(NamedTuple):
+    """A phonenumbers PhoneNumberDesc as is_valid_number_for_region reads it."""
+
+    lengths: frozenset[int]  # empty: any length
+    # None: nothing fits. Compiled only where a number needs it (_checks): a practice's
+    # numbers need a few of a region's patterns, and compiling is most of a first number's cost.
+    pattern: str | None
+
+
+class _Layout(NamedTuple):
+    """A phonenumbers NumberFormat as format_number applies it for one format."""
+
+    leading: re.Pattern[str] | None  # None: any leading digits
+    pattern: re.Pattern[str]
+    # The format's template (``\\1 \\2-\\3``) as re.sub's replacement: a function filling the
+    # groups in where the template is only group references and text, the text otherwise.
+    # re.sub parses a text template again at every call, most of the cost of a number.
+    template: Callable[[re.Match[str]], str] | str
+
+
+@lru_cache(maxsize=64)
+def _checks(country: str, length: int) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
+    """(the general pattern, one pattern for every type) that a national number of ``length``
+    digits fits in full when it is valid in ``country``; None when none can be. The types' own
+    patterns as one alternation: it fits in full where one of them does (they hold no
+    back-references or flags, which tests/unit/test_phone.py checks for every region)."""
+    validity = _validity(country)
+    assert validity is not None  # _shown asked first
+    _code, general, kinds = validity
+    patterns = [p for k in kinds if (p := _pattern_for(k, length)) is not None]
+    whole = _pattern_for(general, length)
+    if whole is None or not patterns:
+        return None
+    if len(patterns) == 1:
+        return re.compile(whole), re.compile(patterns[0])
+    return re.compile(whole), re.compile("|".join(f"(?:{p})" for p in patterns))
+
+
+def _pattern_for(desc: _Desc | None, length: int) -> str | None:
+    """A description's pattern, if a number of ``length`` digits can fit it (its possible
+    lengths, when it lists any)."""
+    if desc is None or (desc.lengths and length not in desc.lengths):
+        return None
+    return desc.pattern
+
+
+def _laid_out(national: str, layouts: tuple[_Layout, ...]) -> str:
+    """The first layout whose leading digits and pattern fit, applied; the digits if none."""
+    for leading, pattern, template in layouts:
+        if (leading is None or leading.match(national)) and pattern.fullmatch(national):
+            return pattern.sub(template, national)
+    return national
+
+
+@lru_cache(maxsize=16)
+def _validity(country: str) -> tuple[int, _Desc | None, tuple[_Desc | None, ...]] | None:
+    """(the region's calling code, its general description, the descriptions of the number
+    types in the order phonenumbers tries them), or None for a code phonenumbers does not
+    list as a region."""
+    import phonenumbers  # lazy (supported_regions says why)
+
+    if country not in phonenumbers.SUPPORTED_REGIONS:
+        return None
+    m = phonenumbers.PhoneMetadata.metadata_for_region(country)
+    if m is None or m.country_code is None:
+        return None
+    kinds = [
+        m.premium_rate,
+        m.toll_free,
+        m.shared_cost,
+        m.voip,
+        m.personal_number,
+        m.pager,
+        m.uan,
+        m.voicemail,
+        m.fixed_line,
+    ]
+    if not m.same_mobile_and_fixed_line_pattern:
+        kinds.append(m.mobile)
+    return m.country_code, _desc(m.general_desc), tuple(_desc(k) for k in kinds)
+
+
+def _desc(desc: Any) -> _Desc | None:
+    if desc is None:
+        return None
+    pattern = desc.national_number_pattern
+    return _Desc(frozenset(desc.possible_length), pattern or None)
+
+
+# format_number puts the national prefix formatting rule in place of the format's first group.
+_FIRST_GROUP = re.compile(r"(\\\d)")
+
+
+@lru_cache(maxsize=256)
+def _layouts(code: int) -> tuple[tuple[_Layout, ...], tuple[_Layout, ...]] | None:
+    """(the NATIONAL layouts, the INTERNATIONAL ones) of a calling code's numbers, from the
+    metadata of its main region, as format_number reads them; None without metadata."""
+    import phonenumbers  # lazy (supported_regions says why)
+
+    m = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
+        code, phonenumbers.region_code_for_country_code(code)
+    )
+    if m is None:
+        return None
+    national = tuple(_layout(f, f.national_prefix_formatting_rule) for f in m.number_format)
+    abroad = tuple(_layout(f, None) for f in (m.intl_number_format or m.number_format))
+    return national, abroad
+
+
+def _layout(f: Any, prefix_rule: str | None) -> _Layout:
+    template = f.format
+    if prefix_rule:
+        template = _FIRST_GROUP.sub(prefix_rule, template, count=1)
+    leading = re.compile(f.leading_digits_pattern[-1]) if f.leading_digits_pattern else None
+    pattern = re.compile(f.pattern)
+    return _Layout(leading, pattern, _filler(template, pattern))
+
+
+# A template re.sub reads as text and group references \\1-\\9 only (no other escapes, no
+# reference followed by a digit, which re would read as a two-digit group).
+_SIMPLE_TEMPLATE = re.compile(r"(?:\\[1-9](?![0-9])|[^\\])*")
+_PIECE = re.compile(r"\\([1-9])|[^\\]+")
+
+
+def _filler(template: str, pattern: re.Pattern[str]) -> Callable[[re.Match[str]], str] | str:
+    """re.sub's replacement for ``template``: the same text, without parsing it per call."""
+    if not _SIMPLE_TEMPLATE.fullmatch(template):
+        return template
+    text = []
+    for piece in _PIECE.finditer(template):
+        if piece[1] is None:
+            text.append(piece[0].replace("{", "{{").replace("}", "}}"))
+        elif int(piece[1]) <= pattern.groups:
+            text.append(f"{{{int(piece[1]) - 1}}}")
+        else:
+            return template  # re.sub's error, not ours
+    fmt = "".join(text)
+
+    def fill(match: re.Match[str]) -> str:
+        # A group that took no part in the match is empty, as in re.sub.
+        return fmt.format(*match.groups(""))
+
+    return fill
 
 
 _KEY = re.compile(r"\+[1-9][0-9]{2,19}")

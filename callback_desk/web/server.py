@@ -64,7 +64,11 @@ def server(app: object, host: str, port: int, trusted: tuple[str, ...]) -> uvico
 async def serve(settings: Settings, host: str | None, port: int | None) -> int:
     ws = load(settings)
     ws.require_secret()
-    store = await Store.open(settings.database, max_size=8)
+    # Stateless: the inbox's statements leave no session state on a pooled connection (its
+    # LISTEN has a connection of its own, callback_desk.web.live; its locks are transaction
+    # locks), so a connection going back to the pool skips asyncpg's reset query: a round trip
+    # after every statement, three on each page.
+    store = await Store.open(settings.database, max_size=8, stateless=True)
     try:
         await store.check_schema()
         app = create_app(settings, store)

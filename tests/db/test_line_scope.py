@@ -44,7 +44,11 @@ async def test_postgresql_inlines_it_and_keeps_the_index(owner_dsn: str) -> None
         # The awaiting queries read the kept state (sql/0009_awaiting_state.sql).
         kept = "using awaiting_calls_"  # by time, or by caller with the time in the condition
         for name, args, index in [
-            ("awaiting", (end - timedelta(days=14), end, ["2000", "101"], end, False), kept),
+            (
+                "awaiting_document",
+                (end - timedelta(days=14), end, ["2000", "101"], end, False),
+                kept,
+            ),
             ("awaiting_menu", (end - timedelta(days=14), end, ["2000", "101"], end, True), kept),
             ("awaiting_menu_count", (end - timedelta(days=14), end, ["2000", "101"]), kept),
             (

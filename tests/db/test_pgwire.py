@@ -9,17 +9,20 @@ import socket
 import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
+import asyncpg
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from callback_desk.core import pgwire
-from callback_desk.core.awaiting import awaiting
+from callback_desk.core.awaiting import awaiting, awaiting_rows
 from callback_desk.core.dberrors import mapped_errors
 from callback_desk.core.exceptions import SchemaError, StoreError, StoreTimeout, StoreUnavailable
 from callback_desk.core.store import Store
 from tests.agi_support import add_missed
+from tests.report_support import call
 
 
 async def test_a_role_in_the_dsn_is_the_sessions_role(owner_dsn: str) -> None:
@@ -67,6 +70,31 @@ def test_values_come_back_as_asyncpg_gives_them(db_dsn: str) -> None:
     }
 
 
+def test_a_result_larger_than_a_read_comes_back_whole_and_in_step(db_dsn: str) -> None:
+    # Rows are read where they lie in the receive buffer (a report of every line reads tens of
+    # thousands): messages cut by the end of a read, multi-byte text, arrays with and without
+    # quoted elements, then the next statement on the same connection.
+    conn = connect(db_dsn)
+    try:
+        rows = conn.fetch(
+            "SELECT g AS n, repeat('é', g % 500) AS t, ARRAY[g::text, NULL, 'a b'] AS quoted,"
+            " ARRAY['x' || g, NULL, 'y'] AS plain FROM generate_series(1, $1::int) AS g",
+            5000,
+        )
+        assert conn.fetchval("SELECT 'next'") == "next"
+    finally:
+        conn.close()
+    assert rows == [
+        {
+            "n": g,
+            "t": "é" * (g % 500),
+            "quoted": [str(g), None, "a b"],
+            "plain": [f"x{g}", None, "y"],
+        }
+        for g in range(1, 5001)
+    ]
+
+
 @given(
     st.lists(
         st.one_of(
@@ -97,6 +125,63 @@ async def test_the_awaiting_query_gives_the_same_callers_over_both_clients(
     finally:
         conn.close()
     assert [c.calls for c in over_asyncpg] == [2, 1]
+
+
+async def test_the_awaiting_rows_read_as_one_document_are_the_rows_over_both_clients(
+    db_dsn: str, store: Store
+) -> None:
+    # awaiting_rows reads the callers as one JSON value (awaiting_document): the same rows, in
+    # the same order, with the same values and types as asyncpg decodes the summary's own rows.
+    now = datetime.now(UTC).replace(microsecond=0)
+    hostile = 'O\'Brien "x" \\ Ärger 日本\x1b[2J\u2028\u202e,{}'
+    await store.record_call("pbx", call("h1", now - timedelta(hours=3), "2125550123"))
+    later = now - timedelta(hours=2, microseconds=7)
+    rang = ('a "b",c', "Local/101@x/n")
+    await store.record_call("pbx", call("h2", later, "2125550123", name=hostile, rang=rang))
+    await store.record_call("pbx", call("w1", now - timedelta(hours=1), "anonymous", name=""))
+    await store.record_call("pbx", call("p1", now - timedelta(minutes=5), "+442079460123"))
+    async with store.pool.acquire() as conn:
+        first = await conn.fetchval("SELECT id FROM calls WHERE linkedid = 'h1'")
+        await conn.execute(
+            "INSERT INTO callback_attempts (call_id, extension, started_at, dial_status)"
+            " VALUES ($1, '100', $2, 'NOANSWER')",
+            first,
+            now - timedelta(minutes=30),
+        )
+        args = (now - timedelta(days=1), now, None, now - timedelta(hours=1, minutes=30), False)
+        expected = [
+            dict(r)
+            for r in await conn.fetch(
+                "SELECT c.*, t.attempts, t.last_attempt_at"
+                " FROM awaiting_callers($1, $2, $3, $4, $5) c"
+                " CROSS JOIN LATERAL attempts_since(c.number_key, c.first_at) t"
+                " ORDER BY c.last_at DESC, c.caller",
+                *args,
+            )
+        ]
+    assert len(expected) == 3 and expected[-1]["last_attempt_at"] is not None
+
+    async def read(db: Any) -> Any:
+        return await awaiting_rows(
+            db, scope=("*",), now=now, lookback=timedelta(days=1), new_since=args[3]
+        )
+
+    assert await read(store.pool) == expected
+    # JSON writes timestamps in the session's time zone, which asyncpg leaves to the server.
+    elsewhere = await asyncpg.connect(db_dsn, server_settings={"TimeZone": "America/New_York"})
+    try:
+        assert await read(elsewhere) == expected
+    finally:
+        await elsewhere.close()
+    wire = connect(db_dsn)
+    try:
+        got = await read(pgwire.WirePool(wire))
+    finally:
+        wire.close()
+    assert got == expected
+    moments = [r[k] for r in got for k in ("first_at", "last_at", "last_attempt_at") if r[k]]
+    assert {m.tzinfo for m in moments} == {UTC}
+    assert got[-1]["name"] == hostile and rang[0] in got[-1]["rang"]
 
 
 @pytest.mark.parametrize(

@@ -359,3 +359,15 @@ def test_any_example_number_dialled_from_any_region_is_the_callers_number(
     # Random pairs beyond the two exhaustive walks above (245 homes x 1071 numbers in all).
     _region, e164 = example
     assert _read_back(_dialled_from(home, e164, number_format), home) == e164
+
+
+def test_a_kept_verdict_answers_for_its_rules_only() -> None:
+    # Verdicts are kept per number and rules (the inbox asks again at every redraw): a number
+    # refused once is refused every time, and other rules decide afresh.
+    only_212 = cfg(allow=r"\+1212\d{7}")
+    for _ in range(2):
+        with pytest.raises(NotCallable, match="allow pattern"):
+            validate("+12025550199", only_212)
+    assert validate("+12025550199", CFG).e164 == "+12025550199"
+    with pytest.raises(NotCallable, match="allow_regions"):
+        validate("+12025550199", cfg(allow_regions=["CA"]))

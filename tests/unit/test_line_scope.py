@@ -27,7 +27,7 @@ def test_the_queries_that_filter_by_line_all_use_in_scope() -> None:
         if any(f in sql for f in ("in_scope(", "awaiting_callers(", "awaiting_in("))
     }
     assert scoped == {
-        "awaiting",
+        "awaiting_document",
         "awaiting_menu",
         "awaiting_menu_count",
         "awaiting_page",

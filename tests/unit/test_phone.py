@@ -150,3 +150,58 @@ def test_a_caller_in_plus_form_gets_the_key_and_verdict_parse_gives(country: str
 def test_any_caller_in_plus_form_gets_the_key_and_verdict_parse_gives(raw: str) -> None:
     expected = phone._parsed(raw, "US")
     assert (phone.number_key(raw, "US"), phone.is_callable(raw, "US")) == expected
+
+
+# Regions whose rules differ in the ways formatting can: national prefixes in the first group
+# (GB, DE, FR), none (US, IT), separate international layouts (AR, MX), shared calling codes
+# (CA, GG), many lengths (DE, AT), leading zeros kept (IT).
+_PRACTICES = ["US", "CA", "GB", "GG", "DE", "AT", "FR", "IT", "AR", "MX", "BR", "IN", "JP", "AU"]
+
+
+@pytest.mark.parametrize("country", _PRACTICES)
+def test_every_example_number_is_shown_as_phonenumbers_formats_it(country: str) -> None:
+    keys = _every_example_key()
+    direct = 0
+    for key in keys:
+        # phone._formatted: the library's own validity test and formatting, per number.
+        assert phone.national_format(key, "raw", country) == phone._formatted(key, country), key
+        direct += phone._direct_parts(key) is not None
+    assert direct > len(keys) // 2  # the rules read once, not the library, showed most of them
+
+
+@given(
+    st.from_regex(r"\+[1-9][0-9]{3,16}", fullmatch=True)
+    | st.from_regex(r"\+1[2-9][0-9]{2}[2-9][0-9]{6}", fullmatch=True),
+    st.sampled_from(_PRACTICES),
+)
+def test_any_number_is_shown_as_phonenumbers_formats_it(key: str, country: str) -> None:
+    assert phone.national_format(key, "raw", country) == phone._formatted(key, country)
+
+
+def test_every_regions_number_types_can_be_tested_as_one_pattern() -> None:
+    # phone._checks joins a region's type patterns into one alternation, which fits a number
+    # in full exactly where one of them does only while they hold no back-references, no
+    # conditionals and no inline flags.
+    import re
+
+    import phonenumbers
+
+    unsafe = re.compile(r"\\[1-9]|\(\?P=|\(\?\(|\(\?[aiLmsux]")
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        validity = phone._validity(region)
+        assert validity is not None, region
+        _code, general, kinds = validity
+        for desc in (general, *kinds):
+            if desc is not None and desc.pattern is not None:
+                assert not unsafe.search(desc.pattern), region
+
+
+def test_a_template_beyond_plain_group_references_is_left_to_re() -> None:
+    import re
+
+    pattern = re.compile(r"(\d{3})(\d{4})")
+    for template in (r"\g<1>-\2", r"\1\\\2", r"\10"):
+        assert phone._filler(template, pattern) == template
+    fill = phone._filler(r"{\1} \2", pattern)
+    assert not isinstance(fill, str)
+    assert pattern.sub(fill, "5550123") == "{555} 0123"

@@ -147,7 +147,10 @@ class CallerViews(Views):
 
     async def _inbox(self, request: Request, user: User, wanted: Wanted) -> Response:
         done = DONE.get(request.query_params.get("done", ""), "")
-        listing = await self._listing(user, wanted)
+        # Two connections of the pool at once: the undo list does not wait for the page's read.
+        listing, undoable = await asyncio.gather(
+            self._listing(user, wanted), self.users.undoable(user.username, UNDO_WINDOW)
+        )
         return self.page(
             request,
             "inbox.html",
@@ -158,7 +161,7 @@ class CallerViews(Views):
             done=done,
             days=self.lookback.days,
             typed=wanted.typed,
-            undoable=await self.users.undoable(user.username, UNDO_WINDOW),
+            undoable=undoable,
             undo_minutes=UNDO_WINDOW.seconds // 60,
         )
 
