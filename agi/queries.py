@@ -17,7 +17,7 @@ from callback_desk.core.connection import Queryable
 from callback_desk.core.dberrors import mapped_errors
 from callback_desk.core.scope import ALL_LINES, in_scope
 from callback_desk.core.sqlfiles import queries
-from callback_desk.core.typeshim import TYPE_CHECKING, NamedTuple
+from callback_desk.core.typeshim import TYPE_CHECKING, Generic, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
     # Loaded where a callback is recorded, not at import: the model's CallRecord is a dataclass,
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from callback_desk.core.model import Disposition
 
 __all__ = ["ALL_LINES", "Callbacks", "MissedCall", "WaitingCaller"]
+
+T = TypeVar("T")
 
 
 # NamedTuples, not dataclasses: a dataclass costs the classic AGI's start ~0.7 ms to create
@@ -57,14 +59,14 @@ class MissedCall(NamedTuple):
         return in_scope(scope, self.did, self.extensions)
 
 
-class Deferred:
-    """A list of waiting callers read when it is first asked for (:class:`agi.handlers.Pending`):
-    nothing runs before :meth:`result`, so there is nothing to stop."""
+class Deferred(Generic[T]):
+    """An answer read when it is first asked for (:class:`agi.handlers.Pending`): nothing runs
+    before :meth:`result`, so there is nothing to stop."""
 
-    def __init__(self, read: Callable[[], Awaitable[list[WaitingCaller]]]) -> None:
+    def __init__(self, read: Callable[[], Awaitable[T]]) -> None:
         self._read = read
 
-    async def result(self) -> list[WaitingCaller]:
+    async def result(self) -> T:
         return await self._read()
 
     async def close(self) -> None:
@@ -80,7 +82,13 @@ class Callbacks:
         """How many callers :meth:`waiting` lists for the same arguments."""
         return await menu_count(self._pool, scope=scope, now=until, lookback=until - since)
 
-    def waiting_soon(self, scope: Sequence[str], since: datetime, until: datetime) -> Deferred:
+    def count_soon(self, scope: Sequence[str], since: datetime, until: datetime) -> Deferred[int]:
+        """:meth:`waiting_count`, read when the menu asks for it (see :meth:`waiting_soon`)."""
+        return Deferred(partial(self.waiting_count, scope, since, until))
+
+    def waiting_soon(
+        self, scope: Sequence[str], since: datetime, until: datetime
+    ) -> Deferred[list[WaitingCaller]]:
         """:meth:`waiting`, read when the menu asks for it: over the classic AGI's one connection
         a statement runs only while the session waits for it, so there is no sooner. On the
         FastAGI server's loop :class:`agi.runtime.TimedDesk` starts it at once."""

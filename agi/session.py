@@ -69,7 +69,15 @@ class UnavailableCallbacks:
     async def waiting_count(self, scope: Sequence[str], since: datetime, until: datetime) -> int:
         raise self._error
 
-    def waiting_soon(self, scope: Sequence[str], since: datetime, until: datetime) -> Deferred:
+    def count_soon(self, scope: Sequence[str], since: datetime, until: datetime) -> Deferred[int]:
+        return Deferred(self._count)
+
+    async def _count(self) -> int:
+        raise self._error
+
+    def waiting_soon(
+        self, scope: Sequence[str], since: datetime, until: datetime
+    ) -> Deferred[list[WaitingCaller]]:
         return Deferred(self._waiting)
 
     async def _waiting(self) -> list[WaitingCaller]:

@@ -63,7 +63,11 @@ else:
             return cls
 
     class Protocol:
-        """For mypy: at run time a protocol is a plain class nobody instantiates or checks."""
+        """For mypy: at run time a protocol is a plain class nobody instantiates or checks
+        (``Protocol[T_co]`` included)."""
+
+        def __class_getitem__(cls, _params):
+            return cls
 
     def TypeVar(name, *_constraints, **_options):
         return name

@@ -31,19 +31,20 @@ PBX = {"timezone": "America/New_York", "country": "US"}
 A, B = "+12125550101", "+12125550102"
 
 
-class ListGate:
-    """The real pool, except that reading a list (``fetch``; the count is ``fetchval``) waits
-    for :attr:`gate`, or fails with :attr:`error` once let through."""
+class Gated:
+    """The real pool, except that reading a list (``fetch``), or with ``count`` counting
+    (``fetchval``), waits for :attr:`gate`, or fails with :attr:`error` once let through."""
 
-    def __init__(self, pool: Any, error: Exception | None = None) -> None:
+    def __init__(self, pool: Any, error: Exception | None = None, *, count: bool = False) -> None:
         self._pool = pool
         self.error = error
+        self.count = count
         self.gate = asyncio.Event()
         self.reading = asyncio.Event()
         self.read = False
         self.cancelled = False
 
-    async def fetch(self, query: str, *args: Any) -> Sequence[Any]:
+    async def _gated(self, run: Any, query: str, *args: Any) -> Any:
         self.reading.set()
         try:
             await self.gate.wait()
@@ -52,15 +53,22 @@ class ListGate:
             raise
         if self.error is not None:
             raise self.error
-        rows = list(await self._pool.fetch(query, *args))
+        result = await run(query, *args)
         self.read = True
-        return rows
+        return result
+
+    async def fetch(self, query: str, *args: Any) -> Sequence[Any]:
+        if self.count:
+            return list(await self._pool.fetch(query, *args))
+        return list(await self._gated(self._pool.fetch, query, *args))
 
     async def fetchrow(self, query: str, *args: Any) -> Any:
         return await self._pool.fetchrow(query, *args)
 
     async def fetchval(self, query: str, *args: Any) -> Any:
-        return await self._pool.fetchval(query, *args)
+        if not self.count:
+            return await self._pool.fetchval(query, *args)
+        return await self._gated(self._pool.fetchval, query, *args)
 
 
 def _others() -> set[asyncio.Task[Any]]:
@@ -72,7 +80,7 @@ async def test_the_count_comes_before_the_list_is_read_and_the_callers_follow(
 ) -> None:
     await add_missed(store, A, 10)
     await add_missed(store, B, 20)
-    gated = ListGate(component_store.pool)
+    gated = Gated(component_store.pool)
 
     async def count_said_before_the_list_arrives() -> None:
         # The list is being read and held at the gate: the count did not wait for it.
@@ -99,7 +107,7 @@ async def test_a_hang_up_during_the_count_ends_the_session_once_the_list_is_read
     # The read is let finish rather than interrupted (agi.runtime.Prefetch), and the session
     # ends only after it: nothing is left running.
     await add_missed(store, A, 10)
-    gated = ListGate(component_store.pool)
+    gated = Gated(component_store.pool)
     before = _others()
     read_by_then: list[bool] = []
 
@@ -127,7 +135,7 @@ async def test_a_database_error_reading_the_list_apologises_as_before(
 ) -> None:
     await add_missed(store, A, 10)
     lost = asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
-    gated = ListGate(component_store.pool, error=lost)
+    gated = Gated(component_store.pool, error=lost)
     gated.gate.set()
     before = _others()
     peer = AgiPeer(env("menu", "100"), keys=["1"])
@@ -164,7 +172,7 @@ async def test_a_caller_returned_while_the_count_is_said_is_not_read_out_fastagi
     db_dsn: str, store: Store, component_store: Store
 ) -> None:
     call_id = await add_missed(store, A, 10)
-    gated = ListGate(component_store.pool)
+    gated = Gated(component_store.pool)
 
     async def another_desk_returns_the_call() -> None:
         async with asyncio.timeout(5):
@@ -196,3 +204,70 @@ async def test_a_caller_returned_while_the_count_is_said_is_not_read_out_classic
     assert rc == 0, err
     assert peer.unexpected == [] and peer.status() == "OK" and peer.execs == []
     assert peer.played == RETURNED_MEANWHILE
+
+
+async def test_the_count_is_asked_while_the_desk_is_answered(
+    db_dsn: str, store: Store, component_store: Store
+) -> None:
+    await add_missed(store, A, 10)
+    gated = Gated(component_store.pool, count=True)
+
+    async def counting_before_the_answer() -> None:
+        # Asterisk has not answered yet, and the count is already being read.
+        async with asyncio.timeout(5):
+            await gated.reading.wait()
+        gated.gate.set()
+
+    peer = AgiPeer(env("menu", "100"), keys=["*"])
+    peer.before["ANSWER"] = counting_before_the_answer
+    await run_fastagi(make_settings(db_dsn, pbx=PBX, agi=AGI), Callbacks(gated), peer)
+    assert peer.unexpected == [] and peer.status() == "OK"
+    assert peer.played[:3] == ["vm-youhave", "SAY NUMBER:1", "call-waiting"]
+
+
+async def _hang_up_at_answer(db_dsn: str, gated: Gated) -> AgiPeer:
+    """A desk that hangs up as it is answered, the count on its way in PostgreSQL; returns once
+    the session has ended."""
+
+    async def count_on_its_way() -> None:
+        async with asyncio.timeout(5):
+            await gated.reading.wait()
+        gated.gate.set()
+
+    peer = AgiPeer(env("menu", "100"), hangup_at=1)
+    peer.before["ANSWER"] = count_on_its_way
+    await run_fastagi(make_settings(db_dsn, pbx=PBX, agi=AGI), Callbacks(gated), peer)
+    assert peer.unexpected == [] and peer.status() == "HANGUP" and peer.played == []
+    return peer
+
+
+async def test_a_hang_up_while_the_desk_is_answered_leaves_nothing_running(
+    db_dsn: str, store: Store, component_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The count being read when the desk hangs up is let finish, as the list is (Prefetch);
+    # the session ends after it, quietly.
+    await add_missed(store, A, 10)
+    gated = Gated(component_store.pool, count=True)
+    before = _others()
+    with caplog.at_level(logging.INFO):
+        await _hang_up_at_answer(db_dsn, gated)
+    assert not gated.cancelled
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert "agi_prefetch_failed" not in [getattr(r, "action", "") for r in caplog.records]
+    assert _others() == before
+
+
+async def test_a_count_failing_after_the_desk_hung_up_is_logged_not_raised(
+    db_dsn: str, store: Store, component_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    await add_missed(store, A, 10)
+    lost = asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+    before = _others()
+    with caplog.at_level(logging.INFO):
+        await _hang_up_at_answer(db_dsn, Gated(component_store.pool, lost, count=True))
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    failed = [r for r in caplog.records if getattr(r, "action", "") == "agi_prefetch_failed"]
+    assert [r.getMessage().split(":")[0] for r in failed] == [
+        "Reading the count failed after the menu stopped waiting for it"
+    ]
+    assert _others() == before

@@ -84,14 +84,20 @@ class Counting:
         return await self._pool.fetchval(query, *args)
 
 
+async def _one_caller(
+    store: Store, component_store: Store
+) -> tuple[Counting, TimedDesk, datetime, datetime]:
+    """One caller waiting, and a desk over the gated pool; with the window to ask about."""
+    await add_missed(store, "+12125550101", 10)
+    counting = Counting(component_store.pool)
+    now = datetime.now(UTC)
+    return counting, TimedDesk(Callbacks(counting), 5.0), now - timedelta(days=14), now
+
+
 async def test_desks_asking_the_same_question_at_once_share_one_query(
     store: Store, component_store: Store
 ) -> None:
-    await add_missed(store, "+12125550101", 10)
-    counting = Counting(component_store.pool)
-    desk = TimedDesk(Callbacks(counting), 5.0)
-    now = datetime.now(UTC)
-    since = now - timedelta(days=14)
+    counting, desk, since, now = await _one_caller(store, component_store)
     asks = [asyncio.create_task(desk.waiting(("*",), since, now)) for _ in range(16)]
     other = asyncio.create_task(desk.waiting(("2000",), since, now))  # another scope: its own
     async with asyncio.timeout(5):
@@ -110,6 +116,28 @@ async def test_desks_asking_the_same_question_at_once_share_one_query(
     counts = [desk.waiting_count(("*",), since, now) for _ in range(16)]
     assert await asyncio.gather(*counts) == [1] * 16
     assert counting.counts == 1
+
+
+async def test_a_list_is_read_once_the_counts_running_then_have_answered(
+    store: Store, component_store: Store
+) -> None:
+    # Desks still waiting for their count go first: a list asked meanwhile waits for it.
+    counting, desk, since, now = await _one_caller(store, component_store)
+    count = asyncio.create_task(desk.waiting_count(("*",), since, now))
+    async with asyncio.timeout(5):
+        while counting.counts < 1:
+            await asyncio.sleep(0)
+    soon = desk.waiting_soon(("*",), since, now)
+    try:
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert counting.queries == 0  # held while the count is in PostgreSQL
+        counting.gate.set()
+        callers = await soon.result()
+    finally:
+        await soon.close()
+    assert await count == 1
+    assert counting.queries == 1 and [c.number_key for c in callers] == ["+12125550101"]
 
 
 async def test_a_shared_query_that_times_out_fails_every_desk_that_joined(

@@ -63,8 +63,12 @@ def test_generic_protocol_and_typevar_stand_ins_define_plain_classes() -> None:
     class Shaped(shim.Protocol):  # type: ignore[misc]
         pass
 
+    class Boxed(shim.Protocol[t]):  # type: ignore[misc]
+        pass
+
     generic: Any = Box
     assert generic[int] is Box and Box() is not None and Shaped() is not None
+    assert Boxed() is not None
 
 
 def test_the_module_loads_no_typing() -> None:
