@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from callback_desk import __version__
-from callback_desk.core import logs
+from callback_desk.core import heap, logs
 from callback_desk.core.args import Parser
 from callback_desk.core.config import (
     DEFAULT_CONFIG_PATH,
@@ -208,11 +208,7 @@ async def cmd_listen(settings: Settings, _args: argparse.Namespace) -> int:
                 # Start anyway: decided calls wait in the spool until the database is back.
                 logger.warning("Starting without the database: %s", exc)
             listener = Listener(settings, store, watch(settings, store), spool=spool)
-            # A long-lived process that allocates a few dicts per AMI frame: what exists now
-            # (modules, settings) is never garbage, so the collector stops re-scanning it, and
-            # it runs every 10,000 net allocations instead of 700 (bursts left it 7 % of CPU).
-            gc.freeze()
-            gc.set_threshold(10_000, 10, 10)
+            heap.long_lived()
             import asyncio  # loaded already: this runs on its loop
 
             loop = asyncio.get_running_loop()
@@ -399,6 +395,7 @@ async def cmd_agi(settings: Settings, args: argparse.Namespace) -> int:
     if args.words == "serve":
         from agi.server import serve
 
+        heap.long_lived()
         return await serve(settings, args.host, args.port)
     from agi.classic import run_classic_async
 
@@ -449,6 +446,7 @@ def configure_web_parser(sub: Subcommands, common: Parser) -> None:
 async def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
     from callback_desk.web.server import serve
 
+    heap.long_lived()
     return await serve(settings, args.host, args.port)
 
 
