@@ -5,7 +5,8 @@
 --   cbd_desk      the AGI menu and click-to-call: reads who awaits a callback, records
 --                 callback attempts and the therapist's dispositions; cannot add or remove calls
 --   cbd_web       the web inbox: what the desk side may do, plus its own tables
---   cbd_report    the morning report: reads; issues only the sign-in links its email carries
+--   cbd_report    the morning report: reads; keeps the numbers' forms it works out; issues
+--                 only the sign-in links its email carries
 --   cbd_purge     the retention job: deletes calls by age, closes callback attempts left open
 -- Writes with a rule that a grant cannot state (append-only attempts, deletion by age, links
 -- only for whom the email goes to) are functions of sql/0008_least_privilege.sql, run with the
@@ -55,6 +56,14 @@ GRANT SELECT ON missed_calls TO cbd_desk, cbd_web, cbd_report;
 -- list. Nobody writes it: the triggers on calls, callback_attempts and caller_dispositions keep
 -- it with the owner's rights, whichever role's statement fired them.
 GRANT SELECT ON awaiting_calls TO cbd_desk, cbd_web, cbd_report;
+
+-- number_forms (0016_number_forms.sql): numbers as people read them, kept by the report that
+-- first worked them out. Derived from the number key alone: the report may add to it, nothing
+-- may change or delete a form (the purge function does, with the owner's rights). Read by every
+-- reader of the awaiting document (callback_desk/core/awaiting.py), which the desk side and the
+-- inbox read too.
+GRANT SELECT ON number_forms TO cbd_desk, cbd_web;
+GRANT SELECT, INSERT ON number_forms TO cbd_report;
 
 -- callback_attempts: append-only for the desk side. An attempt is opened running, now (the
 -- columns below only: no outcome, no start time of one's choosing), finished once, or withdrawn

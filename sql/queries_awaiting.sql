@@ -18,19 +18,26 @@
 -- The names of the columns, then each caller as an array of their values in that order: an
 -- object per caller repeated every name, which PostgreSQL spent ~70 ms writing and Python ~35 ms
 -- reading for the 75-day report of bench/year.py (15,839 callers). Timestamps are written in
--- the session's time zone.
+-- the session's time zone. shown: the caller's number as kept for country $6 under the rules of
+-- phonenumbers release $7 (sql/0016_number_forms.sql); NULL when none is kept (or $6 is NULL).
 SELECT json_build_array(
     ARRAY['caller', 'number', 'number_key', 'name', 'callable', 'calls', 'new_calls', 'first_at',
           'last_at', 'last_call_id', 'did', 'reason', 'reached_voicemail', 'rang', 'extensions',
-          'attempts', 'last_attempt_at'],
+          'attempts', 'last_attempt_at', 'shown'],
     coalesce(json_agg(json_build_array(
         a.caller, a.number, a.number_key, a.name, a.callable, a.calls, a.new_calls, a.first_at,
         a.last_at, a.last_call_id, a.did, a.reason, a.reached_voicemail, a.rang, a.extensions,
-        a.attempts, a.last_attempt_at
+        a.attempts, a.last_attempt_at, a.shown
     ) ORDER BY a.last_at DESC, a.caller), '[]')
 )::text
 FROM (
-    SELECT c.*, t.attempts, t.last_attempt_at
+    SELECT c.*, t.attempts, t.last_attempt_at,
+           -- A probe of number_forms_pkey per caller, whatever the statistics say: as a join,
+           -- the planner guessed one kept form where there were 15,838 and compared every
+           -- caller with every form (56 s on bench/year.py's year).
+           (SELECT f.shown FROM number_forms f
+            WHERE f.country = $6::text AND f.rules = $7::text AND f.number_key = c.number_key
+           ) AS shown
     FROM awaiting_callers($1, $2, $3, $4, $5) c
     CROSS JOIN LATERAL attempts_since(c.number_key, c.first_at) t
 ) a;

@@ -92,3 +92,12 @@ SELECT count(*)                                                          AS call
              AND c.outcome IN ('answered', 'voicemail')
              AND c.started_at >= $1 AND c.started_at < $2))              AS never_got_through
 FROM counted;
+
+-- name: keep_number_forms
+-- Numbers as people in country $1 read them under the rules of phonenumbers release $2
+-- (sql/0016_number_forms.sql): $3 the number keys, $4 their forms, as the report worked them
+-- out. A form kept already stays (another report may have kept the same one meanwhile).
+INSERT INTO number_forms (country, rules, number_key, shown)
+SELECT $1, $2, u.number_key, u.shown
+FROM unnest($3::text[], $4::text[]) AS u (number_key, shown)
+ON CONFLICT DO NOTHING;

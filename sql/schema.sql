@@ -405,6 +405,8 @@ BEGIN
     END IF;
     DELETE FROM calls WHERE started_at < p_before;
     GET DIAGNOSTICS gone = ROW_COUNT;
+    DELETE FROM number_forms f
+    WHERE NOT EXISTS (SELECT 1 FROM calls c WHERE c.number_key = f.number_key);
     RETURN gone;
 END
 $$;
@@ -815,6 +817,12 @@ CREATE VIEW public.missed_calls AS
           ORDER BY x.returned_at
          LIMIT 1) r ON (true))
   WHERE (m.outcome = 'missed'::text);
+CREATE TABLE public.number_forms (
+    country text NOT NULL COLLATE pg_catalog."C",
+    rules text NOT NULL COLLATE pg_catalog."C",
+    number_key text NOT NULL COLLATE pg_catalog."C",
+    shown text NOT NULL
+);
 CREATE TABLE public.schema_migrations (
     version integer NOT NULL,
     name text NOT NULL,
@@ -895,6 +903,8 @@ ALTER TABLE ONLY public.listener_gaps
     ADD CONSTRAINT listener_gaps_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.listener_heartbeats
     ADD CONSTRAINT listener_heartbeats_pkey PRIMARY KEY (pbx, listener);
+ALTER TABLE ONLY public.number_forms
+    ADD CONSTRAINT number_forms_pkey PRIMARY KEY (country, rules, number_key);
 ALTER TABLE ONLY public.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
 ALTER TABLE ONLY public.web_audit

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 
 from callback_desk.core.config import AwaitingSettings
 from callback_desk.core.connection import Queryable
@@ -103,7 +104,8 @@ async def awaiting(
         new_since=new_since,
         callable_only=callable_only,
     )
-    return [AwaitingCaller(**dict(zip(rows.columns, r, strict=True))) for r in rows.rows]
+    pick = itemgetter(*(rows.columns.index(name) for name in AwaitingCaller._fields))
+    return [AwaitingCaller(*pick(r)) for r in rows.rows]
 
 
 class Rows(NamedTuple):
@@ -122,18 +124,23 @@ async def awaiting_rows(
     lookback: timedelta = DEFAULT_LOOKBACK,
     new_since: datetime | None = None,
     callable_only: bool = False,
+    forms: tuple[str, str] | None = None,
 ) -> Rows:
     """:func:`awaiting`'s rows (the fields of :class:`AwaitingCaller`, ``caller`` included),
     each a list of values in the order of ``columns``, with arrays as tuples: for a reader that
-    builds its own values from thousands of them (a report of every line). Read as one JSON
+    builds its own values from thousands of them (a report of every line); and ``shown``, each
+    number as kept for people of ``forms`` (country, phonenumbers release), None where no form
+    is kept or ``forms`` is None (sql/0016_number_forms.sql). Read as one JSON
     document (``awaiting_document``), the same values as the rows of the summary: over pgwire,
     decoding each value of the 75-day report's 15,839 rows in Python took ~300 ms of CPU,
     json.loads ~60 ms (bench/year.py's host)."""
     if not scope:
-        return Rows(AwaitingCaller._fields, [])
+        return Rows((*AwaitingCaller._fields, "shown"), [])
     window = _window(scope, now, lookback, new_since)
     async with mapped_errors("reading who is awaiting a callback"):
-        document = await db.fetchval(queries()["awaiting_document"], *window, callable_only)
+        document = await db.fetchval(
+            queries()["awaiting_document"], *window, callable_only, *(forms or (None, None))
+        )
     import json  # here: the classic AGI imports this module for the menu, which reads no report
 
     names, rows = json.loads(document)

@@ -410,6 +410,32 @@ def supported_regions() -> frozenset[str]:
     return frozenset(phonenumbers.SUPPORTED_REGIONS)
 
 
+@lru_cache(maxsize=1)
+def rules() -> str:
+    """The phonenumbers release whose rules format numbers here (its ``__version__``), without
+    importing it: the report asks for the forms kept under these rules with its first query
+    (sql/0016_number_forms.sql), while phonenumbers may still be loading in a thread
+    (callback_desk/report/command.py). Read from the package's ``__init__.py``, as
+    :func:`supported_regions` reads its data directory; the import if that layout ever changes
+    (tests/unit/test_phone.py compares the two)."""
+    for entry in sys.path:
+        try:
+            with open(os.path.join(entry or ".", "phonenumbers", "__init__.py"), "rb") as f:
+                source = f.read()
+        except OSError:
+            continue
+        found = _VERSION.search(source)
+        if found:
+            return found[1].decode("ascii")
+        break
+    import phonenumbers  # lazy (see above)
+
+    return str(phonenumbers.__version__)
+
+
+_VERSION = re.compile(rb'^__version__ = "([0-9A-Za-z.+-]+)"$', re.MULTILINE)
+
+
 def mask(raw: str | None) -> str:
     """A number safe for logs: only the last two digits survive (``•••••23``)."""
     if not raw:

@@ -103,6 +103,7 @@ async def build(
             win.new_since,
             include_returned=options.include_returned,
             covers=covers,
+            country=settings.pbx.country,
         )
         week = (
             await query.week(conn, win.until, rs.week_days, rs.timezone, covers)

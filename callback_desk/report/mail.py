@@ -17,13 +17,14 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from callback_desk.core.exceptions import ConfigError, MailError
-from callback_desk.core.shown import line_of, number_of
+from callback_desk.core.shown import line_of
 from callback_desk.report import render_html
 from callback_desk.report.model import (
     Report,
     headline,
     how,
     masked_number,
+    number_shown,
 )
 from callback_desk.report.render_text import clean, span, week_sentences, when
 from callback_desk.report.settings import SmtpSettings
@@ -51,7 +52,7 @@ def plain(report: Report, *, masked: bool) -> str:
             "",
         ]
     for c in report.callers:
-        number = masked_number(c) if masked else number_of(c, report.country)
+        number = masked_number(c) if masked else number_shown(c, report.country)
         new = "  (new)" if c.awaiting and c.new else ""
         out.append(f"* {clean(number)}  {clean(c.name)}".rstrip() + new)
         detail = f"  {c.calls} call{'s' if c.calls != 1 else ''}, last {when(c.last_at, report.tz)}"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from callback_desk.core.shown import number_of
 from callback_desk.core.typeshim import NamedTuple
 
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -47,6 +48,9 @@ class ReportCaller(NamedTuple):
     last_attempt_at: datetime | None
     # Unreturned calls since the last business day's closing (0 for returned callers).
     new_calls: int = 0
+    # The number as people in the report's country read it, as kept (sql/0016_number_forms.sql)
+    # or worked out while reading; None: see number_shown.
+    shown: str | None = None
     returned_at: datetime | None = None  # None: awaiting a callback
     returned_how: str | None = None
 
@@ -139,6 +143,14 @@ def e164(caller: ReportCaller) -> str | None:
     if caller.callable and key and _E164.match(key):
         return key
     return None
+
+
+def number_shown(caller: ReportCaller, country: str) -> str:
+    """The caller's number for people in ``country`` (the report's): as the report read it, else
+    worked out (callback_desk/core/shown.py)."""
+    if caller.shown is not None:
+        return caller.shown
+    return number_of(caller, country)
 
 
 def machine_number(caller: ReportCaller) -> str:

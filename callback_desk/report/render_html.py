@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 from typing import Literal
 
-from callback_desk.core.shown import line_of, number_of
+from callback_desk.core.shown import line_of
 from callback_desk.report import heatmap
 from callback_desk.report.model import (
     Report,
@@ -23,6 +23,7 @@ from callback_desk.report.model import (
     headline,
     how,
     masked_number,
+    number_shown,
 )
 from callback_desk.report.render_text import clean, gap_sentences, span, week_sentences, when
 
@@ -53,7 +54,7 @@ def esc(value: str) -> str:
 def _number(c: ReportCaller, report: Report, mask: bool) -> str:
     if mask:
         return esc(masked_number(c))
-    shown = esc(number_of(c, report.country))
+    shown = esc(number_shown(c, report.country))
     dial = e164(c) if report.tel_links else None
     if dial is None:
         return shown

@@ -14,16 +14,17 @@ import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 from functools import cache, lru_cache
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from callback_desk.core.awaiting import AwaitingCaller
-from callback_desk.core.shown import number_of
 from callback_desk.report.model import (
     Report,
     ReportCaller,
     WeekStats,
     e164,
+    number_shown,
 )
 
 # C1 controls, the bidi marks (LRM, RLM, ALM), embeddings and overrides, isolates; plus the line
@@ -145,7 +146,7 @@ def entry(c: ReportCaller | AwaitingCaller, tz: ZoneInfo, country: str | None) -
         + _REPORT_ENTRY
         % (
             _text(e164(c)),
-            _text(number_of(c, country) if country else None),
+            _text(number_shown(c, country) if country else None),
             _strings(c.rang),
             _strings(c.extensions),
             c.new_calls,
@@ -188,9 +189,8 @@ def report_json(report: Report) -> str:
     fields."""
     # Machine output keeps the listener issue's contract: most recent first (with --all, callers
     # still awaiting before returned ones). The formats for people sort by urgency instead.
-    ordered = sorted(
-        report.callers, key=lambda c: (c.returned_at is not None, -c.last_at.timestamp())
-    )
+    ordered = sorted(report.callers, key=attrgetter("last_at"), reverse=True)  # stable too
+    ordered.sort(key=attrgetter("awaiting"), reverse=True)
     tz = report.tz
     rest: dict[str, Any] = {
         "since": iso(report.since, tz),

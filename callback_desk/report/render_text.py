@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from callback_desk.core.shown import line_of, number_of
+from callback_desk.core.shown import line_of
 from callback_desk.report import heatmap
 from callback_desk.report.model import (
     GAP_SOURCE,
@@ -21,6 +21,7 @@ from callback_desk.report.model import (
     count,
     headline,
     how,
+    number_shown,
 )
 
 _NAME_WIDTH = 24
@@ -81,7 +82,7 @@ def duration(span: timedelta) -> str:
 
 def _row(c: ReportCaller, report: Report) -> list[str]:
     row = [
-        number_of(c, report.country),
+        number_shown(c, report.country),
         c.name or "",
         str(c.calls),
         "new" if c.new else "",

@@ -46,7 +46,7 @@ async def test_postgresql_inlines_it_and_keeps_the_index(owner_dsn: str) -> None
         for name, args, index in [
             (
                 "awaiting_document",
-                (end - timedelta(days=14), end, ["2000", "101"], end, False),
+                (end - timedelta(days=14), end, ["2000", "101"], end, False, "US", "9"),
                 kept,
             ),
             ("awaiting_menu", (end - timedelta(days=14), end, ["2000", "101"], end, True), kept),

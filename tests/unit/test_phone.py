@@ -205,3 +205,10 @@ def test_a_template_beyond_plain_group_references_is_left_to_re() -> None:
     fill = phone._filler(r"{\1} \2", pattern)
     assert not isinstance(fill, str)
     assert pattern.sub(fill, "5550123") == "{555} 0123"
+
+
+def test_the_rules_read_without_importing_are_phonenumbers_release() -> None:
+    import phonenumbers
+
+    phone.rules.cache_clear()
+    assert phone.rules() == phonenumbers.__version__

@@ -12,8 +12,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from callback_desk.core.shown import number_of
-from callback_desk.report.model import ReportCaller, e164
-from callback_desk.report.render_json import entry, iso, missed_json
+from callback_desk.report.model import Report, ReportCaller, e164
+from callback_desk.report.query import urgent_first
+from callback_desk.report.render_json import entry, iso, missed_json, report_json
 
 ZONES = [
     ZoneInfo(name)
@@ -105,6 +106,7 @@ callers = st.builds(
     new_calls=counts,
     returned_at=st.none() | moments,
     returned_how=st.none() | texts,
+    shown=st.none(),  # worked out here; a kept one below
 )
 
 
@@ -116,6 +118,9 @@ def test_an_entry_is_what_json_dumps_writes_for_it(
     expected = json.dumps(_as_dict(caller, tz, country), ensure_ascii=False)
     assert entry(caller, tz, country) == expected
     assert missed_json([caller], tz, country) == {"missed": [json.loads(expected)]}
+    # A form the report read (sql/0016_number_forms.sql) is the one shown.
+    kept = json.loads(entry(caller._replace(shown="(212) 555-0123 kept"), tz, country))
+    assert kept["number_national"] == ("(212) 555-0123 kept" if country else None)
 
 
 def test_the_report_lists_times_of_every_offset() -> None:
@@ -125,3 +130,37 @@ def test_the_report_lists_times_of_every_offset() -> None:
     for minutes in range(0, 180, 7):
         moment = start + timedelta(minutes=minutes, seconds=minutes)
         assert iso(moment, tz) == moment.astimezone(tz).isoformat(timespec="seconds")
+
+
+@settings(max_examples=200)
+@given(
+    found=st.lists(
+        callers.map(
+            # Few distinct values, so that ties on every key are common.
+            lambda c: c._replace(
+                calls=c.calls % 3,
+                last_at=datetime(2026, 11, 23, c.calls % 2, tzinfo=UTC),
+                number_key=None if c.calls % 4 == 0 else f"+1212555010{c.calls % 5}",
+            )
+        ),
+        max_size=30,
+    )
+)
+def test_the_orders_are_the_sorts_by_one_key_of_every_field(found: list[ReportCaller]) -> None:
+    # Urgent first for people; the most recent first, awaiting before returned, for machines.
+    assert urgent_first(list(found)) == sorted(
+        found,
+        key=lambda c: (not c.awaiting, -c.calls, -c.last_at.timestamp(), c.number_key or c.number),
+    )
+    tz = ZONES[1]
+    report = Report(
+        since=T0, until=T0, new_since=T0, generated_at=T0, tz=tz, country="US",
+        callers=tuple(found), week=None,
+    )  # fmt: skip
+    ordered = sorted(found, key=lambda c: (c.returned_at is not None, -c.last_at.timestamp()))
+    assert json.loads(report_json(report))["missed"] == [
+        json.loads(entry(c, tz, "US")) for c in ordered
+    ]
+
+
+T0 = datetime(2026, 11, 24, 13, 0, tzinfo=UTC)
