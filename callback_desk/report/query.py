@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from callback_desk.core import pgwire
@@ -13,9 +12,12 @@ from callback_desk.core.awaiting import AwaitingCaller, awaiting_rows, page, val
 from callback_desk.core.dberrors import mapped_errors
 from callback_desk.core.scope import ALL_LINES, sql_lines
 from callback_desk.core.sqlfiles import queries
+from callback_desk.core.typeshim import TYPE_CHECKING
 from callback_desk.report.model import ListenerGap, ReportCaller, WeekStats
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from callback_desk.core.store import Store
 
 
