@@ -135,16 +135,13 @@ async def week(
     since = until - timedelta(days=days)
     q = queries()
     async with mapped_errors("reading the week's statistics"):
-        cells = await conn.fetch(q["report_heatmap"], since, until, tz.key, _covers(covers))
-        row = await conn.fetchrow(q["report_week"], since, until, _covers(covers))
-    grid = [[0] * 24 for _ in range(7)]
-    for cell in cells:
-        grid[cell["weekday"] - 1][cell["hour"]] = cell["calls"]
+        row = await conn.fetchrow(q["report_week"], since, until, tz.key, _covers(covers))
+    cells = row["grid"]  # 7 x 24, Monday's hours first
     median = row["median_seconds"]
     return WeekStats(
         since=since,
         until=until,
-        grid=tuple(tuple(r) for r in grid),
+        grid=tuple(tuple(cells[day * 24 : day * 24 + 24]) for day in range(7)),
         callers=row["callers"],
         judged=row["judged"],
         returned_within_24h=row["returned_24h"],
