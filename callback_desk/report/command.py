@@ -8,7 +8,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from callback_desk.core import lazylog, migrate, pgwire
@@ -17,7 +16,7 @@ from callback_desk.core.connection import COMMAND_TIMEOUT
 from callback_desk.core.dberrors import Target, connection_error, mapped_errors
 from callback_desk.core.exceptions import ConfigError, StoreError
 from callback_desk.core.overlap import Overlapped
-from callback_desk.core.record import record
+from callback_desk.core.record import record, replace
 from callback_desk.core.typeshim import TYPE_CHECKING
 from callback_desk.report import query, render_text
 from callback_desk.report.model import Report
