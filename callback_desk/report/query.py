@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from operator import attrgetter, itemgetter
 from zoneinfo import ZoneInfo
 
-from callback_desk.core import pgwire, phone
+from callback_desk.core import lazylog, pgwire, phone
 from callback_desk.core.awaiting import AwaitingCaller, awaiting_rows, page, values
 from callback_desk.core.dberrors import mapped_errors
 from callback_desk.core.exceptions import StoreError
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
 
     from callback_desk.core.store import Store
 
-logger = logging.getLogger(__name__)
+logger = lazylog.get(__name__)  # see callback_desk.cli's logger
 
 
 @asynccontextmanager
