@@ -103,7 +103,15 @@ async def awaiting(
         new_since=new_since,
         callable_only=callable_only,
     )
-    return [AwaitingCaller(**values(r)) for r in rows]
+    return [AwaitingCaller(**dict(zip(rows.columns, r, strict=True))) for r in rows.rows]
+
+
+class Rows(NamedTuple):
+    """Rows as lists of values, with the names of their columns in order (see
+    :func:`awaiting_rows`)."""
+
+    columns: tuple[str, ...]
+    rows: list[list[Any]]
 
 
 async def awaiting_rows(
@@ -114,31 +122,37 @@ async def awaiting_rows(
     lookback: timedelta = DEFAULT_LOOKBACK,
     new_since: datetime | None = None,
     callable_only: bool = False,
-) -> Sequence[Mapping[str, Any]]:
-    """:func:`awaiting`'s rows as the database returns them (the fields of
-    :class:`AwaitingCaller`, ``caller`` included), for a reader that builds its own values from
-    thousands of them (a report of every line). Read as one JSON document
-    (``awaiting_document``), the same rows with the same values: over pgwire, decoding each value
-    of the 75-day report's 15,839 rows in Python took ~300 ms of CPU, json.loads ~110 ms
-    (bench/year.py's host)."""
+) -> Rows:
+    """:func:`awaiting`'s rows (the fields of :class:`AwaitingCaller`, ``caller`` included),
+    each a list of values in the order of ``columns``, with arrays as tuples: for a reader that
+    builds its own values from thousands of them (a report of every line). Read as one JSON
+    document (``awaiting_document``), the same values as the rows of the summary: over pgwire,
+    decoding each value of the 75-day report's 15,839 rows in Python took ~300 ms of CPU,
+    json.loads ~60 ms (bench/year.py's host)."""
     if not scope:
-        return []
+        return Rows(AwaitingCaller._fields, [])
     window = _window(scope, now, lookback, new_since)
     async with mapped_errors("reading who is awaiting a callback"):
         document = await db.fetchval(queries()["awaiting_document"], *window, callable_only)
     import json  # here: the classic AGI imports this module for the menu, which reads no report
 
-    rows: list[dict[str, Any]] = json.loads(document)
+    names, rows = json.loads(document)
+    columns = tuple(names)
+    moments = [columns.index(name) for name in _MOMENTS]
+    arrays = [columns.index(name) for name in _ARRAYS]
     for row in rows:
-        for name in _MOMENTS:
-            text = row[name]
+        for i in moments:
+            text = row[i]
             if text is not None:
-                row[name] = _moment(text)
-    return rows
+                row[i] = _moment(text)
+        for i in arrays:
+            row[i] = tuple(row[i])
+    return Rows(columns, rows)
 
 
-# The timestamps of an awaiting row, which JSON carries as text.
+# The timestamps of an awaiting row, which JSON carries as text, and its arrays.
 _MOMENTS = ("first_at", "last_at", "last_attempt_at")
+_ARRAYS = ("rang", "extensions")
 
 
 def _moment(text: str) -> datetime:

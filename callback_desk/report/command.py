@@ -22,7 +22,7 @@ from callback_desk.core.overlap import Overlapped
 from callback_desk.core.record import record
 from callback_desk.report import query, render_text
 from callback_desk.report.model import Report
-from callback_desk.report.render_json import dumps, report_json
+from callback_desk.report.render_json import report_json
 from callback_desk.report.settings import (
     Recipient,
     ReportSettings,
@@ -129,7 +129,7 @@ async def build(
 
 def render(report: Report, fmt: Format) -> str:
     if fmt == "json":
-        return dumps(report_json(report)) + "\n"
+        return report_json(report) + "\n"
     # The format asked for, only: the csv and html modules are a few ms of a report's start.
     if fmt == "csv":
         from callback_desk.report import render_csv

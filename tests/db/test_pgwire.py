@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from callback_desk.core import pgwire
-from callback_desk.core.awaiting import awaiting, awaiting_rows
+from callback_desk.core.awaiting import AwaitingCaller, awaiting, awaiting_rows, values
 from callback_desk.core.dberrors import mapped_errors
 from callback_desk.core.exceptions import SchemaError, StoreError, StoreTimeout, StoreUnavailable
 from callback_desk.core.store import Store
@@ -160,11 +160,14 @@ async def test_the_awaiting_rows_read_as_one_document_are_the_rows_over_both_cli
             )
         ]
     assert len(expected) == 3 and expected[-1]["last_attempt_at"] is not None
+    expected = [values(r) for r in expected]  # arrays as tuples
 
     async def read(db: Any) -> Any:
-        return await awaiting_rows(
+        got = await awaiting_rows(
             db, scope=("*",), now=now, lookback=timedelta(days=1), new_since=args[3]
         )
+        # By name: the document says which value of a row is which.
+        return [dict(zip(got.columns, row, strict=True)) for row in got.rows]
 
     assert await read(store.pool) == expected
     # JSON writes timestamps in the session's time zone, which asyncpg leaves to the server.
@@ -182,6 +185,7 @@ async def test_the_awaiting_rows_read_as_one_document_are_the_rows_over_both_cli
     moments = [r[k] for r in got for k in ("first_at", "last_at", "last_attempt_at") if r[k]]
     assert {m.tzinfo for m in moments} == {UTC}
     assert got[-1]["name"] == hostile and rang[0] in got[-1]["rang"]
+    assert set(got[0]) == {"caller", *AwaitingCaller._fields}
 
 
 @pytest.mark.parametrize(
