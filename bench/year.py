@@ -304,7 +304,8 @@ async def plans(dsn: str, end: datetime) -> str:
          (since, end, None, end, False, "0007", 50, 0)),
         ("report over 75 days, all lines (awaiting_document)", q["awaiting_document"],
          (end - timedelta(days=75), end, None, end, False)),
-        ("report_week, one practice", q["report_week"], (end - timedelta(days=7), end, practice)),
+        ("report_week, one practice", q["report_week"],
+         (end - timedelta(days=7), end, "UTC", practice)),
     ]  # fmt: skip
     out = []
     try:

@@ -10,18 +10,16 @@ import argparse
 import contextlib
 import gc
 import io
-import logging
 import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence, Set
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
 
 from callback_desk import __version__
-from callback_desk.core import heap, logs
-from callback_desk.core.args import Parser
+from callback_desk.core import heap, lazylog
+from callback_desk.core.args import Parser, make_only
 from callback_desk.core.config import (
     DEFAULT_CONFIG_PATH,
     ENV_PREFIX,
@@ -30,9 +28,10 @@ from callback_desk.core.config import (
     unknown_environment,
 )
 from callback_desk.core.exceptions import CallbackDeskError, ConfigError, StoreUnavailable
+from callback_desk.core.typeshim import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from typing import TypeAlias
+    from typing import Any, TypeAlias
 
     from callback_desk.core.store import Store
     from callback_desk.demo.inbox import InboxParts
@@ -41,13 +40,15 @@ if TYPE_CHECKING:
     # What add_subparsers returns: each configure_<command>_parser adds its subcommand to it.
     Subcommands: TypeAlias = argparse._SubParsersAction[Parser]
 
-logger = logging.getLogger(__name__)
+    Handler: TypeAlias = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
+    # A command's way to run without an event loop (and without importing asyncio), or None
+    # to leave it to its handler: ``p.set_defaults(without_loop=...)``.
+    WithoutLoop: TypeAlias = Callable[[Settings, argparse.Namespace], int | None]
+    Standalone: TypeAlias = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
-Handler = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
-# A command's way to run without an event loop (and without importing asyncio), or None to
-# leave it to its handler: ``p.set_defaults(without_loop=...)``.
-WithoutLoop = Callable[[Settings, argparse.Namespace], int | None]
-Standalone = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
+# Lazy (callback_desk.core.lazylog): the report on screen usually logs nothing, and importing
+# logging was ~8 ms of its start.
+logger = lazylog.get(__name__)
 
 
 def tcp_port(value: str) -> int:
@@ -108,9 +109,10 @@ def parse_when(value: str) -> datetime:
         ) from exc
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The whole command line: each subcommand's options are set by its own
-    ``configure_<command>_parser``, beside the ``cmd_<command>`` that runs it."""
+    ``configure_<command>_parser``, beside the ``cmd_<command>`` that runs it. With ``argv``,
+    only the subcommands it names are made (:func:`callback_desk.core.args.make_only`)."""
     common = _common()
     parser = Parser(
         prog="callback-desk",
@@ -119,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"callback-desk {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    if argv is not None:
+        make_only(sub, argv)
 
     configure_migrate_parser(sub, common)
     configure_grant_parser(sub, common)
@@ -391,6 +395,8 @@ def configure_agi_parser(sub: Subcommands, common: Parser) -> None:
 
 async def cmd_agi(settings: Settings, args: argparse.Namespace) -> int:
     if args.syslog:
+        from callback_desk.core import logs
+
         logs.configure(getattr(args, "verbose", 0) or 0, syslog_tag="callback-desk-agi")
     if args.words == "serve":
         from agi.server import serve
@@ -516,6 +522,8 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     from callback_desk.demo.run import DemoOptions, run
 
     if not (getattr(args, "verbose", 0) or 0):
+        import logging
+
         # The listener's own log lines would bury the demo's progress.
         logging.getLogger().setLevel(logging.WARNING)
     return await run(DemoOptions(keep=args.keep, dsn=args.dsn, inbox=_demo_inbox()), sys.stdout)
@@ -579,6 +587,8 @@ async def cmd_doctor(args: argparse.Namespace) -> int:
     from callback_desk.doctor.checks import DoctorOptions, run
 
     if not (getattr(args, "verbose", 0) or 0):
+        import logging
+
         # The checks say what went wrong; the AMI client's own retry lines would repeat it.
         logging.getLogger().setLevel(logging.CRITICAL)
     options = DoctorOptions(
@@ -676,6 +686,8 @@ def _install_request(args: argparse.Namespace) -> Any:
 
 def _quiet_core(args: argparse.Namespace) -> None:
     if not (getattr(args, "verbose", 0) or 0):
+        import logging
+
         # The installer says each step itself; the migrations' own log lines would repeat it.
         logging.getLogger("callback_desk.core").setLevel(logging.WARNING)
 
@@ -850,24 +862,37 @@ def warn_unknown_environment(environ: Mapping[str, str]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     verbosity = getattr(args, "verbose", 0) or 0
-    logs.configure(verbosity)
+    # Set up at the first line logged (lazylog), and before any command but the report on
+    # screen runs: they log through logging itself.
+    lazylog.configure_later(verbosity)
+    try:
+        return _run(args, verbosity)
+    finally:
+        lazylog.drop()
+
+
+def _run(args: argparse.Namespace, verbosity: int) -> int:
     warn_unknown_environment(os.environ)
     try:
         if hasattr(args, "standalone"):  # reads no config file (demo, doctor)
             import asyncio
 
+            lazylog.ready()
             standalone: Standalone = args.standalone
             return asyncio.run(standalone(args))
-        settings = Settings.load(getattr(args, "config", None))
+        settings = Settings.load(getattr(args, "config", None), keep_snapshot=True)
         without_loop: WithoutLoop | None = getattr(args, "without_loop", None)
         done = without_loop(settings, args) if without_loop is not None else None
         if done is not None:
             return done
         import asyncio  # here: see WithoutLoop
 
+        lazylog.ready()
         handler: Handler = args.handler
         return asyncio.run(handler(settings, args))
     except ConfigError as exc:

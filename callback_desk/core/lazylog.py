@@ -29,6 +29,13 @@ def configure_later(verbosity: int, *, syslog_tag: str | None = None) -> None:
     _pending[:] = [(verbosity, syslog_tag)]
 
 
+def drop() -> None:
+    """Forget a pending :func:`configure_later`: the entry point that asked for it returns
+    without having logged, and its set-up should not apply to whatever runs next in the
+    process (a test)."""
+    _pending.clear()
+
+
 def ready() -> None:
     """Apply a pending :func:`configure_later` now: before code that logs through
     :mod:`logging` directly (the asyncpg fallback) may write a line."""

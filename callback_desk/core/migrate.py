@@ -6,18 +6,18 @@ recorded schema is newer than the files this code ships is refused rather than t
 
 from __future__ import annotations
 
-import logging
-from typing import TYPE_CHECKING
-
+from callback_desk.core import lazylog
 from callback_desk.core.exceptions import SchemaError
 from callback_desk.core.sqlfiles import Migration, migrations
+from callback_desk.core.typeshim import TYPE_CHECKING
 
 if TYPE_CHECKING:
     # check_current also reads through the small synchronous client (a report as a command,
     # callback_desk.report.command), which does not load asyncpg.
     import asyncpg
 
-logger = logging.getLogger(__name__)
+# Lazy: the report on screen checks the schema (check_current) and logs nothing.
+logger = lazylog.get(__name__)
 
 # Arbitrary but fixed: "CBDK" in ASCII. Shared by every Callback Desk process.
 _LOCK_KEY = 0x4342444B

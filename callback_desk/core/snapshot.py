@@ -10,8 +10,9 @@ import), with the exact bytes of the file they came from. It is used only when
   old but never wrong (the settings are those of the file, always);
 - it belongs to the file's owner and nobody else may write it: it is trusted as the file is.
 
-Any loader reads it; two write it, when the process is the file's owner: the classic AGI
-(``python -m agi``, where the warm-up of a test or a benchmark run keeps it) and
+Any loader reads it; these write it, when the process is the file's owner: the classic AGI
+(``python -m agi``, where the warm-up of a test or a benchmark run keeps it), the
+``callback-desk`` commands (the morning report is a process a morning that people wait for) and
 ``callback-desk doctor`` (run as root after an edit, on an install where Asterisk's AGI may read
 but not write ``/etc/callback-desk``). It has no more rights than the file. Writing is best
 effort: a directory the process may not write in, or settings marshal cannot keep (a TOML date),
@@ -73,8 +74,9 @@ def write(
     config: str | os.PathLike[str], raw: bytes, st: os.stat_result, tables: Mapping[str, Any]
 ) -> None:
     """Keep ``tables`` (parsed from ``raw``) beside the file, when this process is the file's
-    owner; silently nothing otherwise (see the module docstring)."""
-    if os.geteuid() != st.st_uid:
+    owner; silently nothing otherwise (see the module docstring). Not for a file that is not
+    a regular one (``/dev/null`` as an empty config): there is nothing to parse."""
+    if os.geteuid() != st.st_uid or not stat.S_ISREG(st.st_mode):
         return
     try:
         data = marshal.dumps((_MAGIC, raw, dict(tables)))

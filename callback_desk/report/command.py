@@ -5,21 +5,19 @@ Everything here is wiring: the window, the queries, the renderers and the mail a
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-from callback_desk.core import migrate, pgwire
+from callback_desk.core import lazylog, migrate, pgwire
 from callback_desk.core.config import DatabaseSettings, Settings
 from callback_desk.core.connection import COMMAND_TIMEOUT
 from callback_desk.core.dberrors import Target, connection_error, mapped_errors
 from callback_desk.core.exceptions import ConfigError, StoreError
 from callback_desk.core.overlap import Overlapped
-from callback_desk.core.record import record
+from callback_desk.core.record import record, replace
+from callback_desk.core.typeshim import TYPE_CHECKING
 from callback_desk.report import query, render_text
 from callback_desk.report.model import Report
 from callback_desk.report.render_json import report_json
@@ -32,9 +30,11 @@ from callback_desk.report.settings import (
 )
 from callback_desk.report.window import previous_closing
 
-logger = logging.getLogger(__name__)
+logger = lazylog.get(__name__)  # see callback_desk.cli's logger
 
 if TYPE_CHECKING:
+    from typing import Any, Literal, TextIO, TypeAlias
+
     from callback_desk.core.store import Store
 
     # The email's sign-in link to the callback inbox for a recipient (None: not an inbox
@@ -42,7 +42,8 @@ if TYPE_CHECKING:
     # import it.
     InboxLinks = Callable[[Store, str], Awaitable[str | None]]
 
-Format = Literal["text", "csv", "json", "html"]
+    # For mypy only: typing is not loaded on the report's path (callback_desk.core.typeshim).
+    Format: TypeAlias = Literal["text", "csv", "json", "html"]
 
 
 @record
@@ -166,14 +167,22 @@ def _load_number_rules(country: str) -> None:
     ~35 ms of a one-practice report as a command (``python -X importtime``, cProfile), as long
     as its queries; those waits let the thread run. The first use waits for the import, if it
     is not done (Python's import lock), so nothing depends on when the thread ends, and nobody
-    asks for its result: a failure shows again at that first use."""
+    asks for its result: a failure shows again at that first use. The thread also formats the
+    country's example number: the first number of a length compiles the rules
+    :func:`~callback_desk.core.phone.national_format` keeps for it (its patterns; ~5 ms of the
+    report's rendering), and a practice's callers are mostly local numbers of one length."""
     if "phonenumbers" in sys.modules:
         return
 
     def load() -> None:
-        from phonenumbers import PhoneMetadata
+        import phonenumbers
 
-        PhoneMetadata.metadata_for_region(country)
+        from callback_desk.core.phone import national_format
+
+        example = phonenumbers.example_number(country)  # None: a region without numbers
+        if example is not None:
+            key = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            national_format(key, key, country)
 
     Overlapped(load, name="number-rules", daemon=False)
 

@@ -8,10 +8,10 @@ the stored key.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from callback_desk.core.record import record
 from callback_desk.core.typeshim import NamedTuple
 
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -59,9 +59,10 @@ class ReportCaller(NamedTuple):
         return self.new_calls > 0
 
 
-# Each dataclass here has a docstring: for one without, dataclasses writes one from
-# inspect.signature when the module loads, at every start of the report as a command.
-@dataclass(frozen=True, slots=True)
+# Records (callback_desk/core/record.py), not dataclasses: each is made once or a few times per
+# report, and the dataclasses module (with inspect, ast and dis) and each class's generated
+# methods were a tenth of the instructions of one practice's report as a command (callgrind).
+@record
 class WeekStats:
     """How the practice returned the callers it missed in the week to ``until``."""
 
@@ -85,7 +86,7 @@ class WeekStats:
         return self.returned_within_24h / self.judged if self.judged else None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ListenerGap:
     """A time nobody listened to the PBX, and how it was filled (sql/0005_gaps.sql)."""
 
@@ -103,7 +104,7 @@ class ListenerGap:
 GAP_SOURCE = {"startup": "listener not running", "ami_cut": "AMI connection lost"}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Report:
     """Everything one report shows, for one recipient (or the screen)."""
 

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from callback_desk.core import pgwire
@@ -14,9 +13,12 @@ from callback_desk.core.awaiting import AwaitingCaller, awaiting_rows, page, val
 from callback_desk.core.dberrors import mapped_errors
 from callback_desk.core.scope import ALL_LINES, sql_lines
 from callback_desk.core.sqlfiles import queries
+from callback_desk.core.typeshim import TYPE_CHECKING
 from callback_desk.report.model import ListenerGap, ReportCaller, WeekStats
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from callback_desk.core.store import Store
 
 
@@ -115,16 +117,13 @@ async def week(
     since = until - timedelta(days=days)
     q = queries()
     async with mapped_errors("reading the week's statistics"):
-        cells = await conn.fetch(q["report_heatmap"], since, until, tz.key, _covers(covers))
-        row = await conn.fetchrow(q["report_week"], since, until, _covers(covers))
-    grid = [[0] * 24 for _ in range(7)]
-    for cell in cells:
-        grid[cell["weekday"] - 1][cell["hour"]] = cell["calls"]
+        row = await conn.fetchrow(q["report_week"], since, until, tz.key, _covers(covers))
+    cells = row["grid"]  # 7 x 24, Monday's hours first
     median = row["median_seconds"]
     return WeekStats(
         since=since,
         until=until,
-        grid=tuple(tuple(r) for r in grid),
+        grid=tuple(tuple(cells[day * 24 : day * 24 + 24]) for day in range(7)),
         callers=row["callers"],
         judged=row["judged"],
         returned_within_24h=row["returned_24h"],

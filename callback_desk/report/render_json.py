@@ -14,17 +14,20 @@ import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 from functools import cache, lru_cache
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from callback_desk.core.awaiting import AwaitingCaller
 from callback_desk.core.shown import number_of
+from callback_desk.core.typeshim import TYPE_CHECKING
 from callback_desk.report.model import (
     Report,
     ReportCaller,
     WeekStats,
     e164,
 )
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # C1 controls, the bidi marks (LRM, RLM, ALM), embeddings and overrides, isolates; plus the line
 # and paragraph separators, which some JavaScript and log viewers treat as line breaks.

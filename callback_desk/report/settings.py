@@ -9,15 +9,19 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import date, time
-from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from callback_desk.core.config import Secret, Section, Settings
 from callback_desk.core.exceptions import ConfigError
 from callback_desk.core.opening import DEFAULT_OPENING_LINE, check_template, opening_line
 from callback_desk.core.record import field, record
+from callback_desk.core.typeshim import TYPE_CHECKING
 
-Security = Literal["starttls", "tls", "none"]
+if TYPE_CHECKING:
+    from typing import Any, Literal, TypeAlias
+
+    # For mypy only: typing is not loaded on the report's path (callback_desk.core.typeshim).
+    Security: TypeAlias = Literal["starttls", "tls", "none"]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DEFAULT_PORTS: dict[Security, int] = {"starttls": 587, "tls": 465, "none": 25}

@@ -29,3 +29,29 @@ def test_every_subcommands_help_opens_with_what_it_does(command: str, capsys) ->
     summary = _subcommands()[command]
     assert "\n" not in first and len(first) <= 100
     assert first == summary[0].upper() + summary[1:] + "."
+
+
+@pytest.mark.parametrize("command", sorted(_subcommands()))
+def test_a_command_line_makes_only_the_subcommands_it_names(command: str) -> None:
+    # The others are listed by name and help line, the same list as when all are made.
+    whole = build_parser()
+    named = build_parser(["--config", "x.toml", command, "-v"])
+    assert named.format_help() == whole.format_help()
+    [sub] = [a for a in named._actions if isinstance(a, argparse._SubParsersAction)]
+    [every] = [a for a in whole._actions if isinstance(a, argparse._SubParsersAction)]
+    assert sub.choices.keys() == every.choices.keys()
+    made = {name for name, p in sub.choices.items() if isinstance(p, argparse.ArgumentParser)}
+    assert made == {command}
+    assert sub.choices[command].format_help() == every.choices[command].format_help()
+
+
+def test_a_command_line_naming_no_subcommand_fails_as_before(capsys) -> None:
+    for argv in (["reprot"], [], ["--config", "report"]):
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("callback-desk: ")
+    with pytest.raises(SystemExit):
+        main(["reprot"])
+    assert "invalid choice: 'reprot' (choose from 'migrate', 'grant'" in capsys.readouterr().err

@@ -72,6 +72,14 @@ def test_without_keep_snapshot_no_snapshot_is_written(tmp_path: Path) -> None:
     assert not Path(snapshot.path_for(path)).exists()
 
 
+def test_a_config_that_is_not_a_regular_file_keeps_no_snapshot(tmp_path: Path) -> None:
+    # /dev/null as an empty config: no snapshot beside it (in /dev). A FIFO stands for it here.
+    fifo = tmp_path / "callback-desk.toml"
+    os.mkfifo(fifo)
+    snapshot.write(fifo, b"", os.stat(fifo), {})
+    assert not Path(snapshot.path_for(fifo)).exists()
+
+
 def test_a_snapshot_others_may_write_is_not_trusted(tmp_path: Path) -> None:
     path = config(tmp_path, GOOD)
     # Forged: the file's very bytes, other tables, in a snapshot its group may write.

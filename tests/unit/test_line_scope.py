@@ -32,7 +32,6 @@ def test_the_queries_that_filter_by_line_all_use_in_scope() -> None:
         "awaiting_menu_count",
         "awaiting_page",
         "report_returned",
-        "report_heatmap",
         "report_week",
         "web_history_calls",
     }
