@@ -80,7 +80,10 @@ class Prefetch(Generic[T]):
         current = asyncio.current_task()
         if current is not None and current.cancelling():
             task.cancel()  # the session is being stopped (the server shuts down)
-        await asyncio.wait((task,))
+        if not task.done():
+            # Not for a task done already (the usual case: its result was awaited): wait()
+            # would still cost the session a turn of the event loop.
+            await asyncio.wait((task,))
         if not self._seen and not task.cancelled() and task.exception() is not None:
             # Failed while the desk was answered or the count said, and the desk hung up
             # before asking for it: logged here rather than lost.

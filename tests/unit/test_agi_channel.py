@@ -5,11 +5,13 @@ every rule is checked on both: quoting, the environment, the dead channel, every
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import socket
 import subprocess
 import sys
 import threading
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -275,3 +277,34 @@ def test_pyst2_loads_pprint_only_when_it_uses_it() -> None:
         [sys.executable, "-c", PPRINT_ON_FIRST_USE], capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0, proc.stderr
+
+
+async def test_a_fastagi_session_that_hung_up_is_freed_without_the_cyclic_collector() -> None:
+    # The hang-up's error stays on the reply's future: a frame holding that future on the
+    # error's way out, or the reply reader pointing back at its channel, made each session a
+    # cycle (its frames, tasks, transport) that only the collector freed, in pauses of tens of
+    # milliseconds with many desks at once (agi/fastagi.py, _resolve).
+    gc.disable()
+    try:
+        ours, theirs = socket.socketpair()
+        ready = asyncio.Event()
+        transport, channel = await asyncio.get_running_loop().connect_accepted_socket(
+            lambda: FastAgiChannel(lambda _c, _e: ready.set(), lambda _c: None, 5.0, 5.0), ours
+        )
+        assert isinstance(channel, FastAgiChannel)
+        theirs.sendall((ENV + "200 result=-1\nHANGUP\n").encode())
+        await ready.wait()
+        try:
+            await channel.stream_file("conf-thereare", protocol.KEYS)
+        except ChannelGone:
+            pass
+        assert channel.hung_up
+        freed = weakref.ref(channel)
+        transport.close()
+        theirs.close()
+        del transport, channel
+        async with asyncio.timeout(5):
+            while freed() is not None:  # the transport lets go once connection_lost has run
+                await asyncio.sleep(0)
+    finally:
+        gc.enable()
