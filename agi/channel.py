@@ -6,7 +6,7 @@ replaces the parts of pyst2 that are unsafe for us:
 
 - ``__init__`` wrote argv and the whole AGI environment (caller number included) to stderr and
   installed a SIGHUP handler. Here nothing is logged and the hang-up flag is a
-  :class:`threading.Event` the entry point sets (SIGHUP, or a ``HANGUP`` line).
+  :class:`agi.protocol.HangupFlag` the entry point sets (SIGHUP, or a ``HANGUP`` line).
 - ``_quote`` did not escape quotes or newlines, so a value could inject a second command. Here
   :func:`agi.protocol.quote` and :func:`agi.protocol.command` refuse or escape them.
 - ``get_result`` crashed on end of input or a bare ``HANGUP`` line (``int('')``), looped forever
@@ -17,48 +17,33 @@ replaces the parts of pyst2 that are unsafe for us:
   ``get_result`` wrote (not here). pprint imports :mod:`dataclasses`, and it :mod:`inspect`:
   ~9 ms of the classic AGI's start (``python -X importtime -m agi``). So pyst2 is imported with
   a stand-in that imports the real pprint when pyst2 first uses it (its message for a failed
-  ``DATABASE GET``, a command the desk never sends).
+  ``DATABASE GET``, a command the desk never sends); and so with :mod:`signal` (for the handler
+  ``__init__`` installed) and :mod:`six` (:mod:`callback_desk.core.standin`).
 """
 
 from __future__ import annotations
 
-import sys
-import threading
-import types
 from collections.abc import Callable
 
 from agi import protocol
 from agi.exceptions import ChannelGone
 from agi.session import BUGS
+from callback_desk.core.standin import standing_in
 from callback_desk.core.typeshim import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import threading
     from typing import IO, Any
-
-
-class _OnFirstUse(types.ModuleType):
-    """Stands in for a module during one import; its attributes are the real module's, which is
-    imported when the first one is read."""
-
-    def __getattr__(self, name: str) -> Any:
-        import importlib
-
-        real = importlib.import_module(self.__name__)
-        if real is self:
-            raise ImportError(f"{self.__name__} was used while it was standing in")
-        return getattr(real, name)
 
 
 def _import_pyst2() -> None:
     """Import ``asterisk.agi`` with a stand-in for ``pprint`` (see the module docstring)."""
-    stand_in = None
-    if "pprint" not in sys.modules:
-        stand_in = sys.modules["pprint"] = _OnFirstUse("pprint")
-    try:
+    with standing_in("pprint", "signal", "six") as stand_ins:
+        if "six" in stand_ins:
+            # ``from six import PY3`` is all pyst2 takes from six, and it is True on every
+            # Python this runs on; six's import (its table of moved modules) is ~1 ms.
+            stand_ins["six"].__dict__["PY3"] = True
         import asterisk.agi  # noqa: F401 - imported for its place in sys.modules
-    finally:
-        if stand_in is not None and sys.modules.get("pprint") is stand_in:
-            del sys.modules["pprint"]
 
 
 _import_pyst2()
@@ -74,36 +59,23 @@ class SafeAGI(AGI):  # type: ignore[misc]
         self,
         stdin: IO[str],
         stdout: IO[str],
-        hangup: threading.Event | None = None,
+        hangup: protocol.HangupFlag | threading.Event | None = None,
         before_reply: Callable[[str], None] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         # Deliberately not calling AGI.__init__ (see the module docstring).
         # before_reply(command) runs before each reply is awaited (a read time limit, if any).
+        # env: the AGI environment when the entry point read it already (agi.classic).
         self._before_reply = before_reply or (lambda _command: None)
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = None
         self._got_sighup = False
-        self.hangup_event = hangup or threading.Event()
+        self.hangup_event = hangup or protocol.HangupFlag()
         self._replies = protocol.ReplyReader(self.hangup_event.set)
-        self.env: dict[str, str] = {}
-        self._get_agi_env()
-
-    def _get_agi_env(self) -> None:
-        for _ in range(protocol.MAX_ENV_LINES):
-            line = self.stdin.readline()
-            if line == "":
-                raise ChannelGone("end of input before the AGI environment ended")
-            line = line.strip()
-            if line == "":
-                return
-            if line == protocol.HANGUP_LINE:
-                self.hangup_event.set()
-                continue
-            pair = protocol.env_pair(line)
-            if pair is not None:
-                self.env[pair[0]] = pair[1]
-        raise ChannelGone("the AGI environment did not end")
+        self.env: dict[str, str] = (
+            protocol.read_env(self.stdin.readline, self.hangup_event.set) if env is None else env
+        )
 
     @property
     def hung_up(self) -> bool:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from agi.login import DB_TIMEOUT
 from agi.prompts import DEFAULTS
 from callback_desk.core.config import (
     AwaitingSettings,
@@ -80,7 +81,7 @@ class AgiSettings:
     lookback_days: int = AwaitingSettings.lookback_days
     digit_timeout: float = 6.0
     retries: int = 3
-    db_timeout: float = 3.0
+    db_timeout: float = DB_TIMEOUT
     # Click-to-call
     originate_context: str = "callback-desk-dial"
     desk_channel: str = "PJSIP/{extension}"

@@ -232,6 +232,26 @@ def env_pair(line: str) -> tuple[str, str] | None:
     return None
 
 
+def read_env(readline: Callable[[], str], on_hangup: Callable[[], None]) -> dict[str, str]:
+    """The environment block read line by line from a classic AGI's stdin; ChannelGone when the
+    input ends first or the block does not end. A ``HANGUP`` line calls ``on_hangup``."""
+    env: dict[str, str] = {}
+    for _ in range(MAX_ENV_LINES):
+        line = readline()
+        if line == "":
+            raise ChannelGone("end of input before the AGI environment ended")
+        line = line.strip()
+        if line == "":
+            return env
+        if line == HANGUP_LINE:
+            on_hangup()
+            continue
+        pair = env_pair(line)
+        if pair is not None:
+            env[pair[0]] = pair[1]
+    raise ChannelGone("the AGI environment did not end")
+
+
 def parse_env(lines: Iterable[str]) -> dict[str, str]:
     """The ``agi_*`` variables of an environment block (the lines before the blank one)."""
     env: dict[str, str] = {}
@@ -240,3 +260,20 @@ def parse_env(lines: Iterable[str]) -> dict[str, str]:
         if pair is not None:
             env[pair[0]] = pair[1]
     return env
+
+
+class HangupFlag:
+    """Set when the channel hangs up (SIGHUP, or a ``HANGUP`` line): a flag, not a
+    :class:`threading.Event`, since nothing waits on it, and the classic AGI loads no threading
+    before its first prompt (agi/classic.py)."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set

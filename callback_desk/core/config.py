@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 DEFAULT_TIMEZONE = "UTC"
-DEFAULT_CONFIG_PATH = Path("/etc/callback-desk/callback-desk.toml")
-ENV_PREFIX = "CALLBACK_DESK_"
+DEFAULT_CONFIG_PATH = Path(snapshot.DEFAULT_PATH)
+ENV_PREFIX = snapshot.ENV_PREFIX
+env_name = snapshot.env_name
 # Top-level tables the program understands; anything else is a typo worth reporting.
 KNOWN_SECTIONS = (
     "database",
@@ -75,10 +76,6 @@ class Secret:
 
     def __bool__(self) -> bool:
         return bool(self._value)
-
-
-def env_name(section: str, key: str) -> str:
-    return f"{ENV_PREFIX}{section}_{key}".upper().replace("-", "_").replace(".", "_")
 
 
 class Section:
@@ -522,9 +519,8 @@ class Settings:
         parsed snapshot is used when it matches (:mod:`callback_desk.core.snapshot`); with
         ``keep_snapshot`` a missing or old one is written, when this process owns the file."""
         environ = os.environ if environ is None else environ
-        env_path = environ.get(f"{ENV_PREFIX}CONFIG")
-        explicit = path is not None or env_path is not None
-        path = path or (Path(env_path) if env_path else DEFAULT_CONFIG_PATH)
+        where, explicit = snapshot.locate(None if path is None else os.fspath(path), environ)
+        path = Path(where)
         sections: dict[str, Any] = {}
         try:
             with path.open("rb") as fh:

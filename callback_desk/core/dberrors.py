@@ -10,7 +10,9 @@ looked at only while one of its exceptions is being mapped, when asyncpg is load
 from __future__ import annotations
 
 import re
-import socket
+
+# gaierror is _socket's: see callback_desk.core.pgwire for why not the public module.
+from _socket import gaierror
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -143,7 +145,7 @@ def connection_error(exc: BaseException, target: Target, timeout: float) -> Stor
         return StoreUnavailable(f"{exc} (connecting to {target})")
     if state in ("57P03", "53300"):  # cannot_connect_now, too_many_connections
         return StoreUnavailable(f"{target}: {exc}")
-    if isinstance(exc, socket.gaierror):
+    if isinstance(exc, gaierror):
         return StoreUnavailable(f"the database host {target.host} is unknown ({os_reason(exc)})")
     if isinstance(exc, TimeoutError):
         return StoreUnavailable(f"no answer from the database at {target} within {timeout:g} s")

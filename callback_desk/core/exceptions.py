@@ -42,12 +42,14 @@ Each class docstring is its default message. Library exceptions are wrapped wher
 from __future__ import annotations
 
 import os
-import socket
+
+# gaierror is _socket's: see callback_desk.core.pgwire for why not the public module.
+from _socket import gaierror
 
 
 def os_reason(exc: OSError) -> str:
     """ "Connection refused", not asyncio's "Connect call failed ('127.0.0.1', 9)"."""
-    if isinstance(exc, socket.gaierror) or not exc.errno:
+    if isinstance(exc, gaierror) or not exc.errno:
         return exc.strerror or str(exc) or type(exc).__name__
     return os.strerror(exc.errno)
 

@@ -13,8 +13,10 @@ ends.
 
 from __future__ import annotations
 
+# _thread, not threading, for a daemon: the classic AGI starts its login this way before its
+# first prompt, and threading's import is ~3 ms of that wait (python -X importtime -m agi).
+import _thread
 import sys
-import threading
 from collections.abc import Callable
 
 from callback_desk.core.typeshim import Generic, TypeVar
@@ -35,9 +37,17 @@ class Overlapped(Generic[T]):
         self._value: T | None = None
         self._error: BaseException | None = None
         self._interval = sys.getswitchinterval()
+        # Held until the work ends: result() waits on it (a daemon has no Thread to join).
+        self._done = _thread.allocate_lock()
+        self._done.acquire()
         sys.setswitchinterval(SWITCH_INTERVAL)
-        self._thread = threading.Thread(target=self._run, name=name, daemon=daemon)
-        self._thread.start()
+        if daemon:
+            _thread.start_new_thread(self._run, ())
+        else:
+            # threading's own, so that the interpreter waits for it at exit
+            import threading
+
+            threading.Thread(target=self._run, name=name, daemon=False).start()
 
     def _run(self) -> None:
         try:
@@ -46,9 +56,19 @@ class Overlapped(Generic[T]):
             self._error = exc
         finally:
             sys.setswitchinterval(self._interval)
+            self._done.release()
+
+    def done(self) -> bool:
+        """True once the work has ended (returned or raised)."""
+        return not self._done.locked()
+
+    def wait(self) -> None:
+        """Until the work has ended; what it raised is not raised here."""
+        with self._done:
+            pass
 
     def result(self) -> T:
-        self._thread.join()
+        self.wait()
         if self._error is not None:
             raise self._error
         return self._value  # type: ignore[return-value]  # set: the work returned

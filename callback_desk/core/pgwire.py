@@ -22,8 +22,11 @@ connection with asyncpg instead: the same DSN always reaches the same server as 
 
 from __future__ import annotations
 
+# _socket, not socket: the public module turns its constants into enums at import (with the
+# selectors it loads, ~4 ms of the classic AGI's start, which waits for this module); a
+# connection needs only the socket itself and getaddrinfo.
+import _socket
 import os
-import socket
 import struct
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -528,18 +531,34 @@ class Connection:
 
 def _connect(host: str, port: int, timeout: float) -> Any:
     if host.startswith("/"):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
-        try:
-            sock.connect(os.path.join(host, f".s.PGSQL.{port}"))
-        except BaseException:
-            sock.close()
-            raise
-        return sock
+        return _socket_to(
+            _socket.AF_UNIX, _socket.SOCK_STREAM, 0, os.path.join(host, f".s.PGSQL.{port}"), timeout
+        )
     # An ASCII name as bytes: getaddrinfo would otherwise load the idna codec (~1.5 ms).
     address = host.encode("ascii") if host.isascii() else host
-    sock = socket.create_connection((address, port), timeout=timeout)  # type: ignore[arg-type]
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # socket.create_connection's loop: each address in turn, the last error if none answers.
+    error: OSError = OSError("getaddrinfo returns an empty list")
+    for family, kind, proto, _name, where in _socket.getaddrinfo(
+        address, port, 0, _socket.SOCK_STREAM
+    ):
+        try:
+            sock = _socket_to(family, kind, proto, where, timeout)
+        except OSError as exc:
+            error = exc
+            continue
+        sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        return sock
+    raise error
+
+
+def _socket_to(family: int, kind: int, proto: int, where: Any, timeout: float) -> Any:
+    sock = _socket.socket(family, kind, proto)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(where)
+    except BaseException:
+        sock.close()
+        raise
     return sock
 
 

@@ -17,6 +17,10 @@ Any loader reads it; these write it, when the process is the file's owner: the c
 but not write ``/etc/callback-desk``). It has no more rights than the file. Writing is best
 effort: a directory the process may not write in, or settings marshal cannot keep (a TOML date),
 leave no snapshot, and the file is parsed each time, with the same result.
+
+Which file, and the environment names that override its keys, are here too (re-exported by
+:mod:`callback_desk.core.config`): this module imports nothing else, so the classic AGI can
+read its database's address from the snapshot before the settings are checked.
 """
 
 from __future__ import annotations
@@ -31,9 +35,36 @@ from callback_desk.core.typeshim import TYPE_CHECKING
 if TYPE_CHECKING:
     from typing import Any
 
+DEFAULT_PATH = "/etc/callback-desk/callback-desk.toml"
+ENV_PREFIX = "CALLBACK_DESK_"
 SUFFIX = ".snapshot"
 # Changes when what the snapshot holds changes; an older one is then parsed afresh.
 _MAGIC = "callback-desk settings snapshot 1"
+
+
+def env_name(section: str, key: str) -> str:
+    """The environment variable that overrides ``[section] key``."""
+    return f"{ENV_PREFIX}{section}_{key}".upper().replace("-", "_").replace(".", "_")
+
+
+def locate(path: str | None, environ: Mapping[str, str]) -> tuple[str, bool]:
+    """The settings file: ``path``, else ``$CALLBACK_DESK_CONFIG``, else the default; and
+    whether it was asked for (a missing default file is no error)."""
+    env_path = environ.get(f"{ENV_PREFIX}CONFIG")
+    where = path if path is not None else (env_path or DEFAULT_PATH)
+    return where, path is not None or env_path is not None
+
+
+def tables_of(config: str) -> dict[str, Any] | None:
+    """The file's tables from a snapshot that matches it now, or None (no snapshot, an old one,
+    the file unreadable: the caller parses and checks the file as usual)."""
+    try:
+        with open(config, "rb") as fh:
+            raw = fh.read()
+            st = os.fstat(fh.fileno())
+    except OSError:
+        return None
+    return read(config, raw, st)
 
 
 def path_for(config: str | os.PathLike[str]) -> str:

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from agi.config import load
 from agi.queries import Callbacks
 from callback_desk.core.config import DatabaseSettings, Secret, Settings
+from callback_desk.core.exceptions import ConfigError
 from callback_desk.core.model import Disposition
 from callback_desk.core.store import Store
 from fakes.agi_peer import AgiPeer, env
@@ -453,6 +455,19 @@ NOT_BEFORE_THE_COUNT = (
     "logging",  # and so logging.handlers: the session's first line comes after the count
     "traceback",  # (callback_desk.core.lazylog)
     "grp",  # only a config error names a file's group
+    # enum-heavy public modules: the login uses _socket (callback_desk.core.pgwire), the
+    # SIGHUP handler _signal and the login's thread _thread (agi.classic, core.overlap)
+    "socket",
+    "selectors",
+    "signal",
+    "threading",
+    # imported for what the count never does, with stand-ins (callback_desk.core.standin):
+    # urllib.parse's ipaddress, pathlib's ntpath and fnmatch, pyst2's six (and pprint, signal)
+    "ipaddress",
+    "ntpath",
+    "fnmatch",
+    "six",
+    "string",  # the opening line's check uses _string (callback_desk.core.opening)
     # The settings come from their snapshot (callback_desk.core.snapshot): tomllib compiled its
     # regexes at every start.
     "tomllib",
@@ -505,6 +520,24 @@ async def _classic_menu(
     peer = AgiPeer(env("menu", "100"), keys=["*"])
     rc, err = await run_classic(config, peer, python=python)
     return peer, rc, err
+
+
+async def test_settings_that_fail_their_checks_end_the_classic_agi_before_its_early_login_is_used(
+    db_dsn: str, tmp_path: Path
+) -> None:
+    # The snapshot names a database the session logs in to before the settings are checked
+    # (agi.login); the checks still decide: one line, exit 2, nothing said to Asterisk.
+    config = tmp_path / "callback-desk.toml"
+    config.write_text(
+        toml_text({"database": {"dsn": db_dsn}, "pbx": PBX, "agi": {**AGI, "db_timeout": 0.2}})
+    )
+    with pytest.raises(ConfigError, match="db_timeout"):
+        load(Settings.load(config, environ={}, keep_snapshot=True))
+    assert config.with_name(config.name + ".snapshot").exists()
+    peer = AgiPeer(env("menu", "100"))
+    rc, err = await run_classic(config, peer)
+    assert rc == 2 and err.count("\n") == 1 and "db_timeout" in err, err
+    assert peer.commands == []
 
 
 async def test_a_dsn_only_asyncpg_reads_runs_the_same_classic_menu(
