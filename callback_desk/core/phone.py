@@ -124,6 +124,30 @@ def national_format(key: str | None, raw: str, country: str) -> str:
     return key or raw
 
 
+def shows(key: str, shown: str, country: str) -> bool:
+    """Whether ``shown`` writes the number ``key`` (E.164) for people in ``country``: every digit
+    after the ``+`` in an international form, or, for a number of the country's own calling
+    code, its whole national number after at most a two-digit trunk prefix (the ``0`` of
+    ``020 7946 0123``). The report keeps the forms it works out (sql/0016_number_forms.sql) and
+    its database role may add to them: a kept form is shown only if it shows the number, so a
+    planted one cannot send a therapist who dials by hand to someone else's phone. A national
+    form that writes its digits otherwise fails, and is worked out again: slower, never wrong."""
+    digits = _NOT_DIGITS.sub("", shown)
+    if shown.startswith("+"):
+        return digits == key[1:]
+    validity = _validity(country)
+    if validity is None:
+        return False
+    code = str(validity[0])
+    national = key[1 + len(code) :]
+    return (
+        key.startswith(code, 1)
+        and bool(national)
+        and digits.endswith(national)
+        and len(digits) - len(national) <= 2
+    )
+
+
 def _formatted(key: str, country: str) -> str:
     """:func:`national_format` of a number key in + form, by phonenumbers itself."""
     import phonenumbers  # lazy (supported_regions says why)

@@ -67,12 +67,26 @@ async def _shown(
     """``found`` with every number's form for people in ``country`` (``shown``): as the report
     read it, or worked out now and kept for the next report (sql/0016_number_forms.sql)."""
     fresh: dict[str, str] = {}
+    wrong = 0
     for i, c in enumerate(found):
         key = c.number_key
-        if c.shown is None and key:
+        if not key:
+            continue
+        if c.shown is None:
             found[i] = c._replace(shown=number_of(c, country))
             if key.startswith("+"):  # a key of another shape is shown as it is: nothing to keep
                 fresh[key] = found[i].shown or ""
+        elif not phone.shows(key, c.shown, country):
+            # Kept, but not this number (planted by a role that may add forms, or a rule that
+            # writes a number's digits otherwise): worked out again, and the kept one left.
+            found[i] = c._replace(shown=number_of(c, country))
+            wrong += 1
+    if wrong:
+        logger.warning(
+            "%d kept number forms do not show their numbers; worked out again",
+            wrong,
+            extra={"action": "number_forms_mismatch"},
+        )
     if fresh:
         await _keep(conn, country, rules, fresh)
     return found

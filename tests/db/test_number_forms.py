@@ -129,3 +129,43 @@ async def test_a_form_goes_with_the_last_call_of_its_number(
     assert len(await kept(owner_dsn)) == 4
     assert await store.purge(datetime(2026, 11, 24, tzinfo=NY)) == len(NUMBERS)
     assert [f[2] for f in await kept(owner_dsn)] == ["+12125550123"]
+
+
+async def test_a_kept_form_that_does_not_show_its_number_is_not_shown(
+    night: str, owner_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The attack: cbd_report may add forms, so whoever holds its password plants, for this
+    # country and these rules, forms that send a therapist dialling by hand elsewhere: another
+    # area code, a foreign caller written as a local number, a digit changed. None may show.
+    fresh = {fmt: await report(night, fmt) for fmt in ("json", "text")}
+    await owner(owner_dsn, "DELETE FROM number_forms")
+    planted = {
+        "+12125550123": "(646) 555-0123",
+        "+442079460123": "(207) 946-0123",
+        "+33142685300": "+33 1 42 68 53 99",
+    }
+    for key, shown in planted.items():
+        await owner(
+            owner_dsn,
+            "INSERT INTO number_forms VALUES ('US', $1, $2, $3)",
+            phone.rules(),
+            key,
+            shown,
+        )
+    for fmt, text in fresh.items():
+        assert await report(night, fmt) == text
+    assert "number_forms_mismatch" in {getattr(r, "action", "") for r in caplog.records}
+    text = await report(night, "text")
+    assert all(shown not in text for shown in planted.values())
+
+
+def test_a_form_shows_its_number_only_with_every_digit() -> None:
+    assert phone.shows("+12125550123", "(212) 555-0123", "US")
+    assert phone.shows("+442079460123", "+44 20 7946 0123", "US")
+    assert phone.shows("+442079460123", "020 7946 0123", "GB")
+    assert not phone.shows("+442079460123", "2079460123", "US")  # foreign, written as local
+    assert not phone.shows("+12125550123", "(212) 555-012", "US")
+    assert not phone.shows("+12125550123", "1 (212) 555-0123 9", "US")
+    assert not phone.shows("+12125550123", "999 (212) 555-0123", "US")  # more than a prefix
+    assert not phone.shows("+1", "", "US")
+    assert not phone.shows("+12125550123", "(212) 555-0123", "ZZ")
