@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import statistics
 import subprocess
@@ -48,6 +47,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from agi.queries import Callbacks
+from bench import scratch
 from callback_desk.core import migrate, phone
 from callback_desk.core.awaiting import awaiting
 from callback_desk.core.connection import SERVER_SETTINGS
@@ -169,10 +169,7 @@ async def generate(
     # without it): every table analysed and its visibility map set, the kept state that the
     # triggers filled included, not only the tables written here.
     await conn.execute("VACUUM ANALYZE")
-    # A year written in seconds leaves ~1 GB of WAL: without a checkpoint here, one runs
-    # during the measurements and lands in their worst case. A server keeps up as it goes.
-    with contextlib.suppress(asyncpg.InsufficientPrivilegeError):
-        await conn.execute("CHECKPOINT")
+    await scratch.checkpoint(conn)  # the year was written in seconds, not over a year
     counts = await conn.fetchrow(
         "SELECT (SELECT count(*) FROM calls) AS calls,"
         " (SELECT count(*) FROM calls WHERE outcome = 'missed') AS missed,"
