@@ -155,8 +155,8 @@ def _fast_session(
 ) -> bool:
     """The session over :mod:`callback_desk.core.pgwire`; False, before anything is sent,
     when the DSN or the server asks for what only asyncpg does."""
+    from agi.login import logging_in
     from callback_desk.core import pgwire
-    from callback_desk.core.overlap import Overlapped
 
     dsn_text = settings.database.dsn.reveal()
     connecting = None if early is None else early.take(dsn_text, cfg.db_timeout)
@@ -165,11 +165,7 @@ def _fast_session(
             dsn = pgwire.parse_dsn(dsn_text)
         except pgwire.Unsupported:
             return False
-        # The login mostly waits for PostgreSQL (its fork, the round trips): in a thread, it
-        # overlaps the imports of the session's modules.
-        connecting = Overlapped(
-            partial(pgwire.Connection.open, dsn, cfg.db_timeout), name="pg-connect", daemon=True
-        )
+        connecting = logging_in(dsn, cfg.db_timeout)  # overlaps the imports below
     # Meanwhile: what the session needs (see the module docstring), pyst2 included.
     import agi.channel  # noqa: F401 - for session(), which imports it by name
     from agi.queries import Callbacks

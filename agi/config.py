@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from agi.login import DB_TIMEOUT
+from agi.login import DB_TIMEOUT, DB_TIMEOUT_MIN
 from agi.prompts import DEFAULTS
 from callback_desk.core.config import (
     AwaitingSettings,
@@ -144,7 +144,7 @@ def load(settings: Settings) -> AgiSettings:
     max_length = s.integer("max_length", AgiSettings.max_length, minimum=3)
     digit_timeout = s.number("digit_timeout", AgiSettings.digit_timeout, minimum=1.0)
     retries = s.integer("retries", AgiSettings.retries, minimum=1)
-    db_timeout = s.number("db_timeout", AgiSettings.db_timeout, minimum=0.5)
+    db_timeout = s.number("db_timeout", AgiSettings.db_timeout, minimum=DB_TIMEOUT_MIN)
     originate_context = s.text("originate_context", AgiSettings.originate_context)
     desk_channel = s.text("desk_channel", AgiSettings.desk_channel)
     desk_ring_seconds = s.integer("desk_ring_seconds", AgiSettings.desk_ring_seconds, minimum=5)

@@ -31,20 +31,6 @@ logger = logging.getLogger(__name__)
 CALL_LIMIT = 4 * 3600.0
 
 
-class _Flag:
-    """The channel hung up: set by the reply reader, apart from the channel so that the
-    reader's callback does not point back at it (channel -> reader -> channel would be a cycle
-    only the cyclic collector frees, with the transport and socket in it: see _resolve)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self) -> None:
-        self.value = False
-
-    def set(self) -> None:
-        self.value = True
-
-
 class FastAgiChannel(asyncio.Protocol):
     """The server's side of one connection. ``on_env(channel, head, env)`` is called once the
     environment has arrived (the server checks the peer, then starts the session or closes);
@@ -72,7 +58,10 @@ class FastAgiChannel(asyncio.Protocol):
         # deadline, not the timer (a timer per command was a tenth of the loop's work).
         self._deadline = 0.0
         self._timer: asyncio.TimerHandle | None = None
-        self._hangup = _Flag()
+        # The hang-up flag apart from the channel, so that the reader's callback does not point
+        # back at it (channel -> reader -> channel would be a cycle only the cyclic collector
+        # frees, with the transport and socket in it: see _resolve).
+        self._hangup = protocol.HangupFlag()
         self._replies = protocol.ReplyReader(self._hangup.set)
         self.closed = False
 
@@ -117,11 +106,7 @@ class FastAgiChannel(asyncio.Protocol):
 
     @property
     def hung_up(self) -> bool:
-        return self._hangup.value
-
-    @hung_up.setter
-    def hung_up(self, value: bool) -> None:
-        self._hangup.value = value
+        return self._hangup.is_set()
 
     # -- the server's side -----------------------------------------------------------------
     def refuse(self, reason: str) -> None:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 # [agi] db_timeout's default (agi.config): the seconds each step of the login, and then each
 # statement, may take.
 DB_TIMEOUT = 3.0
+DB_TIMEOUT_MIN = 0.5  # the least the settings accept: below it they fail, and no login is needed
 
 
 class EarlyLogin:
@@ -87,19 +88,19 @@ def start(config: str | None, environ: Mapping[str, str] = os.environ) -> EarlyL
         parsed = pgwire.parse_dsn(dsn, environ)
     except (TypeError, ValueError, pgwire.Unsupported):
         return None
-    if not math.isfinite(timeout) or timeout <= 0:
+    if not math.isfinite(timeout) or timeout < DB_TIMEOUT_MIN:
         return None
-    connecting = Overlapped(
-        partial(pgwire.Connection.open, parsed, timeout), name="pg-connect", daemon=True
-    )
-    return EarlyLogin(dsn, timeout, connecting)
+    return EarlyLogin(dsn, timeout, logging_in(parsed, timeout))
+
+
+def logging_in(dsn: pgwire.Dsn, timeout: float) -> Overlapped[pgwire.Connection]:
+    """The login in a daemon thread: it mostly waits for PostgreSQL (its fork, the round
+    trips), so it overlaps what the process does meanwhile."""
+    return Overlapped(partial(pgwire.Connection.open, dsn, timeout), name="pg-connect", daemon=True)
 
 
 def _raw(tables: Mapping[str, Any], environ: Mapping[str, str], section: str, key: str) -> Any:
-    """``[section] key`` as :class:`callback_desk.core.config.Section` reads it first: the
-    environment's value, else the file's (None when neither has it)."""
-    env = environ.get(snapshot.env_name(section, key))
-    if env is not None:
-        return env
+    """``[section] key`` as :class:`callback_desk.core.config.Section` reads it first (None
+    when neither the environment nor the file has it)."""
     table = tables.get(section)
-    return table.get(key) if isinstance(table, dict) else None
+    return snapshot.env_first(table if isinstance(table, dict) else {}, environ, section, key)[0]

@@ -104,10 +104,7 @@ class Section:
     def _raw(self, key: str) -> tuple[Any, bool]:
         self._used.add(key)
         self._seen.add(env_name(self.name, key))
-        env = self._environ.get(env_name(self.name, key))
-        if env is not None:
-            return env, True
-        return self._table.get(key, _MISSING), False
+        return snapshot.env_first(self._table, self._environ, self.name, key, _MISSING)
 
     def _get(self, key: str, kind: str, default: Any, cast: Callable[[Any, bool], T]) -> T:
         raw, from_env = self._raw(key)

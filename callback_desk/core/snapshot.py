@@ -47,6 +47,21 @@ def env_name(section: str, key: str) -> str:
     return f"{ENV_PREFIX}{section}_{key}".upper().replace("-", "_").replace(".", "_")
 
 
+def env_first(
+    table: Mapping[str, Any],
+    environ: Mapping[str, str],
+    section: str,
+    key: str,
+    missing: Any = None,
+) -> tuple[Any, bool]:
+    """``[section] key``: the environment's value, else the table's (``missing`` when neither
+    has it); and whether it came from the environment."""
+    env = environ.get(env_name(section, key))
+    if env is not None:
+        return env, True
+    return table.get(key, missing), False
+
+
 def locate(path: str | None, environ: Mapping[str, str]) -> tuple[str, bool]:
     """The settings file: ``path``, else ``$CALLBACK_DESK_CONFIG``, else the default; and
     whether it was asked for (a missing default file is no error)."""

@@ -70,10 +70,8 @@ async def fastagi(replies: str) -> Opened:
         except BlockingIOError:
             return ""
 
-    def mark() -> None:
-        channel.hung_up = True
-
-    opened = Opened(channel, lambda: channel.hung_up, mark, sent)
+    # As a HANGUP notice marks it (the reply reader's callback).
+    opened = Opened(channel, lambda: channel.hung_up, channel._hangup.set, sent)
     _open.append((channel, theirs))
     return opened
 
