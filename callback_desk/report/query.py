@@ -70,17 +70,16 @@ async def _shown(
     wrong = 0
     for i, c in enumerate(found):
         key = c.number_key
-        if not key:
+        if not key or (c.shown is not None and phone.shows(key, c.shown, country)):
             continue
-        if c.shown is None:
-            found[i] = c._replace(shown=number_of(c, country))
-            if key.startswith("+"):  # a key of another shape is shown as it is: nothing to keep
-                fresh[key] = found[i].shown or ""
-        elif not phone.shows(key, c.shown, country):
+        shown = number_of(c, country)
+        found[i] = c._replace(shown=shown)
+        if c.shown is not None:
             # Kept, but not this number (planted by a role that may add forms, or a rule that
             # writes a number's digits otherwise): worked out again, and the kept one left.
-            found[i] = c._replace(shown=number_of(c, country))
             wrong += 1
+        elif key.startswith("+"):  # a key of another shape is shown as it is: nothing to keep
+            fresh[key] = shown
     if wrong:
         logger.warning(
             "%d kept number forms do not show their numbers; worked out again",
